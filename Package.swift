@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// libtorch location. Debian's `libtorch-dev` is the default (headers under /usr/include,
+// libraries on the default search path). Point LATHE_LIBTORCH at another installation
+// (the official zip, Homebrew's `pytorch`) to build against it instead: it must hold
+// `include/` and `lib/`.
+let libtorchRoot = Context.environment["LATHE_LIBTORCH"]
+let torchIncludes: [String] = {
+    guard let root = libtorchRoot else { return ["/usr/include/torch/csrc/api/include"] }
+    return ["\(root)/include", "\(root)/include/torch/csrc/api/include"]
+}()
+let torchLinkerFlags: [String] = {
+    guard let root = libtorchRoot else { return [] }
+    return ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"]
+}()
+
+let package = Package(
+    name: "Lathe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lathe", targets: ["LatheCLI"]),
+        .library(name: "LatheTensor", targets: ["LatheTensor"]),
+        .library(name: "LatheData", targets: ["LatheData"]),
+        .library(name: "LatheModels", targets: ["LatheModels"]),
+        .library(name: "LatheTrain", targets: ["LatheTrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: Engine
+        .target(
+            name: "CTorch",
+            cxxSettings: [
+                .unsafeFlags(torchIncludes.flatMap { ["-isystem", $0] } + ["-O2", "-std=c++17"]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("torch_cpu"),
+                .linkedLibrary("c10"),
+                .unsafeFlags(torchLinkerFlags),
+            ]
+        ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CDLPack", path: "Sources/CDLPack"),
+        .target(name: "LatheTensor", dependencies: ["CTorch", "CDLPack"]),
+
+        // MARK: Data -> models -> training
+        .target(name: "LatheData", dependencies: ["CZlib"]),
+        .target(name: "LatheModels", dependencies: ["LatheTensor"]),
+        .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels"]),
+
+        // MARK: Host executable
+        .executableTarget(
+            name: "LatheCLI",
+            dependencies: [
+                "LatheTrain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "LatheTensorTests", dependencies: ["LatheTensor"]),
+        .testTarget(name: "LatheDataTests", dependencies: ["LatheData"]),
+        .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels"]),
+        .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain"]),
+        .testTarget(name: "LatheCLITests", dependencies: ["LatheTrain"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,1 @@
+#include <dlpack/dlpack.h>

@@ -1,0 +1,184 @@
+/*
+ * ctorch.h - a small C API over libtorch, the engine under Lathe's Swift tensor layer.
+ *
+ * Conventions
+ * - A ct_tensor is an opaque, owned handle to an at::Tensor. Every function that returns a
+ *   ct_tensor returns a NEW handle the caller must release with ct_free (NULL on error).
+ * - Arguments are borrowed: no function takes ownership of a handle passed in.
+ * - No C++ exception crosses this boundary. On failure a function returns NULL (handles) or a
+ *   non-zero status (int) and the message is kept in a thread-local slot read by
+ *   ct_last_error() until the next failing call on the same thread.
+ * - Threading: handles may be used from any thread but not concurrently mutated.
+ */
+#ifndef CTORCH_H
+#define CTORCH_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ct_tensor_s *ct_tensor;
+typedef struct ct_generator_s *ct_generator;
+
+/* Element types; values match c10::ScalarType. */
+typedef enum {
+    CT_UINT8 = 0, CT_INT8 = 1, CT_INT16 = 2, CT_INT32 = 3, CT_INT64 = 4,
+    CT_FLOAT16 = 5, CT_FLOAT32 = 6, CT_FLOAT64 = 7, CT_BOOL = 11,
+    CT_QINT8 = 12, CT_QUINT8 = 13, CT_QINT32 = 14
+} ct_dtype;
+
+/* ---- errors, engine ---------------------------------------------------------------- */
+/** Message of the last failure on this thread (empty when none). Valid until the next call. */
+const char *ct_last_error(void);
+void ct_set_num_threads(int32_t n);
+int32_t ct_get_num_threads(void);
+/** Seeds libtorch's global generator. Prefer explicit generators. */
+void ct_manual_seed(uint64_t seed);
+/** Enables or disables gradient recording on this thread; returns the previous state. */
+bool ct_set_grad_enabled(bool enabled);
+bool ct_is_grad_enabled(void);
+/** Version string of the libtorch the shim was compiled against. */
+const char *ct_version(void);
+
+/* ---- generators -------------------------------------------------------------------- */
+ct_generator ct_generator_new(uint64_t seed);
+void ct_generator_free(ct_generator g);
+
+/* ---- lifetime, metadata ------------------------------------------------------------ */
+void ct_free(ct_tensor t);
+/** A new handle sharing storage and autograd identity with t. */
+ct_tensor ct_shallow_clone(ct_tensor t);
+int64_t ct_dim(ct_tensor t);
+/** Writes min(dim, cap) sizes; returns dim. */
+int64_t ct_sizes(ct_tensor t, int64_t *out, int64_t cap);
+int64_t ct_strides(ct_tensor t, int64_t *out, int64_t cap);
+int64_t ct_numel(ct_tensor t);
+int32_t ct_dtype_of(ct_tensor t);
+/** Pointer to the first element (honours storage offset); NULL for undefined tensors. */
+void *ct_data_ptr(ct_tensor t);
+bool ct_is_contiguous(ct_tensor t);
+bool ct_defined(ct_tensor t);
+/** Scalar value of a one-element tensor as double. Returns status. */
+int32_t ct_item(ct_tensor t, double *out);
+
+/* ---- creation ---------------------------------------------------------------------- */
+/** Copies `numel(shape) * element size` bytes from data into a new contiguous CPU tensor. */
+ct_tensor ct_from_data(const void *data, const int64_t *shape, int64_t ndim, int32_t dtype);
+ct_tensor ct_empty(const int64_t *shape, int64_t ndim, int32_t dtype);
+ct_tensor ct_full(const int64_t *shape, int64_t ndim, double value, int32_t dtype);
+ct_tensor ct_arange(double start, double end, double step, int32_t dtype);
+/** Normal(0,1) / Uniform[low,high) / random permutation, from g (NULL: global generator). */
+ct_tensor ct_randn(const int64_t *shape, int64_t ndim, ct_generator g);
+ct_tensor ct_rand_uniform(const int64_t *shape, int64_t ndim, double low, double high, ct_generator g);
+ct_tensor ct_randperm(int64_t n, ct_generator g);
+/** Fills t in place with Uniform[low,high) from g (used by initialisers; no grad recorded). */
+int32_t ct_uniform_(ct_tensor t, double low, double high, ct_generator g);
+int32_t ct_normal_(ct_tensor t, double mean, double std, ct_generator g);
+
+/* ---- autograd ---------------------------------------------------------------------- */
+int32_t ct_set_requires_grad(ct_tensor t, bool requires_grad);
+bool ct_requires_grad(ct_tensor t);
+/** The accumulated gradient (an undefined tensor handle when none: check ct_defined). */
+ct_tensor ct_grad(ct_tensor t);
+int32_t ct_zero_grad(ct_tensor t);
+/** Backpropagates from t; grad may be NULL for scalar t. */
+int32_t ct_backward(ct_tensor t, ct_tensor grad, bool retain_graph);
+/** Gradients of the outputs w.r.t. the inputs (torch::autograd::grad); out has n_inputs slots. */
+int32_t ct_autograd_grad(const ct_tensor *outputs, int64_t n_outputs, const ct_tensor *inputs,
+                         int64_t n_inputs, bool create_graph, ct_tensor *out);
+ct_tensor ct_detach(ct_tensor t);
+
+/* ---- element-wise ------------------------------------------------------------------ */
+typedef enum {
+    CT_NEG, CT_ABS, CT_SQRT, CT_EXP, CT_LOG, CT_SIGN, CT_ROUND, CT_FLOOR, CT_CEIL,
+    CT_RELU, CT_SIGMOID, CT_TANH, CT_GELU, CT_RECIPROCAL, CT_SQUARE, CT_ISFINITE,
+    CT_LOGICAL_NOT, CT_CLONE, CT_CONTIGUOUS, CT_ZEROS_LIKE, CT_ONES_LIKE, CT_ISNAN
+} ct_unary_op;
+ct_tensor ct_unary(int32_t op, ct_tensor a);
+
+typedef enum {
+    CT_ADD, CT_SUB, CT_MUL, CT_DIV, CT_POW, CT_MAXIMUM, CT_MINIMUM, CT_MATMUL,
+    CT_EQ, CT_NE, CT_LT, CT_LE, CT_GT, CT_GE, CT_LOGICAL_AND, CT_LOGICAL_OR, CT_ATAN2
+} ct_binary_op;
+ct_tensor ct_binary(int32_t op, ct_tensor a, ct_tensor b);
+/** Binary op with a scalar right-hand side (CT_MATMUL not allowed). */
+ct_tensor ct_binary_scalar(int32_t op, ct_tensor a, double b);
+/** Scalar left-hand side: s - a, s / a, s ^ a (CT_SUB, CT_DIV, CT_POW). */
+ct_tensor ct_scalar_binary(int32_t op, double s, ct_tensor a);
+ct_tensor ct_clamp(ct_tensor a, double lo, double hi);
+ct_tensor ct_where(ct_tensor cond, ct_tensor a, ct_tensor b);
+ct_tensor ct_to_dtype(ct_tensor a, int32_t dtype);
+ct_tensor ct_leaky_relu(ct_tensor a, double slope);
+ct_tensor ct_hardtanh(ct_tensor a, double lo, double hi);
+
+/* ---- in place (no graph recorded when used under no-grad) ------------------------- */
+/** a += alpha * b */
+int32_t ct_add_(ct_tensor a, ct_tensor b, double alpha);
+int32_t ct_mul_(ct_tensor a, ct_tensor b);
+int32_t ct_mul_scalar_(ct_tensor a, double s);
+int32_t ct_add_scalar_(ct_tensor a, double s);
+/** a += value * b * c */
+int32_t ct_addcmul_(ct_tensor a, ct_tensor b, ct_tensor c, double value);
+/** a += value * b / c */
+int32_t ct_addcdiv_(ct_tensor a, ct_tensor b, ct_tensor c, double value);
+int32_t ct_copy_(ct_tensor dst, ct_tensor src);
+int32_t ct_fill_(ct_tensor a, double value);
+int32_t ct_clamp_(ct_tensor a, double lo, double hi);
+/** a = a * beta + b * (1 - beta)  (lerp toward b with weight 1-beta) */
+int32_t ct_lerp_(ct_tensor a, ct_tensor b, double weight);
+
+/* ---- shape ------------------------------------------------------------------------- */
+ct_tensor ct_reshape(ct_tensor a, const int64_t *shape, int64_t ndim);
+ct_tensor ct_permute(ct_tensor a, const int64_t *dims, int64_t ndim);
+ct_tensor ct_transpose(ct_tensor a, int64_t d0, int64_t d1);
+ct_tensor ct_flatten(ct_tensor a, int64_t start, int64_t end);
+ct_tensor ct_unsqueeze(ct_tensor a, int64_t dim);
+ct_tensor ct_squeeze(ct_tensor a, int64_t dim);
+ct_tensor ct_expand(ct_tensor a, const int64_t *shape, int64_t ndim);
+ct_tensor ct_cat(const ct_tensor *ts, int64_t n, int64_t dim);
+ct_tensor ct_stack(const ct_tensor *ts, int64_t n, int64_t dim);
+ct_tensor ct_narrow(ct_tensor a, int64_t dim, int64_t start, int64_t length);
+ct_tensor ct_index_select(ct_tensor a, int64_t dim, ct_tensor index);
+ct_tensor ct_gather(ct_tensor a, int64_t dim, ct_tensor index);
+ct_tensor ct_masked_fill(ct_tensor a, ct_tensor mask, double value);
+ct_tensor ct_masked_select(ct_tensor a, ct_tensor mask);
+ct_tensor ct_one_hot(ct_tensor labels, int64_t classes);
+
+/* ---- reductions -------------------------------------------------------------------- */
+typedef enum { CT_SUM, CT_MEAN, CT_AMAX, CT_AMIN, CT_PROD, CT_VAR, CT_STD, CT_NORM2, CT_NORM1 } ct_reduce_op;
+/** Reduces over dims (all dims when ndims == 0). VAR/STD are unbiased=false (population). */
+ct_tensor ct_reduce(int32_t op, ct_tensor a, const int64_t *dims, int64_t ndims, bool keepdim);
+ct_tensor ct_argmax(ct_tensor a, int64_t dim, bool keepdim);
+/** Writes values and indices handles. */
+int32_t ct_topk(ct_tensor a, int64_t k, int64_t dim, bool largest, ct_tensor *values, ct_tensor *indices);
+int32_t ct_sort(ct_tensor a, int64_t dim, bool descending, ct_tensor *values, ct_tensor *indices);
+int32_t ct_kthvalue(ct_tensor a, int64_t k, int64_t dim, ct_tensor *values, ct_tensor *indices);
+ct_tensor ct_cumsum(ct_tensor a, int64_t dim);
+ct_tensor ct_softmax(ct_tensor a, int64_t dim);
+ct_tensor ct_log_softmax(ct_tensor a, int64_t dim);
+
+/* ---- neural-network ops ------------------------------------------------------------ */
+/** bias may be NULL. stride/padding/dilation are (h, w). */
+ct_tensor ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor bias, const int64_t *stride,
+                    const int64_t *padding, const int64_t *dilation, int64_t groups);
+ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor bias);
+/** running_mean/var may be NULL; they are updated in place when training. */
+ct_tensor ct_batch_norm(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean,
+                        ct_tensor running_var, bool training, double momentum, double eps);
+ct_tensor ct_max_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
+ct_tensor ct_avg_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
+ct_tensor ct_adaptive_avg_pool2d(ct_tensor x, int64_t out_h, int64_t out_w);
+/** Mean cross-entropy of logits [N,C] against int64 labels [N]; label_smoothing in [0,1). */
+ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor labels, double label_smoothing);
+ct_tensor ct_mse_loss(ct_tensor a, ct_tensor b);
+/** KL(target || input) with input given as log-probabilities, target as probabilities; batchmean. */
+ct_tensor ct_kl_div(ct_tensor log_input, ct_tensor target);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

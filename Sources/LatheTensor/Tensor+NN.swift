@@ -1,0 +1,71 @@
+import CTorch
+
+/// Neural-network operators and losses (functional form; the layers live in LatheModels).
+extension Tensor {
+    /// 2-D convolution of an NCHW input with an `[out, in/groups, kh, kw]` weight.
+    public func conv2d(
+        weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+        dilation: (Int, Int) = (1, 1), groups: Int = 1
+    ) throws -> Tensor {
+        let s = [Int64(stride.0), Int64(stride.1)]
+        let p = [Int64(padding.0), Int64(padding.1)]
+        let d = [Int64(dilation.0), Int64(dilation.1)]
+        return try withExtendedLifetime(bias) {
+            try Tensor.make(
+                ct_conv2d(handle, weight.handle, bias?.handle, s, p, d, Int64(groups)),
+                "conv2d(input \(shape), weight \(weight.shape), groups \(groups))")
+        }
+    }
+
+    /// y = x Wᵀ + b with an `[out, in]` weight.
+    public func linear(weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
+        try withExtendedLifetime(bias) {
+            try Tensor.make(ct_linear(handle, weight.handle, bias?.handle), "linear(input \(shape), weight \(weight.shape))")
+        }
+    }
+
+    /// Batch normalisation over the channel dimension; running statistics are updated in place
+    /// when `training`.
+    public func batchNorm(
+        weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
+        training: Bool, momentum: Double = 0.1, eps: Double = 1e-5
+    ) throws -> Tensor {
+        try withExtendedLifetime((weight, bias, runningMean, runningVar)) {
+            try Tensor.make(
+                ct_batch_norm(handle, weight?.handle, bias?.handle, runningMean?.handle, runningVar?.handle, training, momentum, eps),
+                "batch_norm(input \(shape))")
+        }
+    }
+
+    /// Max pooling over kernel × kernel windows (stride defaults to the kernel size).
+    public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+        let k = [Int64(kernel), Int64(kernel)], s = [Int64(stride ?? kernel), Int64(stride ?? kernel)], p = [Int64(padding), Int64(padding)]
+        return try Tensor.make(ct_max_pool2d(handle, k, s, p), "max_pool2d(input \(shape), kernel \(kernel))")
+    }
+
+    /// Average pooling over kernel × kernel windows.
+    public func avgPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+        let k = [Int64(kernel), Int64(kernel)], s = [Int64(stride ?? kernel), Int64(stride ?? kernel)], p = [Int64(padding), Int64(padding)]
+        return try Tensor.make(ct_avg_pool2d(handle, k, s, p), "avg_pool2d(input \(shape), kernel \(kernel))")
+    }
+
+    /// Average pooling to a fixed output size.
+    public func adaptiveAvgPool2d(_ height: Int, _ width: Int) throws -> Tensor {
+        try Tensor.make(ct_adaptive_avg_pool2d(handle, Int64(height), Int64(width)), "adaptive_avg_pool2d")
+    }
+
+    /// Mean cross-entropy of `[N, C]` logits against int64 `labels` of shape `[N]`.
+    public func crossEntropy(labels: Tensor, labelSmoothing: Double = 0) throws -> Tensor {
+        try Tensor.make(ct_cross_entropy(handle, labels.handle, labelSmoothing), "cross_entropy(logits \(shape), labels \(labels.shape))")
+    }
+
+    /// Mean squared error.
+    public func mseLoss(_ target: Tensor) throws -> Tensor {
+        try Tensor.make(ct_mse_loss(handle, target.handle), "mse_loss(\(shape) vs \(target.shape))")
+    }
+
+    /// KL(target ‖ input), self being log-probabilities and `target` probabilities, averaged over the batch.
+    public func klDivergence(target: Tensor) throws -> Tensor {
+        try Tensor.make(ct_kl_div(handle, target.handle), "kl_div(\(shape) vs \(target.shape))")
+    }
+}

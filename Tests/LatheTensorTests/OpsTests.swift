@@ -1,0 +1,70 @@
+import Testing
+@testable import LatheTensor
+
+@Suite("Tensor operations")
+struct OpsTests {
+    @Test func roundTripOfValuesAndShape() throws {
+        let t = try Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
+        #expect(t.shape == [2, 3])
+        #expect(t.dtype == .float32)
+        #expect(try t.transposed().contiguous().scalars(as: Float.self) == [1, 4, 2, 5, 3, 6])
+    }
+
+    @Test func arithmeticAndReductions() throws {
+        let t = try Tensor([1, -2, 3, -4] as [Float], shape: [2, 2])
+        #expect(try (t * 2 + 1).scalars(as: Float.self) == [3, -3, 7, -7])
+        #expect(try t.abs().sum().item() == 10)
+        #expect(try t.sum([1]).scalars(as: Float.self) == [-1, -1])
+        #expect(try t.max().item() == 3)
+        #expect(try t.argmax(1).scalars(as: Int64.self) == [0, 0])
+        #expect(try (1.0 - t).scalars(as: Float.self) == [0, 3, -2, 5])
+    }
+
+    @Test func topkSortAndKthValue() throws {
+        let t = try Tensor([5, 1, 4, 2, 3] as [Float])
+        let top = try t.topk(2)
+        #expect(try top.values.scalars(as: Float.self) == [5, 4])
+        #expect(try top.indices.scalars(as: Int64.self) == [0, 2])
+        #expect(try t.sorted().values.scalars(as: Float.self) == [1, 2, 3, 4, 5])
+        #expect(try t.kthValue(2).values.item() == 2)
+        #expect(throws: TensorError.self) { try t.topk(9) }
+    }
+
+    @Test func maskingAndIndexing() throws {
+        let t = try Tensor([1, 2, 3, 4] as [Float])
+        let mask = try t.gt(2.5)
+        #expect(try t.maskedFill(mask, 0).scalars(as: Float.self) == [1, 2, 0, 0])
+        #expect(try t.maskedSelect(mask).scalars(as: Float.self) == [3, 4])
+        #expect(try t.indexSelect(0, [3, 0]).scalars(as: Float.self) == [4, 1])
+    }
+
+    @Test func softmaxRowsSumToOne() throws {
+        let logits = try Tensor([1, 2, 3, 0, 0, 0] as [Float], shape: [2, 3])
+        let sums = try logits.softmax(1).sum([1]).scalars(as: Float.self)
+        for s in sums { #expect(abs(s - 1) < 1e-6) }
+        let ce = try logits.crossEntropy(labels: Tensor([2, 0] as [Int64])).item()
+        // Hand value: mean(-log softmax) = (0.40760596 + 1.09861229) / 2
+        #expect(abs(ce - 0.753_109) < 1e-5)
+    }
+
+    @Test func dlpackViewDescribesTheStorage() throws {
+        let t = try Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
+        let (ndim, shape, strides, bits, first) = try t.withDLTensor { v in
+            (v.pointee.ndim, [v.pointee.shape[0], v.pointee.shape[1]], [v.pointee.strides[0], v.pointee.strides[1]],
+             v.pointee.dtype.bits, v.pointee.data.assumingMemoryBound(to: Float.self)[4])
+        }
+        #expect(ndim == 2)
+        #expect(shape == [2, 3])
+        #expect(strides == [3, 1])
+        #expect(bits == 32)
+        #expect(first == 5)
+    }
+
+    @Test func seededGeneratorsAreReproducible() throws {
+        let a = try Tensor.randn([16], generator: RandomGenerator(seed: 7)).scalars(as: Float.self)
+        let b = try Tensor.randn([16], generator: RandomGenerator(seed: 7)).scalars(as: Float.self)
+        let c = try Tensor.randn([16], generator: RandomGenerator(seed: 8)).scalars(as: Float.self)
+        #expect(a == b)
+        #expect(a != c)
+    }
+}
