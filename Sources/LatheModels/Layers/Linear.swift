@@ -1,0 +1,35 @@
+import LatheTensor
+
+/// A fully connected layer, y = x Wᵀ + b, with an `[out, in]` weight.
+public final class Linear: Layer {
+    public let name: String
+    /// `[outFeatures, inFeatures]`
+    public private(set) var weight: Tensor
+    /// `[outFeatures]`, or nil without bias.
+    public private(set) var bias: Tensor?
+
+    /// A layer initialised from `generator`.
+    public init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: RandomGenerator) throws {
+        self.name = name
+        weight = try Initialization.uniform([outFeatures, inFeatures], fanIn: inFeatures, generator: generator)
+        self.bias = bias ? try Initialization.uniform([outFeatures], fanIn: inFeatures, generator: generator) : nil
+    }
+
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+
+    public func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        let y = try x.linear(weight: context.weight(name, weight), bias: bias)
+        return try context.emit(self, kind: "linear", input: x, output: y, macsPerSample: inFeatures * outFeatures)
+    }
+
+    public var ownParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
+
+    public func replace(_ shortName: String, with tensor: Tensor) throws {
+        switch shortName {
+        case "weight": weight = tensor
+        case "bias": bias = tensor
+        default: throw ModelError.unknownTensor("\(name).\(shortName)")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import LatheTensor
+
+/// How a zoo model is instantiated: the input it expects, its classes and its width.
+public struct ModelOptions: Sendable, Codable, Equatable {
+    /// Input channels (1 for Fashion-MNIST, 3 for CIFAR-10).
+    public var inputChannels: Int
+    /// Input height and width (square images).
+    public var imageSize: Int
+    /// Number of output classes.
+    public var classCount: Int
+    /// Channel / hidden-unit multiplier (0.5 gives a half-width student).
+    public var width: Double
+
+    /// Options for Fashion-MNIST-shaped input by default.
+    public init(inputChannels: Int = 1, imageSize: Int = 28, classCount: Int = 10, width: Double = 1) {
+        self.inputChannels = inputChannels
+        self.imageSize = imageSize
+        self.classCount = classCount
+        self.width = width
+    }
+
+    /// `base` channels scaled by the width multiplier (at least 1).
+    public func scaled(_ base: Int) -> Int { Swift.max(1, Int((Double(base) * width).rounded())) }
+}
+
+/// Channels that structured pruning must remove together: the output channels of `producer`,
+/// the same-indexed channels of the `coupled` layers (batch norm, depthwise conv), and the
+/// matching inputs of the `consumers`.
+public struct ChannelGroup: Sendable, Codable, Equatable {
+    /// A layer reading the group's channels as inputs.
+    public struct Consumer: Sendable, Codable, Equatable {
+        /// Layer name.
+        public var layer: String
+        /// Input features per channel (1 for a conv; H·W for a linear layer after flatten).
+        public var inputsPerChannel: Int
+    }
+    /// The conv or linear layer whose output channels are pruned.
+    public var producer: String
+    /// Layers indexed by the same channels on dimension 0.
+    public var coupled: [String]
+    /// Layers whose inputs are these channels.
+    public var consumers: [Consumer]
+}
+
+/// A zoo model: named layers, its options, and its declared channel-dependency groups.
+///
+/// Threading: one training or evaluation loop at a time.
+public final class Model {
+    /// Zoo architecture name (`lenet5`).
+    public let architecture: String
+    /// Instantiation options.
+    public let options: ModelOptions
+    /// The layer tree.
+    public let root: Sequential
+    /// Structured-pruning groups.
+    public let channelGroups: [ChannelGroup]
+
+    init(architecture: String, options: ModelOptions, root: Sequential, channelGroups: [ChannelGroup]) {
+        self.architecture = architecture
+        self.options = options
+        self.root = root
+        self.channelGroups = channelGroups
+    }
+
+    /// Logits for an NCHW batch.
+    public func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try root.forward(x, context)
+    }
+
+    /// Logits in evaluation mode without gradients.
+    public func predict(_ x: Tensor) throws -> Tensor {
+        try withNoGrad { try forward(x, ForwardContext(training: false)) }
+    }
+
+    /// Every layer, depth first.
+    public var layers: [any Layer] { root.allLayers }
+
+    /// The layer with this full name.
+    public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
+
+    /// Trainable tensors in a stable order.
+    public var parameters: [Tensor] { root.namedParameters.map(\.1) }
+
+    /// Trainable tensors with their names.
+    public var namedParameters: [(String, Tensor)] { root.namedParameters }
+
+    /// Parameters and buffers: everything a checkpoint holds.
+    public var state: [(String, Tensor)] { root.namedParameters + root.namedBuffers }
+
+    /// Number of trainable elements.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    /// Loads tensors by name. Every model tensor must be present; with `allowShapeChange` a
+    /// tensor may have a new shape (a physically pruned model), otherwise shapes must match.
+    public func load(_ tensors: [String: Tensor], allowShapeChange: Bool = false) throws {
+        for layer in layers {
+            for (short, current) in layer.ownParameters + layer.ownBuffers {
+                let full = "\(layer.name).\(short)"
+                guard let loaded = tensors[full] else { throw ModelError.missingTensor(full) }
+                if !allowShapeChange, loaded.shape != current.shape {
+                    throw ModelError.shapeMismatch(full, expected: current.shape, found: loaded.shape)
+                }
+                let value = try loaded.converted(to: current.dtype).contiguous()
+                try layer.replace(short, with: current.requiresGrad ? value.detached().requiringGrad() : value.detached())
+            }
+        }
+        let known = Set(state.map(\.0))
+        if let extra = tensors.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ModelError.unknownTensor(extra)
+        }
+    }
+
+    /// Per-layer shapes, MACs and parameters from one evaluation pass on a single sample.
+    public func profile() throws -> [LayerProfile] {
+        let x = try Tensor.zeros([1, options.inputChannels, options.imageSize, options.imageSize])
+        let context = ForwardContext(training: false, profile: true)
+        _ = try withNoGrad { try forward(x, context) }
+        return context.profiles ?? []
+    }
+}
