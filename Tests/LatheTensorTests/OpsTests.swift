@@ -68,3 +68,30 @@ struct OpsTests {
         #expect(a != c)
     }
 }
+
+@Suite("Quantized engines", .serialized)
+struct QuantizedEngineTests {
+    /// Real int8 linear layers agree with the float computation within quantization error.
+    @Test func int8LinearMatchesFloatOnEveryEngine() throws {
+        let g = try RandomGenerator(seed: 11)
+        let w = try Tensor.randn([16, 32], generator: g) * 0.1
+        let x = try Tensor.uniform([4, 32], low: 0, high: 1, generator: g)
+        let reference = try x.linear(weight: w).scalars(as: Float.self)
+        #expect(!QuantizedEngine.supported.isEmpty)
+        for engine in QuantizedEngine.supported {
+            try engine.activate()
+            let wq = try w.quantized(scale: try w.abs().max().item() / 127, zeroPoint: 0, dtype: .qint8)
+            let xq = try x.quantized(scale: 1.0 / 255, zeroPoint: 0, dtype: .quint8)
+            let outScale = try x.linear(weight: w).abs().max().item() / 127
+            let y = try xq.quantizedLinear(PackedWeights.linear(weight: wq, bias: nil), scale: outScale, zeroPoint: 128)
+            #expect(y.dtype == .quint8)
+            let got = try y.dequantized().scalars(as: Float.self)
+            let worst = zip(got, reference).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(Double(worst) < 3 * outScale, "\(engine): worst error \(worst) vs step \(outScale)")
+        }
+    }
+
+    @Test func prepackOfAFloatWeightIsAnError() throws {
+        #expect(throws: TensorError.self) { try PackedWeights.linear(weight: Tensor.ones([2, 2]), bias: nil) }
+    }
+}

@@ -178,6 +178,33 @@ ct_tensor ct_mse_loss(ct_tensor a, ct_tensor b);
 /** KL(target || input) with input given as log-probabilities, target as probabilities; batchmean. */
 ct_tensor ct_kl_div(ct_tensor log_input, ct_tensor target);
 
+/* ---- quantized engines: real int8 execution ----------------------------------------- */
+/* Engine codes match at::QEngine. Debian's libtorch has QNNPACK and oneDNN, not FBGEMM. */
+typedef enum { CT_QENGINE_NONE = 0, CT_QENGINE_FBGEMM = 1, CT_QENGINE_QNNPACK = 2, CT_QENGINE_ONEDNN = 3 } ct_qengine;
+/** Writes up to cap supported engine codes; returns how many there are. */
+int32_t ct_supported_qengines(int32_t *out, int32_t cap);
+/** Selects the engine for subsequent prepack and quantized ops (process-wide). */
+int32_t ct_set_qengine(int32_t engine);
+int32_t ct_get_qengine(void);
+ct_tensor ct_quantize_per_tensor(ct_tensor x, double scale, int64_t zero_point, int32_t dtype);
+/** scales: float64 [C]; zero_points: int64 [C]. */
+ct_tensor ct_quantize_per_channel(ct_tensor x, ct_tensor scales, ct_tensor zero_points, int64_t axis, int32_t dtype);
+ct_tensor ct_dequantize(ct_tensor q);
+/** The integer storage of a quantized tensor (int8 / uint8). */
+ct_tensor ct_int_repr(ct_tensor q);
+/** Scale and zero point of a per-tensor quantized tensor. */
+int32_t ct_q_params(ct_tensor q, double *scale, int64_t *zero_point);
+
+/** Prepacked int8 weights for the current engine (opaque; free with ct_packed_free). */
+typedef struct ct_packed_s *ct_packed;
+ct_packed ct_qlinear_prepack(ct_tensor weight_q, ct_tensor bias);
+ct_packed ct_qconv2d_prepack(ct_tensor weight_q, ct_tensor bias, const int64_t *stride, const int64_t *padding,
+                             const int64_t *dilation, int64_t groups);
+void ct_packed_free(ct_packed p);
+/** quint8 input -> quint8 output with the given output quantization; relu fuses a ReLU. */
+ct_tensor ct_qlinear(ct_tensor x_q, ct_packed p, double out_scale, int64_t out_zero_point, bool relu);
+ct_tensor ct_qconv2d(ct_tensor x_q, ct_packed p, double out_scale, int64_t out_zero_point, bool relu);
+
 #ifdef __cplusplus
 }
 #endif
