@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "LatheDataTests", dependencies: ["LatheData"]),
         .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels"]),
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain"]),
-        .testTarget(name: "LatheCLITests", dependencies: ["LatheTrain"]),
+        .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `lathe` command: a research workbench for neural-network compression.
+@main
+struct Lathe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lathe",
+        abstract: "Train, compress and compare neural networks with plugin methods.",
+        version: "0.1.0",
+        subcommands: [Train.self, Eval.self, Models.self]
+    )
+}

@@ -1,0 +1,82 @@
+import Foundation
+import LatheData
+import LatheModels
+import LatheTensor
+
+/// Model checkpoints as `.safetensors`: every parameter and buffer under its layer-qualified
+/// name, plus the architecture and options in the header metadata so that `lathe eval` can
+/// rebuild the model. Readable by Python's `safetensors` package.
+public enum Checkpoint {
+    private static let formatKey = "lathe.format"
+    private static let architectureKey = "lathe.architecture"
+    private static let optionsKey = "lathe.options"
+    private static let shapesChangedKey = "lathe.shapes_changed"
+
+    /// Writes `model` atomically to `path`, with extra string `metadata`.
+    public static func save(_ model: Model, to path: String, metadata: [String: String] = [:], shapesChanged: Bool = false) throws {
+        var tensors: [String: SafeTensors.Entry] = [:]
+        for (name, tensor) in model.state {
+            guard let dtype = SafeTensors.DType(rawValue: safetensorsCode(tensor.dtype)) else {
+                throw TrainingError.badCheckpoint(path: path, reason: "tensor \(name) has type \(tensor.dtype), which safetensors cannot store")
+            }
+            tensors[name] = SafeTensors.Entry(dtype: dtype, shape: tensor.shape, bytes: try tensor.detached().bytes())
+        }
+        let options = String(decoding: try JSONEncoder().encode(model.options), as: UTF8.self)
+        var meta = metadata
+        meta[formatKey] = "1"
+        meta[architectureKey] = model.architecture
+        meta[optionsKey] = options
+        meta[shapesChangedKey] = shapesChanged ? "true" : "false"
+        try SafeTensors(tensors: tensors, metadata: meta).write(path: path)
+    }
+
+    /// Rebuilds the model stored at `path`.
+    public static func load(_ path: String) throws -> (model: Model, metadata: [String: String]) {
+        let file = try SafeTensors.read(path: path)
+        guard let architecture = file.metadata[architectureKey], let optionsText = file.metadata[optionsKey] else {
+            throw TrainingError.badCheckpoint(path: path, reason: "not a Lathe checkpoint: header metadata lacks '\(architectureKey)' and '\(optionsKey)'")
+        }
+        let options: ModelOptions
+        do {
+            options = try JSONDecoder().decode(ModelOptions.self, from: Data(optionsText.utf8))
+        } catch {
+            throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(optionsKey)' is not valid model options: \(optionsText)")
+        }
+        let model = try Zoo.make(architecture, options: options)
+        var tensors: [String: Tensor] = [:]
+        for (name, entry) in file.tensors {
+            guard let dtype = DType.fromSafetensors(entry.dtype.rawValue) else {
+                throw TrainingError.badCheckpoint(path: path, reason: "tensor \(name) has unsupported type \(entry.dtype.rawValue)")
+            }
+            tensors[name] = try Tensor(bytes: entry.bytes, shape: entry.shape, dtype: dtype)
+        }
+        do {
+            try model.load(tensors, allowShapeChange: file.metadata[shapesChangedKey] == "true")
+        } catch let error as ModelError {
+            throw TrainingError.badCheckpoint(path: path, reason: error.description)
+        }
+        return (model, file.metadata)
+    }
+
+    static func safetensorsCode(_ dtype: DType) -> String {
+        switch dtype {
+        case .float32: "F32"
+        case .float64: "F64"
+        case .float16: "F16"
+        case .int64: "I64"
+        case .int32: "I32"
+        case .int16: "I16"
+        case .int8: "I8"
+        case .uint8: "U8"
+        case .bool: "BOOL"
+        case .qint8, .quint8, .qint32: "unsupported"
+        }
+    }
+}
+
+extension DType {
+    /// The element type for a safetensors dtype code (`F32`, `I64`, …).
+    static func fromSafetensors(_ code: String) -> DType? {
+        DType.allCases.first { Checkpoint.safetensorsCode($0) == code }
+    }
+}

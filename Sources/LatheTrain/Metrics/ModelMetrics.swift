@@ -1,0 +1,68 @@
+import Foundation
+import LatheModels
+import LatheTensor
+
+/// The static cost of a model: parameters, size at real bit widths, multiply-accumulates.
+public struct ModelCost: Sendable, Codable, Equatable {
+    /// Trainable elements.
+    public var parameters: Int
+    /// Bytes of every stored tensor (parameters and buffers) at its bit width.
+    public var sizeBytes: Int
+    /// Multiply-accumulates per sample, total.
+    public var macs: Int
+    /// Per-layer profile (shapes, MACs, parameters).
+    public var layers: [LayerProfile]
+
+    /// Measures `model`; `bits` gives the storage width of named tensors (default 32).
+    public static func of(_ model: Model, bits: [String: Int] = [:]) throws -> ModelCost {
+        let profile = try model.profile()
+        let size = model.state.reduce(0) { total, entry in
+            total + (entry.1.count * (bits[entry.0] ?? 32) + 7) / 8
+        }
+        return ModelCost(parameters: model.parameterCount, sizeBytes: size, macs: profile.reduce(0) { $0 + $1.macs }, layers: profile)
+    }
+}
+
+/// Measured inference latency.
+public struct Latency: Sendable, Codable, Equatable {
+    /// Batch size measured.
+    public var batchSize: Int
+    /// Median milliseconds per forward pass.
+    public var medianMilliseconds: Double
+    /// Number of timed runs.
+    public var runs: Int
+
+    /// Median wall time of `runs` evaluation-mode forward passes on zeros (after `warmup` passes).
+    public static func measure(_ model: Model, batchSize: Int, runs: Int = 20, warmup: Int = 3) throws -> Latency {
+        let o = model.options
+        let x = try Tensor.zeros([batchSize, o.inputChannels, o.imageSize, o.imageSize])
+        for _ in 0..<warmup { _ = try model.predict(x) }
+        var times: [Double] = []
+        for _ in 0..<Swift.max(1, runs) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try model.predict(x)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        return Latency(batchSize: batchSize, medianMilliseconds: Statistics.median(times), runs: times.count)
+    }
+}
+
+/// Process measurements.
+public enum ProcessStats {
+    /// Peak resident set size of this process so far, in bytes.
+    public static var peakRSSBytes: Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int(usage.ru_maxrss) * 1024
+    }
+}
+
+/// Small statistics helpers shared by metrics and benchmarks.
+public enum Statistics {
+    /// The median (mean of the middle two for even counts); 0 for no values.
+    public static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let s = values.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}

@@ -1,0 +1,82 @@
+import LatheTensor
+
+/// A training recipe: everything besides data and model that decides the outcome.
+public struct Recipe: Sendable, Codable, Equatable {
+    /// Optimizer family.
+    public enum OptimizerKind: String, Sendable, Codable, CaseIterable { case sgd, adam }
+    /// Learning-rate schedule family.
+    public enum ScheduleKind: String, Sendable, Codable, CaseIterable { case constant, step, cosine }
+
+    public var epochs: Int = 10
+    public var batchSize: Int = 128
+    public var learningRate: Double = 0.05
+    public var optimizer: OptimizerKind = .sgd
+    public var momentum: Double = 0.9
+    public var nesterov: Bool = false
+    public var weightDecay: Double = 5e-4
+    public var schedule: ScheduleKind = .cosine
+    /// For `.step`: epochs between decays.
+    public var stepEpochs: Int = 3
+    /// For `.step`: decay factor.
+    public var gamma: Double = 0.1
+    public var labelSmoothing: Double = 0
+    /// Seeds model initialisation and batch order.
+    public var seed: UInt64 = 0
+
+    /// The default recipe (SGD, momentum 0.9, lr 0.05, weight decay 5e-4, cosine, batch 128, 10 epochs).
+    public init() {}
+
+    /// Checks every field; the error names the field, its value and what was expected.
+    public func validate() throws {
+        func require(_ ok: Bool, _ field: String, _ value: Any, _ expected: String) throws {
+            if !ok { throw TrainingError.invalidRecipe(field: field, value: "\(value)", expected: expected) }
+        }
+        try require(epochs >= 0 && epochs <= 10_000, "epochs", epochs, "an integer in 0...10000")
+        try require(batchSize >= 1 && batchSize <= 65_536, "batch-size", batchSize, "an integer in 1...65536")
+        try require(learningRate > 0 && learningRate.isFinite, "lr", learningRate, "a positive number")
+        try require(momentum >= 0 && momentum < 1, "momentum", momentum, "a number in [0, 1)")
+        try require(weightDecay >= 0 && weightDecay.isFinite, "weight-decay", weightDecay, "a non-negative number")
+        try require(stepEpochs >= 1, "step-epochs", stepEpochs, "an integer ≥ 1")
+        try require(gamma > 0 && gamma <= 1, "gamma", gamma, "a number in (0, 1]")
+        try require(labelSmoothing >= 0 && labelSmoothing < 1, "label-smoothing", labelSmoothing, "a number in [0, 1)")
+        try require(!nesterov || momentum > 0, "nesterov", nesterov, "momentum > 0 when Nesterov momentum is on")
+    }
+
+    /// The learning-rate schedule this recipe describes.
+    public var lrSchedule: LRSchedule {
+        switch schedule {
+        case .constant: .constant
+        case .step: .step(stepEpochs: stepEpochs, gamma: gamma)
+        case .cosine: .cosine
+        }
+    }
+
+    /// A fresh optimizer over `parameters`.
+    public func makeOptimizer(_ parameters: [Tensor]) -> any Optimizer {
+        switch optimizer {
+        case .sgd: SGD(parameters: parameters, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)
+        case .adam: Adam(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay)
+        }
+    }
+}
+
+/// Errors from training, evaluation and checkpoints.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// A recipe field out of range.
+    case invalidRecipe(field: String, value: String, expected: String)
+    /// The model's input does not match the data set's images.
+    case dataModelMismatch(String)
+    /// A checkpoint that cannot be used, with its path.
+    case badCheckpoint(path: String, reason: String)
+    /// The loss became NaN or infinite.
+    case diverged(epoch: Int, step: Int)
+
+    public var description: String {
+        switch self {
+        case let .invalidRecipe(field, value, expected): "invalid value '\(value)' for \(field): expected \(expected)"
+        case let .dataModelMismatch(message): message
+        case let .badCheckpoint(path, reason): "\(path): \(reason)"
+        case let .diverged(epoch, step): "training diverged (non-finite loss) at epoch \(epoch), step \(step); lower the learning rate"
+        }
+    }
+}

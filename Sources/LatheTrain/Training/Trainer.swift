@@ -1,0 +1,110 @@
+import Foundation
+import LatheData
+import LatheModels
+import LatheTensor
+
+/// One epoch's record.
+public struct EpochRecord: Sendable, Codable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    /// Accuracy on the held-out set after the epoch, when one was given.
+    public var validationAccuracy: Double?
+    public var learningRate: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+/// The outcome of a training run.
+public struct TrainingSummary: Sendable, Codable, Equatable {
+    public var epochs: [EpochRecord]
+    /// Wall-clock seconds spent in the training loop (evaluation excluded).
+    public var trainingSeconds: Double
+    /// Training images processed per second over the whole run.
+    public var imagesPerSecond: Double
+}
+
+/// Supervised training with cross-entropy: the loop every method stage builds on.
+///
+/// Hooks let later stages change the loop without copying it: `configureContext` adjusts each
+/// forward pass (masks, fake quantization, taps), `extraLoss` adds terms (distillation,
+/// sparsity penalties), and `afterStep` runs after each optimizer step (re-applying masks).
+public struct Trainer {
+    public var recipe: Recipe
+    public var progress: ProgressReporter
+    /// Adjusts each training forward context before the pass.
+    public var configureContext: ((ForwardContext) throws -> Void)?
+    /// Extra loss terms computed from the context after the forward pass: (context, images, labels, logits).
+    public var extraLoss: ((ForwardContext, Tensor, Tensor, Tensor) throws -> Tensor?)?
+    /// Runs after every optimizer step.
+    public var afterStep: (() throws -> Void)?
+
+    /// A trainer following `recipe`.
+    public init(recipe: Recipe, progress: ProgressReporter = ProgressReporter(style: .silent)) {
+        self.recipe = recipe
+        self.progress = progress
+    }
+
+    /// Trains `model` on `data`; evaluates on `validation` after each epoch when given.
+    public func train(_ model: Model, on data: ImageDataset, validation: ImageDataset? = nil) throws -> TrainingSummary {
+        try recipe.validate()
+        let o = model.options
+        guard data.channels == o.inputChannels, data.height == o.imageSize, data.width == o.imageSize else {
+            throw TrainingError.dataModelMismatch(
+                "\(model.architecture) expects \(o.inputChannels)×\(o.imageSize)×\(o.imageSize) images; the data set has \(data.channels)×\(data.height)×\(data.width)")
+        }
+        guard data.classCount <= o.classCount else {
+            throw TrainingError.dataModelMismatch("\(model.architecture) has \(o.classCount) outputs; the data set has \(data.classCount) classes")
+        }
+        let optimizer = recipe.makeOptimizer(model.parameters)
+        let stepsPerEpoch = (data.count + recipe.batchSize - 1) / recipe.batchSize
+        let totalSteps = stepsPerEpoch * recipe.epochs
+        var records: [EpochRecord] = []
+        var trainingSeconds = 0.0
+        var globalStep = 0
+        for epoch in 0..<recipe.epochs {
+            let start = Date()
+            var lossSum = 0.0, correct = 0.0, seen = 0
+            let plan = BatchPlan(count: data.count, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch: epoch)
+            var lr = recipe.learningRate
+            for (step, indices) in plan.enumerated() {
+                lr = recipe.lrSchedule.rate(base: recipe.learningRate, step: globalStep, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
+                optimizer.learningRate = lr
+                let (x, y) = try data.batch(indices[...])
+                let context = ForwardContext(training: true)
+                try configureContext?(context)
+                let logits = try model.forward(x, context)
+                var loss = try logits.crossEntropy(labels: y, labelSmoothing: recipe.labelSmoothing)
+                if let extra = try extraLoss?(context, x, y, logits) { loss = try loss + extra }
+                try optimizer.zeroGrad()
+                try loss.backward()
+                try optimizer.step()
+                try afterStep?()
+                let value = try loss.item()
+                guard value.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: step + 1) }
+                lossSum += value * Double(indices.count)
+                correct += try withNoGrad { try logits.argmax(1).eq(y).converted(to: .float64).sum().item() }
+                seen += indices.count
+                globalStep += 1
+                let elapsed = Date().timeIntervalSince(start)
+                let rate = Double(seen) / Swift.max(elapsed, 1e-9)
+                let remaining = Double(totalSteps - globalStep) * Double(recipe.batchSize) / Swift.max(rate, 1e-9)
+                progress.step(epoch: epoch + 1, epochs: recipe.epochs, step: step + 1, steps: stepsPerEpoch,
+                              loss: lossSum / Double(seen), imagesPerSecond: rate, eta: remaining)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            trainingSeconds += seconds
+            let validationAccuracy = try validation.map { try Evaluation.evaluate(model, on: $0).accuracy }
+            let record = EpochRecord(
+                epoch: epoch + 1, trainLoss: lossSum / Double(Swift.max(seen, 1)), trainAccuracy: correct / Double(Swift.max(seen, 1)),
+                validationAccuracy: validationAccuracy, learningRate: lr, seconds: seconds, imagesPerSecond: Double(seen) / Swift.max(seconds, 1e-9))
+            records.append(record)
+            var line = String(format: "epoch %d/%d  loss %.4f  train acc %.2f%%  %.0f img/s  %.1fs",
+                              record.epoch, recipe.epochs, record.trainLoss, 100 * record.trainAccuracy, record.imagesPerSecond, seconds)
+            if let v = validationAccuracy { line += String(format: "  val acc %.2f%%", 100 * v) }
+            progress.epochFinished(line)
+        }
+        let images = Double(data.count * recipe.epochs)
+        return TrainingSummary(epochs: records, trainingSeconds: trainingSeconds, imagesPerSecond: images / Swift.max(trainingSeconds, 1e-9))
+    }
+}

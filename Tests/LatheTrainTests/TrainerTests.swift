@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import LatheData
+import LatheModels
+import LatheTensor
+@testable import LatheTrain
+
+@Suite("Training", .serialized)
+struct TrainerTests {
+    private func recipe(epochs: Int, seed: UInt64 = 0) -> Recipe {
+        var r = Recipe()
+        r.epochs = epochs
+        r.batchSize = 64
+        r.seed = seed
+        return r
+    }
+
+    @Test func trainingLearnsOnRealData() throws {
+        Engine.threads = 1
+        let (train, test) = Fixtures.fashion
+        let model = try Zoo.make("mlp", seed: 0)
+        let before = try Evaluation.evaluate(model, on: test).accuracy
+        let summary = try Trainer(recipe: recipe(epochs: 3)).train(model, on: train)
+        let after = try Evaluation.evaluate(model, on: test).accuracy
+        #expect(summary.epochs.count == 3)
+        #expect(summary.epochs[2].trainLoss < summary.epochs[0].trainLoss)
+        #expect(before < 0.3)
+        #expect(after > 0.7, "accuracy after 3 epochs on 2000 images: \(after)")
+    }
+
+    /// Same seed and thread count → bit-identical weights and losses.
+    @Test func sameSeedSameThreadsSameNumbers() throws {
+        Engine.threads = 1
+        let train = Fixtures.fashion.train.prefix(600)
+        func run(seed: UInt64) throws -> ([Double], [[Float]]) {
+            let model = try Zoo.make("lenet5", seed: seed)
+            let summary = try Trainer(recipe: recipe(epochs: 2, seed: seed)).train(model, on: train)
+            return (summary.epochs.map(\.trainLoss), try model.parameters.map { try $0.scalars(as: Float.self) })
+        }
+        let a = try run(seed: 4), b = try run(seed: 4), c = try run(seed: 5)
+        #expect(a.0 == b.0)
+        #expect(a.1 == b.1)
+        #expect(a.0 != c.0)
+    }
+
+    @Test func badRecipeIsRejectedNamingTheField() throws {
+        var r = recipe(epochs: 1)
+        r.momentum = 1.5
+        #expect(throws: TrainingError.invalidRecipe(field: "momentum", value: "1.5", expected: "a number in [0, 1)")) {
+            try Trainer(recipe: r).train(try Zoo.make("mlp"), on: Fixtures.fashion.train.prefix(10))
+        }
+    }
+
+    @Test func dataModelMismatchIsRejected() throws {
+        let model = try Zoo.make("lenet5", options: ModelOptions(inputChannels: 3, imageSize: 32))
+        #expect(throws: TrainingError.self) { try Trainer(recipe: recipe(epochs: 1)).train(model, on: Fixtures.fashion.train.prefix(10)) }
+    }
+}

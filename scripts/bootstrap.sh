@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Lathe needs (idempotent). Runs apt-get update before installing.
+#   libtorch-dev          the engine (libtorch 1.13, CPU) and its headers
+#   libopenblas0-pthread  fast BLAS at run time (without it matmul uses the reference BLAS)
+#   dataset-fashion-mnist the default data set
+#   libdlpack-dev         <dlpack/dlpack.h>, the tensor view of the plugin ABI
+#   libffi-dev            typed plugin calls
+#   zlib1g-dev            gzip-compressed IDX files
+#   python3-torch         the PyTorch peer for benchmarks (same libtorch)
+set -euo pipefail
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev)
+if [[ "${1:-}" == "--with-benchmark-peers" ]]; then
+    packages+=(python3-torch)
+fi
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "bootstrap: installing ${missing[*]}" >&2
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
