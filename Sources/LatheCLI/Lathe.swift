@@ -1,7 +1,6 @@
 import ArgumentParser
 
 /// The `lathe` command: a research workbench for neural-network compression.
-@main
 struct Lathe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lathe",
