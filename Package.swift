@@ -24,9 +24,15 @@ let package = Package(
         .library(name: "LatheData", targets: ["LatheData"]),
         .library(name: "LatheModels", targets: ["LatheModels"]),
         .library(name: "LatheTrain", targets: ["LatheTrain"]),
+        .library(name: "LathePlugins", targets: ["LathePlugins"]),
+        // First-party compression plugins: shared libraries built from Plugins/ against the SDK
+        // header only (the Rust one is built by scripts/build-plugins.sh with rustc).
+        .library(name: "LatheUniform", type: .dynamic, targets: ["UniformQuantizerPlugin"]),
+        .library(name: "LatheKD", type: .dynamic, targets: ["KDLossPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: Engine
@@ -42,19 +48,35 @@ let package = Package(
             ]
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .systemLibrary(name: "CDLPack", path: "Sources/CDLPack"),
-        .target(name: "LatheTensor", dependencies: ["CTorch", "CDLPack"]),
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+        // The plugin SDK: one C header (plus DLPack's). LatheTensor uses its DLTensor too, so the
+        // DLPack types come from exactly one Clang module.
+        .target(name: "CLathePlugin", exclude: ["rust"]),
+        .target(name: "LatheTensor", dependencies: ["CTorch", "CLathePlugin"]),
 
         // MARK: Data -> models -> training
         .target(name: "LatheData", dependencies: ["CZlib"]),
         .target(name: "LatheModels", dependencies: ["LatheTensor"]),
         .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels"]),
 
+        // MARK: Plugins: loader, registry, libffi calls, conformance checks
+        .target(
+            name: "LathePlugins",
+            dependencies: [
+                "CLathePlugin", "CFFI", "LatheTensor",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
+        // MARK: First-party compression plugins (Plugins/, not SwiftPM package plugins)
+        .target(name: "UniformQuantizerPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-uniform", publicHeadersPath: "."),
+        .target(name: "KDLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/swift-kd"),
+
         // MARK: Host executable
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain",
+                "LatheTrain", "LathePlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,6 +86,7 @@ let package = Package(
         .testTarget(name: "LatheDataTests", dependencies: ["LatheData"]),
         .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels"]),
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain"]),
+        .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins"]),
         .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI"]),
     ],
     cxxLanguageStandard: .cxx17

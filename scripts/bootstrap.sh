@@ -6,9 +6,13 @@
 #   libdlpack-dev         <dlpack/dlpack.h>, the tensor view of the plugin ABI
 #   libffi-dev            typed plugin calls
 #   zlib1g-dev            gzip-compressed IDX files
+#   gcc                   plugin fixtures and scaffolded C plugins are compiled by the tests
+#   rustc                 only if no Rust toolchain is on PATH (the Rust first-party plugin)
 #   python3-torch         the PyTorch peer for benchmarks (same libtorch)
 set -euo pipefail
 packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev)
+command -v cc >/dev/null || packages+=(gcc libc6-dev)
+command -v rustc >/dev/null || [[ -x "$HOME/.cargo/bin/rustc" ]] || packages+=(rustc)
 if [[ "${1:-}" == "--with-benchmark-peers" ]]; then
     packages+=(python3-torch)
 fi

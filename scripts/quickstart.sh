@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-swift build -c release --product lathe
+scripts/build-plugins.sh release
 LATHE="$(swift build -c release --show-bin-path)/lathe"
 "$LATHE" train --model lenet5 --epochs 10 --out runs/quickstart-lenet5 "$@"
 "$LATHE" eval runs/quickstart-lenet5/model.safetensors

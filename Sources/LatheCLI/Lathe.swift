@@ -6,6 +6,6 @@ struct Lathe: ParsableCommand {
         commandName: "lathe",
         abstract: "Train, compress and compare neural networks with plugin methods.",
         version: "0.1.0",
-        subcommands: [Train.self, Eval.self, Models.self]
+        subcommands: [Train.self, Eval.self, Models.self, Plugins.self, PluginWorker.self]
     )
 }

@@ -1,4 +1,4 @@
-import CDLPack
+import CLathePlugin
 import CTorch
 
 extension DType {

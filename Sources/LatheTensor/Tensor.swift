@@ -97,6 +97,11 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor of zeros.
     public static func zeros(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 0, dtype: dtype) }
+    /// An uninitialised tensor (for outputs that a callee fills completely).
+    public static func empty(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
+        let dims = shape.map(Int64.init)
+        return try make(ct_empty(dims, Int64(dims.count), dtype.rawValue), "empty \(shape)")
+    }
     /// A tensor of ones.
     public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 1, dtype: dtype) }
 

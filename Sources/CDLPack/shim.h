@@ -1,1 +1,0 @@
-#include <dlpack/dlpack.h>

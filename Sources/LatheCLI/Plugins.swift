@@ -1,0 +1,405 @@
+import ArgumentParser
+import Foundation
+import LathePlugins
+import LatheTensor
+
+/// `lathe plugins …`: the registry, conformance checks, scaffolding and the SDK.
+struct Plugins: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register, check, scaffold and benchmark compression plugins.",
+        subcommands: [List.self, Add.self, Check.self, New.self, SDK.self, Bench.self, Pin.self])
+
+    /// The registry folder option shared by the subcommands.
+    struct RegistryOption: ParsableArguments {
+        @Option(name: .long, help: "Registry folder (default: $LATHE_REGISTRY, ./registry, or the checkout's registry/).")
+        var registry: String?
+
+        var directory: String { registry ?? Registry.defaultDirectory() }
+    }
+
+    // MARK: list
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered methods (reads manifests; loads no code).")
+        @OptionGroup var registry: RegistryOption
+        @Flag(help: "Show each method's hyperparameters.") var verbose = false
+
+        func run() throws {
+            let reg = try Registry(directory: registry.directory)
+            for manifest in reg.manifests.values.sorted(by: { $0.plugin.name < $1.plugin.name }) {
+                let pin = manifest.sha256.map { "sha256 \($0.prefix(12))…" } ?? "UNPINNED"
+                print("\(manifest.plugin.name) \(manifest.plugin.version)  ABI \(manifest.plugin.abiMajor).\(manifest.plugin.abiMinor)  \(pin)  \(manifest.libraryPath)")
+                for method in manifest.plugin.methods {
+                    var traits = [method.kind.rawValue]
+                    if method.granularity != .none { traits.append(method.granularity.rawValue) }
+                    if method.lossCategory != .none { traits.append(method.lossCategory.rawValue) }
+                    traits += method.flags.names
+                    let id = "\(manifest.plugin.name)/\(method.id)"
+                    print("  \(id.padding(toLength: 24, withPad: " ", startingAt: 0)) \(method.title) [\(traits.joined(separator: ", "))]")
+                    if verbose {
+                        for p in method.params { print("      \(Plugins.describe(p))") }
+                        if !method.reference.isEmpty { print("      ref: \(method.reference)") }
+                    }
+                }
+            }
+            for (file, error) in reg.broken { printError("broken manifest \(file): \(error.message)") }
+            if reg.manifests.isEmpty { print("no plugins registered in \(reg.directory)") }
+            if !reg.broken.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    static func describe(_ p: ParamSpec) -> String {
+        let range: String
+        switch p.type {
+        case .i32, .i64, .f32, .f64: range = "default \(p.defaultHyperValue), range [\(p.minValue), \(p.maxValue)]"
+        case .bool: range = "default \(p.defaultValue != 0)"
+        case .enum: range = "default \(p.defaultHyperValue), one of \(p.choices.joined(separator: "|"))"
+        }
+        return "\(p.name): \(p.type.rawValue), \(range)\(p.doc.isEmpty ? "" : " — \(p.doc)")"
+    }
+
+    // MARK: add
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a plugin library: describe it in a child process, pin its sha256, write its manifest.")
+        @Argument(help: "Path to the plugin's shared library.") var library: String
+        @OptionGroup var registry: RegistryOption
+        @Flag(help: "Mark as first-party (rebuilt by scripts/build-plugins.sh, which refreshes the pin).") var firstParty = false
+        @Option(help: "Seconds before a hanging plugin is killed.") var timeout: Double = 60
+
+        func run() throws {
+            let path = URL(fileURLWithPath: library).standardizedFileURL.path
+            let manifest = try Plugins.describeInChild(path, timeout: timeout)
+            let directory = URL(fileURLWithPath: registry.directory).standardizedFileURL.path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let file = "\(directory)/\(manifest.plugin.name).toml"
+            let reg = try Registry(directory: directory)
+            if let existing = reg.manifests[manifest.plugin.name], existing.file != file {
+                throw PluginError("plugin '\(manifest.plugin.name)' is already registered by \(existing.file)")
+            }
+            let entry = Manifest(file: file, plugin: manifest.plugin, library: Plugins.relativePath(path, from: directory),
+                                 sha256: try SHA256.hex(fileAt: path), firstParty: firstParty || (reg.manifests[manifest.plugin.name]?.firstParty ?? false))
+            try entry.write()
+            print("registered \(manifest.plugin.name) \(manifest.plugin.version) (\(manifest.plugin.methods.count) methods) in \(file)")
+            for method in manifest.plugin.methods { print("  \(manifest.plugin.name)/\(method.id)  \(method.kind.rawValue)") }
+        }
+    }
+
+    /// `path` relative to `directory` when they share the checkout (so the registry moves with it).
+    static func relativePath(_ path: String, from directory: String) -> String {
+        let a = path.split(separator: "/"), b = directory.split(separator: "/")
+        var common = 0
+        while common < min(a.count, b.count), a[common] == b[common] { common += 1 }
+        guard common >= 1, b.count - common <= 3 else { return path }
+        return (Array(repeating: "..", count: b.count - common) + a[common...].map(String.init)).joined(separator: "/")
+    }
+
+    /// Loads `path` in a child process and returns what it declares (as an unpinned manifest).
+    static func describeInChild(_ path: String, timeout: Double) throws -> Manifest {
+        guard FileManager.default.fileExists(atPath: path) else { throw PluginError("\(path): no such plugin library") }
+        let result = try ChildProcess.run(selfExecutable, ["__plugin-worker", "describe", path], timeout: timeout)
+        guard result.exit.succeeded else {
+            let said = result.stderr.split(separator: "\n").last.map { ": \($0)" } ?? ""
+            if case .exited = result.exit {
+                throw PluginError(said.isEmpty ? "\(path): loading failed (\(result.exit))" : String(said.dropFirst(2)).replacingOccurrences(of: "Error: ", with: ""))
+            }
+            throw PluginError("\(path): loading it \(result.exit)\(said)")
+        }
+        return try Manifest.parse(result.stdout, file: path)
+    }
+
+    static var selfExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    // MARK: check
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the conformance checks on a plugin library, each method in its own child process.")
+        @Argument(help: "Path to a plugin library, or the name of a registered plugin.") var library: String
+        @OptionGroup var registry: RegistryOption
+        @Option(help: "Seconds each method's checks may take before the method counts as hung.") var timeout: Double = 60
+        @Flag(help: "Print the records as JSON lines instead of a report.") var json = false
+
+        func run() throws {
+            let path = try Plugins.libraryPath(library, registry: registry)
+            print("lathe plugins check \(path)")
+            let manifest: Manifest
+            do {
+                manifest = try Plugins.describeInChild(path, timeout: timeout)
+            } catch let error as PluginError {
+                print("  FAIL  load: \(error.message)")
+                print("result: FAIL (the library does not load)")
+                throw ExitCode(1)
+            }
+            let plugin = manifest.plugin
+            print("  pass  load: plugin \(plugin.name) \(plugin.version), ABI \(plugin.abiMajor).\(plugin.abiMinor), \(plugin.methods.count) method(s), descriptors valid")
+            var failures = 0, passes = 1
+            for method in plugin.methods {
+                let records = Plugins.checkInChild(path, method: method.id, subject: "\(plugin.name)/\(method.id)", timeout: timeout)
+                print("  \(plugin.name)/\(method.id) (\(method.kind.rawValue))")
+                for record in records where record.status != .begin {
+                    if json {
+                        if let data = try? JSONEncoder().encode(record) { print(String(decoding: data, as: UTF8.self)) }
+                        continue
+                    }
+                    let label: String
+                    switch record.status {
+                    case .pass: label = "pass"; passes += 1
+                    case .fail: label = "FAIL"; failures += 1
+                    default: label = "skip"
+                    }
+                    print("    \(label)  \(record.check)\(record.detail.isEmpty ? "" : ": \(record.detail)")")
+                }
+            }
+            print("result: \(failures == 0 ? "PASS" : "FAIL") (\(passes) passed, \(failures) failed)")
+            if failures > 0 { throw ExitCode(1) }
+        }
+    }
+
+    /// A library path from a path or a registered plugin name (verified against its pin).
+    static func libraryPath(_ text: String, registry: RegistryOption) throws -> String {
+        if text.contains("/") || text.hasSuffix(".so") || text.hasSuffix(".dylib") {
+            return URL(fileURLWithPath: text).standardizedFileURL.path
+        }
+        let reg = try Registry(directory: registry.directory)
+        guard let manifest = reg.manifests[text] else {
+            throw PluginError("'\(text)' is neither a library path nor a plugin registered in \(reg.directory)")
+        }
+        if let pin = manifest.sha256, try SHA256.hex(fileAt: manifest.libraryPath) != pin {
+            throw PluginError("\(manifest.libraryPath): sha256 does not match the pin in \(manifest.file)")
+        }
+        return manifest.libraryPath
+    }
+
+    /// Runs one method's checks in a child; a crash, abort or hang becomes a failed record for
+    /// the check that was running.
+    static func checkInChild(_ path: String, method: String, subject: String, timeout: Double) -> [CheckResult] {
+        let result: ChildResult
+        do {
+            result = try ChildProcess.run(selfExecutable, ["__plugin-worker", "check", path, "--method", method], timeout: timeout)
+        } catch {
+            return [CheckResult(subject: subject, check: "run", status: .fail, detail: String(describing: error))]
+        }
+        var records: [CheckResult] = []
+        for line in result.stdout.split(separator: "\n") {
+            if let record = try? JSONDecoder().decode(CheckResult.self, from: Data(line.utf8)) { records.append(record) }
+        }
+        if !result.exit.succeeded {
+            var open: String?
+            for record in records {
+                if record.status == .begin { open = record.check } else if record.check == open { open = nil }
+            }
+            let during = open ?? "setup"
+            var detail = "the method \(result.exit) during this check"
+            if case .exited = result.exit, let last = result.stderr.split(separator: "\n").last { detail += ": \(last)" }
+            if open != nil || records.allSatisfy({ $0.status != .fail }) {
+                records.append(CheckResult(subject: subject, check: during, status: .fail, detail: detail))
+            }
+        }
+        return records
+    }
+
+    // MARK: pin
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Refresh the sha256 pins of first-party plugins after rebuilding them (scripts/build-plugins.sh runs this).")
+        @OptionGroup var registry: RegistryOption
+
+        func run() throws {
+            let reg = try Registry(directory: registry.directory)
+            for (file, error) in reg.broken { throw PluginError("\(file): \(error.message)") }
+            for manifest in reg.manifests.values.sorted(by: { $0.plugin.name < $1.plugin.name }) where manifest.firstParty {
+                // Re-describe in a child: a rebuilt library must still declare what it did.
+                let described = try Plugins.describeInChild(manifest.libraryPath, timeout: 60)
+                var updated = manifest
+                updated.plugin = described.plugin
+                updated.sha256 = try SHA256.hex(fileAt: manifest.libraryPath)
+                if updated != manifest {
+                    try updated.write()
+                    print("pinned \(manifest.plugin.name): \(updated.sha256 ?? "")")
+                } else {
+                    print("unchanged \(manifest.plugin.name)")
+                }
+            }
+        }
+    }
+}
+
+/// Writes one line to stderr.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// `lathe __plugin-worker`: the child side of `plugins add` and `plugins check`. Hidden.
+struct PluginWorker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "__plugin-worker", abstract: "Internal: load a plugin in this (child) process.", shouldDisplay: false)
+    @Argument var action: String
+    @Argument var library: String
+    @Option var method: String?
+
+    func run() throws {
+        Engine.threads = 1
+        let loaded = try PluginLibrary.load(path: library)
+        switch action {
+        case "describe":
+            let manifest = Manifest(file: library, plugin: loaded.descriptor, library: library, sha256: nil, firstParty: false)
+            FileHandle.standardOutput.write(Data(manifest.text().utf8))
+        case "check":
+            guard let id = method else { throw ValidationError("check needs --method") }
+            let checker = ConformanceChecker(method: try loaded.method(id)) { record in
+                guard let data = try? JSONEncoder().encode(record) else { return }
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            }
+            checker.run()
+        default:
+            throw ValidationError("unknown worker action '\(action)'")
+        }
+    }
+}
+
+extension Plugins {
+    // MARK: new
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Scaffold a plugin project that builds and passes `lathe plugins check` as generated.")
+        @Argument(help: "Plugin name ([a-z][a-z0-9_-]*).") var name: String
+        @Option(help: "Language: c, swift or rust.") var lang: String = "c"
+        @Option(help: "Method kind: quantizer, criterion or loss.") var kind: String = "quantizer"
+        @Option(name: .shortAndLong, help: "Project folder (default: ./NAME).") var output: String?
+
+        func run() throws {
+            guard name.first.map({ $0 >= "a" && $0 <= "z" }) == true,
+                  name.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "_" }) else {
+                throw ValidationError("plugin name '\(name)': expected [a-z][a-z0-9_-]*")
+            }
+            guard let language = ScaffoldLanguage(rawValue: lang) else {
+                throw ValidationError("--lang \(lang): expected c, swift or rust")
+            }
+            guard let methodKind = ScaffoldKind(rawValue: kind) else {
+                throw ValidationError("--kind \(kind): expected quantizer, criterion or loss")
+            }
+            let request = ScaffoldRequest(name: name, kind: methodKind, header: EmbeddedSDK.header,
+                                          rustBindings: EmbeddedSDK.rustBindings)
+            let files: [ScaffoldFile]
+            switch language {
+            case .c: files = request.cFiles()
+            case .swift: files = request.swiftFiles()
+            case .rust: files = request.rustFiles()
+            }
+            let target = URL(fileURLWithPath: output ?? name).standardizedFileURL
+            try Plugins.writeTree(files, to: target)
+            print("created \(target.path) (\(language.rawValue) \(methodKind.rawValue) plugin '\(name)')")
+            print("next: \(target.path)/build.sh && lathe plugins check <the library it prints>")
+        }
+    }
+
+    /// Writes `files` into a new folder `target` through a temporary sibling folder and a rename,
+    /// so a failure leaves nothing half-written. Refuses to overwrite an existing path.
+    static func writeTree(_ files: [ScaffoldFile], to target: URL) throws {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: target.path) else {
+            throw PluginError("\(target.path) already exists; choose another --output")
+        }
+        let staging = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(getpid()).tmp")
+        do {
+            for file in files {
+                let url = staging.appendingPathComponent(file.path)
+                try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(file.contents.utf8).write(to: url)
+                if file.executable { try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path) }
+            }
+            try fm.moveItem(at: staging, to: target)
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw PluginError("cannot write \(target.path): \(error.localizedDescription)")
+        }
+    }
+
+    // MARK: sdk
+
+    struct SDK: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the plugin SDK (lathe_plugin.h, Rust bindings, a README) into a folder.")
+        @Argument(help: "Folder to write into (created if missing).") var directory: String
+
+        func run() throws {
+            let target = URL(fileURLWithPath: directory).standardizedFileURL
+            let readme = """
+            # Lathe plugin SDK (ABI \(ABI.version))
+
+            - `lathe_plugin.h`: the whole C SDK. It includes `<dlpack/dlpack.h>` (Debian: `libdlpack-dev`).
+              Read its top comment: loading, versioning, threading, ownership, calling conventions.
+            - `lathe_plugin.rs`: Rust bindings of the same header (no crates needed).
+
+            Build a plugin as a shared library exporting `lathe_plugin_entry`, e.g. in C:
+
+                cc -std=c11 -O2 -shared -fPIC -I. -o libmyplugin.so myplugin.c -lm
+                lathe plugins check ./libmyplugin.so
+                lathe plugins add ./libmyplugin.so
+
+            `lathe plugins new NAME --lang c|swift|rust --kind quantizer|criterion|loss` scaffolds a project.
+
+            """
+            let fm = FileManager.default
+            try fm.createDirectory(at: target, withIntermediateDirectories: true)
+            for (name, text) in [("lathe_plugin.h", EmbeddedSDK.header), ("lathe_plugin.rs", EmbeddedSDK.rustBindings), ("README.md", readme)] {
+                let url = target.appendingPathComponent(name)
+                let temp = target.appendingPathComponent(".\(name).tmp")
+                try Data(text.utf8).write(to: temp)
+                if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
+                try fm.moveItem(at: temp, to: url)
+            }
+            print("wrote the Lathe plugin SDK (ABI \(ABI.version)) to \(target.path)")
+        }
+    }
+
+    // MARK: bench
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time calls of a method through the host (libffi, tensor views, validation, output checks).")
+        @Argument(help: "Path to a plugin library (loaded in this process).") var library: String
+        @Argument(help: "Method id within the plugin.") var method: String
+        @Option(help: "Elements of the input tensor.") var elements: Int = 1
+        @Option(help: "Timed calls.") var iterations: Int = 200_000
+        @Option(help: "Repeats (the median of each repeat's mean is reported).") var repeats: Int = 5
+
+        func run() throws {
+            guard elements >= 1, iterations >= 1, repeats >= 1 else {
+                throw ValidationError("--elements, --iterations and --repeats must be positive")
+            }
+            Engine.threads = 1
+            let loaded = try PluginLibrary.load(path: URL(fileURLWithPath: library).standardizedFileURL.path)
+            let m = try loaded.method(method)
+            let params = try m.bind()
+            let input = try Tensor.randn([elements])
+            let output = try Tensor.empty([elements])
+            let weight = try Tensor.randn([elements]), grad = try Tensor.randn([elements]), aux = try Tensor.randn([elements])
+            let labels = try Tensor([Int64](repeating: 0, count: 1), shape: [1])
+            let student = try Tensor.randn([1, elements]), teacher = try Tensor.randn([1, elements])
+            let call: () throws -> Void
+            switch m.descriptor.kind {
+            case .quantizer: call = { _ = try m.quantize(input, into: output, params: params) }
+            case .criterion: call = { _ = try m.score(weight: weight, gradient: grad, aux: aux, params: params) }
+            case .loss: call = { _ = try m.loss(student: student, teacher: teacher, labels: labels, params: params) }
+            }
+            for _ in 0..<min(iterations, 10_000) { try call() }  // warm up
+            var perCall: [Double] = []
+            for _ in 0..<repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<iterations { try call() }
+                perCall.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(iterations))
+            }
+            perCall.sort()
+            let median = perCall[perCall.count / 2]
+            print("\(m.qualifiedID): \(m.descriptor.params.count) hyperparameters, \(elements) element(s), \(iterations) calls x \(repeats) repeats")
+            print(String(format: "  per call through the host: median %.3f us (min %.3f, max %.3f)", median / 1000, perCall[0] / 1000, perCall[perCall.count - 1] / 1000))
+        }
+    }
+}

@@ -1,0 +1,308 @@
+import CLathePlugin
+
+/// The three kinds of compression method a plugin can provide.
+public enum MethodKind: String, Sendable, Codable, CaseIterable {
+    case quantizer, criterion, loss
+
+    init?(code: Int32) {
+        switch code {
+        case Int32(LATHE_KIND_QUANTIZER.rawValue): self = .quantizer
+        case Int32(LATHE_KIND_CRITERION.rawValue): self = .criterion
+        case Int32(LATHE_KIND_LOSS.rawValue): self = .loss
+        default: return nil
+        }
+    }
+
+    /// Number of fixed leading arguments of this kind's calling convention (after `lathe_call*`).
+    var fixedPointerArguments: Int {
+        switch self {
+        case .quantizer: return 2  // input, output
+        case .criterion: return 4  // weight, gradient, aux, scores
+        case .loss: return 5       // student, teacher, labels, loss, student_grad
+        }
+    }
+}
+
+/// The C type a hyperparameter is passed as.
+public enum ParamType: String, Sendable, Codable, CaseIterable {
+    case i32, i64, f32, f64, bool, `enum`
+
+    init?(code: Int32) {
+        switch code {
+        case Int32(LATHE_PARAM_I32.rawValue): self = .i32
+        case Int32(LATHE_PARAM_I64.rawValue): self = .i64
+        case Int32(LATHE_PARAM_F32.rawValue): self = .f32
+        case Int32(LATHE_PARAM_F64.rawValue): self = .f64
+        case Int32(LATHE_PARAM_BOOL.rawValue): self = .bool
+        case Int32(LATHE_PARAM_ENUM.rawValue): self = .enum
+        default: return nil
+        }
+    }
+
+    /// Whether values are numbers with a range.
+    public var isNumeric: Bool { self == .i32 || self == .i64 || self == .f32 || self == .f64 }
+    /// Whether values are integers.
+    public var isInteger: Bool { self == .i32 || self == .i64 }
+}
+
+/// Capability flags a method declares.
+public struct MethodFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let threadSafe = MethodFlags(rawValue: 1)
+    public static let deterministic = MethodFlags(rawValue: 2)
+    public static let needsGradient = MethodFlags(rawValue: 4)
+    public static let needsAux = MethodFlags(rawValue: 8)
+    /// Every bit ABI 1 defines.
+    public static let known = MethodFlags(rawValue: 0xF)
+
+    /// The flag names, in bit order (as written in manifests).
+    public var names: [String] {
+        var out: [String] = []
+        if contains(.threadSafe) { out.append("thread-safe") }
+        if contains(.deterministic) { out.append("deterministic") }
+        if contains(.needsGradient) { out.append("needs-gradient") }
+        if contains(.needsAux) { out.append("needs-aux") }
+        return out
+    }
+
+    /// Parses manifest flag names; nil names the first unknown one.
+    public init(names: [String]) throws {
+        var flags = MethodFlags()
+        for name in names {
+            switch name {
+            case "thread-safe": flags.insert(.threadSafe)
+            case "deterministic": flags.insert(.deterministic)
+            case "needs-gradient": flags.insert(.needsGradient)
+            case "needs-aux": flags.insert(.needsAux)
+            default:
+                throw PluginError("unknown flag '\(name)' (expected thread-safe, deterministic, needs-gradient or needs-aux)")
+            }
+        }
+        self = flags
+    }
+}
+
+/// What a pruning criterion scores.
+public enum Granularity: String, Sendable, Codable {
+    case none, element, outputChannel = "output-channel"
+
+    init?(code: Int32) {
+        switch code {
+        case Int32(LATHE_GRANULARITY_NONE.rawValue): self = .none
+        case Int32(LATHE_GRANULARITY_ELEMENT.rawValue): self = .element
+        case Int32(LATHE_GRANULARITY_OUTPUT_CHANNEL.rawValue): self = .outputChannel
+        default: return nil
+        }
+    }
+}
+
+/// What a distillation loss compares.
+public enum LossCategory: String, Sendable, Codable {
+    case none, response, feature, relation
+
+    init?(code: Int32) {
+        switch code {
+        case Int32(LATHE_LOSS_NONE.rawValue): self = .none
+        case Int32(LATHE_LOSS_RESPONSE.rawValue): self = .response
+        case Int32(LATHE_LOSS_FEATURE.rawValue): self = .feature
+        case Int32(LATHE_LOSS_RELATION.rawValue): self = .relation
+        default: return nil
+        }
+    }
+}
+
+/// One declared hyperparameter.
+public struct ParamSpec: Sendable, Equatable {
+    public var name: String
+    public var type: ParamType
+    public var doc: String
+    /// Numbers: the value; bool: 0 or 1; enum: the index of the default choice.
+    public var defaultValue: Double
+    /// Inclusive range of numeric values (ignored for bool and enum).
+    public var minValue: Double
+    public var maxValue: Double
+    /// Enum only: the choice names.
+    public var choices: [String]
+
+    public init(name: String, type: ParamType, doc: String = "", defaultValue: Double,
+                minValue: Double = 0, maxValue: Double = 0, choices: [String] = []) {
+        self.name = name
+        self.type = type
+        self.doc = doc
+        self.defaultValue = defaultValue
+        self.minValue = minValue
+        self.maxValue = maxValue
+        self.choices = choices
+    }
+
+    /// The default as a typed value.
+    public var defaultHyperValue: HyperValue {
+        switch type {
+        case .i32, .i64: return .int(Int64(defaultValue))
+        case .f32, .f64: return .double(defaultValue)
+        case .bool: return .bool(defaultValue != 0)
+        case .enum:
+            let index = Int(defaultValue)
+            return .choice(choices.indices.contains(index) ? choices[index] : "")
+        }
+    }
+
+    /// Checks the declaration itself; `owner` names the method for messages.
+    func validateDeclaration(owner: String) throws {
+        guard Identifier.isParamName(name) else {
+            throw PluginError("\(owner): parameter name '\(name)' is not [a-z][a-z0-9_]*")
+        }
+        switch type {
+        case .i32, .i64, .f32, .f64:
+            guard minValue.isFinite, maxValue.isFinite, minValue <= maxValue else {
+                throw PluginError("\(owner): parameter '\(name)' has range [\(format(minValue)), \(format(maxValue))]; expected finite min <= max")
+            }
+            guard defaultValue >= minValue, defaultValue <= maxValue else {
+                throw PluginError("\(owner): parameter '\(name)' default \(format(defaultValue)) is outside its range [\(format(minValue)), \(format(maxValue))]")
+            }
+            if type.isInteger, defaultValue.rounded() != defaultValue {
+                throw PluginError("\(owner): integer parameter '\(name)' has non-integer default \(defaultValue)")
+            }
+            if type == .i32, minValue < Double(Int32.min) || maxValue > Double(Int32.max) {
+                throw PluginError("\(owner): i32 parameter '\(name)' has a range beyond 32 bits")
+            }
+        case .bool:
+            guard defaultValue == 0 || defaultValue == 1 else {
+                throw PluginError("\(owner): bool parameter '\(name)' has default \(defaultValue); expected 0 or 1")
+            }
+        case .enum:
+            guard !choices.isEmpty else {
+                throw PluginError("\(owner): enum parameter '\(name)' declares no choices")
+            }
+            for choice in choices where !Identifier.isChoice(choice) {
+                throw PluginError("\(owner): enum parameter '\(name)' has choice '\(choice)'; expected [a-z0-9_-]+")
+            }
+            guard Set(choices).count == choices.count else {
+                throw PluginError("\(owner): enum parameter '\(name)' repeats a choice")
+            }
+            guard defaultValue >= 0, defaultValue < Double(choices.count), defaultValue.rounded() == defaultValue else {
+                throw PluginError("\(owner): enum parameter '\(name)' default index \(defaultValue) is not one of its \(choices.count) choices")
+            }
+        }
+    }
+}
+
+/// A method as declared by its plugin (and recorded in the manifest).
+public struct MethodDescriptor: Sendable, Equatable {
+    /// The plugin-local id; the namespaced id is `plugin/id`.
+    public var id: String
+    public var title: String
+    public var doc: String
+    public var reference: String
+    public var kind: MethodKind
+    public var flags: MethodFlags
+    public var granularity: Granularity
+    public var lossCategory: LossCategory
+    public var params: [ParamSpec]
+
+    public init(id: String, title: String, doc: String = "", reference: String = "", kind: MethodKind,
+                flags: MethodFlags, granularity: Granularity = .none, lossCategory: LossCategory = .none,
+                params: [ParamSpec] = []) {
+        self.id = id
+        self.title = title
+        self.doc = doc
+        self.reference = reference
+        self.kind = kind
+        self.flags = flags
+        self.granularity = granularity
+        self.lossCategory = lossCategory
+        self.params = params
+    }
+
+    /// Maximum number of hyperparameters a method may declare.
+    public static let maxParams = 16
+
+    /// Checks that the descriptor is internally consistent; `plugin` names the plugin.
+    public func validate(plugin: String) throws {
+        let owner = "\(plugin)/\(id)"
+        guard Identifier.isMethodID(id) else {
+            throw PluginError("plugin '\(plugin)': method id '\(id)' is not [a-z][a-z0-9_.-]*")
+        }
+        guard params.count <= Self.maxParams else {
+            throw PluginError("\(owner): declares \(params.count) parameters; at most \(Self.maxParams) are allowed")
+        }
+        var seen = Set<String>()
+        for param in params {
+            try param.validateDeclaration(owner: owner)
+            guard seen.insert(param.name).inserted else {
+                throw PluginError("\(owner): parameter '\(param.name)' is declared twice")
+            }
+        }
+        switch kind {
+        case .quantizer:
+            guard granularity == .none, lossCategory == .none else {
+                throw PluginError("\(owner): a quantizer declares granularity none and loss category none")
+            }
+            guard !flags.contains(.needsGradient), !flags.contains(.needsAux) else {
+                throw PluginError("\(owner): needs-gradient and needs-aux apply to criteria only")
+            }
+        case .criterion:
+            guard granularity == .element || granularity == .outputChannel else {
+                throw PluginError("\(owner): a criterion declares granularity element or output-channel")
+            }
+            guard lossCategory == .none else {
+                throw PluginError("\(owner): a criterion declares loss category none")
+            }
+        case .loss:
+            guard lossCategory != .none else {
+                throw PluginError("\(owner): a loss declares category response, feature or relation")
+            }
+            guard granularity == .none, !flags.contains(.needsGradient), !flags.contains(.needsAux) else {
+                throw PluginError("\(owner): a loss declares granularity none and neither needs-gradient nor needs-aux")
+            }
+        }
+    }
+}
+
+/// A plugin as declared by its library.
+public struct PluginDescriptor: Sendable, Equatable {
+    public var name: String
+    public var version: String
+    public var description: String
+    public var abiMajor: Int
+    public var abiMinor: Int
+    public var methods: [MethodDescriptor]
+
+    public init(name: String, version: String, description: String, abiMajor: Int, abiMinor: Int,
+                methods: [MethodDescriptor]) {
+        self.name = name
+        self.version = version
+        self.description = description
+        self.abiMajor = abiMajor
+        self.abiMinor = abiMinor
+        self.methods = methods
+    }
+
+    /// The method with plugin-local id `id`.
+    public func method(_ id: String) -> MethodDescriptor? { methods.first { $0.id == id } }
+}
+
+/// Identifier rules of the ABI.
+enum Identifier {
+    private static func matches(_ text: String, first: (Character) -> Bool, rest: (Character) -> Bool) -> Bool {
+        guard let head = text.first, first(head), text.count <= 64 else { return false }
+        return text.dropFirst().allSatisfy(rest)
+    }
+    private static func lower(_ c: Character) -> Bool { c >= "a" && c <= "z" }
+    private static func digit(_ c: Character) -> Bool { c >= "0" && c <= "9" }
+
+    static func isPluginName(_ s: String) -> Bool {
+        matches(s, first: lower) { lower($0) || digit($0) || $0 == "_" || $0 == "-" }
+    }
+    static func isMethodID(_ s: String) -> Bool {
+        matches(s, first: lower) { lower($0) || digit($0) || $0 == "_" || $0 == "-" || $0 == "." }
+    }
+    static func isParamName(_ s: String) -> Bool {
+        matches(s, first: lower) { lower($0) || digit($0) || $0 == "_" }
+    }
+    static func isChoice(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.allSatisfy { lower($0) || digit($0) || $0 == "_" || $0 == "-" }
+    }
+}

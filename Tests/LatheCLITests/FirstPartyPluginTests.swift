@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+/// The first-party plugins in Plugins/ (C, Swift, Rust), built by scripts/build-plugins.sh and
+/// registered with sha256 pins in registry/, pass the conformance checker through the registry.
+@Suite("first-party plugins", .serialized)
+struct FirstPartyPluginTests {
+    static let registry = PluginCommandTests.root.appendingPathComponent("registry").path
+
+    @Test(arguments: ["uniform", "kd", "prune"])
+    func registeredPluginPassesCheck(plugin: String) throws {
+        let result = try CLIRunner.run(["plugins", "check", plugin, "--registry", Self.registry])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("result: PASS"))
+        #expect(!result.stdout.contains("FAIL"))
+    }
+
+    @Test func registryListsEveryFirstPartyMethodWithoutLoadingCode() throws {
+        let result = try CLIRunner.run(["plugins", "list", "--registry", Self.registry])
+        #expect(result.status == 0, "\(result.stderr)")
+        for id in ["uniform/affine", "uniform/symmetric", "kd/hinton", "prune/magnitude", "prune/l1-filter", "prune/taylor"] {
+            #expect(result.stdout.contains(id), "missing \(id)")
+        }
+        #expect(!result.stdout.contains("UNPINNED"))
+    }
+}

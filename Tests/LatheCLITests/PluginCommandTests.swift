@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+
+/// `lathe plugins …` end to end: real child processes, real shared libraries.
+@Suite("lathe plugins", .serialized)
+struct PluginCommandTests {
+    static let root: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// Compiles Tests/Fixtures/plugins/NAME.c into `dir`.
+    static func fixture(_ name: String, in dir: URL) throws -> String {
+        let lib = dir.appendingPathComponent("lib\(name).so").path
+        let cc = try CLIRunner.runTool("/usr/bin/env", ["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-I",
+                                                        root.appendingPathComponent("Sources/CLathePlugin/include").path, "-o", lib,
+                                                        root.appendingPathComponent("Tests/Fixtures/plugins/\(name).c").path, "-lm", "-lpthread"])
+        #expect(cc.status == 0, "cc: \(cc.stderr)")
+        return lib
+    }
+
+    @Test func crashingAbortingAndHangingPluginsAreContainedAndReported() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, expected) in [("segfault", "SIGSEGV"), ("abort", "SIGABRT"), ("hang", "hung: killed after 5 s")] {
+            let lib = try Self.fixture(name, in: dir)
+            let result = try CLIRunner.run(["plugins", "check", lib, "--timeout", "5"])
+            #expect(result.status == 1, "\(name): \(result.stdout)")
+            #expect(result.stdout.contains("FAIL  call with defaults: the method"), "\(name): \(result.stdout)")
+            #expect(result.stdout.contains(expected), "\(name): \(result.stdout)")
+            #expect(result.stdout.contains("result: FAIL"))
+            #expect(!result.stdout.contains("result: PASS"))
+        }
+    }
+
+    @Test func checkerFindsEachMisbehaviour() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases = [
+            ("nan", "FAIL  call with defaults", "non-finite output"),
+            ("not_idempotent", "FAIL  idempotence", "q(q(x)) differs"),
+            ("bad_gradient", "FAIL  gradient vs finite differences", "worst relative error"),
+            ("nondeterministic", "FAIL  determinism", "different outputs"),
+            ("unsafe_threads", "FAIL  thread safety", "concurrent calls disagree"),
+            ("fails", "FAIL  call with defaults", "deliberate failure"),
+        ]
+        for (name, line, detail) in cases {
+            let result = try CLIRunner.run(["plugins", "check", try Self.fixture(name, in: dir), "--timeout", "60"])
+            #expect(result.status == 1, "\(name): \(result.stdout)")
+            #expect(result.stdout.contains(line), "\(name): \(result.stdout)")
+            #expect(result.stdout.contains(detail), "\(name): \(result.stdout)")
+        }
+    }
+
+    @Test func loadErrorsAreReportedWithANonZeroExit() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try CLIRunner.run(["plugins", "check", try Self.fixture("abi_major", in: dir)])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("FAIL  load:") && result.stdout.contains("ABI 2.0"))
+        let add = try CLIRunner.run(["plugins", "add", try Self.fixture("duplicate_ids", in: dir), "--registry", dir.appendingPathComponent("reg").path])
+        #expect(add.status != 0)
+        #expect(add.stderr.contains("registers method id 'same' twice"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("reg/dup.toml").path))
+        let missing = try CLIRunner.run(["plugins", "check", dir.appendingPathComponent("libabsent.so").path])
+        #expect(missing.status != 0)
+    }
+
+    @Test func addPinsListReadsAndTamperingIsRefused() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let registry = dir.appendingPathComponent("registry").path
+        let lib = try Self.fixture("noop", in: dir)
+        let add = try CLIRunner.run(["plugins", "add", lib, "--registry", registry])
+        #expect(add.status == 0, "\(add.stderr)")
+        let manifest = try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8)
+        #expect(manifest.contains("sha256 = \""))
+        let list = try CLIRunner.run(["plugins", "list", "--registry", registry, "--verbose"])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("noop/identity"))
+        #expect(list.stdout.contains("bits: i32, default 8"))
+        // Rebuild the library differently: the pin no longer matches.
+        let other = try Self.fixture("nan", in: dir)
+        try FileManager.default.removeItem(atPath: lib)
+        try FileManager.default.copyItem(atPath: other, toPath: lib)
+        let check = try CLIRunner.run(["plugins", "check", "noop", "--registry", registry])
+        #expect(check.status != 0)
+        #expect(check.stderr.contains("sha256 does not match the pin"))
+    }
+
+    @Test func sdkIsWrittenOutAndAThirdPartyPluginBuiltAgainstItPasses() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sdk = dir.appendingPathComponent("sdk")
+        let result = try CLIRunner.run(["plugins", "sdk", sdk.path])
+        #expect(result.status == 0)
+        let header = try String(contentsOf: sdk.appendingPathComponent("lathe_plugin.h"), encoding: .utf8)
+        let canonical = try String(contentsOf: Self.root.appendingPathComponent("Sources/CLathePlugin/include/lathe_plugin.h"), encoding: .utf8)
+        #expect(header == canonical, "the embedded SDK is stale: run scripts/embed-sdk.sh")
+        let rust = try String(contentsOf: sdk.appendingPathComponent("lathe_plugin.rs"), encoding: .utf8)
+        let canonicalRust = try String(contentsOf: Self.root.appendingPathComponent("Sources/CLathePlugin/rust/lathe_plugin.rs"), encoding: .utf8)
+        #expect(rust == canonicalRust, "the embedded Rust bindings are stale: run scripts/embed-sdk.sh")
+        // A third party: only the written-out header, outside the source tree.
+        let source = dir.appendingPathComponent("third.c")
+        try Data(Self.thirdPartyPlugin.utf8).write(to: source)
+        let lib = dir.appendingPathComponent("libthird.so").path
+        let cc = try CLIRunner.runTool("/usr/bin/env", ["cc", "-std=c11", "-shared", "-fPIC", "-I", sdk.path, "-o", lib, source.path])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        let check = try CLIRunner.run(["plugins", "check", lib])
+        #expect(check.status == 0, "\(check.stdout)")
+        #expect(check.stdout.contains("result: PASS"))
+    }
+
+    static let thirdPartyPlugin = """
+    #include <math.h>
+    #include "lathe_plugin.h"
+    /* Sign criterion-free demo: a 1-bit quantizer, x -> mean|x| * sign(x) (BinaryConnect-like). */
+    static int32_t binarize(lathe_call *call, const DLTensor *in, DLTensor *out) {
+        int64_t n = 1;
+        for (int i = 0; i < in->ndim; i++) n *= in->shape[i];
+        const float *x = in->data; float *y = out->data;
+        double sum = 0; for (int64_t i = 0; i < n; i++) sum += fabsf(x[i]);
+        float scale = n ? (float)(sum / n) : 1.0f; if (!(scale > 0)) scale = 1.0f;
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] >= 0 ? scale : -scale;
+        lathe_qparams q = { LATHE_HEAD(lathe_qparams), LATHE_QSCHEME_BINARY, 1, -1, 0, 0, 1, &scale, 0, 0, 0 };
+        return call->host->report_qparams(call, &q);
+    }
+    static int32_t init(const lathe_host *h, const lathe_registrar *r) {
+        (void)h;
+        static const lathe_method m = { LATHE_HEAD(lathe_method), "binary", "Binary", "mean|x| sign(x)", "Courbariaux 2015",
+            LATHE_KIND_QUANTIZER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC, 0, 0, 0, 0, (lathe_function)binarize };
+        return r->register_method(r, &m);
+    }
+    static const lathe_plugin p = { LATHE_HEAD(lathe_plugin), "third", "0.0.1", "third-party", init, 0 };
+    LATHE_EXPORT const lathe_plugin *lathe_plugin_entry(void) { return &p; }
+    """
+
+    @Test(arguments: ["c", "rust"], ["quantizer", "criterion", "loss"])
+    func scaffoldBuildsAndPassesCheck(lang: String, kind: String) throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let project = dir.appendingPathComponent("my-\(kind)")
+        let new = try CLIRunner.run(["plugins", "new", "my-\(kind)", "--lang", lang, "--kind", kind, "-o", project.path])
+        #expect(new.status == 0, "\(new.stderr)")
+        let build = try CLIRunner.runTool(project.appendingPathComponent("build.sh").path, [])
+        #expect(build.status == 0, "\(build.stderr)")
+        let lib = build.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
+        let check = try CLIRunner.run(["plugins", "check", lib])
+        #expect(check.status == 0, "\(check.stdout)")
+        #expect(check.stdout.contains("result: PASS"))
+        #expect(!check.stdout.contains("FAIL"))
+    }
+
+    @Test func swiftScaffoldBuildsAndPassesCheck() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let project = dir.appendingPathComponent("swift-loss")
+        let new = try CLIRunner.run(["plugins", "new", "swift-loss", "--lang", "swift", "--kind", "loss", "-o", project.path])
+        #expect(new.status == 0, "\(new.stderr)")
+        let build = try CLIRunner.runTool(project.appendingPathComponent("build.sh").path, [])
+        #expect(build.status == 0, "\(build.stderr)")
+        let lib = build.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? ""
+        let check = try CLIRunner.run(["plugins", "check", lib])
+        #expect(check.status == 0, "\(check.stdout)")
+        #expect(check.stdout.contains("pass  gradient vs finite differences"))
+    }
+
+    @Test func newRefusesBadInputAndExistingFolders() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try CLIRunner.run(["plugins", "new", "Bad Name", "-o", dir.appendingPathComponent("x").path]).status != 0)
+        #expect(try CLIRunner.run(["plugins", "new", "ok", "--lang", "cobol", "-o", dir.appendingPathComponent("y").path]).status != 0)
+        let exists = try CLIRunner.run(["plugins", "new", "ok", "-o", dir.path])
+        #expect(exists.status != 0)
+        #expect(exists.stderr.contains("already exists"))
+    }
+}

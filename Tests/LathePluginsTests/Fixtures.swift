@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// Builds the purpose-made plugin libraries of Tests/Fixtures/plugins with the system C compiler:
+/// real shared libraries, loaded for real.
+enum Fixtures {
+    static let root: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+            url.deleteLastPathComponent()
+        }
+        return url
+    }()
+
+    static let output: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-fixtures-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
+    /// The path of `lib<name>.so`, compiled from `Tests/Fixtures/plugins/<name>.c` once per process.
+    static func library(_ name: String) throws -> String {
+        let lib = output.appendingPathComponent("lib\(name).so")
+        if FileManager.default.fileExists(atPath: lib.path) { return lib.path }
+        let source = root.appendingPathComponent("Tests/Fixtures/plugins/\(name).c").path
+        let temp = output.appendingPathComponent(".lib\(name).\(UUID().uuidString).so")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["cc", "-std=c11", "-O1", "-shared", "-fPIC", "-I", root.appendingPathComponent("Sources/CLathePlugin/include").path,
+                             "-o", temp.path, source, "-lm", "-lpthread"]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw FixtureError(message: "cc failed on \(source) (status \(process.terminationStatus))")
+        }
+        _ = try? FileManager.default.replaceItemAt(lib, withItemAt: temp)
+        if !FileManager.default.fileExists(atPath: lib.path) { try FileManager.default.moveItem(at: temp, to: lib) }
+        return lib.path
+    }
+
+    struct FixtureError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+}
