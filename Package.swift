@@ -29,6 +29,8 @@ let package = Package(
         // header only (the Rust one is built by scripts/build-plugins.sh with rustc).
         .library(name: "LatheUniform", type: .dynamic, targets: ["UniformQuantizerPlugin"]),
         .library(name: "LatheKD", type: .dynamic, targets: ["KDLossPlugin"]),
+        .library(name: "LatheDistillLosses", type: .dynamic, targets: ["DistillLossPlugin"]),
+        .library(name: "LatheLowBit", type: .dynamic, targets: ["LowBitQuantizerPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +51,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
         // The plugin SDK: one C header (plus DLPack's). LatheTensor uses its DLTensor too, so the
         // DLPack types come from exactly one Clang module.
         .target(name: "CLathePlugin", exclude: ["rust"]),
@@ -68,15 +72,36 @@ let package = Package(
             ]
         ),
 
+        // MARK: Method workflows in the host: quantization, pruning, distillation
+        .target(name: "LatheQuant", dependencies: ["LatheTrain", "LathePlugins"]),
+        .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins"]),
+        .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins"]),
+
+        // MARK: Sweeps: results database, trial execution, reports
+        .target(name: "LatheResults", dependencies: ["CSQLite"]),
+        .target(name: "LatheReport", dependencies: ["LatheResults"]),
+        .target(
+            name: "LatheSweep",
+            dependencies: [
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "CProcess",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
         // MARK: First-party compression plugins (Plugins/, not SwiftPM package plugins)
-        .target(name: "UniformQuantizerPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-uniform", publicHeadersPath: "."),
+        .target(name: "UniformQuantizerPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-uniform", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "KDLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/swift-kd"),
+        .target(name: "LowBitQuantizerPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-lowbit", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-distill", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])]),
 
         // MARK: Host executable
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain", "LathePlugins",
+                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSweep", "LatheReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -87,6 +112,11 @@ let package = Package(
         .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels"]),
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins"]),
+        .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant"]),
+        .testTarget(name: "LathePruningTests", dependencies: ["LathePruning"]),
+        .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill"]),
+        .testTarget(name: "LatheReportTests", dependencies: ["LatheReport"]),
+        .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep"]),
         .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI"]),
     ],
     cxxLanguageStandard: .cxx17

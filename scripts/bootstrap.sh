@@ -9,8 +9,10 @@
 #   gcc                   plugin fixtures and scaffolded C plugins are compiled by the tests
 #   rustc                 only if no Rust toolchain is on PATH (the Rust first-party plugin)
 #   python3-torch         the PyTorch peer for benchmarks (same libtorch)
+#   python3-pandas, python3-matplotlib  notebooks/ (run by the tests with /usr/bin/python3)
+#   (scripts/screenshot-report.sh installs chromium itself when it is used)
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev)
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev python3-pandas python3-matplotlib)
 command -v cc >/dev/null || packages+=(gcc libc6-dev)
 command -v rustc >/dev/null || [[ -x "$HOME/.cargo/bin/rustc" ]] || packages+=(rustc)
 if [[ "${1:-}" == "--with-benchmark-peers" ]]; then

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The main job: installs system packages, builds Lathe (release), trains LeNet-5 on
-# Fashion-MNIST with the default recipe and evaluates the checkpoint.
+# The main job: installs system packages, builds Lathe and its first-party plugins (release),
+# runs the quickstart sweep (sweeps/quickstart.toml: quantizers, pruning criteria and
+# distillation losses side by side, 2 seeds, each trial in its own process) and writes its
+# report. Ends by printing the report's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/build-plugins.sh release
-LATHE="$(swift build -c release --show-bin-path)/lathe"
-"$LATHE" train --model lenet5 --epochs 10 --out runs/quickstart-lenet5 "$@"
-"$LATHE" eval runs/quickstart-lenet5/model.safetensors
+LATHE=.build/release/lathe
+# A fresh clone starts clean; a rerun completes (or reuses) the recorded sweep.
+RESUME=()
+[[ -f runs/quickstart/results.db ]] && RESUME=(--resume)
+"$LATHE" sweep sweeps/quickstart.toml --out runs/quickstart "${RESUME[@]}" "$@"

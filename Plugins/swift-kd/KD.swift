@@ -175,10 +175,12 @@ private struct View<Element> {
                 expected &*= shape[d]
             }
         }
-        guard let data = t.data else { throw Failure(status: statusInvalidArgument, message: "\(name) has no data") }
+        guard let data = t.data, let offset = Int(exactly: t.byte_offset) else {
+            throw Failure(status: statusInvalidArgument, message: "\(name) has no data")
+        }
         self.shape = shape
         self.count = count
-        self.base = (data + Int(t.byte_offset)).assumingMemoryBound(to: Element.self)
+        self.base = (data + offset).assumingMemoryBound(to: Element.self)
     }
 
     /// Same, for an output tensor.

@@ -400,6 +400,8 @@ extension Plugins {
             let median = perCall[perCall.count / 2]
             print("\(m.qualifiedID): \(m.descriptor.params.count) hyperparameters, \(elements) element(s), \(iterations) calls x \(repeats) repeats")
             print(String(format: "  per call through the host: median %.3f us (min %.3f, max %.3f)", median / 1000, perCall[0] / 1000, perCall[perCall.count - 1] / 1000))
+            // Throughput in bytes of float32 input per second (the method's main operand).
+            print(String(format: "  throughput: %.2f GB/s of float32 input", Double(4 * elements) / median))
         }
     }
 }

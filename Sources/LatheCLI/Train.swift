@@ -15,17 +15,7 @@ struct Train: ParsableCommand {
     @Option(help: "Width multiplier for channels and hidden units.")
     var width: Double = 1
 
-    @Option(help: "Epochs.") var epochs: Int = 10
-    @Option(help: "Mini-batch size.") var batchSize: Int = 128
-    @Option(help: "Base learning rate.") var lr: Double = 0.05
-    @Option(help: "Optimizer: sgd, adam.") var optimizer: Recipe.OptimizerKind = .sgd
-    @Option(help: "SGD momentum.") var momentum: Double = 0.9
-    @Flag(help: "Nesterov momentum.") var nesterov = false
-    @Option(help: "L2 weight decay.") var weightDecay: Double = 5e-4
-    @Option(help: "LR schedule: constant, step, cosine.") var schedule: Recipe.ScheduleKind = .cosine
-    @Option(help: "Step schedule: epochs between decays.") var stepEpochs: Int = 3
-    @Option(help: "Step schedule: decay factor.") var gamma: Double = 0.1
-    @Option(help: "Seed for initialisation and batch order.") var seed: UInt64 = 0
+    @OptionGroup var recipeOptions: RecipeOptions
     @Option(help: "Hold out this fraction of the training set for per-epoch validation.") var validationFraction: Double = 0
 
     @Option(name: .customLong("out"), help: "Output directory (default: runs/<model>-seed<seed>).")
@@ -35,21 +25,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    var recipe: Recipe {
-        var r = Recipe()
-        r.epochs = epochs
-        r.batchSize = batchSize
-        r.learningRate = lr
-        r.optimizer = optimizer
-        r.momentum = momentum
-        r.nesterov = nesterov
-        r.weightDecay = weightDecay
-        r.schedule = schedule
-        r.stepEpochs = stepEpochs
-        r.gamma = gamma
-        r.seed = seed
-        return r
-    }
+    var recipe: Recipe { recipeOptions.recipe }
+    var seed: UInt64 { recipeOptions.seed }
 
     func validate() throws {
         guard Zoo.names.contains(model) else {
@@ -59,7 +36,6 @@ struct Train: ParsableCommand {
         guard (0..<1).contains(validationFraction) else {
             throw ValidationError("--validation-fraction \(validationFraction): expected a number in [0, 1)")
         }
-        do { try recipe.validate() } catch let error as TrainingError { throw ValidationError(error.description) }
     }
 
     func run() throws {

@@ -110,6 +110,16 @@ public final class Model {
         }
     }
 
+    /// A deep copy: same architecture, options and tensor values (shapes included, so pruned
+    /// models copy too); no storage is shared.
+    public func copy() throws -> Model {
+        let twin = try Zoo.make(architecture, options: options)
+        var tensors: [String: Tensor] = [:]
+        for (name, tensor) in state { tensors[name] = try tensor.detached().clone() }
+        try twin.load(tensors, allowShapeChange: true)
+        return twin
+    }
+
     /// Per-layer shapes, MACs and parameters from one evaluation pass on a single sample.
     public func profile() throws -> [LayerProfile] {
         let x = try Tensor.zeros([1, options.inputChannels, options.imageSize, options.imageSize])

@@ -151,3 +151,25 @@ extension MethodDescriptor {
         return out
     }
 }
+
+extension HyperValue: Codable {
+    /// Decodes a TOML/JSON scalar: integers, decimals, booleans, or strings (enum choices).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
+        if let i = try? c.decode(Int64.self) { self = .int(i); return }
+        if let d = try? c.decode(Double.self) { self = .double(d); return }
+        if let s = try? c.decode(String.self) { self = .choice(s); return }
+        throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected a number, a boolean or a string")
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .int(let v): try c.encode(v)
+        case .double(let v): try c.encode(v)
+        case .bool(let v): try c.encode(v)
+        case .choice(let v): try c.encode(v)
+        }
+    }
+}

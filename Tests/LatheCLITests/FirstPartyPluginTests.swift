@@ -7,7 +7,7 @@ import Testing
 struct FirstPartyPluginTests {
     static let registry = PluginCommandTests.root.appendingPathComponent("registry").path
 
-    @Test(arguments: ["uniform", "kd", "prune"])
+    @Test(arguments: ["uniform", "lowbit", "kd", "prune"])
     func registeredPluginPassesCheck(plugin: String) throws {
         let result = try CLIRunner.run(["plugins", "check", plugin, "--registry", Self.registry])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
@@ -18,7 +18,7 @@ struct FirstPartyPluginTests {
     @Test func registryListsEveryFirstPartyMethodWithoutLoadingCode() throws {
         let result = try CLIRunner.run(["plugins", "list", "--registry", Self.registry])
         #expect(result.status == 0, "\(result.stderr)")
-        for id in ["uniform/affine", "uniform/symmetric", "kd/hinton", "prune/magnitude", "prune/l1-filter", "prune/taylor"] {
+        for id in ["uniform/affine", "uniform/symmetric", "lowbit/binary", "lowbit/ternary", "lowbit/pow2", "lowbit/kmeans", "kd/hinton", "prune/magnitude", "prune/l1-filter", "prune/taylor"] {
             #expect(result.stdout.contains(id), "missing \(id)")
         }
         #expect(!result.stdout.contains("UNPINNED"))

@@ -25,6 +25,7 @@
 //! | `snip`      | element        | \|w * g\|                               | gradient |
 //! | `bn-scale`  | output channel | \|aux_c\|                               | aux      |
 //! | `random`    | element        | uniform [0, 1) from SplitMix64(`seed`)  |          |
+//! | `random-filter` | output channel | uniform [0, 1) from SplitMix64(`seed`) |      |
 //!
 //! All are thread-safe and deterministic: no global state, sums accumulate in f64 in a fixed
 //! order.
@@ -330,6 +331,19 @@ fn splitmix64(state: &mut u64) -> u64 {
 
 const MAX_SEED: i64 = (1 << 31) - 1;
 
+/// Uniform random scores from SplitMix64(`seed`), one per element of `s`.
+fn random_scores(s: &mut [f32], seed: i64) -> Result<(), Failure> {
+    if !(0..=MAX_SEED).contains(&seed) {
+        return Err(Failure::invalid(format!("seed: {seed} is outside 0...{MAX_SEED}")));
+    }
+    let mut state = seed as u64;
+    for s in s.iter_mut() {
+        // The top 24 bits, scaled by 2^-24: exactly representable, in [0, 1).
+        *s = (splitmix64(&mut state) >> 40) as f32 * (1.0 / 16_777_216.0);
+    }
+    Ok(())
+}
+
 unsafe extern "C" fn random(
     call: *mut lathe_call,
     weight: *const DLTensor,
@@ -338,18 +352,20 @@ unsafe extern "C" fn random(
     scores: *mut DLTensor,
     seed: i64,
 ) -> lathe_status {
+    unsafe { criterion(call, weight, gradient, aux, scores, LATHE_GRANULARITY_ELEMENT, Needs::Nothing, |_, s| random_scores(s, seed)) }
+}
+
+/// The channel-level random baseline: one uniform score per output channel.
+unsafe extern "C" fn random_filter(
+    call: *mut lathe_call,
+    weight: *const DLTensor,
+    gradient: *const DLTensor,
+    aux: *const DLTensor,
+    scores: *mut DLTensor,
+    seed: i64,
+) -> lathe_status {
     unsafe {
-        criterion(call, weight, gradient, aux, scores, LATHE_GRANULARITY_ELEMENT, Needs::Nothing, |_, s| {
-            if !(0..=MAX_SEED).contains(&seed) {
-                return Err(Failure::invalid(format!("seed: {seed} is outside 0...{MAX_SEED}")));
-            }
-            let mut state = seed as u64;
-            for s in s.iter_mut() {
-                // The top 24 bits, scaled by 2^-24: exactly representable, in [0, 1).
-                *s = (splitmix64(&mut state) >> 40) as f32 * (1.0 / 16_777_216.0);
-            }
-            Ok(())
-        })
+        criterion(call, weight, gradient, aux, scores, LATHE_GRANULARITY_OUTPUT_CHANNEL, Needs::Nothing, |_, s| random_scores(s, seed))
     }
 }
 
@@ -369,7 +385,7 @@ static RANDOM_PARAMS: [lathe_param; 1] = [lathe_param {
     ..lathe_param::EMPTY
 }];
 
-static METHODS: [lathe_method; 8] = [
+static METHODS: [lathe_method; 9] = [
     lathe_method {
         id: c"magnitude".as_ptr(),
         title: c"Weight magnitude".as_ptr(),
@@ -460,6 +476,19 @@ static METHODS: [lathe_method; 8] = [
         function: lathe_function!(random),
         ..lathe_method::EMPTY
     },
+    lathe_method {
+        id: c"random-filter".as_ptr(),
+        title: c"Random filters (baseline)".as_ptr(),
+        doc: c"Per output channel c: score_c = (x_c >> 40) * 2^-24, x_c the c-th output of SplitMix64 seeded with `seed`: the structured pruning baseline.".as_ptr(),
+        reference: c"Random channel pruning baseline, e.g. Liu et al., Rethinking the Value of Network Pruning, ICLR 2019".as_ptr(),
+        kind: LATHE_KIND_CRITERION,
+        flags: SAFE,
+        granularity: LATHE_GRANULARITY_OUTPUT_CHANNEL,
+        params: RANDOM_PARAMS.as_ptr(),
+        param_count: RANDOM_PARAMS.len() as u32,
+        function: lathe_function!(random_filter),
+        ..lathe_method::EMPTY
+    },
 ];
 
 unsafe extern "C" fn init(host: *const lathe_host, registrar: *const lathe_registrar) -> lathe_status {
@@ -472,7 +501,7 @@ static PLUGIN: lathe_plugin::lathe_plugin = lathe_plugin::lathe_plugin {
     head: lathe_head::of::<lathe_plugin::lathe_plugin>(),
     name: c"prune".as_ptr(),
     version: c"1.0.0".as_ptr(),
-    description: c"Pruning criteria: magnitude, L1/L2 filter norm, FPGM, Taylor, SNIP, BN scale, random".as_ptr(),
+    description: c"Pruning criteria: magnitude, L1/L2 filter norm, FPGM, Taylor, SNIP, BN scale, random (element and filter)".as_ptr(),
     init: Some(init),
     deinit: None,
 };

@@ -14,6 +14,9 @@ public final class BatchNorm2d: Layer {
     public private(set) var runningVar: Tensor
     public let momentum: Double
     public let eps: Double
+    /// Always use (and never update) the running statistics, even in training passes: for
+    /// batch norm folded into its convolution before quantization-aware training.
+    public var frozen = false
 
     /// γ = 1, β = 0, mean 0, variance 1.
     public init(_ name: String, _ channels: Int, momentum: Double = 0.1, eps: Double = 1e-5) throws {
@@ -31,7 +34,7 @@ public final class BatchNorm2d: Layer {
     public func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         let y = try x.batchNorm(
             weight: context.weight(name, weight), bias: bias, runningMean: runningMean, runningVar: runningVar,
-            training: context.training, momentum: momentum, eps: eps)
+            training: context.training && !frozen, momentum: momentum, eps: eps)
         return try context.emit(self, kind: "batchnorm2d", input: x, output: y)
     }
 

@@ -35,7 +35,8 @@ public final class Conv2d: Layer {
     /// Whether every input channel has its own filter (MobileNet's depthwise conv).
     public var isDepthwise: Bool { groups > 1 && groups == inChannels && groups == outChannels }
 
-    public func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+    public func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        let x = try context.input(name, input)
         let y = try x.conv2d(
             weight: context.weight(name, weight), bias: bias, stride: (stride, stride), padding: (padding, padding), groups: groups)
         let s = y.shape

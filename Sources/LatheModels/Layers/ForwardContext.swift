@@ -34,6 +34,9 @@ public final class ForwardContext {
     public var weightTransforms: [String: (Tensor) throws -> Tensor]
     /// A transform applied to a layer's output (by layer name), e.g. activation fake quantization.
     public var outputTransforms: [String: (Tensor) throws -> Tensor]
+    /// A transform applied to a conv or linear layer's input (by layer name), e.g. activation
+    /// fake quantization or calibration observers.
+    public var inputTransforms: [String: (Tensor) throws -> Tensor] = [:]
 
     /// A context for training (`training: true`) or evaluation.
     public init(training: Bool, taps: Set<String> = [], profile: Bool = false) {
@@ -42,6 +45,12 @@ public final class ForwardContext {
         self.profiles = profile ? [] : nil
         self.weightTransforms = [:]
         self.outputTransforms = [:]
+    }
+
+    /// The input a conv or linear layer should use this pass.
+    public func input(_ layer: String, _ x: Tensor) throws -> Tensor {
+        guard let transform = inputTransforms[layer] else { return x }
+        return try transform(x)
     }
 
     /// The weight a layer should use this pass.

@@ -18,7 +18,8 @@ public final class Linear: Layer {
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 
-    public func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+    public func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        let x = try context.input(name, input)
         let y = try x.linear(weight: context.weight(name, weight), bias: bias)
         return try context.emit(self, kind: "linear", input: x, output: y, macsPerSample: inFeatures * outFeatures)
     }

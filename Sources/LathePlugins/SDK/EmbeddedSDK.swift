@@ -65,7 +65,7 @@ public enum EmbeddedSDK {
  * Errors
  *   Method functions return LATHE_OK (0) on success. On failure, return another lathe_status
  *   (LATHE_INVALID_ARGUMENT for values or shapes the method rejects, LATHE_UNSUPPORTED for a
- *   dtype, device or layout it does not implement)
+ *   dtype, device or layout it does not implement, LATHE_NO_MEMORY when scratch memory fails)
  *   and, once, call `call->host->report_error(call, message)`. Never let a C++ exception, a
  *   Rust panic, a Swift trap or a longjmp cross this boundary. Outputs of a failed call are
  *   discarded. A call that returns LATHE_OK with a non-finite output is treated as a failure.
@@ -172,12 +172,16 @@ typedef struct lathe_param {
 typedef enum lathe_qscheme {
     LATHE_QSCHEME_AFFINE = 1,       /**< q = clamp(round(x/scale) + zero_point, qmin, qmax) */
     LATHE_QSCHEME_SYMMETRIC = 2,    /**< affine with zero_point 0; qmin is -qmax (restricted) or -qmax-1 */
-    LATHE_QSCHEME_BINARY = 3,       /**< x -> scale * sign(x); bits = 1 */
+    LATHE_QSCHEME_BINARY = 3,       /**< x -> scale * sign(x), sign(0) = +1; bits = 1 */
     LATHE_QSCHEME_TERNARY = 4,      /**< x -> scale * {-1, 0, 1}; bits = 2 */
-    LATHE_QSCHEME_POWER_OF_TWO = 5, /**< x -> sign(x) * 2^k, k in a range of 2^(bits-1) exponents */
-    LATHE_QSCHEME_CODEBOOK = 6      /**< x -> codebook[index]; bits = log2(codebook size) */
+    LATHE_QSCHEME_POWER_OF_TWO = 5, /**< x -> 0 or sign(x) * 2^k for 2^(bits-1) - 1 exponents
+                                         k <= k_max; report count 1, scale 2^k_max */
+    LATHE_QSCHEME_CODEBOOK = 6      /**< x -> codebook[index]; bits = index width, so the
+                                         codebook has at most 2^bits entries */
 } lathe_qscheme;
 
+/* Scales are positive: a channel that quantizes to all zeros (binary or ternary of an all-zero
+ * channel) outputs zeros and reports scale 1. */
 typedef struct lathe_qparams {
     lathe_head head;
     int32_t scheme;            /**< lathe_qscheme */

@@ -35,12 +35,20 @@ public struct Latency: Sendable, Codable, Equatable {
     /// Median wall time of `runs` evaluation-mode forward passes on zeros (after `warmup` passes).
     public static func measure(_ model: Model, batchSize: Int, runs: Int = 20, warmup: Int = 3) throws -> Latency {
         let o = model.options
-        let x = try Tensor.zeros([batchSize, o.inputChannels, o.imageSize, o.imageSize])
-        for _ in 0..<warmup { _ = try model.predict(x) }
+        return try measure(input: [o.inputChannels, o.imageSize, o.imageSize], batchSize: batchSize, runs: runs, warmup: warmup) {
+            try model.predict($0)
+        }
+    }
+
+    /// Median wall time of `forward` on a zero batch of `[batchSize] + input` (no gradients).
+    public static func measure(input: [Int], batchSize: Int, runs: Int = 20, warmup: Int = 3,
+                               forward: (Tensor) throws -> Tensor) throws -> Latency {
+        let x = try Tensor.zeros([batchSize] + input)
+        for _ in 0..<warmup { _ = try withNoGrad { try forward(x) } }
         var times: [Double] = []
         for _ in 0..<Swift.max(1, runs) {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try model.predict(x)
+            _ = try withNoGrad { try forward(x) }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         return Latency(batchSize: batchSize, medianMilliseconds: Statistics.median(times), runs: times.count)

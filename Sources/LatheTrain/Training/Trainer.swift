@@ -38,6 +38,8 @@ public struct Trainer {
     public var extraLoss: ((ForwardContext, Tensor, Tensor, Tensor) throws -> Tensor?)?
     /// Runs after every optimizer step.
     public var afterStep: (() throws -> Void)?
+    /// Tensors trained along with the model's parameters (e.g. distillation adapters).
+    public var extraParameters: [Tensor] = []
 
     /// A trainer following `recipe`.
     public init(recipe: Recipe, progress: ProgressReporter = ProgressReporter(style: .silent)) {
@@ -56,7 +58,7 @@ public struct Trainer {
         guard data.classCount <= o.classCount else {
             throw TrainingError.dataModelMismatch("\(model.architecture) has \(o.classCount) outputs; the data set has \(data.classCount) classes")
         }
-        let optimizer = recipe.makeOptimizer(model.parameters)
+        let optimizer = recipe.makeOptimizer(model.parameters + extraParameters)
         let stepsPerEpoch = (data.count + recipe.batchSize - 1) / recipe.batchSize
         let totalSteps = stepsPerEpoch * recipe.epochs
         var records: [EpochRecord] = []

@@ -1,0 +1,213 @@
+import ArgumentParser
+import Foundation
+import LatheData
+import LatheModels
+import LathePlugins
+import LathePruning
+import LatheTensor
+import LatheTrain
+
+/// `lathe prune`: one pruning run against its own dense baseline; writes `model.safetensors`
+/// (with its new shapes after physical removal) and `metrics.json` (run metrics plus the pruning
+/// ledger) at the end.
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Prune a model with a criterion plugin: schedules, fine-tuning, physical channel removal, measured speedup.",
+        discussion: """
+            The dense baseline is --checkpoint, or a model trained first with the recipe flags (same seed), \
+            measured in the same run. Granularity comes from the criterion: element criteria mask single \
+            weights; output-channel criteria prune channels of the model's channel groups and, with \
+            --physical, remove them.
+            """)
+
+    // MARK: Model
+    @Option(help: "Zoo model to train densely first: \(Zoo.names.joined(separator: ", ")) (default lenet5).")
+    var model: String?
+    @Option(help: "Width multiplier for channels and hidden units.") var width: Double = 1
+    @Option(help: "Dense checkpoint to prune instead of training one.") var checkpoint: String?
+
+    // MARK: Pruning
+    @Option(help: "Criterion plugin method (see `lathe plugins list`).") var criterion: String = "prune/magnitude"
+    @Option(name: .customLong("param"), help: ArgumentHelp("Criterion hyperparameter NAME=VALUE (repeatable).", valueName: "name=value"))
+    var params: [String] = []
+    @Option(help: "Final sparsity: fraction of weights (element) or output channels (channel) pruned, in [0, 1).")
+    var sparsity: Double = 0.5
+    @Option(help: "AGP initial sparsity.") var initialSparsity: Double = 0
+    @Option(help: "Scope: local (every layer to the target) or global (one ranking across layers).")
+    var scope: PruningConfig.Scope = .local
+    @Option(help: "Pruning schedule: one-shot, iterative, agp.") var schedule: PruningConfig.Schedule = .oneShot
+    @Option(help: "Pruning steps (iterative, agp).") var steps: Int = 1
+    @Option(help: "Fine-tuning epochs after each pruning step.") var finetuneEpochs: Int = 1
+    @Option(help: "Fine-tuning epochs after the last step (default: --finetune-epochs).") var finalFinetuneEpochs: Int?
+    @Option(help: "Fine-tuning learning rate (default: --lr).") var finetuneLr: Double?
+    @Option(help: ArgumentHelp("Layer never pruned (repeatable).", valueName: "layer")) var exclude: [String] = []
+    @Option(help: ArgumentHelp("Per-layer final sparsity LAYER=S (repeatable).", valueName: "layer=s")) var layerSparsity: [String] = []
+    @Option(help: "Lottery ticket: rewind surviving weights to this epoch of the dense training (0: initialisation).")
+    var rewindEpoch: Int?
+    @Option(help: "Network slimming: L1 penalty λ on batch-norm scales during dense training and intermediate fine-tuning.")
+    var slimmingL1: Double = 0
+    @Option(help: "Training batches whose gradients feed gradient-based criteria.") var calibrationBatches: Int = 8
+    @Flag(help: "Physically remove pruned channels (output-channel criteria).") var physical = false
+
+    // MARK: Recipe (dense training and fine-tuning)
+    @Option(help: "Dense training epochs (without --checkpoint).") var epochs: Int = 10
+    @Option(help: "Mini-batch size.") var batchSize: Int = 128
+    @Option(help: "Base learning rate.") var lr: Double = 0.05
+    @Option(help: "Optimizer: sgd, adam.") var optimizer: Recipe.OptimizerKind = .sgd
+    @Option(help: "SGD momentum.") var momentum: Double = 0.9
+    @Flag(help: "Nesterov momentum.") var nesterov = false
+    @Option(help: "L2 weight decay.") var weightDecay: Double = 5e-4
+    @Option(help: "LR schedule: constant, step, cosine.") var lrSchedule: Recipe.ScheduleKind = .cosine
+    @Option(help: "Step LR schedule: epochs between decays.") var stepEpochs: Int = 3
+    @Option(help: "Step LR schedule: decay factor.") var gamma: Double = 0.1
+    @Option(help: "Seed for initialisation and batch order.") var seed: UInt64 = 0
+
+    // MARK: Output
+    @Option(name: .customLong("out"), help: "Output directory (default: runs/<model>-pruned-seed<seed>).")
+    var outputDirectory: String?
+    @Option(help: "Registry folder (default: $LATHE_REGISTRY, ./registry, or the checkout's registry/).")
+    var registry: String?
+    @Flag(help: "Plain log lines even on a terminal.") var plain = false
+
+    @OptionGroup var engine: EngineOptions
+
+    var recipe: Recipe {
+        var r = Recipe()
+        r.epochs = epochs
+        r.batchSize = batchSize
+        r.learningRate = lr
+        r.optimizer = optimizer
+        r.momentum = momentum
+        r.nesterov = nesterov
+        r.weightDecay = weightDecay
+        r.schedule = lrSchedule
+        r.stepEpochs = stepEpochs
+        r.gamma = gamma
+        r.seed = seed
+        return r
+    }
+
+    /// The pruning configuration the flags describe; `params` typed by the criterion's declaration.
+    func config(params typed: [String: HyperValue]) throws -> PruningConfig {
+        var c = PruningConfig()
+        c.criterion = criterion
+        c.params = typed
+        c.sparsity = sparsity
+        c.initialSparsity = initialSparsity
+        c.scope = scope
+        c.schedule = schedule
+        c.steps = steps
+        c.finetuneEpochs = finetuneEpochs
+        c.finalFinetuneEpochs = finalFinetuneEpochs
+        c.finetuneLearningRate = finetuneLr
+        c.exclude = exclude
+        for text in layerSparsity {
+            guard let eq = text.firstIndex(of: "="), let value = Double(text[text.index(after: eq)...]) else {
+                throw ValidationError("--layer-sparsity '\(text)': expected LAYER=FRACTION, e.g. conv1=0.3")
+            }
+            c.layerSparsity[String(text[..<eq])] = value
+        }
+        c.rewindEpoch = rewindEpoch
+        c.slimmingL1 = slimmingL1
+        c.calibrationBatches = calibrationBatches
+        c.physical = physical
+        return c
+    }
+
+    var registryDirectory: String { registry ?? Registry.defaultDirectory() }
+
+    /// Parses `--param` texts against the criterion's declaration (manifest only, no code loaded).
+    func typedParams(_ registry: Registry) throws -> [String: HyperValue] {
+        let (manifest, method) = try registry.resolve(criterion)
+        return try method.parse(assignments: params, plugin: manifest.plugin.name)
+    }
+
+    func validate() throws {
+        if let model, !Zoo.names.contains(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        }
+        guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
+        if let checkpoint {
+            guard FileManager.default.fileExists(atPath: checkpoint) else {
+                throw ValidationError("checkpoint '\(checkpoint)' does not exist")
+            }
+            if rewindEpoch != nil {
+                throw ValidationError("--rewind-epoch needs the dense training's weights: train the dense model in this run instead of --checkpoint")
+            }
+        }
+        if let k = rewindEpoch, k > epochs {
+            throw ValidationError("--rewind-epoch \(k): expected an epoch in 0...\(epochs) of the dense training")
+        }
+        do {
+            try recipe.validate()
+            let registry = try Registry(directory: registryDirectory)
+            _ = try config(params: typedParams(registry)).validate(against: registry)
+        } catch let error as TrainingError {
+            throw ValidationError(error.description)
+        } catch let error as PruningError {
+            throw ValidationError(error.description)
+        } catch let error as PluginError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func run() throws {
+        engine.apply()
+        let progress = ProgressReporter(style: plain ? .lines : nil)
+        let registry = try Registry(directory: registryDirectory)
+        let config = try config(params: typedParams(registry))
+        // Load (pin check, dlopen) before the dense training rather than after it.
+        _ = try registry.method(config.criterion)
+        let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
+
+        let network: Model
+        var training: TrainingSummary?
+        var rewind: [String: Tensor]?
+        if let checkpoint {
+            network = try Checkpoint.load(checkpoint).model
+            if let model, model != network.architecture {
+                throw ValidationError("--model \(model) differs from the checkpoint's architecture '\(network.architecture)'")
+            }
+            progress.note("dense baseline: \(checkpoint) (\(network.architecture), \(network.parameterCount) parameters)")
+        } else {
+            let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width)
+            network = try Zoo.make(model ?? "lenet5", options: options, seed: seed)
+            progress.note("training dense \(network.architecture) (\(network.parameterCount) parameters) on \(train.count) images, \(engine.threads) thread(s)")
+            (training, rewind) = try PruningStage.trainDense(
+                network, on: train, recipe: recipe, slimmingL1: slimmingL1, snapshotEpoch: rewindEpoch, progress: progress)
+        }
+        let (pruned, report) = try PruningStage.run(
+            config, model: network, train: train, test: test, recipe: recipe, registry: registry, rewindWeights: rewind, progress: progress)
+        let metrics = try RunMetrics.measure(
+            pruned, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training, threads: engine.threads)
+
+        let out = outputDirectory ?? "runs/\(pruned.architecture)-pruned-seed\(seed)"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Checkpoint.save(pruned, to: "\(out)/model.safetensors",
+                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.pruning.criterion": report.criterion],
+                            shapesChanged: config.physical)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(encoder.encode(PruneMetrics(run: metrics, pruning: report)), to: "\(out)/metrics.json")
+        print(report.summary)
+        print("checkpoint: \(out)/model.safetensors")
+        print("metrics: \(out)/metrics.json")
+    }
+}
+
+/// `metrics.json` of a pruning run: the run metrics every command writes, plus `pruning`, the ledger.
+struct PruneMetrics: Encodable {
+    var run: RunMetrics
+    var pruning: PruningReport
+
+    private enum Key: String, CodingKey { case pruning }
+
+    func encode(to encoder: Encoder) throws {
+        try run.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(pruning, forKey: .pruning)
+    }
+}
+
+extension PruningConfig.Scope: ExpressibleByArgument {}
+extension PruningConfig.Schedule: ExpressibleByArgument {}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import LatheModels
+import LathePlugins
+import LatheQuant
+import LatheTensor
+import LatheTrain
+
+/// `lathe quantize`: one quantization run (PTQ or QAT) with any quantizer plugin, from a
+/// checkpoint or a zoo model trained first with the recipe flags.
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a model with a quantizer plugin (PTQ, QAT, activations, real int8) and save the metrics.")
+
+    @Option(help: "Checkpoint to quantize (default: train --model first with the recipe flags).") var checkpoint: String?
+    @Option(help: "Zoo model to train when no checkpoint is given.") var model: String = "lenet5"
+    @Option(help: "Weight quantizer, PLUGIN/METHOD.") var method: String = "uniform/symmetric"
+    @Option(name: .customLong("param"), help: "Weight quantizer hyperparameter NAME=VALUE (repeatable).") var params: [String] = []
+    @Option(help: "ptq or qat.") var workflow: String = "ptq"
+    @Option(help: "Activation quantization: none, static (calibrated) or dynamic (per batch).") var activations: String = "none"
+    @Option(help: "Activation quantizer, PLUGIN/METHOD.") var activationMethod: String = "uniform/affine"
+    @Option(name: .customLong("activation-param"), help: "Activation quantizer hyperparameter NAME=VALUE.") var activationParams: [String] = []
+    @Option(name: .customLong("layer-bits"), help: "Per-layer bits LAYER=BITS (repeatable).") var layerBits: [String] = []
+    @Option(help: "Bits for the first and last quantized layers.") var firstLastBits: Int?
+    @Option(help: "Layer left in float (repeatable).") var exclude: [String] = []
+    @Option(help: "Calibration batches.") var calibrationBatches: Int = 8
+    @Option(help: "QAT epochs.") var qatEpochs: Int = 2
+    @Option(help: "QAT peak learning rate.") var qatLr: Double = 0.005
+    @Flag(help: "Do not fold batch norm into convolutions.") var noFoldBn = false
+    @Flag(help: "Plain (unclipped) straight-through estimator.") var noClippedSte = false
+    @Flag(help: "Also run real int8 layers on libtorch's quantized engines.") var int8 = false
+    @Flag(help: "Also quantize one layer at a time and tabulate the accuracy drop.") var sensitivity = false
+    @Option(name: .customLong("out"), help: "Output directory (default: runs/quantize-<model>).") var outputDirectory: String?
+    @Option(help: "Registry folder.") var registry: String?
+    @Flag(help: "Plain log lines even on a terminal.") var plain = false
+    @OptionGroup var recipeOptions: RecipeOptions
+    @OptionGroup var engine: EngineOptions
+
+    /// The configuration the flags describe (hyperparameters parsed against the plugins' declarations).
+    func config(_ registry: Registry) throws -> QuantConfig {
+        var c = QuantConfig()
+        c.method = method
+        guard let workflow = QuantConfig.Workflow(rawValue: workflow) else {
+            throw ValidationError("--workflow \(self.workflow): expected ptq or qat")
+        }
+        guard let activations = QuantConfig.Activations(rawValue: activations) else {
+            throw ValidationError("--activations \(self.activations): expected none, static or dynamic")
+        }
+        c.workflow = workflow
+        c.activations = activations
+        c.activationMethod = activationMethod
+        let (weightManifest, weightMethod) = try registry.resolve(method)
+        c.params = try weightMethod.parse(assignments: params, plugin: weightManifest.plugin.name)
+        if !activationParams.isEmpty || activations != .none || int8 {
+            let (manifest, activation) = try registry.resolve(activationMethod)
+            c.activationParams = try activation.parse(assignments: activationParams, plugin: manifest.plugin.name)
+        }
+        for text in layerBits {
+            let parts = text.split(separator: "=")
+            guard parts.count == 2, let bits = Int(parts[1]) else { throw ValidationError("--layer-bits '\(text)': expected LAYER=BITS") }
+            c.layerBits[String(parts[0])] = bits
+        }
+        c.firstLastBits = firstLastBits
+        c.exclude = exclude
+        c.calibrationBatches = calibrationBatches
+        c.qatEpochs = qatEpochs
+        c.qatLearningRate = qatLr
+        c.foldBatchNorm = !noFoldBn
+        c.clippedSTE = !noClippedSte
+        c.realInt8 = int8
+        c.sensitivity = sensitivity
+        do { try c.validate() } catch let error as QuantError { throw ValidationError(error.message) }
+        return c
+    }
+
+    func run() throws {
+        engine.apply()
+        let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
+        let config = try config(reg)
+        if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
+            throw ValidationError("checkpoint '\(checkpoint)' does not exist")
+        }
+        if checkpoint == nil, !Zoo.names.contains(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        }
+        let progress = ProgressReporter(style: plain ? .lines : nil)
+        let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
+        let recipe = recipeOptions.recipe
+        let base: Model
+        var training: TrainingSummary?
+        if let checkpoint {
+            base = try Checkpoint.load(checkpoint).model
+        } else {
+            let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount)
+            base = try Zoo.make(model, options: options, seed: recipe.seed)
+            progress.note("training the fp32 baseline \(model) for \(recipe.epochs) epoch(s)")
+            training = try Trainer(recipe: recipe, progress: progress).train(base, on: train)
+        }
+        progress.note("quantizing \(base.architecture) with \(config.method) (\(config.workflow.rawValue), activations \(config.activations.rawValue))")
+        let (quantized, report) = try QuantizationStage.run(config, model: base, train: train, test: test, recipe: recipe,
+                                                            registry: reg, progress: progress)
+        var metrics = try RunMetrics.measure(quantized.model, dataset: engine.dataset.rawValue, test: test, recipe: recipe,
+                                             training: training, threads: engine.threads)
+        // The fake-quant model is evaluated with its activation quantization; size at real bit widths.
+        metrics.accuracy = report.accuracy
+        metrics.cost.sizeBytes = report.sizeBytes
+        let out = outputDirectory ?? "runs/quantize-\(base.architecture)"
+        let document = QuantizeOutput(metrics: metrics, quantization: report)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(document)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Checkpoint.save(quantized.model, to: "\(out)/model.safetensors",
+                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.quantized": config.method])
+        try AtomicFile.write(data, to: "\(out)/metrics.json")
+        print(Self.summary(report))
+        print("metrics: \(out)/metrics.json")
+    }
+
+    static func summary(_ r: QuantReport) -> String {
+        var lines = [String(format: "fp32 accuracy %.2f%%, quantized %.2f%% (%+.2f pt); size %.1f KB -> %.1f KB (%.2fx)",
+                            100 * r.fp32Accuracy, 100 * r.accuracy, 100 * (r.accuracy - r.fp32Accuracy),
+                            Double(r.fp32SizeBytes) / 1024, Double(r.sizeBytes) / 1024, r.compressionRatio)]
+        for layer in r.layers {
+            lines.append("  \(layer.layer): \(layer.scheme) \(layer.bits)-bit \(layer.axis < 0 ? "per tensor" : "per channel"), \(layer.bytes) B (fp32 \(layer.fp32Bytes) B)")
+        }
+        for e in r.int8 {
+            lines.append(String(format: "  real int8 on %@: accuracy %.2f%% (simulated %.2f%%); latency b1 %.3f ms vs fp32 %.3f ms (%.2fx), b256 %.2f ms vs %.2f ms (%.2fx): %@",
+                                e.engine, 100 * e.accuracy, 100 * e.simulatedAccuracy, e.latency[0].medianMilliseconds, e.fp32Latency[0].medianMilliseconds,
+                                e.speedup[0], e.latency[1].medianMilliseconds, e.fp32Latency[1].medianMilliseconds, e.speedup[1], e.note))
+        }
+        if !r.sensitivity.isEmpty {
+            lines.append("  sensitivity (one layer quantized at a time; drop vs fp32):")
+            for row in r.sensitivity {
+                let name = "    " + row.layer.padding(toLength: Swift.max(12, row.layer.count), withPad: " ", startingAt: 0)
+                lines.append(name + String(format: " %2d-bit  accuracy %.2f%%  drop %+.2f pt", row.bits, 100 * row.accuracy, row.drop))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `metrics.json` of a quantization run: the usual run metrics plus the quantization ledger.
+struct QuantizeOutput: Codable {
+    var metrics: RunMetrics
+    var quantization: QuantReport
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import CProcess
+import Foundation
+import LathePlugins
+import LatheSweep
+import LatheTrain
+
+/// `lathe sweep SPEC`: runs a comparison sweep, each trial in its own child process, and
+/// records the results in SQLite; `--resume` completes an interrupted sweep.
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a comparison sweep (trials in parallel child processes, results in SQLite), then write its report.")
+
+    @Argument(help: "Sweep spec (TOML).") var spec: String
+    @Option(name: .customLong("out"), help: "Output folder (default: runs/<sweep name>).") var outputDirectory: String?
+    @Option(help: "Results database (default: <out>/results.db).") var db: String?
+    @Option(help: "Parallel trial processes (default: one per core).") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Intra-op threads per trial.") var threads: Int = 1
+    @Option(help: "Seconds before a trial is killed (default: the spec's timeout).") var timeout: Double?
+    @Flag(help: "Complete a sweep already in the database (after a crash or kill).") var resume = false
+    @Flag(help: "Do not write the report at the end.") var noReport = false
+    @Option(help: "Registry folder.") var registry: String?
+    @Option(name: .customLong("data"), help: "Data directory.") var dataDirectory: String?
+    @Flag(help: "Plain log lines even on a terminal.") var plain = false
+    @Flag(help: "Validate the spec against the registry and list its trials; run nothing.") var dryRun = false
+
+    func validate() throws {
+        guard (1...64).contains(workers) else { throw ValidationError("--workers \(workers): expected 1...64") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads \(threads): expected 1...256") }
+        if let t = timeout, !(t > 0) { throw ValidationError("--timeout \(t): expected a positive number of seconds") }
+        guard FileManager.default.fileExists(atPath: spec) else { throw ValidationError("sweep spec '\(spec)' does not exist") }
+    }
+
+    func run() throws {
+        if dryRun {
+            let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
+            let parsed = try SweepSpec.load(spec, registry: reg)
+            let trials = try parsed.trials(registry: reg)
+            for plan in trials { print("\(plan.label)  seed \(plan.seed)") }
+            print("sweep '\(parsed.name)': \(trials.count) trials, valid")
+            return
+        }
+        var options = SweepOptions(spec: spec, registry: registry ?? Registry.defaultDirectory(), executable: Plugins.selfExecutable,
+                                   latheVersion: Lathe.configuration.version, live: !plain && isatty(STDERR_FILENO) == 1)
+        options.outputDirectory = outputDirectory
+        options.database = db
+        options.workers = workers
+        options.threads = threads
+        options.resume = resume
+        options.timeout = timeout
+        options.dataDirectory = dataDirectory
+        let summary = try SweepRunner(options).run()
+        print("sweep '\(summary.name)': \(summary.done) done, \(summary.failed) failed; results: \(summary.database)")
+        if !noReport {
+            let report = "\(summary.outputDirectory)/report"
+            // The report is written by `lathe report` (same binary) in a child process.
+            let result = try ChildProcess.run(Plugins.selfExecutable, ["report", summary.database, "--sweep", summary.name, "-o", report],
+                                              timeout: 600)
+            guard result.exit.succeeded else {
+                throw ValidationError("the report could not be written (\(result.exit)): \(result.stderr.split(separator: "\n").last ?? "")")
+            }
+            print("report: \(report)/report.html")
+        }
+    }
+}
+
+/// `lathe __trial`: the child side of a sweep (one trial). Hidden.
+struct TrialWorker: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "__trial", abstract: "Internal: run one sweep trial.", shouldDisplay: false)
+    @Option var job: String
+    @Option var result: String
+
+    func run() throws {
+        _ = lathe_die_with_parent()
+        let data = try Data(contentsOf: URL(fileURLWithPath: job))
+        let trial = try JSONDecoder().decode(TrialJob.self, from: data)
+        let outcome = try TrialRunner.run(trial, progress: ProgressReporter(style: .lines))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try AtomicFile.write(try encoder.encode(outcome), to: result)
+    }
+}

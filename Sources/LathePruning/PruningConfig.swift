@@ -1,0 +1,157 @@
+import LathePlugins
+
+/// One pruning run, as a sweep spec or `lathe prune` describes it.
+///
+/// Granularity is not configured: it is the criterion plugin's declaration (`element` scores
+/// prune single weights of every conv and linear layer; `output-channel` scores prune whole
+/// output channels of the model's channel-group producers). JSON and TOML keys are snake_case;
+/// every key is optional and missing keys take the defaults below.
+public struct PruningConfig: Sendable, Codable, Equatable {
+    /// How the sparsity target is shared between layers.
+    public enum Scope: String, Sendable, Codable, CaseIterable {
+        /// Every layer is pruned to the target (or its override).
+        case local
+        /// One ranking across layers. Element scores are compared as they are (global magnitude
+        /// pruning); channel scores are first divided by the mean score of their layer's live channels.
+        case global
+    }
+
+    /// When pruning happens.
+    public enum Schedule: String, Sendable, Codable, CaseIterable {
+        /// Prune to the target once, then fine-tune.
+        case oneShot = "one-shot"
+        /// `steps` rounds, each removing the same fraction of the remaining weights
+        /// (s_t = 1 − (1 − s_f)^(t/n)), fine-tuning between rounds.
+        case iterative
+        /// Automated gradual pruning (Zhu & Gupta 2017): s_t = s_f + (s_i − s_f)(1 − t/n)³.
+        case agp
+    }
+
+    /// Criterion plugin method, `plugin/method`.
+    public var criterion: String = "prune/magnitude"
+    /// The criterion's hyperparameters, checked against its declaration before anything runs.
+    public var params: [String: HyperValue] = [:]
+    /// Final fraction of weights (element criteria) or output channels (channel criteria) pruned
+    /// in each pruned layer (local) or over all of them (global), in [0, 1).
+    public var sparsity: Double = 0.5
+    /// Sparsity before the first AGP step (s_i), in [0, sparsity].
+    public var initialSparsity: Double = 0
+    public var scope: Scope = .local
+    public var schedule: Schedule = .oneShot
+    /// Pruning steps for `iterative` and `agp` (one-shot uses 1).
+    public var steps: Int = 1
+    /// Fine-tuning epochs after each pruning step but the last.
+    public var finetuneEpochs: Int = 1
+    /// Fine-tuning epochs after the last pruning step (nil: `finetuneEpochs`).
+    public var finalFinetuneEpochs: Int?
+    /// Fine-tuning learning rate (nil: the recipe's).
+    public var finetuneLearningRate: Double?
+    /// Layers never pruned. The classifier is never channel-pruned anyway: its outputs are the
+    /// classes, so the zoo declares no channel group it produces.
+    public var exclude: [String] = []
+    /// Per-layer final sparsity replacing `sparsity` for those layers; under global scope they
+    /// are pruned on their own and leave the global ranking.
+    public var layerSparsity: [String: Double] = [:]
+    /// Lottery-ticket rewinding: after each pruning step the surviving weights go back to their
+    /// values at this epoch of the dense training (0: initialisation). Nil: no rewinding.
+    public var rewindEpoch: Int?
+    /// Network slimming: λ of the L1 penalty λ·Σ|γ| on every batch-norm scale, added to the dense
+    /// training and to the fine-tuning between steps (not to the final fine-tuning).
+    public var slimmingL1: Double = 0
+    /// Training batches whose loss gradients feed criteria that declare needs-gradient.
+    public var calibrationBatches: Int = 8
+    /// Physically remove pruned channels (output-channel criteria only) so that the pruned model
+    /// is a smaller dense model.
+    public var physical: Bool = false
+
+    /// The defaults: local one-shot magnitude pruning to 50%, one fine-tuning epoch.
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case criterion, params, sparsity, scope, schedule, steps, exclude, physical
+        case initialSparsity = "initial_sparsity"
+        case finetuneEpochs = "finetune_epochs"
+        case finalFinetuneEpochs = "final_finetune_epochs"
+        case finetuneLearningRate = "finetune_lr"
+        case layerSparsity = "layer_sparsity"
+        case rewindEpoch = "rewind_epoch"
+        case slimmingL1 = "slimming_l1"
+        case calibrationBatches = "calibration_batches"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = PruningConfig()
+        criterion = try c.decodeIfPresent(String.self, forKey: .criterion) ?? d.criterion
+        params = try c.decodeIfPresent([String: HyperValue].self, forKey: .params) ?? d.params
+        sparsity = try c.decodeIfPresent(Double.self, forKey: .sparsity) ?? d.sparsity
+        initialSparsity = try c.decodeIfPresent(Double.self, forKey: .initialSparsity) ?? d.initialSparsity
+        scope = try c.decodeIfPresent(Scope.self, forKey: .scope) ?? d.scope
+        schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? d.schedule
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        finetuneEpochs = try c.decodeIfPresent(Int.self, forKey: .finetuneEpochs) ?? d.finetuneEpochs
+        finalFinetuneEpochs = try c.decodeIfPresent(Int.self, forKey: .finalFinetuneEpochs)
+        finetuneLearningRate = try c.decodeIfPresent(Double.self, forKey: .finetuneLearningRate)
+        exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? d.exclude
+        layerSparsity = try c.decodeIfPresent([String: Double].self, forKey: .layerSparsity) ?? d.layerSparsity
+        rewindEpoch = try c.decodeIfPresent(Int.self, forKey: .rewindEpoch)
+        slimmingL1 = try c.decodeIfPresent(Double.self, forKey: .slimmingL1) ?? d.slimmingL1
+        calibrationBatches = try c.decodeIfPresent(Int.self, forKey: .calibrationBatches) ?? d.calibrationBatches
+        physical = try c.decodeIfPresent(Bool.self, forKey: .physical) ?? d.physical
+    }
+
+    /// Number of pruning steps the schedule takes.
+    public var stepCount: Int { schedule == .oneShot ? 1 : steps }
+
+    /// Fine-tuning epochs after step `t` (1-based) of `stepCount`.
+    public func finetuneEpochs(afterStep t: Int) -> Int {
+        t < stepCount ? finetuneEpochs : (finalFinetuneEpochs ?? finetuneEpochs)
+    }
+
+    /// Checks every field that needs no model or registry; the error names the key, its value
+    /// and what was expected.
+    public func validate() throws {
+        func require(_ ok: Bool, _ key: String, _ value: Any, _ expected: String) throws {
+            if !ok { throw PruningError.invalidConfig(key: key, value: "\(value)", expected: expected) }
+        }
+        try require(criterion.split(separator: "/", omittingEmptySubsequences: false).count == 2, "criterion", criterion,
+                    "PLUGIN/METHOD, e.g. prune/magnitude")
+        try require(sparsity >= 0 && sparsity < 1, "sparsity", sparsity, "a fraction in [0, 1)")
+        try require(initialSparsity >= 0 && initialSparsity <= sparsity, "initial_sparsity", initialSparsity,
+                    "a fraction in [0, sparsity]")
+        try require(steps >= 1 && steps <= 1000, "steps", steps, "an integer in 1...1000")
+        try require(finetuneEpochs >= 0 && finetuneEpochs <= 10_000, "finetune_epochs", finetuneEpochs, "an integer in 0...10000")
+        if let f = finalFinetuneEpochs {
+            try require(f >= 0 && f <= 10_000, "final_finetune_epochs", f, "an integer in 0...10000")
+        }
+        if let lr = finetuneLearningRate {
+            try require(lr > 0 && lr.isFinite, "finetune_lr", lr, "a positive number")
+        }
+        for (layer, s) in layerSparsity.sorted(by: { $0.key < $1.key }) {
+            try require(s >= 0 && s < 1, "layer_sparsity.\(layer)", s, "a fraction in [0, 1)")
+        }
+        if let e = rewindEpoch { try require(e >= 0, "rewind_epoch", e, "an epoch ≥ 0 (0: initialisation)") }
+        try require(slimmingL1 >= 0 && slimmingL1.isFinite, "slimming_l1", slimmingL1, "a non-negative number")
+        try require(calibrationBatches >= 1 && calibrationBatches <= 100_000, "calibration_batches", calibrationBatches,
+                    "an integer in 1...100000")
+    }
+
+    /// Checks the criterion against the registry's manifests (no code is loaded): it exists, is a
+    /// criterion, its hyperparameters bind to its declaration, and physical removal has channel
+    /// scores. Returns the criterion's declaration and the bound values.
+    public func validate(against registry: Registry) throws -> (method: MethodDescriptor, params: BoundParams) {
+        try validate()
+        let (manifest, method) = try registry.resolve(criterion)
+        guard method.kind == .criterion else {
+            throw PruningError.invalidConfig(key: "criterion", value: criterion,
+                                             expected: "a pruning criterion (it is a \(method.kind.rawValue))")
+        }
+        let bound = try method.bind(params, plugin: manifest.plugin.name)
+        if physical, method.granularity != .outputChannel {
+            throw PruningError.invalidConfig(
+                key: "physical", value: "true",
+                expected: "an output-channel criterion (\(criterion) scores single weights, which cannot be removed physically; use e.g. prune/l1-filter)")
+        }
+        return (method, bound)
+    }
+}

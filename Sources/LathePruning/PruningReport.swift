@@ -1,0 +1,136 @@
+import Foundation
+import LatheModels
+import LathePlugins
+import LatheTrain
+
+/// The ledger of one pruning run: what was masked, what was physically removed, and what that
+/// bought in parameters, size, MACs and measured latency, against the run's own dense model.
+public struct PruningReport: Sendable, Codable, Equatable {
+    /// One layer that owns parameters.
+    public struct LayerEntry: Sendable, Codable, Equatable {
+        public var name: String
+        /// `conv2d`, `conv2d-depthwise`, `linear`, `batchnorm2d`.
+        public var kind: String
+        /// Whether the criterion scored this layer (false for excluded, coupled and other layers).
+        public var pruned: Bool
+        /// The layer's final sparsity target (pruned layers).
+        public var targetSparsity: Double?
+        /// Parameters in the dense model.
+        public var parametersBefore: Int
+        /// Parameters in the returned model (fewer only after physical removal).
+        public var parametersAfter: Int
+        /// Fraction of the layer's weight zeroed by its mask, before any physical removal.
+        public var maskedSparsity: Double
+        /// Output channels (dimension 0 of the weight) before and after physical removal.
+        public var channelsBefore: Int?
+        public var channelsAfter: Int?
+        /// Output channels removed physically (0 when only masked).
+        public var channelsRemoved: Int
+    }
+
+    /// One pruning step of the schedule.
+    public struct Step: Sendable, Codable, Equatable {
+        public var step: Int
+        /// Sparsity target over the scored units at this step (the global or default target).
+        public var targetSparsity: Double
+        /// Fraction of the pruned layers' weights masked after this step.
+        public var maskedSparsity: Double
+        public var finetuneEpochs: Int
+        public var finetuneSeconds: Double
+        /// Test accuracy after this step's fine-tuning.
+        public var accuracy: Double
+    }
+
+    /// One model's side of the comparison.
+    public struct Side: Sendable, Codable, Equatable {
+        /// Top-1 test accuracy in 0...1.
+        public var accuracy: Double
+        /// Trainable elements.
+        public var parameters: Int
+        /// Trainable elements that are not zero.
+        public var nonzeroParameters: Int
+        /// Bytes of every stored tensor at 32 bits.
+        public var sizeBytes: Int
+        /// Multiply-accumulates per sample the kernels execute.
+        public var macs: Int
+        /// Median milliseconds per forward pass at batch 1 and 256 (best of the interleaved rounds).
+        public var latencyB1Milliseconds: Double
+        public var latencyB256Milliseconds: Double
+    }
+
+    /// The configuration that ran.
+    public var config: PruningConfig
+    /// `plugin/method` of the criterion.
+    public var criterion: String
+    /// sha256 of the criterion's library (from its manifest pin).
+    public var pluginSHA256: String?
+    /// `element` or `output-channel`.
+    public var granularity: String
+    /// The criterion's hyperparameters with defaults filled in.
+    public var params: [String: HyperValue]
+    public var layers: [LayerEntry]
+    public var steps: [Step]
+    public var dense: Side
+    public var pruned: Side
+    /// Fraction of the pruned layers' weights that their masks zero.
+    public var maskedSparsity: Double
+    /// Masked weights as a fraction of all the dense model's parameters.
+    public var overallSparsity: Double
+    /// Parameters the pruned model no longer has (physical removal).
+    public var physicallyRemovedParameters: Int
+    /// Pruned minus dense accuracy, in percentage points.
+    public var accuracyDeltaPoints: Double
+    /// Dense latency / pruned latency.
+    public var speedupB1: Double
+    public var speedupB256: Double
+    /// MACs of the dense model / MACs of the pruned model.
+    public var macsReduction: Double
+    /// Whether the sparsity bought a real speedup, in words.
+    public var speedupNote: String
+
+    /// A few lines for the terminal.
+    public var summary: String {
+        var lines: [String] = []
+        lines.append(String(format: "dense:  accuracy %.2f%%  %d params  %.1f KB  %d MACs  latency b1 %.3f ms  b256 %.2f ms",
+                            100 * dense.accuracy, dense.parameters, Double(dense.sizeBytes) / 1024, dense.macs,
+                            dense.latencyB1Milliseconds, dense.latencyB256Milliseconds))
+        lines.append(String(format: "pruned: accuracy %.2f%%  %d params (%d nonzero)  %.1f KB  %d MACs  latency b1 %.3f ms  b256 %.2f ms",
+                            100 * pruned.accuracy, pruned.parameters, pruned.nonzeroParameters, Double(pruned.sizeBytes) / 1024, pruned.macs,
+                            pruned.latencyB1Milliseconds, pruned.latencyB256Milliseconds))
+        lines.append(String(format: "%@ %@, masked sparsity %.1f%% of pruned layers (%.1f%% of all parameters), %d parameters removed physically, accuracy %+.2f pt",
+                            criterion, granularity, 100 * maskedSparsity, 100 * overallSparsity, physicallyRemovedParameters, accuracyDeltaPoints))
+        lines.append(String(format: "speedup: %.2f× at batch 1, %.2f× at batch 256, MACs ÷%.2f — %@", speedupB1, speedupB256, macsReduction, speedupNote))
+        return lines.joined(separator: "\n")
+    }
+
+    /// The verdict on speed: masked sparsity alone runs on dense kernels.
+    static func speedupNote(physical: Bool, granularity: Granularity, removedFraction: Double, speedupB256: Double) -> String {
+        let measured = String(format: "measured %.2f× at batch 256", speedupB256)
+        guard physical else {
+            let what = granularity == .outputChannel
+                ? "channels masked but not removed" : "masked sparsity only"
+            return "\(what): no real speedup (dense kernels still compute the zeros; \(measured))"
+                + (granularity == .outputChannel ? "; enable physical removal" : "")
+        }
+        let removed = String(format: "%.1f%% of parameters physically removed", 100 * removedFraction)
+        if speedupB256 >= 1.1 { return "\(removed): real speedup, \(measured)" }
+        return "\(removed), but no real speedup (\(measured))"
+    }
+}
+
+/// Dense vs pruned latency, measured alternately so that both see the same machine load.
+public enum LatencyComparison {
+    /// For batch sizes 1 and 256: the best median over `rounds` alternating measurements of
+    /// each model. Returns `(dense, pruned)` milliseconds per batch size.
+    public static func measure(dense: Model, pruned: Model, rounds: Int = 3) throws -> [(batchSize: Int, dense: Double, pruned: Double)] {
+        try [1, 256].map { batch in
+            var best = (Double.infinity, Double.infinity)
+            let runs = batch == 1 ? 50 : 10
+            for _ in 0..<Swift.max(1, rounds) {
+                best.0 = Swift.min(best.0, try Latency.measure(dense, batchSize: batch, runs: runs).medianMilliseconds)
+                best.1 = Swift.min(best.1, try Latency.measure(pruned, batchSize: batch, runs: runs).medianMilliseconds)
+            }
+            return (batch, best.0, best.1)
+        }
+    }
+}

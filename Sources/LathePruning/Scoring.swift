@@ -1,0 +1,71 @@
+import LatheData
+import LatheModels
+import LathePlugins
+import LatheTensor
+import LatheTrain
+
+/// Calls a criterion plugin on each prunable layer with the inputs it declares.
+struct Scoring {
+    let method: PluginMethod
+    let params: BoundParams
+    /// Training batches used for gradients (criteria declaring needs-gradient).
+    let calibrationBatches: Int
+    let batchSize: Int
+    let seed: UInt64
+
+    /// Scores of every masked layer: the weight's shape (element) or `[out]` (channel).
+    ///
+    /// The weight passed is the masked weight. Gradients are the mean loss gradient over the
+    /// calibration batches, taken in evaluation mode (batch norm uses its running statistics and
+    /// is not updated) through the masks, so masked weights have zero gradient. Aux inputs are
+    /// the γ of the batch norm coupled to the layer's output channels.
+    func scores(model: Model, masks: PruningMasks, data: ImageDataset) throws -> [String: Tensor] {
+        let layers = masks.masks.keys.sorted()
+        let flags = method.descriptor.flags
+        let gradients = flags.contains(.needsGradient) ? try calibrationGradients(model: model, masks: masks, data: data) : [:]
+        var out: [String: Tensor] = [:]
+        for name in layers {
+            let weight = try PruningMasks.weight(of: model, name).detached()
+            let aux = flags.contains(.needsAux) ? try Self.batchNormScale(after: name, model: model, criterion: method.qualifiedID) : nil
+            out[name] = try method.score(weight: weight, gradient: gradients[name], aux: aux, params: params)
+        }
+        return out
+    }
+
+    /// The γ of the batch norm in `layer`'s channel group (the aux input of criteria that
+    /// declare needs-aux, e.g. network slimming's prune/bn-scale).
+    static func batchNormScale(after layer: String, model: Model, criterion: String) throws -> Tensor {
+        let group = model.channelGroups.first { $0.producer == layer }
+        for name in group?.coupled ?? [] {
+            if let bn = model.layer(named: name) as? BatchNorm2d { return try bn.weight.detached() }
+        }
+        throw PruningError.unsupported(
+            "\(criterion) scores a layer by the batch norm that follows it, but \(model.architecture)'s '\(layer)' has none; exclude it or use another criterion")
+    }
+
+    /// Mean loss gradient of each masked layer's weight over the calibration batches.
+    private func calibrationGradients(model: Model, masks: PruningMasks, data: ImageDataset) throws -> [String: Tensor] {
+        guard data.count > 0 else {
+            throw PruningError.unsupported("\(method.qualifiedID) needs gradients, but the training set is empty")
+        }
+        let plan = BatchPlan(count: data.count, batchSize: batchSize, shuffle: true, seed: seed, epoch: 0)
+        let batches = Array(plan.batches.prefix(calibrationBatches))
+        let weights = try masks.masks.keys.sorted().map { ($0, try PruningMasks.weight(of: model, $0)) }
+        for p in model.parameters { try p.zeroGrad() }
+        try withGrad {
+            for indices in batches {
+                let (x, y) = try data.batch(indices)
+                let context = ForwardContext(training: false)
+                try masks.configure(context, model: model)
+                let loss = try model.forward(x, context).crossEntropy(labels: y)
+                try (loss / Double(batches.count)).backward()
+            }
+        }
+        var out: [String: Tensor] = [:]
+        for (name, weight) in weights {
+            out[name] = try weight.grad?.detached().clone() ?? Tensor.zeros(weight.shape)
+        }
+        for p in model.parameters { try p.zeroGrad() }
+        return out
+    }
+}

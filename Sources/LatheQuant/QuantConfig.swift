@@ -1,0 +1,94 @@
+import LathePlugins
+
+/// What a quantization stage does. Codable with snake_case keys (sweep specs, metrics JSON).
+///
+/// Workflows (Krishnamoorthi 2018, arXiv:1806.08342):
+/// - `ptq`: post-training quantization of the weights with the weight quantizer plugin; with
+///   `activations = static`, activations are quantized too with ranges from calibration
+///   batches, and with `dynamic` they are quantized per batch.
+/// - `qat`: quantization-aware training: the plugin runs in the forward pass on every step, the
+///   backward pass uses a (clipped) straight-through estimator, batch norm is folded into the
+///   preceding convolution first; the trained weights are then quantized as in `ptq`.
+public struct QuantConfig: Codable, Sendable, Equatable {
+    public enum Workflow: String, Codable, Sendable { case ptq, qat }
+    public enum Activations: String, Codable, Sendable { case none, `static`, dynamic }
+
+    /// `plugin/method` of the weight quantizer.
+    public var method: String = "uniform/symmetric"
+    /// Its hyperparameters (validated against the plugin's declaration); absent ones take the plugin's defaults.
+    public var params: [String: HyperValue] = [:]
+    public var workflow: Workflow = .ptq
+    public var activations: Activations = .none
+    /// `plugin/method` of the activation quantizer (static: run once on calibration data).
+    public var activationMethod: String = "uniform/affine"
+    public var activationParams: [String: HyperValue] = ["bits": .int(8)]
+    /// Per-layer value of the weight quantizer's `bits` parameter.
+    public var layerBits: [String: Int] = [:]
+    /// `bits` for the first and the last quantized layer (e.g. 8 while the rest use 4).
+    public var firstLastBits: Int?
+    /// Layers left in floating point.
+    public var exclude: [String] = []
+    /// Calibration batches (of the recipe's batch size) from the training set.
+    public var calibrationBatches: Int = 8
+    /// Fold batch norm into the preceding convolution before quantizing.
+    public var foldBatchNorm: Bool = true
+    /// QAT epochs and peak learning rate (cosine schedule).
+    public var qatEpochs: Int = 2
+    public var qatLearningRate: Double = 0.005
+    /// Zero the straight-through gradient outside the quantizer's clipping range.
+    public var clippedSTE: Bool = true
+    /// Also build real int8 layers on libtorch's quantized engines and measure them.
+    public var realInt8: Bool = false
+    /// Also quantize one layer at a time and tabulate the accuracy drop per layer.
+    public var sensitivity: Bool = false
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case method, params, workflow, activations
+        case activationMethod = "activation_method", activationParams = "activation_params"
+        case layerBits = "layer_bits", firstLastBits = "first_last_bits", exclude
+        case calibrationBatches = "calibration_batches", foldBatchNorm = "fold_batch_norm"
+        case qatEpochs = "qat_epochs", qatLearningRate = "qat_learning_rate", clippedSTE = "clipped_ste"
+        case realInt8 = "real_int8", sensitivity
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = QuantConfig()
+        method = try c.decodeIfPresent(String.self, forKey: .method) ?? d.method
+        params = try c.decodeIfPresent([String: HyperValue].self, forKey: .params) ?? d.params
+        workflow = try c.decodeIfPresent(Workflow.self, forKey: .workflow) ?? d.workflow
+        activations = try c.decodeIfPresent(Activations.self, forKey: .activations) ?? d.activations
+        activationMethod = try c.decodeIfPresent(String.self, forKey: .activationMethod) ?? d.activationMethod
+        activationParams = try c.decodeIfPresent([String: HyperValue].self, forKey: .activationParams) ?? d.activationParams
+        layerBits = try c.decodeIfPresent([String: Int].self, forKey: .layerBits) ?? d.layerBits
+        firstLastBits = try c.decodeIfPresent(Int.self, forKey: .firstLastBits)
+        exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? d.exclude
+        calibrationBatches = try c.decodeIfPresent(Int.self, forKey: .calibrationBatches) ?? d.calibrationBatches
+        foldBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .foldBatchNorm) ?? d.foldBatchNorm
+        qatEpochs = try c.decodeIfPresent(Int.self, forKey: .qatEpochs) ?? d.qatEpochs
+        qatLearningRate = try c.decodeIfPresent(Double.self, forKey: .qatLearningRate) ?? d.qatLearningRate
+        clippedSTE = try c.decodeIfPresent(Bool.self, forKey: .clippedSTE) ?? d.clippedSTE
+        realInt8 = try c.decodeIfPresent(Bool.self, forKey: .realInt8) ?? d.realInt8
+        sensitivity = try c.decodeIfPresent(Bool.self, forKey: .sensitivity) ?? d.sensitivity
+    }
+
+    /// Checks values that need no plugin (the plugins check their own parameters).
+    public func validate() throws {
+        guard calibrationBatches >= 1 else { throw QuantError("calibration_batches \(calibrationBatches): expected at least 1") }
+        guard qatEpochs >= 1 || workflow != .qat else { throw QuantError("qat_epochs \(qatEpochs): expected at least 1") }
+        guard qatLearningRate > 0, qatLearningRate.isFinite else { throw QuantError("qat_learning_rate \(qatLearningRate): expected a positive number") }
+        if let bits = firstLastBits, !(1...16).contains(bits) { throw QuantError("first_last_bits \(bits): expected 1...16") }
+        for (layer, bits) in layerBits where !(1...16).contains(bits) {
+            throw QuantError("layer_bits.\(layer) = \(bits): expected 1...16")
+        }
+    }
+}
+
+/// A quantization failure with a message naming the key, layer or value.
+public struct QuantError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,172 @@
+import LatheData
+import LatheModels
+import LathePlugins
+import LatheTensor
+import LatheTrain
+
+/// One quantized weight tensor in the ledger.
+public struct LayerQuant: Codable, Sendable, Equatable {
+    public var layer: String
+    public var kind: String
+    public var elements: Int
+    public var bits: Int
+    public var scheme: String
+    /// -1 per tensor, else the channel axis.
+    public var axis: Int
+    /// Bytes at the real bit width, with scales, zero points and codebook.
+    public var bytes: Int
+    /// Bytes in float32.
+    public var fp32Bytes: Int
+}
+
+/// A layer whose weight can be quantized (convolution or fully connected).
+struct QuantizableLayer {
+    let name: String
+    let kind: String
+    let layer: any Layer
+    var weight: Tensor { (layer.ownParameters.first { $0.0 == "weight" })?.1 ?? layer.ownParameters[0].1 }
+}
+
+/// The weight quantizer chosen for one layer.
+public struct LayerQuantizer: @unchecked Sendable {
+    public let layer: String
+    public let method: PluginMethod
+    public let params: BoundParams
+}
+
+/// Host-side quantization machinery shared by the workflows.
+public enum Quantization {
+    /// Convolution and linear layers, in forward order.
+    static func quantizableLayers(_ model: Model) -> [QuantizableLayer] {
+        model.layers.compactMap { layer in
+            if layer is Conv2d { return QuantizableLayer(name: layer.name, kind: "conv2d", layer: layer) }
+            if layer is Linear { return QuantizableLayer(name: layer.name, kind: "linear", layer: layer) }
+            return nil
+        }
+    }
+
+    /// Resolves the weight quantizer of every quantized layer: the config's method and
+    /// parameters, with `bits` overridden per layer (`layer_bits`, `first_last_bits`).
+    /// Unknown layer names and a `bits` override for a method without `bits` are errors.
+    public static func weightQuantizers(_ model: Model, config: QuantConfig, registry: Registry) throws -> [LayerQuantizer] {
+        let method = try registry.method(config.method)
+        guard method.descriptor.kind == .quantizer else {
+            throw QuantError("method '\(config.method)' is a \(method.descriptor.kind.rawValue), not a quantizer")
+        }
+        let layers = quantizableLayers(model)
+        let names = Set(layers.map(\.name))
+        for name in config.exclude + Array(config.layerBits.keys) where !names.contains(name) {
+            throw QuantError("layer '\(name)' is not a conv or linear layer of \(model.architecture) (its layers: \(layers.map(\.name).joined(separator: ", ")))")
+        }
+        let included = layers.filter { !config.exclude.contains($0.name) }
+        let hasBits = method.descriptor.params.contains { $0.name == "bits" }
+        var result: [LayerQuantizer] = []
+        for (index, layer) in included.enumerated() {
+            var values = config.params
+            var bits = config.layerBits[layer.name]
+            if bits == nil, let edge = config.firstLastBits, index == 0 || index == included.count - 1 { bits = edge }
+            if let bits {
+                guard hasBits else {
+                    throw QuantError("layer '\(layer.name)': \(config.method) has no 'bits' parameter to override")
+                }
+                values["bits"] = .int(Int64(bits))
+            }
+            do {
+                result.append(LayerQuantizer(layer: layer.name, method: method, params: try method.bind(values)))
+            } catch let error as PluginError {
+                throw QuantError("layer '\(layer.name)': \(error.message)")
+            }
+        }
+        return result
+    }
+
+    /// Post-training quantization of the weights, in place: each weight is replaced by its
+    /// fake-quantized value. Returns the ledger entries with the reported parameters.
+    public static func quantizeWeights(_ model: Model, with quantizers: [LayerQuantizer]) throws -> [(record: LayerQuant, qparams: QuantParams)] {
+        var records: [(LayerQuant, QuantParams)] = []
+        for q in quantizers {
+            guard let layer = model.layer(named: q.layer), let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else {
+                throw QuantError("layer '\(q.layer)' has no weight")
+            }
+            let (output, qparams) = try q.method.quantize(try weight.detached(), params: q.params)
+            try layer.replace("weight", with: try output.requiringGrad(weight.requiresGrad))
+            records.append((record(layer: q.layer, kind: layer is Conv2d ? "conv2d" : "linear", elements: weight.count, qparams: qparams), qparams))
+        }
+        return records
+    }
+
+    static func record(layer: String, kind: String, elements: Int, qparams: QuantParams) -> LayerQuant {
+        LayerQuant(layer: layer, kind: kind, elements: elements, bits: qparams.bits, scheme: qparams.scheme.rawValue,
+                   axis: qparams.axis, bytes: qparams.storageBytes(elements: elements), fp32Bytes: 4 * elements)
+    }
+
+    /// Model size with the ledger's weights at their real width and every other tensor in fp32.
+    public static func sizeBytes(_ model: Model, quantized: [LayerQuant]) -> (bytes: Int, fp32Bytes: Int) {
+        let fp32 = model.state.reduce(0) { $0 + 4 * $1.1.count }
+        let saved = quantized.reduce(0) { $0 + $1.fp32Bytes - $1.bytes }
+        return (fp32 - saved, fp32)
+    }
+
+    // MARK: Straight-through estimator
+
+    /// A weight transform for QAT: the forward value is the plugin's q(w); the gradient is the
+    /// identity (STE, Bengio et al. 2013), zeroed outside the quantizer's clipping range when
+    /// `clipped` (affine and symmetric schemes; other schemes have no clipping range).
+    static func steTransform(_ q: LayerQuantizer, clipped: Bool) -> (Tensor) throws -> Tensor {
+        return { w in
+            let (value, qparams) = try q.method.quantize(try w.detached(), params: q.params)
+            let passthrough = try w - w.detached()  // value 0, gradient 1
+            guard clipped, let (low, high) = try clipRange(qparams, like: w) else {
+                return try value + passthrough
+            }
+            let inside = try withNoGrad { try w.ge(low).logicalAnd(high.ge(w)).converted(to: .float32) }
+            return try value + passthrough * inside
+        }
+    }
+
+    /// The representable range of affine/symmetric parameters, broadcastable to `w`.
+    static func clipRange(_ q: QuantParams, like w: Tensor) throws -> (Tensor, Tensor)? {
+        guard q.scheme == .affine || q.scheme == .symmetric, !q.scales.isEmpty else { return nil }
+        let zeros = q.zeroPoints.isEmpty ? [Int32](repeating: 0, count: q.scales.count) : q.zeroPoints
+        let low = zip(q.scales, zeros).map { Float($0) * Float(q.qmin - Int($1)) }
+        let high = zip(q.scales, zeros).map { Float($0) * Float(q.qmax - Int($1)) }
+        var shape = [Int](repeating: 1, count: w.rank)
+        if q.axis >= 0, q.axis < w.rank { shape[q.axis] = q.scales.count }
+        return (try Tensor(low, shape: shape), try Tensor(high, shape: shape))
+    }
+
+    // MARK: Activations
+
+    /// Fake quantization with fixed parameters (static activations). 8-bit affine parameters
+    /// go through libtorch's quint8 quantize/dequantize, the same rounding the int8 engines use.
+    static func fakeQuantize(_ x: Tensor, _ q: QuantParams) throws -> Tensor {
+        let scale = Double(q.scales.first ?? 1), zero = Int(q.zeroPoints.first ?? 0)
+        if q.qmin == 0, q.qmax == 255 {
+            return try x.quantized(scale: scale, zeroPoint: zero, dtype: .quint8).dequantized()
+        }
+        return try (((x / scale).rounded() + Double(zero)).clamped(Double(q.qmin), Double(q.qmax)) - Double(zero)) * scale
+    }
+
+    /// Calibration: runs `batches` training batches and returns, per layer name, the inputs
+    /// and the outputs of each quantizable layer (concatenated, flattened).
+    static func calibrate(_ model: Model, layers: [String], data: ImageDataset, batches: Int, batchSize: Int) throws
+        -> (inputs: [String: Tensor], outputs: [String: Tensor])
+    {
+        final class Collector { var inputs: [String: [Tensor]] = [:]; var outputs: [String: [Tensor]] = [:] }
+        let collector = Collector()
+        let context = ForwardContext(training: false)
+        for name in layers {
+            context.inputTransforms[name] = { x in collector.inputs[name, default: []].append(try x.flattened(from: 0)); return x }
+            context.outputTransforms[name] = { y in collector.outputs[name, default: []].append(try y.flattened(from: 0)); return y }
+        }
+        let count = Swift.min(data.count, batches * batchSize)
+        let plan = BatchPlan(count: count, batchSize: batchSize, shuffle: false, seed: 0, epoch: 0)
+        try withNoGrad {
+            for indices in plan { _ = try model.forward(try data.batch(indices[...]).images, context) }
+        }
+        let join = { (parts: [String: [Tensor]]) throws -> [String: Tensor] in
+            try parts.mapValues { try Tensor.cat($0, dim: 0) }
+        }
+        return (try join(collector.inputs), try join(collector.outputs))
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+import LatheData
+import LatheModels
+import LathePlugins
+import LatheTensor
+import LatheTrain
+
+/// Real int8 execution on one engine, measured against fp32 and against the simulation.
+public struct Int8Result: Codable, Sendable, Equatable {
+    public var engine: String
+    public var accuracy: Double
+    /// Accuracy of the fake-quantized model with the same parameters (static activations).
+    public var simulatedAccuracy: Double
+    public var latency: [Latency]
+    public var fp32Latency: [Latency]
+    /// fp32 time / int8 time per batch size (> 1 means int8 is faster).
+    public var speedup: [Double]
+    /// What the measurement means, in words.
+    public var note: String
+}
+
+/// Accuracy with one layer quantized and every other layer in float.
+public struct SensitivityRow: Codable, Sendable, Equatable {
+    public var layer: String
+    public var bits: Int
+    public var accuracy: Double
+    /// Points lost against fp32 (positive = worse).
+    public var drop: Double
+}
+
+/// The ledger of one quantization stage.
+public struct QuantReport: Codable, Sendable {
+    public var config: QuantConfig
+    public var fp32Accuracy: Double
+    /// Accuracy of the quantized (simulated, fake-quant) model.
+    public var accuracy: Double
+    public var layers: [LayerQuant]
+    public var sizeBytes: Int
+    public var fp32SizeBytes: Int
+    public var compressionRatio: Double
+    public var foldedBatchNorm: [String]
+    public var qatTraining: TrainingSummary?
+    public var int8: [Int8Result]
+    public var sensitivity: [SensitivityRow]
+
+    enum CodingKeys: String, CodingKey {
+        case config, fp32Accuracy = "fp32_accuracy", accuracy, layers, sizeBytes = "size_bytes"
+        case fp32SizeBytes = "fp32_size_bytes", compressionRatio = "compression_ratio"
+        case foldedBatchNorm = "folded_batch_norm", qatTraining = "qat_training", int8, sensitivity
+    }
+}
+
+/// Runs one quantization stage (PTQ or QAT, weights and optionally activations) on a copy of a
+/// trained model, and measures what it cost and what it bought.
+public enum QuantizationStage {
+    /// Quantizes a copy of `model`; returns the quantized (fake-quant) model and the report.
+    /// `evaluate` configures the context the quantized model must be evaluated with
+    /// (activation quantization); it is also in `QuantizedModel`.
+    public static func run(_ config: QuantConfig, model original: Model, train: ImageDataset, test: ImageDataset,
+                           recipe: Recipe, registry: Registry, progress: ProgressReporter = ProgressReporter(style: .silent)) throws
+        -> (model: QuantizedModel, report: QuantReport)
+    {
+        try config.validate()
+        let fp32Accuracy = try Evaluation.evaluate(original, on: test).accuracy
+        let model = try original.copy()
+        let folded = config.foldBatchNorm ? try BatchNormFolding.fold(model).map { "\($0.conv)+\($0.batchNorm)" } : []
+        let quantizers = try weightQuantizers(model, config, registry)
+        let activation = config.activations == .none && !config.realInt8 ? nil : try activationQuantizer(config, registry)
+        let layerNames = quantizers.map(\.layer)
+
+        var training: TrainingSummary?
+        if config.workflow == .qat {
+            var qatRecipe = recipe
+            qatRecipe.epochs = config.qatEpochs
+            qatRecipe.learningRate = config.qatLearningRate
+            qatRecipe.schedule = .cosine
+            let ranges = config.activations == .static
+                ? try activationRanges(model, layerNames, activation, train: train, config: config, batchSize: recipe.batchSize) : nil
+            var trainer = Trainer(recipe: qatRecipe, progress: progress)
+            trainer.configureContext = { context in
+                for q in quantizers { context.weightTransforms[q.layer] = Quantization.steTransform(q, clipped: config.clippedSTE) }
+                try installActivations(context, config: config, activation: activation, ranges: ranges, straightThrough: true)
+            }
+            training = try trainer.train(model, on: train)
+        }
+
+        let quantizedWeights = try Quantization.quantizeWeights(model, with: quantizers)
+        let layers = quantizedWeights.map(\.record)
+        let weightParams = Dictionary(uniqueKeysWithValues: quantizedWeights.map { ($0.record.layer, $0.qparams) })
+        let ranges = activation == nil ? nil
+            : try activationRanges(model, layerNames, activation, train: train, config: config, batchSize: recipe.batchSize)
+        let quantized = QuantizedModel(model: model, config: config, activation: activation, ranges: ranges)
+        let accuracy = try quantized.evaluate(on: test).accuracy
+        let (size, fp32Size) = Quantization.sizeBytes(model, quantized: layers)
+
+        var int8: [Int8Result] = []
+        if config.realInt8, let ranges {
+            let simulated = config.activations == .static ? accuracy
+                : try QuantizedModel(model: model, config: staticVariant(config), activation: activation, ranges: ranges).evaluate(on: test).accuracy
+            int8 = try measureInt8(original: original, quantized: model, weights: weightParams, ranges: ranges,
+                                   simulatedAccuracy: simulated, test: test)
+        }
+        let sensitivity = config.sensitivity
+            ? try sensitivityTable(original, config: config, registry: registry, test: test, fp32: fp32Accuracy) : []
+        let report = QuantReport(
+            config: config, fp32Accuracy: fp32Accuracy, accuracy: accuracy, layers: layers, sizeBytes: size,
+            fp32SizeBytes: fp32Size, compressionRatio: Double(fp32Size) / Double(Swift.max(size, 1)),
+            foldedBatchNorm: folded, qatTraining: training, int8: int8, sensitivity: sensitivity)
+        return (quantized, report)
+    }
+
+    private static func weightQuantizers(_ model: Model, _ config: QuantConfig, _ registry: Registry) throws -> [LayerQuantizer] {
+        try Quantization.weightQuantizers(model, config: config, registry: registry)
+    }
+
+    private static func activationQuantizer(_ config: QuantConfig, _ registry: Registry) throws -> LayerQuantizer {
+        let method = try registry.method(config.activationMethod)
+        guard method.descriptor.kind == .quantizer else {
+            throw QuantError("activation_method '\(config.activationMethod)' is a \(method.descriptor.kind.rawValue), not a quantizer")
+        }
+        do {
+            return LayerQuantizer(layer: "activations", method: method, params: try method.bind(config.activationParams))
+        } catch let error as PluginError {
+            throw QuantError("activation_params: \(error.message)")
+        }
+    }
+
+    private static func staticVariant(_ config: QuantConfig) -> QuantConfig {
+        var c = config
+        c.activations = .static
+        return c
+    }
+
+    /// Static activation ranges: the activation quantizer run once on each layer's calibrated
+    /// inputs and outputs (at most 2^20 values each).
+    static func activationRanges(_ model: Model, _ layers: [String], _ activation: LayerQuantizer?, train: ImageDataset,
+                                 config: QuantConfig, batchSize: Int) throws -> ActivationRanges
+    {
+        guard let activation else { throw QuantError("static activations need an activation quantizer") }
+        let (inputs, outputs) = try Quantization.calibrate(model, layers: layers, data: train, batches: config.calibrationBatches, batchSize: batchSize)
+        func params(_ samples: [String: Tensor]) throws -> [String: QuantParams] {
+            try samples.mapValues { values in
+                let sample = values.count > 1 << 20 ? try values.narrowed(0, start: 0, length: 1 << 20) : values
+                let q = try activation.method.quantize(try sample.contiguous(), params: activation.params).qparams
+                guard q.axis == -1, q.scales.count == 1 else {
+                    throw QuantError("activation quantizer \(activation.method.qualifiedID) must be per tensor (per_channel = false)")
+                }
+                return q
+            }
+        }
+        return ActivationRanges(inputs: try params(inputs), outputs: try params(outputs))
+    }
+
+    /// Installs activation quantization on `context`: static ranges (fixed parameters) or
+    /// dynamic (the plugin on every batch), with a straight-through gradient when training.
+    static func installActivations(_ context: ForwardContext, config: QuantConfig, activation: LayerQuantizer?,
+                                   ranges: ActivationRanges?, straightThrough: Bool) throws
+    {
+        func wrap(_ f: @escaping (Tensor) throws -> Tensor) -> (Tensor) throws -> Tensor {
+            guard straightThrough else { return f }
+            return { x in try x + (try f(x.detached()) - x.detached()) }
+        }
+        switch config.activations {
+        case .none:
+            return
+        case .static:
+            guard let ranges else { return }
+            for (layer, q) in ranges.inputs { context.inputTransforms[layer] = wrap { try Quantization.fakeQuantize($0, q) } }
+            for (layer, q) in ranges.outputs { context.outputTransforms[layer] = wrap { try Quantization.fakeQuantize($0, q) } }
+        case .dynamic:
+            guard let activation else { return }
+            for layer in ranges?.inputs.keys.sorted() ?? [] {
+                context.inputTransforms[layer] = wrap { x in
+                    try activation.method.quantize(try x.contiguous(), params: activation.params).output
+                }
+            }
+        }
+    }
+
+    private static func measureInt8(original: Model, quantized: Model, weights: [String: QuantParams], ranges: ActivationRanges,
+                                    simulatedAccuracy: Double, test: ImageDataset) throws -> [Int8Result]
+    {
+        let o = original.options
+        let input = [o.inputChannels, o.imageSize, o.imageSize]
+        let fp32 = try [1, 256].map { try Latency.measure(original, batchSize: $0, runs: $0 == 1 ? 100 : 10) }
+        var results: [Int8Result] = []
+        for engine in QuantizedEngine.supported {
+            let int8 = try Int8Model(quantized, engine: engine, weights: weights, inputs: ranges.inputs, outputs: ranges.outputs)
+            let accuracy = try Evaluation.evaluate(on: test) { try int8.forward($0) }.accuracy
+            let latency = try [1, 256].map { try Latency.measure(input: input, batchSize: $0, runs: $0 == 1 ? 100 : 10, forward: int8.forward) }
+            let speedup = zip(fp32, latency).map { $0.medianMilliseconds / Swift.max($1.medianMilliseconds, 1e-9) }
+            let faster = speedup.map { $0 > 1.05 }
+            let note: String
+            if faster.allSatisfy({ $0 }) {
+                note = "int8 faster than fp32 at batch 1 and 256"
+            } else if faster.contains(true) {
+                note = String(format: "int8 faster only at batch %d", faster[0] ? 1 : 256)
+            } else {
+                note = "int8 is NOT faster than fp32 here (\(engine) on a CPU without VNNI; quantize/dequantize per layer included): the gain is size, not speed"
+            }
+            results.append(Int8Result(engine: engine.description, accuracy: accuracy, simulatedAccuracy: simulatedAccuracy,
+                                      latency: latency, fp32Latency: fp32, speedup: speedup, note: note))
+        }
+        return results
+    }
+
+    private static func sensitivityTable(_ original: Model, config: QuantConfig, registry: Registry, test: ImageDataset, fp32: Double) throws
+        -> [SensitivityRow]
+    {
+        let base = try original.copy()
+        if config.foldBatchNorm { try BatchNormFolding.fold(base) }
+        var rows: [SensitivityRow] = []
+        for q in try Quantization.weightQuantizers(base, config: config, registry: registry) {
+            let model = try base.copy()
+            if config.foldBatchNorm { try BatchNormFolding.fold(model) }
+            let record = try Quantization.quantizeWeights(model, with: [q])
+            let accuracy = try Evaluation.evaluate(model, on: test).accuracy
+            rows.append(SensitivityRow(layer: q.layer, bits: record.first?.record.bits ?? 0, accuracy: accuracy, drop: 100 * (fp32 - accuracy)))
+        }
+        return rows
+    }
+}
+
+/// Calibrated activation parameters per layer.
+public struct ActivationRanges: Sendable {
+    public var inputs: [String: QuantParams]
+    public var outputs: [String: QuantParams]
+}
+
+/// A quantized model: fake-quantized weights plus the activation quantization its forward
+/// passes need.
+public final class QuantizedModel {
+    public let model: Model
+    public let config: QuantConfig
+    let activation: LayerQuantizer?
+    public let ranges: ActivationRanges?
+
+    init(model: Model, config: QuantConfig, activation: LayerQuantizer?, ranges: ActivationRanges?) {
+        self.model = model
+        self.config = config
+        self.activation = activation
+        self.ranges = ranges
+    }
+
+    /// An evaluation context with the activation quantization installed.
+    public func context() throws -> ForwardContext {
+        let context = ForwardContext(training: false)
+        try QuantizationStage.installActivations(context, config: config, activation: activation, ranges: ranges, straightThrough: false)
+        return context
+    }
+
+    /// Accuracy and loss of the quantized model on `data`.
+    public func evaluate(on data: ImageDataset) throws -> (accuracy: Double, loss: Double) {
+        let context = try context()
+        return try Evaluation.evaluate(on: data) { try self.model.forward($0, context) }
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import LathePlugins
+import LatheResults
+import LatheTrain
+
+extension ResultsStore.Outcome: Codable {
+    enum CodingKeys: String, CodingKey { case metrics, layerStats = "layer_stats", provenance }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(metrics: try c.decode([String: Double].self, forKey: .metrics),
+                  layerStats: try c.decode([String: [String: Double]].self, forKey: .layerStats),
+                  provenance: try c.decode([String: String].self, forKey: .provenance))
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(metrics, forKey: .metrics)
+        try c.encode(layerStats, forKey: .layerStats)
+        try c.encode(provenance, forKey: .provenance)
+    }
+}
+
+/// How a sweep runs.
+public struct SweepOptions: Sendable {
+    public var spec: String
+    /// Folder for the results database, the shared cache and trial logs.
+    public var outputDirectory: String?
+    public var database: String?
+    /// Parallel trial processes (default: one per core).
+    public var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Intra-op threads per trial.
+    public var threads: Int = 1
+    public var resume = false
+    /// Overrides the spec's per-trial timeout (seconds).
+    public var timeout: Double?
+    public var registry: String
+    public var dataDirectory: String?
+    /// The `lathe` executable that runs `__trial`.
+    public var executable: String
+    public var latheVersion: String
+    /// Live status line (TTY) instead of one line per event.
+    public var live: Bool
+
+    public init(spec: String, registry: String, executable: String, latheVersion: String, live: Bool) {
+        self.spec = spec
+        self.registry = registry
+        self.executable = executable
+        self.latheVersion = latheVersion
+        self.live = live
+    }
+}
+
+/// What a finished sweep reports.
+public struct SweepSummary: Sendable {
+    public var name: String
+    public var database: String
+    public var outputDirectory: String
+    public var done: Int
+    public var failed: Int
+    public var ranNow: Int
+}
+
+/// The parent side of a sweep: expands the spec into trials, records them, runs each in its own
+/// child process (N in parallel, each with a timeout), and records every outcome — a crash,
+/// abort or hang loses only its trial, recorded as failed with the signal or the timeout.
+/// The database is written only here (one writer); a sweep killed at any point resumes with
+/// `resume`: trials left running are run again, finished ones are never repeated.
+public final class SweepRunner {
+    let options: SweepOptions
+
+    public init(_ options: SweepOptions) { self.options = options }
+
+    public func run() throws -> SweepSummary {
+        let registry = try Registry(directory: options.registry)
+        let spec = try SweepSpec.load(options.spec, registry: registry)
+        let plans = try spec.trials(registry: registry)
+        let out = URL(fileURLWithPath: options.outputDirectory ?? "runs/\(spec.name)").standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: out + "/logs", withIntermediateDirectories: true)
+        let databasePath = options.database ?? out + "/results.db"
+        let store = try ResultsStore(path: databasePath)
+        let sweepID: Int64
+        let byKey = Dictionary(plans.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        guard byKey.count == plans.count else { throw SweepError("\(options.spec): two trials have the same configuration") }
+        if let existing = try store.sweep(named: spec.name) {
+            guard options.resume else {
+                throw SweepError("sweep '\(spec.name)' is already in \(databasePath); resume it with --resume, or rename the sweep")
+            }
+            let recorded = Set(try store.trials(sweep: existing.id).map(\.record.key))
+            guard recorded == Set(byKey.keys) else {
+                throw SweepError("\(options.spec) no longer describes the trials of sweep '\(spec.name)' in \(databasePath) (the spec changed); rename the sweep to start a new one")
+            }
+            sweepID = existing.id
+            let reset = try store.resetInterrupted(sweep: sweepID)
+            if reset > 0 { log("resuming '\(spec.name)': \(reset) interrupted trial(s) will run again") }
+        } else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let records = try plans.map { plan in
+                ResultsStore.TrialRecord(key: plan.key, group: plan.group, method: plan.label,
+                                         configJSON: String(decoding: try encoder.encode(plan.stages), as: UTF8.self), seed: Int64(plan.seed))
+            }
+            sweepID = try store.createSweep(name: spec.name, specPath: options.spec, specText: spec.text, latheVersion: options.latheVersion,
+                                            host: ProcessInfo.processInfo.hostName, workers: options.workers, threads: options.threads, trials: records)
+        }
+        let all = try store.trials(sweep: sweepID)
+        let pending = all.filter { $0.status == "pending" }
+        log("sweep '\(spec.name)': \(all.count) trials (\(spec.seeds.count) seed(s)), \(pending.count) to run, \(options.workers) worker(s) x \(options.threads) thread(s)")
+        let jobBase = TrialJob(plan: plans[0], model: spec.model, dataset: spec.dataset, dataDirectory: options.dataDirectory,
+                               limitTrain: spec.limitTrain, limitTest: spec.limitTest, baseline: spec.baseline,
+                               cacheDirectory: out + "/cache", registryDirectory: registry.directory, threads: options.threads,
+                               latheVersion: options.latheVersion)
+        let scheduler = Scheduler(options: options, store: store, timeout: options.timeout ?? spec.timeout, out: out, total: all.count,
+                                  alreadyDone: all.count - pending.count)
+        // Baselines first: every other trial of a seed starts from its cached baseline.
+        let baselines = pending.filter { $0.record.group == "baseline" }
+        try scheduler.run(baselines, plans: byKey, job: jobBase)
+        let failedSeeds = Set(try store.trials(sweep: sweepID).filter { $0.record.group == "baseline" && $0.status == "failed" }.map(\.record.seed))
+        var rest: [ResultsStore.Trial] = []
+        for trial in pending where trial.record.group != "baseline" {
+            if failedSeeds.contains(trial.record.seed) {
+                try store.markRunning(trial.id)
+                try store.fail(trial.id, error: "the baseline of seed \(trial.record.seed) failed", seconds: 0)
+            } else {
+                rest.append(trial)
+            }
+        }
+        try scheduler.run(rest, plans: byKey, job: jobBase)
+        let final = try store.trials(sweep: sweepID)
+        return SweepSummary(name: spec.name, database: databasePath, outputDirectory: out,
+                            done: final.filter { $0.status == "done" }.count, failed: final.filter { $0.status == "failed" }.count,
+                            ranNow: pending.count)
+    }
+
+    func log(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Runs trials as child processes, at most `workers` at a time, polling them.
+final class Scheduler {
+    struct Running {
+        var trial: ResultsStore.Trial
+        var process: Process
+        var started: Date
+        var log: URL
+        var result: URL
+    }
+
+    let options: SweepOptions
+    let store: ResultsStore
+    let timeout: Double
+    let out: String
+    let total: Int
+    var finished: Int
+    var durations: [Double] = []
+
+    init(options: SweepOptions, store: ResultsStore, timeout: Double, out: String, total: Int, alreadyDone: Int) {
+        self.options = options
+        self.store = store
+        self.timeout = timeout
+        self.out = out
+        self.total = total
+        self.finished = alreadyDone
+    }
+
+    func run(_ trials: [ResultsStore.Trial], plans: [String: TrialPlan], job: TrialJob) throws {
+        var queue = trials[...]
+        var running: [Running] = []
+        while !queue.isEmpty || !running.isEmpty {
+            while running.count < max(1, options.workers), let trial = queue.popFirst() {
+                guard let plan = plans[trial.record.key] else {
+                    try store.markRunning(trial.id)
+                    try store.fail(trial.id, error: "trial not in the spec", seconds: 0)
+                    continue
+                }
+                running.append(try launch(trial, plan: plan, job: job))
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+            var still: [Running] = []
+            for r in running {
+                let elapsed = Date().timeIntervalSince(r.started)
+                if r.process.isRunning, elapsed > timeout {
+                    kill(-r.process.processIdentifier, SIGKILL)
+                    kill(r.process.processIdentifier, SIGKILL)
+                    r.process.waitUntilExit()
+                    try record(r, timedOut: true)
+                } else if r.process.isRunning {
+                    still.append(r)
+                } else {
+                    try record(r, timedOut: false)
+                }
+            }
+            running = still
+            if options.live { status(running, queued: queue.count) }
+        }
+        if options.live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    private func launch(_ trial: ResultsStore.Trial, plan: TrialPlan, job base: TrialJob) throws -> Running {
+        var job = base
+        job.plan = plan
+        let stem = "trial-\(trial.id)"
+        let jobURL = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).job.json")
+        let result = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).result.json")
+        let log = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).log")
+        try? FileManager.default.removeItem(at: result)
+        try JSONEncoder().encode(job).write(to: jobURL, options: .atomic)
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
+            throw SweepError("cannot create the trial log \(log.path)")
+        }
+        let handle = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: options.executable)
+        process.arguments = ["__trial", "--job", jobURL.path, "--result", result.path]
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = String(options.threads)
+        process.environment = environment
+        try store.markRunning(trial.id)
+        try process.run()
+        try? handle.close()
+        return Running(trial: trial, process: process, started: Date(), log: log, result: result)
+    }
+
+    private func record(_ r: Running, timedOut: Bool) throws {
+        let seconds = Date().timeIntervalSince(r.started)
+        finished += 1
+        let label = "\(r.trial.record.method) seed \(r.trial.record.seed)"
+        if timedOut {
+            try store.fail(r.trial.id, error: String(format: "timed out: killed after %.0f s", timeout), seconds: seconds)
+            report("FAILED \(label): timed out after \(Int(timeout)) s (log: \(r.log.path))")
+            return
+        }
+        if r.process.terminationReason == .uncaughtSignal {
+            let signal = r.process.terminationStatus
+            try store.fail(r.trial.id, error: "crashed with signal \(signal) (\(signalName(signal)))", seconds: seconds)
+            report("FAILED \(label): crashed with \(signalName(signal)) (log: \(r.log.path))")
+            return
+        }
+        guard r.process.terminationStatus == 0, let data = try? Data(contentsOf: r.result),
+              let outcome = try? JSONDecoder().decode(ResultsStore.Outcome.self, from: data) else {
+            let last = (try? String(contentsOf: r.log, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
+            let reason = "exited with status \(r.process.terminationStatus)\(last.isEmpty ? "" : ": \(last)")"
+            try store.fail(r.trial.id, error: reason, seconds: seconds)
+            report("FAILED \(label): \(reason)")
+            return
+        }
+        try store.finish(r.trial.id, outcome: outcome, seconds: seconds)
+        if r.trial.record.group != "baseline" { durations.append(seconds) }
+        let accuracy = outcome.metrics["accuracy"].map { String(format: "accuracy %.2f%%", 100 * $0) } ?? ""
+        report(String(format: "done %@: %@ (%.1f s)", label, accuracy, seconds))
+    }
+
+    private func report(_ line: String) {
+        let prefix = "[\(finished)/\(total)] "
+        let text = options.live ? "\r\u{1B}[K" + prefix + line + "\n" : prefix + line + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// The live status line: progress, ETA and what each worker is doing (its last log line).
+    private func status(_ running: [Running], queued: Int) {
+        let mean = durations.isEmpty ? nil : durations.reduce(0, +) / Double(durations.count)
+        let eta = mean.map { m -> String in
+            let seconds = Int(m * Double(queued + running.count) / Double(max(1, options.workers)))
+            return String(format: "ETA %d:%02d", seconds / 60, seconds % 60)
+        } ?? "ETA --"
+        let doing = running.map { r -> String in
+            let last = (try? String(contentsOf: r.log, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
+            let epoch = last.range(of: #"epoch \d+/\d+"#, options: .regularExpression).map { String(last[$0]) } ?? "starting"
+            return "#\(r.trial.id) \(epoch)"
+        }.joined(separator: ", ")
+        FileHandle.standardError.write(Data("\r\u{1B}[K[\(finished)/\(total)] \(eta) | \(doing)".utf8))
+    }
+}

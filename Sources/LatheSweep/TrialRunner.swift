@@ -1,0 +1,135 @@
+import Foundation
+import LatheData
+import LatheDistill
+import LatheModels
+import LathePlugins
+import LathePruning
+import LatheQuant
+import LatheResults
+import LatheTensor
+import LatheTrain
+
+/// Everything a trial's child process needs (written by the parent as JSON).
+public struct TrialJob: Codable, Sendable {
+    public var plan: TrialPlan
+    public var model: String
+    public var dataset: DataSource
+    public var dataDirectory: String?
+    public var limitTrain: Int?
+    public var limitTest: Int?
+    public var baseline: Recipe
+    /// Shared artifacts: baselines (`models/`) and teachers (`teachers/`), trained once.
+    public var cacheDirectory: String
+    public var registryDirectory: String
+    public var threads: Int
+    public var latheVersion: String
+}
+
+/// Runs one trial in this (child) process: the seed's cached baseline, then the stages, then
+/// the measurements, returned as the outcome the parent records.
+public enum TrialRunner {
+    public static func run(_ job: TrialJob, progress: ProgressReporter) throws -> ResultsStore.Outcome {
+        Engine.threads = job.threads
+        let (train, test) = try job.dataset.load(directory: job.dataDirectory, limitTrain: job.limitTrain, limitTest: job.limitTest)
+        let registry = try Registry(directory: job.registryDirectory)
+        var recipe = job.baseline
+        recipe.seed = job.plan.seed
+        let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount)
+        let models = TeacherCache(directory: URL(fileURLWithPath: job.cacheDirectory).appendingPathComponent("models").path)
+        let key = TeacherKey(model: job.model, options: options, dataset: job.dataset.rawValue, train: train, recipe: recipe)
+        let base = try models.teacher(for: key, train: train, progress: progress)
+        let baseLatency = try [1, 256].map { try Latency.measure(base.model, batchSize: $0, runs: $0 == 1 ? 50 : 8) }
+        let baseAccuracy = try Evaluation.evaluate(base.model, on: test).accuracy
+
+        var model = try base.model.copy()
+        var quantized: QuantizedModel?
+        var quantReport: QuantReport?
+        var metrics: [String: Double] = [:]
+        var layers: [String: [String: Double]] = [:]
+        var provenance: [String: String] = [
+            "lathe_version": job.latheVersion, "libtorch": Engine.libtorchVersion, "seed": String(job.plan.seed),
+            "host": ProcessInfo.processInfo.hostName, "threads": String(job.threads), "abi": ABI.version,
+            "baseline_checkpoint": base.path, "baseline_cache_hit": String(base.hit),
+        ]
+        var trainingSeconds = base.hit ? 0 : base.training?.trainingSeconds ?? 0
+        func note(plugin qualified: String) {
+            guard let name = qualified.split(separator: "/").first.map(String.init), let m = registry.manifests[name] else { return }
+            provenance["plugin.\(name).sha256"] = m.sha256 ?? "unpinned"
+            provenance["plugin.\(name).version"] = m.plugin.version
+            provenance["plugin.\(name).abi"] = "\(m.plugin.abiMajor).\(m.plugin.abiMinor)"
+        }
+
+        for (index, stage) in job.plan.stages.enumerated() {
+            progress.note("stage \(index + 1)/\(job.plan.stages.count): \(stage.kind)")
+            let data = try JSONSerialization.data(withJSONObject: stage.config.any)
+            switch stage.kind {
+            case "quantize":
+                let config = try JSONDecoder().decode(QuantConfig.self, from: data)
+                note(plugin: config.method)
+                if config.activations != .none { note(plugin: config.activationMethod) }
+                let (q, report) = try QuantizationStage.run(config, model: model, train: train, test: test, recipe: recipe,
+                                                            registry: registry, progress: progress)
+                model = q.model
+                quantized = q
+                quantReport = report
+                trainingSeconds += report.qatTraining?.trainingSeconds ?? 0
+                for l in report.layers { layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes)]) { $1 } }
+                for row in report.sensitivity { layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
+                for e in report.int8 {
+                    metrics["int8_\(e.engine)_accuracy"] = e.accuracy
+                    metrics["int8_\(e.engine)_speedup_b1"] = e.speedup[0]
+                    metrics["int8_\(e.engine)_speedup_b256"] = e.speedup[1]
+                }
+            case "prune":
+                let config = try JSONDecoder().decode(PruningConfig.self, from: data)
+                note(plugin: config.criterion)
+                let (pruned, report) = try PruningStage.run(config, model: model, train: train, test: test, recipe: recipe,
+                                                            registry: registry, progress: progress)
+                model = pruned
+                quantized = nil
+                metrics["sparsity_masked"] = report.maskedSparsity
+                metrics["params_removed"] = Double(report.physicallyRemovedParameters)
+                for l in report.layers {
+                    layers[l.name, default: [:]]["sparsity"] = l.maskedSparsity
+                    layers[l.name, default: [:]]["channels_removed"] = Double(l.channelsRemoved)
+                }
+            case "finetune":
+                let config = try JSONDecoder().decode(FinetuneConfig.self, from: data)
+                var r = recipe
+                r.epochs = config.epochs
+                if let lr = config.lr { r.learningRate = lr }
+                let summary = try Trainer(recipe: r, progress: progress).train(model, on: train)
+                trainingSeconds += summary.trainingSeconds
+                quantized = nil
+            case "distill":
+                let config = try JSONDecoder().decode(DistillConfig.self, from: data)
+                for term in config.terms { note(plugin: term.method) }
+                let teachers = TeacherCache(directory: URL(fileURLWithPath: job.cacheDirectory).appendingPathComponent("teachers").path)
+                let (student, report) = try DistillationStage.run(config, train: train, test: test, dataset: job.dataset.rawValue,
+                                                                  recipe: recipe, registry: registry, cache: teachers, progress: progress)
+                model = student
+                quantized = nil
+                metrics["teacher_accuracy"] = report.teacher.accuracy
+                trainingSeconds += report.training.trainingSeconds
+            default:
+                throw SweepError("unknown stage kind '\(stage.kind)'")
+            }
+        }
+
+        let accuracy = try quantized?.evaluate(on: test).accuracy ?? Evaluation.evaluate(model, on: test).accuracy
+        let cost = try ModelCost.of(model)
+        let latency = try [1, 256].map { try Latency.measure(model, batchSize: $0, runs: $0 == 1 ? 50 : 8) }
+        let fp32Bytes = Double(model.state.reduce(0) { $0 + 4 * $1.1.count })
+        let baseBytes = Double(base.model.state.reduce(0) { $0 + 4 * $1.1.count })
+        let size = quantReport.map { Double($0.sizeBytes) } ?? fp32Bytes
+        metrics.merge([
+            "accuracy": accuracy, "baseline_accuracy": baseAccuracy, "accuracy_delta": 100 * (accuracy - baseAccuracy),
+            "size_bytes": size, "fp32_size_bytes": baseBytes, "compression_ratio": baseBytes / Swift.max(size, 1),
+            "params": Double(model.parameterCount), "macs": Double(cost.macs),
+            "latency_b1_ms": latency[0].medianMilliseconds, "latency_b256_ms": latency[1].medianMilliseconds,
+            "speedup_b256": baseLatency[1].medianMilliseconds / Swift.max(latency[1].medianMilliseconds, 1e-9),
+            "train_seconds": trainingSeconds, "peak_rss_bytes": Double(ProcessStats.peakRSSBytes),
+        ]) { $1 }
+        return ResultsStore.Outcome(metrics: metrics, layerStats: layers, provenance: provenance)
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import LatheDistill
+import LathePlugins
+import LathePruning
+import LatheQuant
+import LatheTrain
+import TOMLKit
+
+/// A JSON value (the spec's tables after TOML parsing, and trial configurations).
+public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    /// Converts a `JSONSerialization` object.
+    public init(_ any: Any) throws {
+        switch any {
+        case is NSNull: self = .null
+        case let b as Bool where !(any is Int || any is Double): self = .bool(b)
+        case let n as NSNumber:
+            // JSONSerialization hands booleans out as NSNumber with objCType "c".
+            if String(cString: n.objCType) == "c" { self = .bool(n.boolValue) } else { self = .number(n.doubleValue) }
+        case let s as String: self = .string(s)
+        case let a as [Any]: self = .array(try a.map(JSONValue.init))
+        case let o as [String: Any]: self = .object(try o.mapValues(JSONValue.init))
+        default: throw SweepError("unsupported value \(any)")
+        }
+    }
+
+    /// Converts a parsed TOML value (dates become their TOML text).
+    init(toml value: TOMLValueConvertible) {
+        if let t = value.table {
+            var o: [String: JSONValue] = [:]
+            for key in t.keys { if let v = t[key] { o[key] = JSONValue(toml: v) } }
+            self = .object(o)
+        } else if let a = value.array {
+            self = .array(a.map { JSONValue(toml: $0) })
+        } else if let b = value.bool {
+            self = .bool(b)
+        } else if let i = value.int {
+            self = .number(Double(i))
+        } else if let d = value.double {
+            self = .number(d)
+        } else if let s = value.string {
+            self = .string(s)
+        } else {
+            self = .string(value.debugDescription)
+        }
+    }
+
+    /// A `JSONSerialization` object.
+    public var any: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? NSNumber(value: Int64(n)) : NSNumber(value: n)
+        case .string(let s): return s
+        case .array(let a): return a.map(\.any)
+        case .object(let o): return o.mapValues(\.any)
+        }
+    }
+
+    public var object: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
+    public var int: Int? { if case .number(let n) = self, n.rounded() == n { return Int(n) }; return nil }
+    public var double: Double? { if case .number(let n) = self { return n }; return nil }
+
+    public var description: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return String(b)
+        case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .string(let s): return s
+        case .array(let a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .object(let o): return "{" + o.keys.sorted().map { "\($0) = \(o[$0] ?? .null)" }.joined(separator: ", ") + "}"
+        }
+    }
+
+    /// Dotted paths of keys present here but absent from `reference` (a decoded-then-encoded
+    /// copy): the keys a decoder ignored. Free-form maps (`params`, `layer_bits`, ...) are
+    /// compared too, and agree because they round-trip.
+    func unknownKeys(comparedTo reference: JSONValue, prefix: String = "") -> [String] {
+        guard case .object(let mine) = self, case .object(let theirs) = reference else { return [] }
+        var out: [String] = []
+        for key in mine.keys.sorted() {
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            guard let other = theirs[key] else { out.append(path); continue }
+            if let value = mine[key] { out += value.unknownKeys(comparedTo: other, prefix: path) }
+        }
+        return out
+    }
+
+    /// A copy with `value` at the dotted `path` (intermediate tables created).
+    func setting(_ path: [String], to value: JSONValue) -> JSONValue {
+        guard let head = path.first else { return value }
+        var o = object ?? [:]
+        o[head] = (o[head] ?? .object([:])).setting(Array(path.dropFirst()), to: value)
+        return .object(o)
+    }
+
+    /// Canonical JSON text (sorted keys), used for trial keys.
+    var canonical: String {
+        let data = (try? JSONSerialization.data(withJSONObject: any, options: [.sortedKeys, .fragmentsAllowed])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Fine-tuning between stages: more epochs of the baseline recipe (optionally another peak lr).
+public struct FinetuneConfig: Codable, Sendable, Equatable {
+    public var epochs: Int = 1
+    public var lr: Double?
+    public init() {}
+    enum CodingKeys: String, CodingKey { case epochs, lr }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 1
+        lr = try c.decodeIfPresent(Double.self, forKey: .lr)
+    }
+}
+
+/// One stage of a trial, resolved (grid applied) and validated.
+public struct ResolvedStage: Codable, Sendable, Equatable {
+    public var kind: String
+    /// The stage's configuration (its config type's JSON).
+    public var config: JSONValue
+}
+
+/// One trial: a group's pipeline at one grid point, for one seed.
+public struct TrialPlan: Codable, Sendable, Equatable {
+    public var group: String
+    /// The configuration label without the seed (e.g. `quantization: bits=4`).
+    public var label: String
+    public var stages: [ResolvedStage]
+    public var seed: UInt64
+
+    /// A stable identity (the sweep's resume key): group, label, stages and seed.
+    public var key: String {
+        let stageText = JSONValue.array(stages.map { .object(["kind": .string($0.kind), "config": $0.config]) }).canonical
+        return "\(group)|\(label)|seed=\(seed)|\(SHA256.hex(Array(stageText.utf8)).prefix(16))"
+    }
+
+    /// The dense fp32 baseline of a seed.
+    public static func baseline(seed: UInt64) -> TrialPlan {
+        TrialPlan(group: "baseline", label: "baseline (fp32)", stages: [], seed: seed)
+    }
+}
+
+extension SweepSpec.Group {
+    /// Grid points: one assignment per axis, cartesian product in spec order.
+    func points() -> [[(key: String, value: JSONValue)]] {
+        var points: [[(key: String, value: JSONValue)]] = [[]]
+        for axis in grid {
+            points = points.flatMap { p in axis.values.map { p + [(axis.key, $0)] } }
+        }
+        return points
+    }
+
+    /// The stages with a grid point applied, decoded and validated against the registry.
+    func resolve(_ point: [(key: String, value: JSONValue)], spec file: String, locate: Locator, registry: Registry) throws
+        -> (label: String, stages: [ResolvedStage])
+    {
+        var stages = self.stages
+        for (key, value) in point {
+            let parts = key.split(separator: ".").map(String.init)
+            guard parts.count >= 2, let index = stages.firstIndex(where: { $0["kind"] == .string(parts[0]) }) else {
+                throw locate.error(key, "group '\(name)': grid key '\(key)' must be KIND.KEY for a stage kind of the group")
+            }
+            var o = JSONValue.object(stages[index]).setting(Array(parts.dropFirst()), to: value).object ?? [:]
+            o["kind"] = .string(parts[0])
+            stages[index] = o
+        }
+        var resolved: [ResolvedStage] = []
+        for (i, stage) in stages.enumerated() {
+            guard case .string(let kind)? = stage["kind"] else { continue }
+            var body = stage
+            body["kind"] = nil
+            let section = "group '\(name)' stage \(i + 1) (\(kind))"
+            let config = JSONValue.object(body)
+            do {
+                switch kind {
+                case "quantize":
+                    let c = try SweepSpec.decode(QuantConfig.self, config, section: section, locate: locate)
+                    try c.validate()
+                    try Self.checkQuantizer(c.method, c.params, registry: registry)
+                    if c.activations != .none || c.realInt8 { try Self.checkQuantizer(c.activationMethod, c.activationParams, registry: registry) }
+                case "prune":
+                    let c = try SweepSpec.decode(PruningConfig.self, config, section: section, locate: locate)
+                    try c.validate()
+                    _ = try c.validate(against: registry)
+                case "finetune":
+                    let c = try SweepSpec.decode(FinetuneConfig.self, config, section: section, locate: locate)
+                    guard c.epochs >= 1, c.lr.map({ $0 > 0 }) ?? true else {
+                        throw SweepError("finetune needs epochs >= 1 and lr > 0")
+                    }
+                case "distill":
+                    let c = try SweepSpec.decode(DistillConfig.self, config, section: section, locate: locate)
+                    try c.validate(base: Recipe())
+                    for term in c.terms {
+                        let (manifest, descriptor) = try registry.resolve(term.method)
+                        guard descriptor.kind == .loss else {
+                            throw PluginError("term method '\(term.method)' is a \(descriptor.kind.rawValue), not a distillation loss")
+                        }
+                        _ = try descriptor.bind(term.params, plugin: manifest.plugin.name)
+                    }
+                default:
+                    throw locate.error(inGroup: name, key: "kind = \"\(kind)\"", "\(section): unknown stage kind '\(kind)' (expected quantize, prune, finetune or distill)")
+                }
+            } catch let error as SweepError {
+                throw error
+            } catch {
+                // Plugin, pruning and distillation errors quote the key or value at fault: find its line.
+                throw locate.error(inGroup: name, key: "kind = \"\(kind)\"", "\(section): \(error)")
+            }
+            resolved.append(ResolvedStage(kind: kind, config: config))
+        }
+        let label = point.isEmpty ? name : "\(name): " + point.map { "\($0.key.split(separator: ".").last ?? "")=\($0.value)" }.joined(separator: ", ")
+        return (label, resolved)
+    }
+
+    private static func checkQuantizer(_ method: String, _ params: [String: HyperValue], registry: Registry) throws {
+        let (manifest, descriptor) = try registry.resolve(method)
+        guard descriptor.kind == .quantizer else {
+            throw PluginError("method '\(method)' is a \(descriptor.kind.rawValue), not a quantizer")
+        }
+        _ = try descriptor.bind(params, plugin: manifest.plugin.name)
+    }
+}
+
+extension SweepSpec {
+    /// Every trial: one baseline per seed, then each group's grid points × seeds.
+    public func trials(registry: Registry) throws -> [TrialPlan] {
+        let locate = Locator(file: file, text: text)
+        var plans = seeds.map(TrialPlan.baseline)
+        for group in groups {
+            for point in group.points() {
+                let (label, stages) = try group.resolve(point, spec: file, locate: locate, registry: registry)
+                plans += seeds.map { TrialPlan(group: group.name, label: label, stages: stages, seed: $0) }
+            }
+        }
+        return plans
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+/// `lathe sweep` end to end: real child processes per trial, a real SQLite database.
+@Suite("lathe sweep", .serialized)
+struct SweepCommandTests {
+    static let spec = """
+    name = "tiny"
+    model = "mlp"
+    seeds = [0, 1]
+    limit_train = 1500
+    limit_test = 400
+    timeout = 300
+
+    [baseline]
+    epochs = 1
+    batch_size = 100
+
+    [[groups]]
+    name = "ptq"
+    stages = [{ kind = "quantize", method = "uniform/symmetric", params = { per_channel = true } }]
+    grid = { "quantize.params.bits" = [8, 4, 2] }
+    """
+
+    static func sqlite(_ db: String, _ sql: String) throws -> [String] {
+        let r = try CLIRunner.runTool("/usr/bin/env", ["python3", "-c", """
+        import sqlite3, sys
+        for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print("|".join(str(v) for v in row))
+        """, db, sql])
+        #expect(r.status == 0, "\(r.stderr)")
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test func killedSweepResumesWithNoTrialLostOrRepeated() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("tiny.toml")
+        try Data(Self.spec.utf8).write(to: spec)
+        let out = dir.appendingPathComponent("out").path
+        let db = out + "/results.db"
+        // Start with one worker and SIGKILL the parent once two trials are done.
+        let process = Process()
+        process.executableURL = CLIRunner.executable
+        process.arguments = ["sweep", spec.path, "--out", out, "--workers", "1", "--no-report", "--plain"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(240)
+        var done = 0
+        while Date() < deadline, process.isRunning {
+            Thread.sleep(forTimeInterval: 0.3)
+            if FileManager.default.fileExists(atPath: db) {
+                done = Int((try? Self.sqlite(db, "SELECT COUNT(*) FROM trials WHERE status = 'done'"))?.first ?? "0") ?? 0
+                if done >= 3 { break }
+            }
+        }
+        #expect(done >= 3 && process.isRunning, "the sweep should still be running with 3 trials done")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let before = try Self.sqlite(db, "SELECT status, COUNT(*) FROM trials GROUP BY status ORDER BY status")
+        #expect(before.contains { !$0.hasPrefix("done") }, "some trials must be unfinished after the kill: \(before)")
+
+        let resume = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "2", "--resume", "--no-report", "--plain"])
+        #expect(resume.status == 0, "\(resume.stderr)")
+        let rows = try Self.sqlite(db, "SELECT method, seed, status FROM trials ORDER BY method, seed")
+        let expected = ["baseline (fp32)", "ptq: bits=2", "ptq: bits=4", "ptq: bits=8"].flatMap { m in [0, 1].map { "\(m)|\($0)|done" } }
+        #expect(rows == expected)
+        // One set of metrics per trial, none left over from the interrupted attempt.
+        let metrics = try Self.sqlite(db, "SELECT COUNT(DISTINCT trial_id), COUNT(*) FROM metrics WHERE name = 'accuracy'")
+        #expect(metrics == ["8|8"])
+        #expect(try Self.sqlite(db, "SELECT COUNT(*) FROM sweeps") == ["1"])
+        // Resuming a complete sweep runs nothing.
+        let again = try CLIRunner.run(["sweep", spec.path, "--out", out, "--resume", "--no-report", "--plain"])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("0 to run"))
+        // Without --resume the existing sweep is refused.
+        let refused = try CLIRunner.run(["sweep", spec.path, "--out", out, "--no-report", "--plain"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--resume"))
+    }
+
+    @Test func aSegfaultingPluginLosesOnlyItsTrial() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let registry = dir.appendingPathComponent("registry").path
+        let fixture = try PluginCommandTests.fixture("segfault", in: dir)
+        let root = PluginCommandTests.root.path
+        for lib in [fixture, "\(root)/.build/plugins/libLatheUniform.so"] {
+            let add = try CLIRunner.run(["plugins", "add", lib, "--registry", registry])
+            #expect(add.status == 0, "\(add.stderr)")
+        }
+        let spec = dir.appendingPathComponent("crash.toml")
+        try Data((Self.spec.replacingOccurrences(of: "name = \"tiny\"", with: "name = \"crash\"")
+            .replacingOccurrences(of: "seeds = [0, 1]", with: "seeds = [0]") + """
+
+            [[groups]]
+            name = "crashing"
+            stages = [{ kind = "quantize", method = "segfault/crash" }]
+            """).utf8).write(to: spec)
+        let out = dir.appendingPathComponent("out").path
+        let result = try CLIRunner.run(["sweep", spec.path, "--out", out, "--registry", registry, "--no-report", "--plain"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("crashed with SIGSEGV"))
+        let rows = try Self.sqlite(out + "/results.db", "SELECT method, status, COALESCE(error, '') FROM trials ORDER BY id")
+        #expect(rows.count == 5)
+        #expect(rows.filter { $0.hasSuffix("|done|") }.count == 4, "\(rows)")
+        #expect(rows.contains("crashing|failed|crashed with signal 11 (SIGSEGV)"), "\(rows)")
+        #expect(try Self.sqlite(out + "/results.db", "SELECT COUNT(*) FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.status = 'failed'") == ["0"])
+    }
+
+    @Test func invalidSpecIsRefusedBeforeAnythingRuns() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("bad.toml")
+        try Data(Self.spec.replacingOccurrences(of: "[8, 4, 2]", with: "[8, 99]").utf8).write(to: spec)
+        let out = dir.appendingPathComponent("out")
+        let result = try CLIRunner.run(["sweep", spec.path, "--out", out.path, "--no-report", "--plain"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("bad.toml:15:") && result.stderr.contains("got 99"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import LatheReport
+
+/// notebooks/sweep_results.ipynb runs as a plain script (its code cells in order) with Debian's
+/// Python 3, pandas and matplotlib against a real results database, and agrees with `lathe report`.
+@Suite("notebooks")
+struct NotebookTests {
+    static let python = "/usr/bin/python3"
+    static let notebook = Fixture.root.appendingPathComponent("notebooks/sweep_results.ipynb")
+
+    /// The notebook's code cells joined into one script.
+    static func script() throws -> String {
+        let json = try JSONSerialization.jsonObject(with: try Data(contentsOf: notebook))
+        let nb = try #require(json as? [String: Any], "the notebook is not a JSON object")
+        #expect(nb["nbformat"] as? Int == 4)
+        let cells = try #require(nb["cells"] as? [[String: Any]], "the notebook has no cells")
+        let code = cells.filter { $0["cell_type"] as? String == "code" }.map { cell -> String in
+            if let lines = cell["source"] as? [String] { return lines.joined() }
+            return cell["source"] as? String ?? ""
+        }
+        #expect(code.count >= 4)
+        return code.joined(separator: "\n\n")
+    }
+
+    static func run(script: String, environment: [String: String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script]
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func notebookPlotsTheParetoFrontsAndRanking() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.python), "\(Self.python) missing: run scripts/bootstrap.sh")
+        let fx = try Fixture.make()
+        defer { fx.remove() }
+        let out = fx.directory.appendingPathComponent("notebook-out")
+        let result = try Self.run(script: try Self.script(), environment: [
+            "LATHE_RESULTS_DB": fx.path, "LATHE_NOTEBOOK_OUT": out.path,
+            "MPLCONFIGDIR": fx.directory.appendingPathComponent("mpl").path,
+        ])
+        try #require(result.status == 0, "notebook failed (needs python3-pandas python3-matplotlib, see scripts/bootstrap.sh):\n\(result.output)")
+        #expect(result.output.contains("sweep '\(Fixture.sweepName)'"))
+        for name in ["pareto_size.png", "pareto_latency.png", "ranking.png"] {
+            let data = try Data(contentsOf: out.appendingPathComponent(name))
+            #expect(data.count > 10_000, "\(name) is \(data.count) bytes")
+            #expect(Array(data.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "\(name) is not a PNG")
+        }
+        // The notebook's fronts and statistics agree with the report's.
+        #expect(result.output.contains("pareto_size.png: front = lowbit int2, uniform int4, uniform int8, dense fp32"))
+        #expect(result.output.contains("pareto_latency.png: front = magnitude 50%, uniform int8, dense fp32"))
+        let model = try ReportModel.load(databasePath: fx.path, sweep: Fixture.sweepName)
+        let csv = try String(contentsOf: out.appendingPathComponent("notebook_aggregates.csv"), encoding: .utf8)
+        let (_, rows) = CSV.records(csv)
+        #expect(rows.count == model.aggregates.count)
+        for row in rows {
+            let a = try #require(model.aggregate(group: row["grp"] ?? "", method: row["method"] ?? ""))
+            #expect(row["trial_ids"] == a.trialIDs.map(String.init).joined(separator: " "))
+            for metric in ["accuracy", "size_bytes", "latency_b1_ms"] {
+                let s = try #require(a[metric])
+                #expect(abs((Double(row["\(metric)_mean"] ?? "") ?? .nan) - s.mean) <= 1e-9 * max(1, abs(s.mean)))
+                if let ci = s.ciHalfWidth {
+                    #expect(abs((Double(row["\(metric)_ci95"] ?? "") ?? .nan) - ci) <= 1e-9 * max(1, ci), "\(a.method) \(metric)")
+                } else {
+                    #expect((row["\(metric)_ci95"] ?? "").isEmpty, "\(a.method) \(metric): n=1 has no CI")
+                }
+            }
+        }
+    }
+
+    @Test func notebookNamesAMissingDatabase() throws {
+        let result = try Self.run(script: try Self.script(), environment: ["LATHE_RESULTS_DB": "/nonexistent/results.db"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("no results database at /nonexistent/results.db"))
+    }
+}
