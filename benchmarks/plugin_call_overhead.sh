@@ -15,7 +15,7 @@ trap 'rm -rf "$WORK"' EXIT
 cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include -o "$WORK/libnoop.so" Tests/Fixtures/plugins/noop.c
 cc -std=c11 -O2 -I Sources/CLathePlugin/include -o "$WORK/direct" benchmarks/plugin_direct_call.c -ldl
 ITER="${1:-200000}"
-HOST_LINE="$("$LATHE" plugins bench "$WORK/libnoop.so" identity --iterations "$ITER" --repeats 7 | tail -1)"
+HOST_LINE="$("$LATHE" plugins bench "$WORK/libnoop.so" identity --iterations "$ITER" --repeats 7 | grep "per call through the host")"
 HOST_US="$(echo "$HOST_LINE" | sed -E 's/.*median ([0-9.]+) us.*/\1/')"
 DIRECT_NS="$("$WORK/direct" "$WORK/libnoop.so" identity "$ITER")"
 echo "machine: $(nproc) vCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

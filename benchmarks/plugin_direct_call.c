@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* The plugin's own cost: calls a quantizer's function directly (no libffi, no validation, no
  * tensor views, a trivial host table), for comparison with `lathe plugins bench`.
  *   usage: plugin_direct_call LIB METHOD ITERATIONS   (the method must take no hyperparameters

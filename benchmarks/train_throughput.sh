@@ -18,7 +18,7 @@ trap 'rm -rf "$OUT"' EXIT
 lathe_rates=(); torch_rates=()
 for r in $(seq "$REPEATS"); do
     "$LATHE" train --model lenet5 --epochs 1 --batch-size 128 --lr 0.05 --momentum 0.9 --weight-decay 5e-4 \
-        --schedule constant --threads "$THREADS" --limit-test 1000 --out "$OUT/run$r" --plain 2>/dev/null >/dev/null
+        --lr-schedule constant --threads "$THREADS" --limit-test 1000 --out "$OUT/run$r" --plain 2>/dev/null >/dev/null
     lathe_rates+=("$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['training']['imagesPerSecond'])" "$OUT/run$r/metrics.json")")
     torch_rates+=("$(/usr/bin/python3 benchmarks/pytorch_lenet5_epoch.py "$THREADS" 2>/dev/null | sed -n 's/images_per_second=//p')")
 done

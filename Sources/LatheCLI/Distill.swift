@@ -14,24 +14,23 @@ struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a student from a cached teacher with distillation loss plugins.",
         discussion: """
-            Terms: --loss and --feature take METHOD[:STUDENT_LAYER:TEACHER_LAYER][@WEIGHT], e.g.
+            Terms: --loss and --feature take METHOD[:STUDENT_LAYER:TEACHER_LAYER][@WEIGHT]. Response losses (kd/hinton) use the logits and take no layers; feature losses get a learnable adapter when the shapes differ.
               --loss kd/hinton --param temperature=4
-              --feature distill/hint:relu3:relu3            (adapter added when shapes differ)
+              --feature distill/hint:relu3:relu3
               --feature distill/sp:relu4:relu3@3000
-            Response losses (kd/hinton) use the logits and take no layers. --param NAME=VALUE goes
-            to the one term whose method declares NAME; otherwise qualify it: METHOD:NAME=VALUE or
-            INDEX:NAME=VALUE (1-based, --loss terms first). Without terms the student trains alone
-            (the baseline) and the teacher's accuracy is still reported.
-            Weighting: total = ce_weight * CE + sum weight_i * L_i; ce_weight defaults to 0 when a
-            response loss is present (it carries the label term, as kd/hinton's (1 - alpha) CE),
-            else 1. Teachers are cached in --cache (default $LATHE_CACHE/teachers or
-            runs/cache/teachers); the teacher's seed is --teacher-seed (default 0), not --seed.
+
+            --param NAME=VALUE goes to the one term whose method declares NAME; otherwise qualify it as METHOD:NAME=VALUE or INDEX:NAME=VALUE (1-based, --loss terms first). Without terms the student trains alone (the baseline) and the teacher's accuracy is still reported.
+
+            Weighting: total = ce_weight * CE + sum of weight_i * L_i. ce_weight defaults to 0 when a response loss is present (it carries the label term, as kd/hinton's (1 - alpha) CE), else 1.
+
+            Teachers are cached in --cache (default $LATHE_CACHE/teachers or runs/cache/teachers). The teacher trains with the recipe flags except --teacher-epochs, --teacher-lr and --teacher-seed (default 0, not --seed), so runs over student seeds share one teacher.
             """)
 
     @Option(help: "Teacher zoo model (default convnet).") var teacher: String?
     @Option(help: "Teacher width multiplier (default 1).") var teacherWidth: Double?
     @Option(help: "Teacher training epochs (default: --epochs).") var teacherEpochs: Int?
     @Option(help: "Teacher seed (default 0).") var teacherSeed: UInt64?
+    @Option(help: "Teacher base learning rate (default: --lr).") var teacherLr: Double?
     @Option(help: "Student zoo model (default lenet5).") var student: String?
     @Option(help: "Student width multiplier (default 0.5).") var width: Double?
     @Option(name: .customLong("loss"), help: "Distillation term METHOD[:STUDENT_LAYER:TEACHER_LAYER][@WEIGHT] (repeatable).")
@@ -55,7 +54,7 @@ struct Distill: ParsableCommand {
         if config != nil {
             let given: [(String, Bool)] = [
                 ("--teacher", teacher != nil), ("--teacher-width", teacherWidth != nil), ("--teacher-epochs", teacherEpochs != nil),
-                ("--teacher-seed", teacherSeed != nil), ("--student", student != nil), ("--width", width != nil),
+                ("--teacher-seed", teacherSeed != nil), ("--teacher-lr", teacherLr != nil), ("--student", student != nil), ("--width", width != nil),
                 ("--loss", !losses.isEmpty), ("--feature", !features.isEmpty), ("--param", !params.isEmpty),
                 ("--ce-weight", ceWeight != nil), ("--adapters", adapters != nil),
             ]
@@ -159,6 +158,7 @@ struct Distill: ParsableCommand {
         var teacherRecipe = RecipeOverrides()
         teacherRecipe.epochs = teacherEpochs
         teacherRecipe.seed = teacherSeed
+        teacherRecipe.learningRate = teacherLr
         return DistillConfig(
             teacher: .init(model: teacher ?? "convnet", width: teacherWidth ?? 1, recipe: teacherRecipe),
             student: .init(model: student ?? "lenet5", width: width ?? 0.5),

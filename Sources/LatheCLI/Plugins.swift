@@ -369,6 +369,8 @@ extension Plugins {
         @Option(help: "Elements of the input tensor.") var elements: Int = 1
         @Option(help: "Timed calls.") var iterations: Int = 200_000
         @Option(help: "Repeats (the median of each repeat's mean is reported).") var repeats: Int = 5
+        @Option(name: .customLong("param"), help: "Hyperparameter NAME=VALUE (repeatable; default: the declared defaults).")
+        var params: [String] = []
 
         func run() throws {
             guard elements >= 1, iterations >= 1, repeats >= 1 else {
@@ -377,7 +379,7 @@ extension Plugins {
             Engine.threads = 1
             let loaded = try PluginLibrary.load(path: URL(fileURLWithPath: library).standardizedFileURL.path)
             let m = try loaded.method(method)
-            let params = try m.bind()
+            let params = try m.bind(try m.descriptor.parse(assignments: self.params, plugin: m.plugin))
             let input = try Tensor.randn([elements])
             let output = try Tensor.empty([elements])
             let weight = try Tensor.randn([elements]), grad = try Tensor.randn([elements]), aux = try Tensor.randn([elements])

@@ -50,17 +50,7 @@ struct Prune: ParsableCommand {
     @Flag(help: "Physically remove pruned channels (output-channel criteria).") var physical = false
 
     // MARK: Recipe (dense training and fine-tuning)
-    @Option(help: "Dense training epochs (without --checkpoint).") var epochs: Int = 10
-    @Option(help: "Mini-batch size.") var batchSize: Int = 128
-    @Option(help: "Base learning rate.") var lr: Double = 0.05
-    @Option(help: "Optimizer: sgd, adam.") var optimizer: Recipe.OptimizerKind = .sgd
-    @Option(help: "SGD momentum.") var momentum: Double = 0.9
-    @Flag(help: "Nesterov momentum.") var nesterov = false
-    @Option(help: "L2 weight decay.") var weightDecay: Double = 5e-4
-    @Option(help: "LR schedule: constant, step, cosine.") var lrSchedule: Recipe.ScheduleKind = .cosine
-    @Option(help: "Step LR schedule: epochs between decays.") var stepEpochs: Int = 3
-    @Option(help: "Step LR schedule: decay factor.") var gamma: Double = 0.1
-    @Option(help: "Seed for initialisation and batch order.") var seed: UInt64 = 0
+    @OptionGroup var recipeOptions: RecipeOptions
 
     // MARK: Output
     @Option(name: .customLong("out"), help: "Output directory (default: runs/<model>-pruned-seed<seed>).")
@@ -71,21 +61,9 @@ struct Prune: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    var recipe: Recipe {
-        var r = Recipe()
-        r.epochs = epochs
-        r.batchSize = batchSize
-        r.learningRate = lr
-        r.optimizer = optimizer
-        r.momentum = momentum
-        r.nesterov = nesterov
-        r.weightDecay = weightDecay
-        r.schedule = lrSchedule
-        r.stepEpochs = stepEpochs
-        r.gamma = gamma
-        r.seed = seed
-        return r
-    }
+    var recipe: Recipe { recipeOptions.recipe }
+    var seed: UInt64 { recipeOptions.seed }
+    var epochs: Int { recipeOptions.epochs }
 
     /// The pruning configuration the flags describe; `params` typed by the criterion's declaration.
     func config(params typed: [String: HyperValue]) throws -> PruningConfig {

@@ -10,7 +10,7 @@ struct RecipeOptions: ParsableArguments {
     @Option(help: "SGD momentum.") var momentum: Double = 0.9
     @Flag(help: "Nesterov momentum.") var nesterov = false
     @Option(help: "L2 weight decay.") var weightDecay: Double = 5e-4
-    @Option(help: "LR schedule: constant, step, cosine.") var schedule: Recipe.ScheduleKind = .cosine
+    @Option(help: "Learning-rate schedule: constant, step, cosine.") var lrSchedule: Recipe.ScheduleKind = .cosine
     @Option(help: "Step schedule: epochs between decays.") var stepEpochs: Int = 3
     @Option(help: "Step schedule: decay factor.") var gamma: Double = 0.1
     @Option(help: "Seed for initialisation and batch order.") var seed: UInt64 = 0
@@ -24,7 +24,7 @@ struct RecipeOptions: ParsableArguments {
         r.momentum = momentum
         r.nesterov = nesterov
         r.weightDecay = weightDecay
-        r.schedule = schedule
+        r.schedule = lrSchedule
         r.stepEpochs = stepEpochs
         r.gamma = gamma
         r.seed = seed

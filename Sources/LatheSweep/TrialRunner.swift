@@ -102,11 +102,18 @@ public enum TrialRunner {
                 trainingSeconds += summary.trainingSeconds
                 quantized = nil
             case "distill":
-                let config = try JSONDecoder().decode(DistillConfig.self, from: data)
+                var body = stage.config.object ?? [:]
+                var studentRecipe = recipe
+                if let overrides = body.removeValue(forKey: "recipe") {
+                    studentRecipe = try JSONDecoder().decode(RecipeOverrides.self, from: JSONSerialization.data(withJSONObject: overrides.any))
+                        .applied(to: recipe)
+                    studentRecipe.seed = recipe.seed
+                }
+                let config = try JSONDecoder().decode(DistillConfig.self, from: JSONSerialization.data(withJSONObject: JSONValue.object(body).any))
                 for term in config.terms { note(plugin: term.method) }
                 let teachers = TeacherCache(directory: URL(fileURLWithPath: job.cacheDirectory).appendingPathComponent("teachers").path)
                 let (student, report) = try DistillationStage.run(config, train: train, test: test, dataset: job.dataset.rawValue,
-                                                                  recipe: recipe, registry: registry, cache: teachers, progress: progress)
+                                                                  recipe: studentRecipe, registry: registry, cache: teachers, progress: progress)
                 model = student
                 quantized = nil
                 metrics["teacher_accuracy"] = report.teacher.accuracy

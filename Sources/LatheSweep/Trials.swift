@@ -195,7 +195,13 @@ extension SweepSpec.Group {
                         throw SweepError("finetune needs epochs >= 1 and lr > 0")
                     }
                 case "distill":
-                    let c = try SweepSpec.decode(DistillConfig.self, config, section: section, locate: locate)
+                    // `recipe` (optional) overrides the baseline recipe for the student.
+                    var distill = body
+                    if let overrides = distill.removeValue(forKey: "recipe") {
+                        _ = try SweepSpec.decode(RecipeOverrides.self, overrides, section: section + " recipe", locate: locate)
+                            .applied(to: Recipe()).validate()
+                    }
+                    let c = try SweepSpec.decode(DistillConfig.self, .object(distill), section: section, locate: locate)
                     try c.validate(base: Recipe())
                     for term in c.terms {
                         let (manifest, descriptor) = try registry.resolve(term.method)

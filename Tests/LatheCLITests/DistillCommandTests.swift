@@ -12,6 +12,22 @@ struct DistillCommandTests {
          "--registry", registry, "--cache", dir.appendingPathComponent("cache").path]
     }
 
+    /// Every distillation loss passes the conformance checker through the registry: descriptors,
+    /// determinism, finite outputs, gradient vs central finite differences, thread safety.
+    @Test(arguments: ["distill", "kd"])
+    func lossPluginPassesCheck(plugin: String) throws {
+        let result = try CLIRunner.run(["plugins", "check", plugin, "--registry", Self.registry])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("result: PASS"), "\(result.stdout)")
+        #expect(!result.stdout.contains("FAIL"), "\(result.stdout)")
+        if plugin == "distill" {
+            for id in ["hint", "attention", "rkd-distance", "rkd-angle", "sp"] {
+                #expect(result.stdout.contains("distill/\(id) (loss)"), "\(id) missing")
+            }
+            #expect(result.stdout.components(separatedBy: "pass  gradient vs finite differences").count == 6)
+        }
+    }
+
     @Test func badInputFailsClearlyWithoutOutputs() throws {
         let dir = try CLIRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -27,6 +43,9 @@ struct DistillCommandTests {
             (["--loss", "kd/hinton", "--param", "temperature=hot"], "'temperature' = 'hot' is not a valid f32"),
             (["--loss", "kd/hinton", "--param", "alpha=3"], "alpha"),
             (["--loss", "kd/hinton@-1"], "weight '-1'"),
+            (["--loss", "kd/hinton", "--loss", "kd/hinton", "--param", "temperature=3"], "several terms declare 'temperature'"),
+            (["--loss", "kd/hinton", "--loss", "kd/hinton", "--param", "kd/hinton:temperature=3"], "select one by index, e.g. 1:temperature=3"),
+            (["--loss", "kd/hinton", "--param", "2:alpha=0.5"], "term 2 does not exist"),
             (["--teacher", "vgg", "--loss", "kd/hinton"], "teacher.model 'vgg'"),
             (["--config", "x.json", "--teacher", "mlp"], "cannot be combined with --config"),
             (["--config", dir.appendingPathComponent("missing.json").path], "missing.json"),
