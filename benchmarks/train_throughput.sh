@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${1:-$(nproc)}"
 REPEATS="${2:-3}"
-# lathe runs with libgomp's passive wait policy unless told otherwise (see Sources/LatheCLI/main.swift);
-# give the PyTorch peer the same environment.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+# lathe runs libgomp with a bounded spin (OMP_WAIT_POLICY=ACTIVE, GOMP_SPINCOUNT=1000) unless
+# told otherwise (see Sources/LatheCLI/main.swift); give the PyTorch peer the same environment.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-ACTIVE}"
+export GOMP_SPINCOUNT="${GOMP_SPINCOUNT:-1000}"
 scripts/bootstrap.sh --with-benchmark-peers
 swift build -c release --product lathe >/dev/null
 LATHE="$(swift build -c release --show-bin-path)/lathe"
@@ -29,7 +30,7 @@ lathe = [float(v) for v in sys.argv[2].split()]
 torch = [float(v) for v in sys.argv[3].split()]
 ml, mt = statistics.median(lathe), statistics.median(torch)
 import os
-print(f"lenet5 1 epoch, batch 128, SGD momentum 0.9, {threads} thread(s), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, median of {len(lathe)} runs")
+print(f"lenet5 1 epoch, batch 128, SGD momentum 0.9, {threads} thread(s), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}, median of {len(lathe)} runs")
 print(f"  lathe   : {ml:8.0f} img/s   runs: {', '.join(f'{v:.0f}' for v in lathe)}")
 print(f"  pytorch : {mt:8.0f} img/s   runs: {', '.join(f'{v:.0f}' for v in torch)}")
 print(f"  ratio lathe/pytorch: {ml / mt:.2f}x  (target >= 1.10x)")
