@@ -69,7 +69,10 @@ let package = Package(
             dependencies: [
                 "CLathePlugin", "CFFI", "LatheTensor",
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            // The SDK's files (symlinks to Sources/CLathePlugin), compiled into the binary so that
+            // `lathe plugins sdk` and `lathe plugins new` work without the source tree.
+            resources: [.embedInCode("SDK/lathe_plugin.h"), .embedInCode("SDK/lathe_plugin.rs")]
         ),
 
         // MARK: Method workflows in the host: quantization, pruning, distillation

@@ -97,10 +97,10 @@ struct PluginCommandTests {
         #expect(result.status == 0)
         let header = try String(contentsOf: sdk.appendingPathComponent("lathe_plugin.h"), encoding: .utf8)
         let canonical = try String(contentsOf: Self.root.appendingPathComponent("Sources/CLathePlugin/include/lathe_plugin.h"), encoding: .utf8)
-        #expect(header == canonical, "the embedded SDK is stale: run scripts/embed-sdk.sh")
+        #expect(header == canonical, "the SDK written out differs from Sources/CLathePlugin")
         let rust = try String(contentsOf: sdk.appendingPathComponent("lathe_plugin.rs"), encoding: .utf8)
         let canonicalRust = try String(contentsOf: Self.root.appendingPathComponent("Sources/CLathePlugin/rust/lathe_plugin.rs"), encoding: .utf8)
-        #expect(rust == canonicalRust, "the embedded Rust bindings are stale: run scripts/embed-sdk.sh")
+        #expect(rust == canonicalRust, "the Rust bindings written out differ from Sources/CLathePlugin")
         // A third party: only the written-out header, outside the source tree.
         let source = dir.appendingPathComponent("third.c")
         try Data(Self.thirdPartyPlugin.utf8).write(to: source)

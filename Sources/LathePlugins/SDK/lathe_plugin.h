@@ -1,0 +1,1 @@
+../../CLathePlugin/include/lathe_plugin.h

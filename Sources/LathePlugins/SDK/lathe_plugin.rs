@@ -1,0 +1,1 @@
+../../CLathePlugin/rust/lathe_plugin.rs
