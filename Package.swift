@@ -92,10 +92,11 @@ let package = Package(
         ),
 
         // MARK: First-party compression plugins (Plugins/, not SwiftPM package plugins)
-        .target(name: "UniformQuantizerPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-uniform", publicHeadersPath: ".",
+        .target(name: "LathePluginSupport", dependencies: ["CLathePlugin"], path: "Plugins/c-support"),
+        .target(name: "UniformQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-uniform", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "KDLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/swift-kd"),
-        .target(name: "LowBitQuantizerPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-lowbit", publicHeadersPath: ".",
+        .target(name: "LowBitQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-lowbit", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-distill", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),

@@ -3,8 +3,8 @@
  *
  * Written in C11 against lathe_plugin.h (ABI 1.0) only. Built by SwiftPM as libLatheUniform.so;
  * standalone:
- *   cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include \
- *      -o libuniform.so Plugins/c-uniform/uniform.c -lm
+ *   cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
+ *      -o libuniform.so Plugins/c-uniform/uniform.c Plugins/c-support/support.c -lm
  *
  * Methods
  *   uniform/affine     asymmetric (affine) quantizer — Jacob et al., CVPR 2018; Krishnamoorthi 2018
@@ -31,6 +31,7 @@
  * is within a few ulps of the code.
  */
 #include <lathe_plugin.h>
+#include <lathe_plugin_support.h>
 
 #include <float.h>
 #include <math.h>
@@ -359,29 +360,6 @@ static void percentile_pair(float *a, size_t n, double p, float *out_lo, float *
 /* ------------------------------------------------------------------------------------------ */
 /* Argument checking                                                                           */
 
-static int32_t fail(lathe_call *call, int32_t status, const char *message) {
-    if (call && call->host && call->host->report_error) call->host->report_error(call, message);
-    return status;
-}
-
-static int is_f32_cpu(const DLTensor *t) {
-    return t->device.device_type == kDLCPU && t->dtype.code == kDLFloat && t->dtype.bits == 32 &&
-           t->dtype.lanes == 1;
-}
-
-/** Element count of a compact row-major tensor, or -1 if the shape is negative or the strides
- *  describe another layout (dimensions of size 1 may carry any stride). */
-static int64_t compact_count(const DLTensor *t) {
-    int64_t count = 1;
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        int64_t extent = t->shape[d];
-        if (extent < 0) return -1;
-        if (t->strides && extent > 1 && t->strides[d] != count) return -1;
-        if (extent != 0 && count > INT64_MAX / extent) return -1;
-        count *= extent;
-    }
-    return count;
-}
 
 /** Everything shared by both quantizers: checks the arguments and resolves the data pointers. */
 typedef struct job {
@@ -396,40 +374,40 @@ static int32_t prepare(lathe_call *call, const DLTensor *input, DLTensor *output
                        bool per_channel, int32_t range, float percentile, job *out) {
     char message[160];
     if (!call || !call->host) return LATHE_INVALID_ARGUMENT;
-    if (!input || !output) return fail(call, LATHE_INVALID_ARGUMENT, "input and output must be non-NULL");
+    if (!input || !output) return lathe_fail(call, LATHE_INVALID_ARGUMENT, "input and output must be non-NULL");
     if (bits < BITS_MIN || bits > BITS_MAX) {
         snprintf(message, sizeof message, "bits must be in %d..%d, got %d", BITS_MIN, BITS_MAX, (int)bits);
-        return fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
     }
     if (range < 0 || range >= RANGE_COUNT) {
         snprintf(message, sizeof message, "range must be 0 (minmax), 1 (percentile) or 2 (mse), got %d", (int)range);
-        return fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
     }
     if (!(percentile >= 90.0f && percentile <= 100.0f)) {
         snprintf(message, sizeof message, "percentile must be in 90..100, got %g", (double)percentile);
-        return fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
     }
-    if (!is_f32_cpu(input)) return fail(call, LATHE_UNSUPPORTED, "input must be a float32 CPU tensor");
-    if (!is_f32_cpu(output)) return fail(call, LATHE_UNSUPPORTED, "output must be a float32 CPU tensor");
+    if (!lathe_is_f32_cpu(input)) return lathe_fail(call, LATHE_UNSUPPORTED, "input must be a float32 CPU tensor");
+    if (!lathe_is_f32_cpu(output)) return lathe_fail(call, LATHE_UNSUPPORTED, "output must be a float32 CPU tensor");
     if (input->ndim < 0 || (input->ndim > 0 && !input->shape))
-        return fail(call, LATHE_INVALID_ARGUMENT, "input has an invalid shape");
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "input has an invalid shape");
     if (per_channel && input->ndim == 0)
-        return fail(call, LATHE_INVALID_ARGUMENT, "per_channel needs a tensor with a dimension 0 (channels); got a scalar");
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "per_channel needs a tensor with a dimension 0 (channels); got a scalar");
     if (output->ndim != input->ndim || (output->ndim > 0 && !output->shape))
-        return fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
     for (int d = 0; d < input->ndim; d++) {
         if (output->shape[d] != input->shape[d])
-            return fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
+            return lathe_fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
     }
-    int64_t count = compact_count(input);
-    if (count < 0 || compact_count(output) != count)
-        return fail(call, LATHE_UNSUPPORTED, "tensors must be compact row-major");
-    if ((uint64_t)count > SIZE_MAX / sizeof(float)) return fail(call, LATHE_UNSUPPORTED, "tensor too large");
+    int64_t count = lathe_compact_count(input);
+    if (count < 0 || lathe_compact_count(output) != count)
+        return lathe_fail(call, LATHE_UNSUPPORTED, "tensors must be compact row-major");
+    if ((uint64_t)count > SIZE_MAX / sizeof(float)) return lathe_fail(call, LATHE_UNSUPPORTED, "tensor too large");
     size_t channels = per_channel ? (size_t)input->shape[0] : 1;
     if (per_channel && (channels == 0 || channels > UINT32_MAX))
-        return fail(call, LATHE_UNSUPPORTED, "per_channel needs 1..2^32-1 channels");
+        return lathe_fail(call, LATHE_UNSUPPORTED, "per_channel needs 1..2^32-1 channels");
     if (count > 0 && (!input->data || !output->data))
-        return fail(call, LATHE_INVALID_ARGUMENT, "tensor data must be non-NULL");
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "tensor data must be non-NULL");
     if (count > 0) {
         out->x = (const float *)(const void *)((const char *)input->data + input->byte_offset);
         out->y = (float *)(void *)((char *)output->data + output->byte_offset);
@@ -515,12 +493,12 @@ static int32_t run_quantizer(scheme s, lathe_call *call, const DLTensor *input, 
     if (j.channels > 1) {
         scales = host->scratch(call, j.channels * sizeof(float));
         zps = host->scratch(call, j.channels * sizeof(int32_t));
-        if (!scales || !zps) return fail(call, LATHE_NO_MEMORY, "out of scratch memory for per-channel parameters");
+        if (!scales || !zps) return lathe_fail(call, LATHE_NO_MEMORY, "out of scratch memory for per-channel parameters");
     }
     float *tmp = NULL;
     if (range == RANGE_PERCENTILE && j.inner > 0) {
         tmp = host->scratch(call, j.inner * sizeof(float));
-        if (!tmp) return fail(call, LATHE_NO_MEMORY, "out of scratch memory for the percentile estimator");
+        if (!tmp) return lathe_fail(call, LATHE_NO_MEMORY, "out of scratch memory for the percentile estimator");
     }
 
     for (size_t c = 0; c < j.channels; c++) {
@@ -533,10 +511,10 @@ static int32_t run_quantizer(scheme s, lathe_call *call, const DLTensor *input, 
         float *y = j.y + c * j.inner;
         float lo, hi;
         if (minmax_run(x, j.inner, &lo, &hi))
-            return fail(call, LATHE_INVALID_ARGUMENT, "input contains NaN or infinite values");
+            return lathe_fail(call, LATHE_INVALID_ARGUMENT, "input contains NaN or infinite values");
         grid g = channel_grid(s, x, j.inner, lo, hi, qmax, range, percentile, tmp);
         if (!isfinite(g.lo * g.scale) || !isfinite(g.hi * g.scale))
-            return fail(call, LATHE_UNSUPPORTED, "input range too close to FLT_MAX: the grid's end points overflow");
+            return lathe_fail(call, LATHE_UNSUPPORTED, "input range too close to FLT_MAX: the grid's end points overflow");
         if ((const float *)y == x) quantize_inplace(y, j.inner, &g);
         else quantize_run(x, y, j.inner, &g);
         scales[c] = g.scale;
@@ -555,7 +533,7 @@ static int32_t run_quantizer(scheme s, lathe_call *call, const DLTensor *input, 
     q.scales = scales;
     q.zero_points = zps; /* symmetric: explicit zeros */
     status = host->report_qparams(call, &q);
-    if (status != LATHE_OK) return fail(call, status, "the host refused the quantization parameters");
+    if (status != LATHE_OK) return lathe_fail(call, status, "the host refused the quantization parameters");
     return LATHE_OK;
 }
 
