@@ -111,17 +111,18 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .target(name: "LatheTestSupport", path: "Tests/LatheTestSupport"),
         .testTarget(name: "LatheTensorTests", dependencies: ["LatheTensor"]),
         .testTarget(name: "LatheDataTests", dependencies: ["LatheData"]),
         .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels"]),
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain"]),
-        .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins"]),
-        .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant"]),
-        .testTarget(name: "LathePruningTests", dependencies: ["LathePruning"]),
-        .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill"]),
-        .testTarget(name: "LatheReportTests", dependencies: ["LatheReport"]),
-        .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep"]),
-        .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI"]),
+        .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),
+        .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant", "LatheTestSupport"]),
+        .testTarget(name: "LathePruningTests", dependencies: ["LathePruning", "LatheTestSupport"]),
+        .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill", "LatheTestSupport"]),
+        .testTarget(name: "LatheReportTests", dependencies: ["LatheReport", "LatheTestSupport"]),
+        .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep", "LatheTestSupport"]),
+        .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI", "LatheTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

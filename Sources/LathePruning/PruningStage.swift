@@ -45,7 +45,7 @@ public enum PruningStage {
         }
 
         // MARK: Dense baseline
-        let dense = try copy(model)
+        let dense = try model.copy()
         let denseAccuracy = try Evaluation.evaluate(model, on: test).accuracy
         let denseProfile = try model.profile()
         let weightCounts = try Dictionary(uniqueKeysWithValues: targets.map { ($0, try PruningMasks.weight(of: model, $0).count) })
@@ -255,13 +255,6 @@ public enum PruningStage {
     /// A deep copy of `model`'s state, by tensor name.
     static func state(of model: Model) throws -> [String: Tensor] {
         try Dictionary(uniqueKeysWithValues: model.state.map { ($0.0, try $0.1.detached().clone()) })
-    }
-
-    /// An independent copy of `model` (same architecture, options and tensors, shapes included).
-    static func copy(_ model: Model) throws -> Model {
-        let copy = try Zoo.make(model.architecture, options: model.options)
-        try copy.load(try state(of: model), allowShapeChange: true)
-        return copy
     }
 
     /// Output channels (conv) or features (linear) of a profiled layer.

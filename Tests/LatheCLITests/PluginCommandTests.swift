@@ -1,14 +1,11 @@
 import Foundation
+import LatheTestSupport
 import Testing
 
 /// `lathe plugins …` end to end: real child processes, real shared libraries.
 @Suite("lathe plugins", .serialized)
 struct PluginCommandTests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root = SourceTree.root
 
     /// Compiles Tests/Fixtures/plugins/NAME.c into `dir`.
     static func fixture(_ name: String, in dir: URL) throws -> String {

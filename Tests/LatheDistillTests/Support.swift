@@ -1,4 +1,5 @@
 import Foundation
+import LatheTestSupport
 import LatheData
 import LathePlugins
 import LatheTensor
@@ -9,11 +10,7 @@ import Testing
 /// scripts/build-plugins.sh), small real Fashion-MNIST slices, scratch folders, comparisons.
 enum Support {
     /// The package root (the folder holding Package.swift).
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root = SourceTree.root
 
     /// The checkout's registry. Loading a method fails (it does not skip) with the registry's
     /// message when a library is missing or stale: "build it: scripts/build-plugins.sh".

@@ -1,16 +1,11 @@
 import Foundation
+import LatheTestSupport
 import Testing
 
 /// Builds the purpose-made plugin libraries of Tests/Fixtures/plugins with the system C compiler:
 /// real shared libraries, loaded for real.
 enum Fixtures {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url
-    }()
+    static let root = SourceTree.root
 
     static let output: URL = {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-fixtures-\(getpid())")

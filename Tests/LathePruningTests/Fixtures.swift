@@ -1,4 +1,5 @@
 import Foundation
+import LatheTestSupport
 import LatheData
 import LatheModels
 import LathePlugins
@@ -8,11 +9,7 @@ import LatheTrain
 /// Shared inputs: the checkout's registry (first-party plugins built by scripts/build-plugins.sh)
 /// and small real slices of Fashion-MNIST.
 enum Fixtures {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root = SourceTree.root
 
     static func registry() throws -> Registry {
         try Registry(directory: root.appendingPathComponent("registry").path)

@@ -65,9 +65,9 @@ struct PruningStageTests {
             var c = PruningConfig()
             c.criterion = "prune/l1-filter"
             c.finetuneEpochs = epochs
-            let (_, masked) = try run(c, try PruningStage.copy(model))
+            let (_, masked) = try run(c, try model.copy())
             c.physical = true
-            let (_, physical) = try run(c, try PruningStage.copy(model))
+            let (_, physical) = try run(c, try model.copy())
             #expect(masked.physicallyRemovedParameters == 0 && physical.physicallyRemovedParameters > 0)
             #expect(masked.maskedSparsity == physical.maskedSparsity)
             #expect(masked.speedupNote.hasPrefix("channels masked but not removed: no real speedup"))
@@ -107,7 +107,7 @@ struct PruningStageTests {
             c.criterion = criterion
             c.sparsity = 0.95
             c.finetuneEpochs = 0
-            return try run(c, try PruningStage.copy(dense)).1.pruned.accuracy
+            return try run(c, try dense.copy()).1.pruned.accuracy
         }
         let magnitude = try accuracy("prune/magnitude"), random = try accuracy("prune/random")
         #expect(magnitude > random + 0.2, "magnitude \(magnitude), random \(random)")

@@ -1,4 +1,5 @@
 import Foundation
+import LatheTestSupport
 import LatheData
 import LatheModels
 import LathePlugins
@@ -9,11 +10,7 @@ import Testing
 
 /// The registry of the checkout (first-party plugins built by scripts/build-plugins.sh).
 enum Checkout {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root = SourceTree.root
 
     static func registry() throws -> Registry {
         try Registry(directory: root.appendingPathComponent("registry").path)

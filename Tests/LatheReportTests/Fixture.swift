@@ -1,4 +1,5 @@
 import Foundation
+import LatheTestSupport
 import LatheResults
 
 /// A real results database in a temp folder, written through `ResultsStore` like the sweep runner
@@ -105,13 +106,7 @@ struct Fixture {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
     /// The repository root (holds Package.swift).
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path), url.path != "/" {
-            url.deleteLastPathComponent()
-        }
-        return url
-    }()
+    static let root = SourceTree.root
 }
 
 /// A minimal CSV reader (RFC 4180 quoting) to read the report's CSV back.

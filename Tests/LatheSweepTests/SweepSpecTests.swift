@@ -1,15 +1,12 @@
 import Foundation
+import LatheTestSupport
 import LathePlugins
 import Testing
 @testable import LatheSweep
 
 @Suite("sweep specs")
 struct SweepSpecTests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root = SourceTree.root
 
     static func registry() throws -> Registry { try Registry(directory: root.appendingPathComponent("registry").path) }
 
