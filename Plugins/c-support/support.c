@@ -1,5 +1,8 @@
 #include "lathe_plugin_support.h"
 
+#include <stdint.h>
+#include <string.h>
+
 int32_t lathe_fail(lathe_call *call, int32_t status, const char *message) {
     if (call && call->host && call->host->report_error) call->host->report_error(call, message);
     return status;
@@ -19,4 +22,41 @@ int64_t lathe_compact_count(const DLTensor *t) {
         count *= extent;
     }
     return count;
+}
+
+int32_t lathe_prepare_quantizer(lathe_call *call, const DLTensor *input, DLTensor *output, bool per_channel,
+                                lathe_quantizer_job *out) {
+    memset(out, 0, sizeof *out);
+    if (!call || !call->host) return LATHE_INVALID_ARGUMENT;
+    if (!input || !output) return lathe_fail(call, LATHE_INVALID_ARGUMENT, "input and output must be non-NULL");
+    if (!lathe_is_f32_cpu(input)) return lathe_fail(call, LATHE_UNSUPPORTED, "input must be a float32 CPU tensor");
+    if (!lathe_is_f32_cpu(output)) return lathe_fail(call, LATHE_UNSUPPORTED, "output must be a float32 CPU tensor");
+    if (input->ndim < 0 || (input->ndim > 0 && !input->shape))
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "input has an invalid shape");
+    if (per_channel && input->ndim == 0)
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT,
+                    "per_channel needs a tensor with a dimension 0 (channels); got a scalar");
+    if (output->ndim != input->ndim || (output->ndim > 0 && !output->shape))
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
+    for (int d = 0; d < input->ndim; d++) {
+        if (output->shape[d] != input->shape[d])
+            return lathe_fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
+    }
+    int64_t count = lathe_compact_count(input);
+    if (count < 0 || lathe_compact_count(output) != count)
+        return lathe_fail(call, LATHE_UNSUPPORTED, "tensors must be compact row-major");
+    if ((uint64_t)count > SIZE_MAX / (2 * sizeof(float))) return lathe_fail(call, LATHE_UNSUPPORTED, "tensor too large");
+    size_t channels = per_channel ? (size_t)input->shape[0] : 1;
+    if (per_channel && (channels == 0 || channels > UINT32_MAX))
+        return lathe_fail(call, LATHE_UNSUPPORTED, "per_channel needs 1..2^32-1 channels");
+    if (count > 0 && (!input->data || !output->data))
+        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "tensor data must be non-NULL");
+    if (count > 0) {
+        out->x = (const float *)(const void *)((const char *)input->data + input->byte_offset);
+        out->y = (float *)(void *)((char *)output->data + output->byte_offset);
+    }
+    out->count = (size_t)count;
+    out->channels = channels;
+    out->inner = (size_t)count / channels;
+    return LATHE_OK;
 }

@@ -362,13 +362,7 @@ static void percentile_pair(float *a, size_t n, double p, float *out_lo, float *
 
 
 /** Everything shared by both quantizers: checks the arguments and resolves the data pointers. */
-typedef struct job {
-    const float *x;
-    float *y;
-    size_t count;    /**< elements */
-    size_t channels; /**< 1 per-tensor, shape[0] per-channel */
-    size_t inner;    /**< elements per channel */
-} job;
+typedef lathe_quantizer_job job;
 
 static int32_t prepare(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits,
                        bool per_channel, int32_t range, float percentile, job *out) {
@@ -387,35 +381,7 @@ static int32_t prepare(lathe_call *call, const DLTensor *input, DLTensor *output
         snprintf(message, sizeof message, "percentile must be in 90..100, got %g", (double)percentile);
         return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
     }
-    if (!lathe_is_f32_cpu(input)) return lathe_fail(call, LATHE_UNSUPPORTED, "input must be a float32 CPU tensor");
-    if (!lathe_is_f32_cpu(output)) return lathe_fail(call, LATHE_UNSUPPORTED, "output must be a float32 CPU tensor");
-    if (input->ndim < 0 || (input->ndim > 0 && !input->shape))
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "input has an invalid shape");
-    if (per_channel && input->ndim == 0)
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "per_channel needs a tensor with a dimension 0 (channels); got a scalar");
-    if (output->ndim != input->ndim || (output->ndim > 0 && !output->shape))
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
-    for (int d = 0; d < input->ndim; d++) {
-        if (output->shape[d] != input->shape[d])
-            return lathe_fail(call, LATHE_INVALID_ARGUMENT, "output must have the input's shape");
-    }
-    int64_t count = lathe_compact_count(input);
-    if (count < 0 || lathe_compact_count(output) != count)
-        return lathe_fail(call, LATHE_UNSUPPORTED, "tensors must be compact row-major");
-    if ((uint64_t)count > SIZE_MAX / sizeof(float)) return lathe_fail(call, LATHE_UNSUPPORTED, "tensor too large");
-    size_t channels = per_channel ? (size_t)input->shape[0] : 1;
-    if (per_channel && (channels == 0 || channels > UINT32_MAX))
-        return lathe_fail(call, LATHE_UNSUPPORTED, "per_channel needs 1..2^32-1 channels");
-    if (count > 0 && (!input->data || !output->data))
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, "tensor data must be non-NULL");
-    if (count > 0) {
-        out->x = (const float *)(const void *)((const char *)input->data + input->byte_offset);
-        out->y = (float *)(void *)((char *)output->data + output->byte_offset);
-    }
-    out->count = (size_t)count;
-    out->channels = channels;
-    out->inner = channels ? (size_t)count / channels : 0;
-    return LATHE_OK;
+    return lathe_prepare_quantizer(call, input, output, per_channel, out);
 }
 
 /* ------------------------------------------------------------------------------------------ */
