@@ -1,6 +1,8 @@
 """PyTorch peer for benchmarks/train_throughput.sh: one epoch of LeNet-5 on Fashion-MNIST with
 the same recipe as `lathe train` (batch 128, SGD momentum 0.9, weight decay 5e-4, lr 0.05,
-seeded shuffling, loss and accuracy tracked every step). Prints `images_per_second=<float>`.
+seeded shuffling, loss and accuracy tracked every step). Prints `images_per_second=<float>`
+(the whole epoch) and `median_step_seconds=<float>` (the median full-batch step, timed as
+`lathe train` times its steps: from taking the batch to the bookkeeping after the update).
 
 Usage: python3 pytorch_lenet5_epoch.py THREADS [DATA_DIR]
 """
@@ -40,7 +42,9 @@ perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
 model.train()
 start = time.perf_counter()
 loss_sum, correct = 0.0, 0.0
+step_seconds = []
 for i in range(0, len(x), batch):
+    step_start = time.perf_counter()
     index = perm[i : i + batch]
     xb, yb = x[index], y[index]
     logits = model(xb)
@@ -51,6 +55,9 @@ for i in range(0, len(x), batch):
     loss_sum += loss.item() * len(index)
     with torch.no_grad():
         correct += (logits.argmax(1) == yb).double().sum().item()
+    if len(index) == batch:
+        step_seconds.append(time.perf_counter() - step_start)
 elapsed = time.perf_counter() - start
 print(f"images_per_second={len(x) / elapsed:.1f}")
+print(f"median_step_seconds={float(np.median(step_seconds)):.9f}")
 print(f"train_loss={loss_sum / len(x):.4f} train_accuracy={correct / len(x):.4f}", file=sys.stderr)

@@ -21,9 +21,6 @@ ct_tensor ct_batch_norm(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor
                               /*cudnn_enabled=*/false);
     });
 }
-ct_tensor ct_max_pool2d(ct_tensor x, const int64_t *k, const int64_t *s, const int64_t *p) {
-    return guard([&] { return at::max_pool2d(T(x), dims(k, 2), dims(s, 2), dims(p, 2)); });
-}
 ct_tensor ct_avg_pool2d(ct_tensor x, const int64_t *k, const int64_t *s, const int64_t *p) {
     return guard([&] { return at::avg_pool2d(T(x), dims(k, 2), dims(s, 2), dims(p, 2)); });
 }

@@ -26,6 +26,22 @@ struct TrainerTests {
         #expect(summary.epochs[2].trainLoss < summary.epochs[0].trainLoss)
         #expect(before < 0.3)
         #expect(after > 0.7, "accuracy after 3 epochs on 2000 images: \(after)")
+        let step = try #require(summary.medianStepSeconds)
+        #expect(step > 0 && step < summary.trainingSeconds)
+    }
+
+    /// The steady-state step time only counts full batches: none here.
+    @Test func noFullBatchNoMedianStep() throws {
+        Engine.threads = 1
+        let summary = try Trainer(recipe: recipe(epochs: 1)).train(try Zoo.make("mlp"), on: Fixtures.fashion.train.prefix(40))
+        #expect(summary.medianStepSeconds == nil)
+        #expect(summary.imagesPerSecond > 0)
+    }
+
+    @Test func medianOfStepTimes() {
+        #expect(Trainer.median([3, 1, 2]) == 2)
+        #expect(Trainer.median([4, 1, 2, 3]) == 2.5)
+        #expect(Trainer.median([]) == nil)
     }
 
     /// Same seed and thread count → bit-identical weights and losses.

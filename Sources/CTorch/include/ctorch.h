@@ -169,9 +169,18 @@ ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor bias);
 /** running_mean/var may be NULL; they are updated in place when training. */
 ct_tensor ct_batch_norm(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean,
                         ct_tensor running_var, bool training, double momentum, double eps);
+/** Max pooling. Windows that tile the input (kernel == stride, no padding) on float CPU tensors
+ *  take Lathe's own kernel (pool.cpp; bitwise equal to ATen's), everything else ATen's. */
 ct_tensor ct_max_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
+/** ATen's max_pool2d unconditionally (the reference the tests compare ct_max_pool2d with). */
+ct_tensor ct_max_pool2d_aten(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
 ct_tensor ct_avg_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
 ct_tensor ct_adaptive_avg_pool2d(ct_tensor x, int64_t out_h, int64_t out_w);
+/** One step of torch.optim.SGD (dampening 0) over n parameters, without recording gradients.
+ *  buffers[i] is parameter i's momentum buffer: NULL before its first step, when the shim stores
+ *  a new handle there that the caller then owns. Parameters without a gradient are skipped. */
+int32_t ct_sgd_step(ct_tensor *params, ct_tensor *buffers, int64_t n, double lr, double momentum,
+                    double weight_decay, bool nesterov);
 /** Mean cross-entropy of logits [N,C] against int64 labels [N]; label_smoothing in [0,1). */
 ct_tensor ct_cross_entropy(ct_tensor logits, ct_tensor labels, double label_smoothing);
 ct_tensor ct_mse_loss(ct_tensor a, ct_tensor b);

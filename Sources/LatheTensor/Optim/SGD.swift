@@ -1,3 +1,5 @@
+import CTorch
+
 /// Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, with
 /// PyTorch's update rule (`torch.optim.SGD`):
 ///
@@ -23,28 +25,19 @@ public final class SGD: Optimizer {
         self.buffers = Array(repeating: nil, count: parameters.count)
     }
 
+    /// One step over every parameter that has a gradient, in a single call into the engine.
     public func step() throws {
-        try withNoGrad {
-            for (i, p) in parameters.enumerated() {
-                guard let grad = p.grad else { continue }
-                var d = grad
-                if weightDecay != 0 {
-                    d = try grad + (p * weightDecay)
-                }
-                if momentum != 0 {
-                    let buffer: Tensor
-                    if let existing = buffers[i] {
-                        try existing.mul_(momentum)
-                        try existing.add_(d)
-                        buffer = existing
-                    } else {
-                        buffer = try d.clone()
-                        buffers[i] = buffer
-                    }
-                    d = nesterov ? try d + (buffer * momentum) : buffer
-                }
-                try p.add_(d, alpha: -learningRate)
+        var handles = parameters.map { Optional($0.handle) }
+        var state = buffers.map { $0?.handle }
+        let status = handles.withUnsafeMutableBufferPointer { p in
+            state.withUnsafeMutableBufferPointer { b in
+                ct_sgd_step(p.baseAddress, b.baseAddress, Int64(p.count), learningRate, momentum, weightDecay, nesterov)
             }
         }
+        // Adopt the buffers created on this step (also when the step failed part-way).
+        for i in buffers.indices where buffers[i] == nil {
+            if let created = state[i] { buffers[i] = Tensor(handle: created) }
+        }
+        try checkStatus(status, "sgd_step")
     }
 }

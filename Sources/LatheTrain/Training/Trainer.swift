@@ -22,6 +22,10 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     public var trainingSeconds: Double
     /// Training images processed per second over the whole run.
     public var imagesPerSecond: Double
+    /// Median wall time of one full-batch step (data, forward, loss, backward, update,
+    /// bookkeeping): the steady-state rate, which a burst of interference on a shared machine
+    /// moves far less than the whole-run rate. Nil when no step had a full batch.
+    public var medianStepSeconds: Double?
 }
 
 /// Supervised training with cross-entropy: the loop every method stage builds on.
@@ -64,12 +68,15 @@ public struct Trainer {
         var records: [EpochRecord] = []
         var trainingSeconds = 0.0
         var globalStep = 0
+        var fullStepSeconds: [Double] = []
+        let clock = ContinuousClock()
         for epoch in 0..<recipe.epochs {
             let start = Date()
             var lossSum = 0.0, correct = 0.0, seen = 0
             let plan = BatchPlan(count: data.count, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch: epoch)
             var lr = recipe.learningRate
             for (step, indices) in plan.enumerated() {
+                let stepStart = clock.now
                 lr = recipe.lrSchedule.rate(base: recipe.learningRate, step: globalStep, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
                 optimizer.learningRate = lr
                 let (x, y) = try data.batch(indices[...])
@@ -88,6 +95,7 @@ public struct Trainer {
                 correct += try withNoGrad { try logits.argmax(1).eq(y).converted(to: .float64).sum().item() }
                 seen += indices.count
                 globalStep += 1
+                if indices.count == recipe.batchSize { fullStepSeconds.append((clock.now - stepStart).seconds) }
                 let elapsed = Date().timeIntervalSince(start)
                 let rate = Double(seen) / Swift.max(elapsed, 1e-9)
                 let remaining = Double(totalSteps - globalStep) * Double(recipe.batchSize) / Swift.max(rate, 1e-9)
@@ -107,6 +115,19 @@ public struct Trainer {
             progress.epochFinished(line)
         }
         let images = Double(data.count * recipe.epochs)
-        return TrainingSummary(epochs: records, trainingSeconds: trainingSeconds, imagesPerSecond: images / Swift.max(trainingSeconds, 1e-9))
+        return TrainingSummary(epochs: records, trainingSeconds: trainingSeconds, imagesPerSecond: images / Swift.max(trainingSeconds, 1e-9),
+                               medianStepSeconds: Self.median(fullStepSeconds))
     }
+
+    static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a floating-point number.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
