@@ -13,8 +13,14 @@ enum Fixtures {
         return url
     }()
 
+    /// Serialises compilation: tests run in parallel, and a library must never be seen half
+    /// replaced by another test's build of it.
+    private static let lock = NSLock()
+
     /// The path of `lib<name>.so`, compiled from `Tests/Fixtures/plugins/<name>.c` once per process.
     static func library(_ name: String) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
         let lib = output.appendingPathComponent("lib\(name).so")
         if FileManager.default.fileExists(atPath: lib.path) { return lib.path }
         let source = root.appendingPathComponent("Tests/Fixtures/plugins/\(name).c").path
@@ -28,8 +34,10 @@ enum Fixtures {
         guard process.terminationStatus == 0 else {
             throw FixtureError(message: "cc failed on \(source) (status \(process.terminationStatus))")
         }
-        _ = try? FileManager.default.replaceItemAt(lib, withItemAt: temp)
-        if !FileManager.default.fileExists(atPath: lib.path) { try FileManager.default.moveItem(at: temp, to: lib) }
+        // rename(2) replaces atomically (Foundation's replaceItemAt removes, then moves).
+        guard rename(temp.path, lib.path) == 0 else {
+            throw FixtureError(message: "cannot rename \(temp.path) to \(lib.path) (errno \(errno))")
+        }
         return lib.path
     }
 
