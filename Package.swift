@@ -98,7 +98,7 @@ let package = Package(
         .target(name: "KDLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/swift-kd"),
         .target(name: "LowBitQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-lowbit", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/c-distill", publicHeadersPath: ".",
+        .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-distill", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
 
         // MARK: Host executable

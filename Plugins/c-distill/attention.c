@@ -123,10 +123,10 @@ int32_t attention(lathe_call *call, const DLTensor *student, const DLTensor *tea
     loss_args a;
     int32_t status = prologue(call, student, teacher, labels, loss, student_grad, 2, &a);
     if (status != LATHE_OK) return status;
-    if (!(p_value >= 1.0f && p_value <= 4.0f)) return fail(call, LATHE_INVALID_ARGUMENT, "p must be in [1, 4], got %g", (double)p_value);
+    if (!(p_value >= 1.0f && p_value <= 4.0f)) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "p must be in [1, 4], got %g", (double)p_value);
     char s1[96], s2[96];
     if (a.student.rank != a.teacher.rank)
-        return fail(call, LATHE_INVALID_ARGUMENT,
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT,
                     "attention needs student and teacher of the same rank ([B, C, H, W] or [B, D]); got %s and %s",
                     shape_text(&a.student, s1, sizeof s1), shape_text(&a.teacher, s2, sizeof s2));
     size_t cs, ct, axes, in_s[MAX_RANK], in_t[MAX_RANK], out[MAX_RANK];

@@ -3,8 +3,8 @@
  *
  * Written in C11 against lathe_plugin.h (ABI 1.0) only. Built by SwiftPM as
  * libLatheDistillLosses.so; standalone:
- *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -I Sources/CLathePlugin/include \
- *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,rkd,sp}.c -lm
+ *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
+ *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,rkd,sp}.c Plugins/c-support/support.c -lm
  * Files: distill.c (descriptors), one file per loss, distill_internal.h (shared helpers).
  *
  * Methods (each: loss = a scalar, mean over the batch as stated; gradient w.r.t. the student)
@@ -85,7 +85,7 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         int32_t status = registrar->register_method(registrar, &methods[i]);
         if (status != LATHE_OK) {
-            if (HOST_HAS(host, log)) {
+            if (LATHE_HOST_HAS(host, log)) {
                 char message[128];
                 snprintf(message, sizeof message, "distill: registering distill/%s failed", methods[i].id);
                 host->log(host, 3, message);

@@ -3,6 +3,7 @@
 #define DISTILL_INTERNAL_H
 
 #include <lathe_plugin.h>
+#include <lathe_plugin_support.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -17,38 +18,18 @@
 enum { MAX_RANK = 8 };
 
 /* ------------------------------------------------------------------------------------------ */
-/* Host services, read only within the size the host declared                                  */
-
-#define HOST_HAS(host, field) \
-    ((host) != NULL && (size_t)(host)->head.size >= offsetof(lathe_host, field) + sizeof((host)->field) && (host)->field != NULL)
-
-/** Reports `status` with a formatted message (once) and returns it. */
-static inline int32_t fail(lathe_call *call, int32_t status, const char *format, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static inline int32_t fail(lathe_call *call, int32_t status, const char *format, ...) {
-    char message[512];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
-    va_end(args);
-    if (call != NULL && HOST_HAS(call->host, report_error)) call->host->report_error(call, message);
-    return status;
-}
+/* Host services (LATHE_HOST_HAS: read only within the size the host declared)                 */
 
 /** `count` doubles of scratch memory, or NULL after reporting LATHE_NO_MEMORY. */
 static inline double *scratch_doubles(lathe_call *call, size_t count, int32_t *status) {
     if (count == 0) count = 1;
     if (count > SIZE_MAX / sizeof(double)) {
-        *status = fail(call, LATHE_NO_MEMORY, "scratch request of %zu doubles overflows", count);
+        *status = lathe_failf(call, LATHE_NO_MEMORY, "scratch request of %zu doubles overflows", count);
         return NULL;
     }
-    void *memory = HOST_HAS(call->host, scratch) ? call->host->scratch(call, count * sizeof(double)) : NULL;
+    void *memory = LATHE_HOST_HAS(call->host, scratch) ? call->host->scratch(call, count * sizeof(double)) : NULL;
     if (memory == NULL) {
-        *status = fail(call, LATHE_NO_MEMORY, "cannot get %zu bytes of scratch memory from the host", count * sizeof(double));
+        *status = lathe_failf(call, LATHE_NO_MEMORY, "cannot get %zu bytes of scratch memory from the host", count * sizeof(double));
         return NULL;
     }
     return (double *)memory;
@@ -70,21 +51,21 @@ typedef struct view {
 /** Checks `tensor` is a compact CPU tensor of `code`/`bits` with rank in [min_rank, MAX_RANK]. */
 static inline int32_t check_tensor(lathe_call *call, const DLTensor *tensor, const char *name, uint8_t code, uint8_t bits,
                             int32_t min_rank, view *out) {
-    if (tensor == NULL) return fail(call, LATHE_INVALID_ARGUMENT, "%s is NULL", name);
-    if (tensor->device.device_type != kDLCPU) return fail(call, LATHE_UNSUPPORTED, "%s must be a CPU tensor", name);
+    if (tensor == NULL) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s is NULL", name);
+    if (tensor->device.device_type != kDLCPU) return lathe_failf(call, LATHE_UNSUPPORTED, "%s must be a CPU tensor", name);
     if (tensor->dtype.code != code || tensor->dtype.bits != bits || tensor->dtype.lanes != 1)
-        return fail(call, LATHE_UNSUPPORTED, "%s must be %s", name, code == kDLFloat ? "float32" : "int64");
+        return lathe_failf(call, LATHE_UNSUPPORTED, "%s must be %s", name, code == kDLFloat ? "float32" : "int64");
     if (tensor->ndim < min_rank || tensor->ndim > MAX_RANK)
-        return fail(call, LATHE_INVALID_ARGUMENT, "%s must have %d to %d dimensions, got %d", name, (int)min_rank,
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s must have %d to %d dimensions, got %d", name, (int)min_rank,
                     (int)MAX_RANK, (int)tensor->ndim);
-    if (tensor->shape == NULL) return fail(call, LATHE_INVALID_ARGUMENT, "%s has no shape", name);
+    if (tensor->shape == NULL) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s has no shape", name);
     out->rank = tensor->ndim;
     size_t count = 1;
     for (int32_t d = 0; d < tensor->ndim; d++) {
-        if (tensor->shape[d] < 0) return fail(call, LATHE_INVALID_ARGUMENT, "%s has a negative extent", name);
+        if (tensor->shape[d] < 0) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s has a negative extent", name);
         size_t extent = (size_t)tensor->shape[d];
         if (extent != 0 && count > SIZE_MAX / sizeof(double) / extent)
-            return fail(call, LATHE_UNSUPPORTED, "%s is too large", name);
+            return lathe_failf(call, LATHE_UNSUPPORTED, "%s is too large", name);
         count *= extent;
         out->shape[d] = extent;
     }
@@ -92,11 +73,11 @@ static inline int32_t check_tensor(lathe_call *call, const DLTensor *tensor, con
         int64_t expected = 1;
         for (int32_t d = tensor->ndim - 1; d >= 0; d--) {
             if (tensor->shape[d] > 1 && tensor->strides[d] != expected)
-                return fail(call, LATHE_UNSUPPORTED, "%s must be compact row-major", name);
+                return lathe_failf(call, LATHE_UNSUPPORTED, "%s must be compact row-major", name);
             expected *= tensor->shape[d];
         }
     }
-    if (count > 0 && tensor->data == NULL) return fail(call, LATHE_INVALID_ARGUMENT, "%s has no data", name);
+    if (count > 0 && tensor->data == NULL) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s has no data", name);
     out->data = count > 0 ? (float *)(void *)((char *)tensor->data + tensor->byte_offset) : NULL;
     out->batch = out->shape[0];
     out->count = count;
@@ -122,7 +103,7 @@ static const char *shape_text(const view *v, char *buffer, size_t size) {
 
 static inline int32_t check_finite(lathe_call *call, const view *v, const char *name) {
     for (size_t i = 0; i < v->count; i++)
-        if (!isfinite(v->data[i])) return fail(call, LATHE_INVALID_ARGUMENT, "%s contains NaN or infinity (element %zu)", name, i);
+        if (!isfinite(v->data[i])) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s contains NaN or infinity (element %zu)", name, i);
     return LATHE_OK;
 }
 
@@ -145,17 +126,17 @@ static inline int32_t prologue(lathe_call *call, const DLTensor *student, const 
     if ((status = check_tensor(call, teacher, "teacher", kDLFloat, 32, min_rank, &a->teacher)) != LATHE_OK) return status;
     if ((status = check_tensor(call, labels, "labels", kDLInt, 64, 1, &y)) != LATHE_OK) return status;
     if ((status = check_tensor(call, student_grad, "student_grad", kDLFloat, 32, min_rank, &a->grad)) != LATHE_OK) return status;
-    if (loss == NULL) return fail(call, LATHE_INVALID_ARGUMENT, "loss is NULL");
+    if (loss == NULL) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "loss is NULL");
     if (a->student.batch < 1 || a->student.per_sample < 1)
-        return fail(call, LATHE_INVALID_ARGUMENT, "student must be [B, ...] with B >= 1 and no empty dimension, got %s",
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "student must be [B, ...] with B >= 1 and no empty dimension, got %s",
                     shape_text(&a->student, s1, sizeof s1));
     if (a->teacher.batch != a->student.batch || a->teacher.per_sample < 1)
-        return fail(call, LATHE_INVALID_ARGUMENT, "teacher %s must share the student's batch size %zu and not be empty",
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "teacher %s must share the student's batch size %zu and not be empty",
                     shape_text(&a->teacher, s1, sizeof s1), a->student.batch);
     if (y.rank != 1 || y.shape[0] != a->student.batch)
-        return fail(call, LATHE_INVALID_ARGUMENT, "labels must be [%zu], got %s", a->student.batch, shape_text(&y, s1, sizeof s1));
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "labels must be [%zu], got %s", a->student.batch, shape_text(&y, s1, sizeof s1));
     if (!same_shape(&a->grad, &a->student))
-        return fail(call, LATHE_INVALID_ARGUMENT, "student_grad %s differs from student %s", shape_text(&a->grad, s1, sizeof s1),
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "student_grad %s differs from student %s", shape_text(&a->grad, s1, sizeof s1),
                     shape_text(&a->student, s2, sizeof s2));
     if ((status = check_finite(call, &a->student, "student")) != LATHE_OK) return status;
     if ((status = check_finite(call, &a->teacher, "teacher")) != LATHE_OK) return status;
@@ -222,11 +203,10 @@ static inline double normalize(const double *x, double *out, size_t n) {
 /* The losses (one file each), registered by distill.c. Common leading arguments: */
 #define DISTILL_LOSS_ARGS lathe_call *call, const DLTensor *student, const DLTensor *teacher, const DLTensor *labels, \
                           double *loss, DLTensor *student_grad
-#define DISTILL_HIDDEN __attribute__((visibility("hidden")))
-DISTILL_HIDDEN int32_t hint(DISTILL_LOSS_ARGS);
-DISTILL_HIDDEN int32_t attention(DISTILL_LOSS_ARGS, float p_value);
-DISTILL_HIDDEN int32_t rkd_distance(DISTILL_LOSS_ARGS);
-DISTILL_HIDDEN int32_t rkd_angle(DISTILL_LOSS_ARGS);
-DISTILL_HIDDEN int32_t sp(DISTILL_LOSS_ARGS);
+LATHE_SUPPORT_HIDDEN int32_t hint(DISTILL_LOSS_ARGS);
+LATHE_SUPPORT_HIDDEN int32_t attention(DISTILL_LOSS_ARGS, float p_value);
+LATHE_SUPPORT_HIDDEN int32_t rkd_distance(DISTILL_LOSS_ARGS);
+LATHE_SUPPORT_HIDDEN int32_t rkd_angle(DISTILL_LOSS_ARGS);
+LATHE_SUPPORT_HIDDEN int32_t sp(DISTILL_LOSS_ARGS);
 
 #endif

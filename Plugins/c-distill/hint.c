@@ -17,7 +17,7 @@ int32_t hint(lathe_call *call, const DLTensor *student, const DLTensor *teacher,
     if (status != LATHE_OK) return status;
     if (!same_shape(&a.student, &a.teacher)) {
         char s1[96], s2[96];
-        return fail(call, LATHE_INVALID_ARGUMENT,
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT,
                     "hint needs equal student and teacher shapes (the host adapts the student); got %s and %s",
                     shape_text(&a.student, s1, sizeof s1), shape_text(&a.teacher, s2, sizeof s2));
     }

@@ -39,7 +39,7 @@ int32_t rkd_distance(lathe_call *call, const DLTensor *student, const DLTensor *
     int32_t status = prologue(call, student, teacher, labels, loss, student_grad, 1, &a);
     if (status != LATHE_OK) return status;
     const size_t batch = a.student.batch, ns = a.student.per_sample, nt = a.teacher.per_sample;
-    if (batch > SIZE_MAX / sizeof(double) / batch / 3) return fail(call, LATHE_UNSUPPORTED, "batch %zu is too large", batch);
+    if (batch > SIZE_MAX / sizeof(double) / batch / 3) return lathe_failf(call, LATHE_UNSUPPORTED, "batch %zu is too large", batch);
     double *ds = scratch_doubles(call, 3 * batch * batch, &status);
     if (ds == NULL) return status;
     double *dt = ds + batch * batch, *gd = dt + batch * batch;
@@ -115,7 +115,7 @@ int32_t rkd_angle(lathe_call *call, const DLTensor *student, const DLTensor *tea
     const size_t batch = a.student.batch, ls = a.student.per_sample, lt = a.teacher.per_sample;
     if (batch > SIZE_MAX / sizeof(double) / batch / 2 || ls > SIZE_MAX / sizeof(double) / batch / 2 ||
         lt > SIZE_MAX / sizeof(double) / batch)
-        return fail(call, LATHE_UNSUPPORTED, "batch %zu is too large", batch);
+        return lathe_failf(call, LATHE_UNSUPPORTED, "batch %zu is too large", batch);
     double *u = scratch_doubles(call, batch * batch, &status);
     double *ns = u ? scratch_doubles(call, 2 * batch * ls, &status) : NULL;
     double *nt = ns ? scratch_doubles(call, batch * lt, &status) : NULL;

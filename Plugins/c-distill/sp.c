@@ -23,7 +23,7 @@ int32_t sp(lathe_call *call, const DLTensor *student, const DLTensor *teacher, c
     int32_t status = prologue(call, student, teacher, labels, loss, student_grad, 1, &a);
     if (status != LATHE_OK) return status;
     const size_t batch = a.student.batch, ls = a.student.per_sample, lt = a.teacher.per_sample;
-    if (batch > SIZE_MAX / sizeof(double) / batch / 4) return fail(call, LATHE_UNSUPPORTED, "batch %zu is too large", batch);
+    if (batch > SIZE_MAX / sizeof(double) / batch / 4) return lathe_failf(call, LATHE_UNSUPPORTED, "batch %zu is too large", batch);
     double *gs = scratch_doubles(call, 4 * batch * batch + 2 * batch, &status);
     if (gs == NULL) return status;
     double *ns = gs + batch * batch, *gt = ns + batch * batch, *nt = gt + batch * batch;

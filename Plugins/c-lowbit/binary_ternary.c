@@ -136,9 +136,7 @@ int32_t quantize_ternary(lathe_call *call, const DLTensor *input, DLTensor *outp
     int32_t status = prepare(call, input, output, per_channel, &j);
     if (status != LATHE_OK) return status;
     if (!(threshold >= 0.05f && threshold <= 1.5f)) {
-        char message[96];
-        snprintf(message, sizeof message, "threshold must be in 0.05..1.5, got %g", (double)threshold);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "threshold must be in 0.05..1.5, got %g", (double)threshold);
     }
     float one;
     float *scales = scale_array(call, j.channels, &one);

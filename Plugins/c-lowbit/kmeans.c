@@ -124,18 +124,14 @@ int32_t quantize_kmeans(lathe_call *call, const DLTensor *input, DLTensor *outpu
     job j;
     int32_t status = prepare(call, input, output, false, &j);
     if (status != LATHE_OK) return status;
-    char message[96];
     if (bits < 1 || bits > 8) {
-        snprintf(message, sizeof message, "bits must be in 1..8, got %d", (int)bits);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "bits must be in 1..8, got %d", (int)bits);
     }
     if (iterations < 1 || iterations > 100) {
-        snprintf(message, sizeof message, "iterations must be in 1..100, got %d", (int)iterations);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "iterations must be in 1..100, got %d", (int)iterations);
     }
     if (init < 0 || init >= INIT_COUNT) {
-        snprintf(message, sizeof message, "init must be 0 (linear) or 1 (density), got %d", (int)init);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "init must be 0 (linear) or 1 (density), got %d", (int)init);
     }
     const int K = 1 << bits;
     const size_t n = j.count;

@@ -110,12 +110,11 @@ static inline int32_t report_scales(lathe_call *call, int32_t scheme, int32_t bi
 enum { INIT_LINEAR = 0, INIT_DENSITY = 1, INIT_COUNT = 2 };
 
 /* The methods (one file each), registered by lowbit.c. */
-#define LOWBIT_HIDDEN __attribute__((visibility("hidden")))
-LOWBIT_HIDDEN int32_t quantize_binary(lathe_call *call, const DLTensor *input, DLTensor *output, bool per_channel);
-LOWBIT_HIDDEN int32_t quantize_ternary(lathe_call *call, const DLTensor *input, DLTensor *output, float threshold,
+LATHE_SUPPORT_HIDDEN int32_t quantize_binary(lathe_call *call, const DLTensor *input, DLTensor *output, bool per_channel);
+LATHE_SUPPORT_HIDDEN int32_t quantize_ternary(lathe_call *call, const DLTensor *input, DLTensor *output, float threshold,
                                        bool per_channel);
-LOWBIT_HIDDEN int32_t quantize_pow2(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits);
-LOWBIT_HIDDEN int32_t quantize_kmeans(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits,
+LATHE_SUPPORT_HIDDEN int32_t quantize_pow2(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits);
+LATHE_SUPPORT_HIDDEN int32_t quantize_kmeans(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits,
                                       int32_t iterations, int32_t init);
 
 #endif

@@ -92,9 +92,7 @@ int32_t quantize_pow2(lathe_call *call, const DLTensor *input, DLTensor *output,
     int32_t status = prepare(call, input, output, false, &j);
     if (status != LATHE_OK) return status;
     if (bits < 2 || bits > 8) {
-        char message[64];
-        snprintf(message, sizeof message, "bits must be in 2..8, got %d", (int)bits);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "bits must be in 2..8, got %d", (int)bits);
     }
     float scale = 1.0f; /* reported: the largest level 2^k_max (1 for an all-zero tensor) */
     if (j.count > 0) {

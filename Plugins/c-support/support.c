@@ -1,11 +1,22 @@
 #include "lathe_plugin_support.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 int32_t lathe_fail(lathe_call *call, int32_t status, const char *message) {
-    if (call && call->host && call->host->report_error) call->host->report_error(call, message);
+    if (call != NULL && LATHE_HOST_HAS(call->host, report_error)) call->host->report_error(call, message);
     return status;
+}
+
+int32_t lathe_failf(lathe_call *call, int32_t status, const char *format, ...) {
+    char message[512];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    return lathe_fail(call, status, message);
 }
 
 int lathe_is_f32_cpu(const DLTensor *t) {

@@ -36,7 +36,6 @@
  */
 #include "uniform_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------------ */
@@ -47,20 +46,16 @@ typedef lathe_quantizer_job job;
 
 static int32_t prepare(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits,
                        bool per_channel, int32_t range, float percentile, job *out) {
-    char message[160];
     if (!call || !call->host) return LATHE_INVALID_ARGUMENT;
     if (!input || !output) return lathe_fail(call, LATHE_INVALID_ARGUMENT, "input and output must be non-NULL");
     if (bits < BITS_MIN || bits > BITS_MAX) {
-        snprintf(message, sizeof message, "bits must be in %d..%d, got %d", BITS_MIN, BITS_MAX, (int)bits);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "bits must be in %d..%d, got %d", BITS_MIN, BITS_MAX, (int)bits);
     }
     if (range < 0 || range >= RANGE_COUNT) {
-        snprintf(message, sizeof message, "range must be 0 (minmax), 1 (percentile) or 2 (mse), got %d", (int)range);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "range must be 0 (minmax), 1 (percentile) or 2 (mse), got %d", (int)range);
     }
     if (!(percentile >= 90.0f && percentile <= 100.0f)) {
-        snprintf(message, sizeof message, "percentile must be in 90..100, got %g", (double)percentile);
-        return lathe_fail(call, LATHE_INVALID_ARGUMENT, message);
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "percentile must be in 90..100, got %g", (double)percentile);
     }
     return lathe_prepare_quantizer(call, input, output, per_channel, out);
 }

@@ -8,10 +8,26 @@
 
 #include <lathe_plugin.h>
 
+#include <stdbool.h>
+#include <stddef.h>
+
+/** Keeps a symbol shared between a plugin's own files out of its library's exports. */
 #define LATHE_SUPPORT_HIDDEN __attribute__((visibility("hidden")))
+
+/** Whether the host table has `field` within the size it declared, and the field is set. */
+#define LATHE_HOST_HAS(host, field)                                                                  \
+    ((host) != NULL && (size_t)(host)->head.size >= offsetof(lathe_host, field) + sizeof((host)->field) && \
+     (host)->field != NULL)
 
 /** Reports `message` for this call (when the host table allows) and returns `status`. */
 LATHE_SUPPORT_HIDDEN int32_t lathe_fail(lathe_call *call, int32_t status, const char *message);
+
+/** lathe_fail with a printf-style message (truncated to 511 bytes). */
+LATHE_SUPPORT_HIDDEN int32_t lathe_failf(lathe_call *call, int32_t status, const char *format, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /** Whether `t` is a float32 CPU tensor with one lane. */
 LATHE_SUPPORT_HIDDEN int lathe_is_f32_cpu(const DLTensor *t);
@@ -19,9 +35,6 @@ LATHE_SUPPORT_HIDDEN int lathe_is_f32_cpu(const DLTensor *t);
 /** Element count of a compact row-major tensor, or -1 if the shape is negative or the strides
  *  describe another layout (dimensions of size 1 may carry any stride). */
 LATHE_SUPPORT_HIDDEN int64_t lathe_compact_count(const DLTensor *t);
-
-#include <stdbool.h>
-#include <stddef.h>
 
 /** A quantizer call's resolved tensors. */
 typedef struct lathe_quantizer_job {
