@@ -39,27 +39,26 @@ private func permanentCString(_ string: String) -> UnsafePointer<CChar>? {
 
 // MARK: - Descriptors (allocated once, never freed)
 
+/// A float32 hyperparameter descriptor.
+private func f32Param(_ name: String, doc: String, default value: Double, min: Double, max: Double) -> lathe_param {
+    var param = lathe_param()
+    param.head = head(lathe_param.self)
+    param.name = permanentCString(name)
+    param.type = Int32(LATHE_PARAM_F32.rawValue)
+    param.doc = permanentCString(doc)
+    param.default_value = value
+    param.min_value = min
+    param.max_value = max
+    return param
+}
+
 /// The hyperparameters of `kd/hinton`, in argument order.
 nonisolated(unsafe) private let hintonParams: UnsafeMutablePointer<lathe_param> = {
     let params = UnsafeMutablePointer<lathe_param>.allocate(capacity: 2)
-    var temperature = lathe_param()
-    temperature.head = head(lathe_param.self)
-    temperature.name = permanentCString("temperature")
-    temperature.type = Int32(LATHE_PARAM_F32.rawValue)
-    temperature.doc = permanentCString("softmax temperature T applied to both student and teacher logits")
-    temperature.default_value = 4
-    temperature.min_value = 0.5
-    temperature.max_value = 20
-    var alpha = lathe_param()
-    alpha.head = head(lathe_param.self)
-    alpha.name = permanentCString("alpha")
-    alpha.type = Int32(LATHE_PARAM_F32.rawValue)
-    alpha.doc = permanentCString("weight of the distillation term; 1 - alpha weights cross-entropy with the labels")
-    alpha.default_value = 0.9
-    alpha.min_value = 0
-    alpha.max_value = 1
-    params.initialize(to: temperature)
-    (params + 1).initialize(to: alpha)
+    params.initialize(to: f32Param("temperature", doc: "softmax temperature T applied to both student and teacher logits",
+                                   default: 4, min: 0.5, max: 20))
+    (params + 1).initialize(to: f32Param("alpha", doc: "weight of the distillation term; 1 - alpha weights cross-entropy with the labels",
+                                         default: 0.9, min: 0, max: 1))
     return params
 }()
 

@@ -33,6 +33,15 @@ bool tiles(const at::Tensor &x, at::IntArrayRef k, at::IntArrayRef s, at::IntArr
            x.numel() > 0;
 }
 
+/// Runs body(c) for every plane c in [0, planes), split across the intra-op threads in chunks
+/// of about 16k outputs.
+template <class F> void for_each_plane(int64_t planes, int64_t outputs_per_plane, const F &body) {
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, outputs_per_plane));
+    at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t c = begin; c < end; c++) body(c);
+    });
+}
+
 /// One output row of a 2x2 float pool with SSE2 (x86-64's baseline), four outputs at a time:
 /// the window's elements a b / c d are taken in that order with ATen's rule
 /// `v > best || isnan(v)`; starting from best = a is the same as starting from -inf.
@@ -76,32 +85,29 @@ int64_t pool_row_2x2(const float *r0, const float *r1, float *out, uint8_t *wher
 template <class S>
 void pool_forward(const S *in, S *out, uint8_t *where, int64_t planes, int64_t H, int64_t W, int64_t kh, int64_t kw) {
     const int64_t OH = H / kh, OW = W / kw;
-    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, OH * OW));
-    at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
-        for (int64_t c = begin; c < end; c++) {
-            const S *plane = in + c * H * W;
-            for (int64_t oh = 0; oh < OH; oh++) {
-                S *o = out + c * OH * OW + oh * OW;
-                uint8_t *w = where ? where + c * OH * OW + oh * OW : nullptr;
-                int64_t ow = 0;
-                if constexpr (std::is_same_v<S, float>) {
-                    if (kh == 2 && kw == 2) ow = pool_row_2x2(plane + 2 * oh * W, plane + (2 * oh + 1) * W, o, w, OW);
-                }
-                for (; ow < OW; ow++) {
-                    const S *window = plane + oh * kh * W + ow * kw;
-                    S best = -std::numeric_limits<S>::infinity();
-                    int32_t arg = 0;
-                    for (int64_t i = 0; i < kh; i++) {
-                        for (int64_t j = 0; j < kw; j++) {
-                            const S v = window[i * W + j];
-                            const bool take = (v > best) | (v != v);
-                            best = take ? v : best;
-                            arg = take ? static_cast<int32_t>(i * kw + j) : arg;
-                        }
+    for_each_plane(planes, OH * OW, [&](int64_t c) {
+        const S *plane = in + c * H * W;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            S *o = out + c * OH * OW + oh * OW;
+            uint8_t *w = where ? where + c * OH * OW + oh * OW : nullptr;
+            int64_t ow = 0;
+            if constexpr (std::is_same_v<S, float>) {
+                if (kh == 2 && kw == 2) ow = pool_row_2x2(plane + 2 * oh * W, plane + (2 * oh + 1) * W, o, w, OW);
+            }
+            for (; ow < OW; ow++) {
+                const S *window = plane + oh * kh * W + ow * kw;
+                S best = -std::numeric_limits<S>::infinity();
+                int32_t arg = 0;
+                for (int64_t i = 0; i < kh; i++) {
+                    for (int64_t j = 0; j < kw; j++) {
+                        const S v = window[i * W + j];
+                        const bool take = (v > best) | (v != v);
+                        best = take ? v : best;
+                        arg = take ? static_cast<int32_t>(i * kw + j) : arg;
                     }
-                    o[ow] = best;
-                    if (w) w[ow] = static_cast<uint8_t>(arg);
                 }
+                o[ow] = best;
+                if (w) w[ow] = static_cast<uint8_t>(arg);
             }
         }
     });
@@ -143,31 +149,28 @@ template <class S>
 void pool_backward(const S *gout, const uint8_t *where, S *gin, int64_t planes, int64_t H, int64_t W, int64_t kh,
                    int64_t kw) {
     const int64_t OH = H / kh, OW = W / kw;
-    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, OH * OW));
-    at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
-        for (int64_t c = begin; c < end; c++) {
-            const S *g = gout + c * OH * OW;
-            const uint8_t *w = where + c * OH * OW;
-            S *plane = gin + c * H * W;
-            for (int64_t oh = 0; oh < OH; oh++) {
-                int64_t first = 0;  // outputs of this row already handled by the 2x2 SSE2 path
-                if constexpr (std::is_same_v<S, float>) {
-                    if (kh == 2 && kw == 2)
-                        first = unpool_row_2x2(g + oh * OW, w + oh * OW, plane + 2 * oh * W, plane + (2 * oh + 1) * W, OW);
-                }
-                for (int64_t i = 0; i < kh; i++) {
-                    S *row = plane + (oh * kh + i) * W;
-                    for (int64_t ow = first; ow < OW; ow++) {
-                        const int64_t a = w[oh * OW + ow] - i * kw;  // in [0, kw) when the choice is on this row
-                        // 0 + g, not g: ATen accumulates into zeros, which turns -0 into +0.
-                        const S v = S(0) + g[oh * OW + ow];
-                        for (int64_t j = 0; j < kw; j++) row[ow * kw + j] = a == j ? v : S(0);
-                    }
-                    for (int64_t x = OW * kw; x < W; x++) row[x] = S(0);
-                }
+    for_each_plane(planes, OH * OW, [&](int64_t c) {
+        const S *g = gout + c * OH * OW;
+        const uint8_t *w = where + c * OH * OW;
+        S *plane = gin + c * H * W;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t first = 0;  // outputs of this row already handled by the 2x2 SSE2 path
+            if constexpr (std::is_same_v<S, float>) {
+                if (kh == 2 && kw == 2)
+                    first = unpool_row_2x2(g + oh * OW, w + oh * OW, plane + 2 * oh * W, plane + (2 * oh + 1) * W, OW);
             }
-            for (int64_t y = OH * kh; y < H; y++) std::fill(plane + y * W, plane + (y + 1) * W, S(0));
+            for (int64_t i = 0; i < kh; i++) {
+                S *row = plane + (oh * kh + i) * W;
+                for (int64_t ow = first; ow < OW; ow++) {
+                    const int64_t a = w[oh * OW + ow] - i * kw;  // in [0, kw) when the choice is on this row
+                    // 0 + g, not g: ATen accumulates into zeros, which turns -0 into +0.
+                    const S v = S(0) + g[oh * OW + ow];
+                    for (int64_t j = 0; j < kw; j++) row[ow * kw + j] = a == j ? v : S(0);
+                }
+                for (int64_t x = OW * kw; x < W; x++) row[x] = S(0);
+            }
         }
+        for (int64_t y = OH * kh; y < H; y++) std::fill(plane + y * W, plane + (y + 1) * W, S(0));
     });
 }
 

@@ -280,17 +280,22 @@ struct Axis {
         return Axis(lower: a, upper: b, log: false, ticks: ticks)
     }
 
-    /// A log axis covering [min, max] (positive) with a margin, ticks at powers of two (every
-    /// second or fourth power when the range is wide); the domain snaps to ticks when fewer
-    /// than two would show.
-    static func log2(min lo: Double, max hi: Double) -> Axis {
+    /// A positive domain around [lo, hi] for a log axis: a point widened to a factor of 2 either
+    /// way, then a 25% margin.
+    private static func logDomain(_ lo: Double, _ hi: Double) -> (Double, Double) {
         var lo = Swift.max(lo, 1e-12), hi = Swift.max(hi, lo)
         if !(hi > lo) {
             lo /= 2
             hi *= 2
         }
-        lo /= 1.25
-        hi *= 1.25
+        return (lo / 1.25, hi * 1.25)
+    }
+
+    /// A log axis covering [min, max] (positive) with a margin, ticks at powers of two (every
+    /// second or fourth power when the range is wide); the domain snaps to ticks when fewer
+    /// than two would show.
+    static func log2(min lo: Double, max hi: Double) -> Axis {
+        let (lo, hi) = logDomain(lo, hi)
         let a = floor(Foundation.log2(lo)), b = ceil(Foundation.log2(hi))
         let step = Swift.max(1, ceil((b - a) / 7))
         let all = stride(from: a, through: b, by: step).map { pow(2, $0) }
@@ -302,13 +307,7 @@ struct Axis {
     /// A base-10 log axis covering [min, max] (positive) with a margin; ticks at 1-2-5 × 10^k
     /// (only powers of ten labelled when the range spans more than two decades).
     static func log(min lo: Double, max hi: Double) -> Axis {
-        var lo = Swift.max(lo, 1e-12), hi = Swift.max(hi, lo)
-        if !(hi > lo) {
-            lo /= 2
-            hi *= 2
-        }
-        lo /= 1.25
-        hi *= 1.25
+        let (lo, hi) = logDomain(lo, hi)
         let decades = log10(hi) - log10(lo)
         let mantissas: [Double] = decades > 2.2 ? [1] : decades > 1.1 ? [1, 2, 5] : [1, 1.5, 2, 3, 5, 7]
         var ticks: [Double] = [], minor: [Double] = []

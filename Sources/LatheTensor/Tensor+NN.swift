@@ -37,25 +37,32 @@ extension Tensor {
         }
     }
 
+    /// A square pooling window as the shim's (h, w) pairs: kernel, stride (the kernel's size when
+    /// nil) and padding.
+    static func poolWindow(_ kernel: Int, _ stride: Int?, _ padding: Int) -> (kernel: [Int64], stride: [Int64], padding: [Int64]) {
+        let s = Int64(stride ?? kernel)
+        return ([Int64(kernel), Int64(kernel)], [s, s], [Int64(padding), Int64(padding)])
+    }
+
     /// Max pooling over kernel × kernel windows (stride defaults to the kernel size).
     ///
     /// Windows that tile the input (stride == kernel, no padding) on float tensors run Lathe's own
     /// kernel, bitwise equal to ATen's `max_pool2d` (same tie and NaN rules) and several times
     /// faster than Debian's libtorch 1.13 build of it; other shapes run ATen's.
     public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
-        let k = [Int64(kernel), Int64(kernel)], s = [Int64(stride ?? kernel), Int64(stride ?? kernel)], p = [Int64(padding), Int64(padding)]
+        let (k, s, p) = Self.poolWindow(kernel, stride, padding)
         return try Tensor.make(ct_max_pool2d(handle, k, s, p), "max_pool2d(input \(shape), kernel \(kernel))")
     }
 
     /// ATen's `max_pool2d` whatever the shape: the reference `maxPool2d` is tested against.
     func atenMaxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
-        let k = [Int64(kernel), Int64(kernel)], s = [Int64(stride ?? kernel), Int64(stride ?? kernel)], p = [Int64(padding), Int64(padding)]
+        let (k, s, p) = Self.poolWindow(kernel, stride, padding)
         return try Tensor.make(ct_max_pool2d_aten(handle, k, s, p), "max_pool2d(input \(shape), kernel \(kernel))")
     }
 
     /// Average pooling over kernel × kernel windows.
     public func avgPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
-        let k = [Int64(kernel), Int64(kernel)], s = [Int64(stride ?? kernel), Int64(stride ?? kernel)], p = [Int64(padding), Int64(padding)]
+        let (k, s, p) = Self.poolWindow(kernel, stride, padding)
         return try Tensor.make(ct_avg_pool2d(handle, k, s, p), "avg_pool2d(input \(shape), kernel \(kernel))")
     }
 

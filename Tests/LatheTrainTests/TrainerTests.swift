@@ -38,12 +38,6 @@ struct TrainerTests {
         #expect(summary.imagesPerSecond > 0)
     }
 
-    @Test func medianOfStepTimes() {
-        #expect(Trainer.median([3, 1, 2]) == 2)
-        #expect(Trainer.median([4, 1, 2, 3]) == 2.5)
-        #expect(Trainer.median([]) == nil)
-    }
-
     /// Same seed and thread count → bit-identical weights and losses.
     @Test func sameSeedSameThreadsSameNumbers() throws {
         Engine.threads = 1

@@ -69,14 +69,13 @@ public struct Trainer {
         var trainingSeconds = 0.0
         var globalStep = 0
         var fullStepSeconds: [Double] = []
-        let clock = ContinuousClock()
         for epoch in 0..<recipe.epochs {
             let start = Date()
             var lossSum = 0.0, correct = 0.0, seen = 0
             let plan = BatchPlan(count: data.count, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch: epoch)
             var lr = recipe.learningRate
             for (step, indices) in plan.enumerated() {
-                let stepStart = clock.now
+                let stepStart = DispatchTime.now().uptimeNanoseconds
                 lr = recipe.lrSchedule.rate(base: recipe.learningRate, step: globalStep, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
                 optimizer.learningRate = lr
                 let (x, y) = try data.batch(indices[...])
@@ -95,7 +94,9 @@ public struct Trainer {
                 correct += try withNoGrad { try logits.argmax(1).eq(y).converted(to: .float64).sum().item() }
                 seen += indices.count
                 globalStep += 1
-                if indices.count == recipe.batchSize { fullStepSeconds.append((clock.now - stepStart).seconds) }
+                if indices.count == recipe.batchSize {
+                    fullStepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9)
+                }
                 let elapsed = Date().timeIntervalSince(start)
                 let rate = Double(seen) / Swift.max(elapsed, 1e-9)
                 let remaining = Double(totalSteps - globalStep) * Double(recipe.batchSize) / Swift.max(rate, 1e-9)
@@ -116,18 +117,6 @@ public struct Trainer {
         }
         let images = Double(data.count * recipe.epochs)
         return TrainingSummary(epochs: records, trainingSeconds: trainingSeconds, imagesPerSecond: images / Swift.max(trainingSeconds, 1e-9),
-                               medianStepSeconds: Self.median(fullStepSeconds))
+                               medianStepSeconds: fullStepSeconds.isEmpty ? nil : Statistics.median(fullStepSeconds))
     }
-
-    static func median(_ values: [Double]) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-    }
-}
-
-extension Duration {
-    /// The duration in seconds as a floating-point number.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
