@@ -94,4 +94,17 @@ ct_tensor ct_qconv2d(ct_tensor x, ct_packed p, double scale, int64_t zp, bool re
     });
 }
 
+int32_t ct_cpu_features(void) {
+    int32_t f = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    // __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0).
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) f |= CT_CPU_AVX2;
+    if (__builtin_cpu_supports("avx512bw")) f |= CT_CPU_AVX512BW;
+    if (__builtin_cpu_supports("avx512vnni")) f |= CT_CPU_AVX512_VNNI;
+    if (__builtin_cpu_supports("avxvnni")) f |= CT_CPU_AVX_VNNI;
+#endif
+    return f;
+}
+
 }

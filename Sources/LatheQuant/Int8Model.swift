@@ -10,17 +10,29 @@ import LatheTensor
 /// dequantized for the float layers that follow (ReLU, pooling, flatten). The fake-quantized
 /// model with the same parameters is its simulation (`QuantizationStage`, static activations).
 ///
+/// Where the engine's kernels would saturate on full-range codes on this CPU (x86 without
+/// VNNI: `QuantizedEngine.activationQMax()`), each layer's calibrated input range is spread
+/// over 7-bit codes [0, 127] instead of [0, 255], as PyTorch's `reduce_range` does.
+///
 /// Supports flat sequential models (mlp, lenet5, convnet); models with residual blocks or
 /// batch norm are refused with a message.
 public final class Int8Model {
+    /// A layer input's quint8 quantization as the kernel receives it.
+    struct InputCodes {
+        var scale: Double
+        var zeroPoint: Int
+    }
+
     enum Step {
-        case linear(PackedWeights, input: QuantParams, output: QuantParams)
-        case conv(PackedWeights, input: QuantParams, output: QuantParams)
+        case linear(PackedWeights, input: InputCodes, output: QuantParams)
+        case conv(PackedWeights, input: InputCodes, output: QuantParams)
         case float(any Layer)
     }
 
     /// The engine the weights were packed for.
     public let engine: QuantizedEngine
+    /// Bits of the activation codes fed to the integer kernels: 8, or 7 where 8 would saturate.
+    public let activationBits: Int
     private let steps: [Step]
 
     /// Packs `model`'s weights (already on the 8-bit symmetric grids `weights` reported) for
@@ -29,18 +41,20 @@ public final class Int8Model {
                 inputs: [String: QuantParams], outputs: [String: QuantParams]) throws {
         try engine.activate()
         self.engine = engine
+        let qmax = try engine.activationQMax()
+        activationBits = qmax == 255 ? 8 : 7
         var steps: [Step] = []
         for layer in model.root.layers {
             switch layer {
             case let linear as Linear:
                 let (w, i, o) = try Self.parameters(linear.name, weights, inputs, outputs)
                 let packed = try PackedWeights.linear(weight: try Self.integerWeight(linear.weight, w, linear.name), bias: try linear.bias?.detached())
-                steps.append(.linear(packed, input: i, output: o))
+                steps.append(.linear(packed, input: Self.inputCodes(i, qmax: qmax), output: o))
             case let conv as Conv2d:
                 let (w, i, o) = try Self.parameters(conv.name, weights, inputs, outputs)
                 let packed = try PackedWeights.conv2d(weight: try Self.integerWeight(conv.weight, w, conv.name), bias: try conv.bias?.detached(),
                                                       stride: conv.stride, padding: conv.padding, groups: conv.groups)
-                steps.append(.conv(packed, input: i, output: o))
+                steps.append(.conv(packed, input: Self.inputCodes(i, qmax: qmax), output: o))
             case let stateless as Stateless:
                 steps.append(.float(stateless))
             default:
@@ -59,6 +73,16 @@ public final class Int8Model {
             throw QuantError("real int8: layer '\(name)' \(what) activations must be 8-bit affine per tensor (quint8); got \(q.scheme.rawValue) \(q.bits)-bit [\(q.qmin), \(q.qmax)]")
         }
         return (wq, iq, oq)
+    }
+
+    /// The calibrated [0, 255] range of `q` spread over codes [0, `qmax`].
+    static func inputCodes(_ q: QuantParams, qmax: Int) -> InputCodes {
+        let scale = Double(q.scales[0]), zero = Int(q.zeroPoints.first ?? 0)
+        guard qmax != q.qmax else { return InputCodes(scale: scale, zeroPoint: zero) }
+        let low = Double(q.qmin - zero) * scale, high = Double(q.qmax - zero) * scale
+        let reduced = (high - low) / Double(qmax)
+        let reducedZero = Swift.min(Swift.max(Int((-low / reduced).rounded()), 0), qmax)
+        return InputCodes(scale: reduced, zeroPoint: reducedZero)
     }
 
     /// The qint8 weight from a fake-quantized one and its reported 8-bit symmetric parameters.
@@ -82,10 +106,10 @@ public final class Int8Model {
         for step in steps {
             switch step {
             case let .linear(packed, i, o):
-                let xq = try x.quantized(scale: Double(i.scales[0]), zeroPoint: Int(i.zeroPoints.first ?? 0), dtype: .quint8)
+                let xq = try x.quantized(scale: i.scale, zeroPoint: i.zeroPoint, dtype: .quint8)
                 x = try xq.quantizedLinear(packed, scale: Double(o.scales[0]), zeroPoint: Int(o.zeroPoints.first ?? 0)).dequantized()
             case let .conv(packed, i, o):
-                let xq = try x.quantized(scale: Double(i.scales[0]), zeroPoint: Int(i.zeroPoints.first ?? 0), dtype: .quint8)
+                let xq = try x.quantized(scale: i.scale, zeroPoint: i.zeroPoint, dtype: .quint8)
                 x = try xq.quantizedConv2d(packed, scale: Double(o.scales[0]), zeroPoint: Int(o.zeroPoints.first ?? 0)).dequantized()
             case let .float(layer):
                 x = try layer.forward(x, context)

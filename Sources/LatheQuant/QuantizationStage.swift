@@ -17,6 +17,17 @@ public struct Int8Result: Codable, Sendable, Equatable {
     public var speedup: [Double]
     /// What the measurement means, in words.
     public var note: String
+    /// Bits of the activation codes the integer kernels received: 8, or 7 where this CPU's
+    /// kernels would saturate 16-bit pair sums (`QuantizedEngine.activationQMax()`).
+    /// Absent in results recorded before it was measured.
+    public var activationBits: Int?
+    /// The CPU features that decided it (`CPUFeatures`), e.g. `avx2`.
+    public var cpu: String?
+
+    enum CodingKeys: String, CodingKey {
+        case engine, accuracy, simulatedAccuracy, latency, fp32Latency, speedup, note
+        case activationBits = "activation_bits", cpu
+    }
 }
 
 /// Accuracy with one layer quantized and every other layer in float.
@@ -190,16 +201,21 @@ public enum QuantizationStage {
             let latency = try [1, 256].map { try Latency.measure(input: input, batchSize: $0, runs: $0 == 1 ? 100 : 10, forward: int8.forward) }
             let speedup = zip(fp32, latency).map { $0.medianMilliseconds / Swift.max($1.medianMilliseconds, 1e-9) }
             let faster = speedup.map { $0 > 1.05 }
-            let note: String
+            let cpu = CPUFeatures.current
+            var note: String
             if faster.allSatisfy({ $0 }) {
                 note = "int8 faster than fp32 at batch 1 and 256"
             } else if faster.contains(true) {
                 note = String(format: "int8 faster only at batch %d", faster[0] ? 1 : 256)
             } else {
-                note = "int8 is NOT faster than fp32 here (\(engine) on a CPU without VNNI; quantize/dequantize per layer included): the gain is size, not speed"
+                note = "int8 is NOT faster than fp32 here (\(engine), CPU features: \(cpu); quantize/dequantize per layer included): the gain is size, not speed"
+            }
+            if int8.activationBits < 8 {
+                note += "; activations fed to the kernels as 7-bit codes: \(engine)'s u8 x s8 kernels saturate 16-bit pair sums on this CPU (no VNNI)"
             }
             results.append(Int8Result(engine: engine.description, accuracy: accuracy, simulatedAccuracy: simulatedAccuracy,
-                                      latency: latency, fp32Latency: fp32, speedup: speedup, note: note))
+                                      latency: latency, fp32Latency: fp32, speedup: speedup, note: note,
+                                      activationBits: int8.activationBits, cpu: cpu.description))
         }
         return results
     }

@@ -79,9 +79,12 @@ struct QuantizedEngineTests {
         let reference = try x.linear(weight: w).scalars(as: Float.self)
         #expect(!QuantizedEngine.supported.isEmpty)
         for engine in QuantizedEngine.supported {
+            // Full-range codes where the engine accumulates them exactly on this CPU, 7-bit ones
+            // where its kernels would saturate (x86 without VNNI): what Int8Model feeds it.
+            let qmax = try engine.activationQMax()
             try engine.activate()
             let wq = try w.quantized(scale: try w.abs().max().item() / 127, zeroPoint: 0, dtype: .qint8)
-            let xq = try x.quantized(scale: 1.0 / 255, zeroPoint: 0, dtype: .quint8)
+            let xq = try x.quantized(scale: 1.0 / Double(qmax), zeroPoint: 0, dtype: .quint8)
             let outScale = try x.linear(weight: w).abs().max().item() / 127
             let y = try xq.quantizedLinear(PackedWeights.linear(weight: wq, bias: nil), scale: outScale, zeroPoint: 128)
             #expect(y.dtype == .quint8)
@@ -89,6 +92,32 @@ struct QuantizedEngineTests {
             let worst = zip(got, reference).map { abs($0 - $1) }.max() ?? .infinity
             #expect(Double(worst) < 3 * outScale, "\(engine): worst error \(worst) vs step \(outScale)")
         }
+    }
+
+    /// The probe's verdict must describe the kernels: where full-range codes are declared exact,
+    /// a reduction whose every product pair would overflow 16 bits comes out right; where 7-bit
+    /// codes are chosen, those come out right while full-range ones do not. Holds on every CPU.
+    @Test func activationLimitMatchesWhatTheKernelsDo() throws {
+        let k = 96
+        let w = try Tensor.full([3, k], -1).quantized(scale: 1.0 / 128, zeroPoint: 0, dtype: .qint8)
+        for engine in QuantizedEngine.supported {
+            let qmax = try engine.activationQMax()
+            #expect(qmax == 255 || qmax == 127)
+            try engine.activate()
+            let packed = try PackedWeights.linear(weight: w, bias: nil)
+            func worstError(codes: Int) throws -> Float {
+                let x = try Tensor.ones([2, k]).quantized(scale: 1.0 / Double(codes), zeroPoint: 0, dtype: .quint8)
+                // Output codes around 128 +- 96: affine output with zero point 255 holds -k.
+                let y = try x.quantizedLinear(packed, scale: Double(k) / 200, zeroPoint: 255).dequantized()
+                return try y.scalars(as: Float.self).map { abs($0 + Float(k)) }.max() ?? .infinity
+            }
+            let step = Float(k) / 200
+            #expect(try worstError(codes: qmax) <= step, "\(engine) with \(qmax)-code activations")
+            if qmax == 127 {
+                #expect(try worstError(codes: 255) > 4 * step, "\(engine) was judged to saturate full-range codes but did not")
+            }
+        }
+        #expect(CPUFeatures.current.description.isEmpty == false)
     }
 
     @Test func prepackOfAFloatWeightIsAnError() throws {

@@ -214,6 +214,18 @@ void ct_packed_free(ct_packed p);
 ct_tensor ct_qlinear(ct_tensor x_q, ct_packed p, double out_scale, int64_t out_zero_point, bool relu);
 ct_tensor ct_qconv2d(ct_tensor x_q, ct_packed p, double out_scale, int64_t out_zero_point, bool relu);
 
+/* ---- CPU capabilities that decide how int8 kernels accumulate ------------------------- */
+enum {
+    CT_CPU_AVX2 = 1 << 0,
+    CT_CPU_AVX512BW = 1 << 1,
+    /** AVX512-VNNI: vpdpbusd accumulates u8 x s8 products straight into 32 bits. */
+    CT_CPU_AVX512_VNNI = 1 << 2,
+    /** AVX-VNNI (VEX-encoded vpdpbusd). */
+    CT_CPU_AVX_VNNI = 1 << 3,
+};
+/** The CT_CPU_* features this CPU and OS provide (0 on other architectures). */
+int32_t ct_cpu_features(void);
+
 #ifdef __cplusplus
 }
 #endif
