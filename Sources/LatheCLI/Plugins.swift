@@ -238,7 +238,8 @@ struct Plugins: ParsableCommand {
 
         func run() throws {
             let reg = try Registry(directory: registry.directory)
-            for (file, error) in reg.broken { throw PluginError("\(file): \(error.message)") }
+            // Each message names its manifest (or, for a plugin declared twice, both).
+            if let broken = reg.broken.first { throw broken.error }
             for manifest in reg.manifests.values.sorted(by: { $0.plugin.name < $1.plugin.name }) where manifest.firstParty {
                 // Re-describe in a child: a rebuilt library must still declare what it did.
                 let described = try Plugins.describeInChild(manifest.libraryPath, timeout: 60)

@@ -108,13 +108,19 @@ struct PluginCommandTests {
         let stale = try CLIRunner.run(["plugins", "check", "noop", "--registry", registry])
         #expect(stale.status != 0)
         #expect(stale.stderr.contains("refresh the pins: scripts/build-plugins.sh"), "\(stale.stderr)")
-        let again = try CLIRunner.run(["plugins", "add", lib, "--first-party", "--registry", registry])
+        let again = try CLIRunner.run(["plugins", "pin", "--registry", registry])
         #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("pinned noop"))
         #expect(try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8) == manifest)
         let newPin = try String(contentsOfFile: "\(registry)/.pins/noop.sha256", encoding: .utf8)
         #expect(newPin != pin)
         #expect(try CLIRunner.run(["plugins", "list", "--registry", registry]).stdout.contains("noop 1.0.0  ABI 1.0  sha256 \(newPin.prefix(12))"))
         #expect(try CLIRunner.run(["plugins", "bench", "noop", "identity", "--registry", registry, "--iterations", "10", "--repeats", "1"]).status == 0)
+        // A second manifest of the plugin: pinning refuses, naming both.
+        try FileManager.default.copyItem(atPath: "\(registry)/noop.toml", toPath: "\(registry)/another.toml")
+        let twice = try CLIRunner.run(["plugins", "pin", "--registry", registry])
+        #expect(twice.status != 0)
+        #expect(twice.stderr.contains("Error: plugin 'noop' is declared by more than one manifest: \(registry)/another.toml and \(registry)/noop.toml"), "\(twice.stderr)")
     }
 
     @Test func addRefusesAnotherLibraryUnderARegisteredNameUnlessReplacing() throws {
