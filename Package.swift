@@ -53,13 +53,16 @@ let package = Package(
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
+        // Whole-file writes that never leave a partial file (atomicWrite); no dependencies, so
+        // every module that writes files can use it.
+        .target(name: "LatheIO"),
         // The plugin SDK: one C header (plus DLPack's). LatheTensor uses its DLTensor too, so the
         // DLPack types come from exactly one Clang module.
         .target(name: "CLathePlugin", exclude: ["rust"]),
         .target(name: "LatheTensor", dependencies: ["CTorch", "CLathePlugin"]),
 
         // MARK: Data -> models -> training
-        .target(name: "LatheData", dependencies: ["CZlib"]),
+        .target(name: "LatheData", dependencies: ["CZlib", "LatheIO"]),
         .target(name: "LatheModels", dependencies: ["LatheTensor"]),
         .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels"]),
 
@@ -67,7 +70,7 @@ let package = Package(
         .target(
             name: "LathePlugins",
             dependencies: [
-                "CLathePlugin", "CFFI", "LatheTensor",
+                "CLathePlugin", "CFFI", "LatheTensor", "LatheIO",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             // The SDK's files (symlinks to Sources/CLathePlugin), compiled into the binary so that
@@ -82,11 +85,11 @@ let package = Package(
 
         // MARK: Sweeps: results database, trial execution, reports
         .target(name: "LatheResults", dependencies: ["CSQLite"]),
-        .target(name: "LatheReport", dependencies: ["LatheResults"]),
+        .target(name: "LatheReport", dependencies: ["LatheResults", "LatheIO"]),
         .target(
             name: "LatheSweep",
             dependencies: [
-                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "CProcess",
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "CProcess", "LatheIO",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -105,13 +108,14 @@ let package = Package(
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSweep", "LatheReport",
+                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSweep", "LatheReport", "LatheIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: Tests
         .target(name: "LatheTestSupport", path: "Tests/LatheTestSupport"),
+        .testTarget(name: "LatheIOTests", dependencies: ["LatheIO"]),
         .testTarget(name: "LatheTensorTests", dependencies: ["LatheTensor"]),
         .testTarget(name: "LatheDataTests", dependencies: ["LatheData"]),
         .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels"]),

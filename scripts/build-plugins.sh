@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the host and the first-party plugins, collects the plugin libraries in .build/plugins/,
 # and (re)registers them: `lathe plugins add --first-party` describes each library in a child
-# process and refreshes its sha256 pin in registry/. Part of the normal build: the README's
-# commands and scripts/test.sh run it.
+# process and writes its sha256 pin to registry/.pins/NAME.sha256 (git-ignored: the tracked
+# registry/NAME.toml holds no pin, so a build leaves the checkout clean; the host verifies every
+# library against its pin before loading it). Part of the normal build: the README's commands
+# and scripts/test.sh run it.
 #   usage: scripts/build-plugins.sh [debug|release]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatheIO
 import LathePlugins
 import LatheTensor
 
@@ -27,7 +28,8 @@ struct Plugins: ParsableCommand {
         func run() throws {
             let reg = try Registry(directory: registry.directory)
             for manifest in reg.manifests.values.sorted(by: { $0.plugin.name < $1.plugin.name }) {
-                let pin = manifest.sha256.map { "sha256 \($0.prefix(12))…" } ?? "UNPINNED"
+                let pin = manifest.sha256.map { "sha256 \($0.prefix(12))…" }
+                    ?? (manifest.firstParty ? "NOT BUILT (scripts/build-plugins.sh)" : "UNPINNED")
                 print("\(manifest.plugin.name) \(manifest.plugin.version)  ABI \(manifest.plugin.abiMajor).\(manifest.plugin.abiMinor)  \(pin)  \(manifest.libraryPath)")
                 for method in manifest.plugin.methods {
                     var traits = [method.kind.rawValue]
@@ -62,28 +64,52 @@ struct Plugins: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Register a plugin library: describe it in a child process, pin its sha256, write its manifest.")
+            abstract: "Register a plugin library: describe it in a child process, pin its sha256, write its manifest.",
+            discussion: "Adding the library a plugin is registered with again refreshes its pin. A plugin name registered for another library is refused unless --replace is given.")
         @Argument(help: "Path to the plugin's shared library.") var library: String
         @OptionGroup var registry: RegistryOption
-        @Flag(help: "Mark as first-party (rebuilt by scripts/build-plugins.sh, which refreshes the pin).") var firstParty = false
+        @Flag(help: "Mark as first-party (rebuilt by scripts/build-plugins.sh, which keeps its pin in the registry's .pins/, not in the manifest).") var firstParty = false
+        @Flag(help: "Replace the manifest of a plugin of the same name registered for another library.") var replace = false
         @Option(help: "Seconds before a hanging plugin is killed.") var timeout: Double = 60
 
         func run() throws {
             let path = URL(fileURLWithPath: library).standardizedFileURL.path
             let manifest = try Plugins.describeInChild(path, timeout: timeout)
+            let name = manifest.plugin.name
             let directory = URL(fileURLWithPath: registry.directory).standardizedFileURL.path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let file = "\(directory)/\(manifest.plugin.name).toml"
+            let file = "\(directory)/\(name).toml"
             let reg = try Registry(directory: directory)
-            if let existing = reg.manifests[manifest.plugin.name], existing.file != file {
-                throw PluginError("plugin '\(manifest.plugin.name)' is already registered by \(existing.file)")
+            let again = "choose another name in the plugin's lathe_plugin (the name is how its methods are addressed, NAME/METHOD), or pass --replace to replace it"
+            if let files = reg.conflicts[name] {
+                throw PluginError("plugin '\(name)' is already declared by \(files.joined(separator: " and ")); remove all but one first")
             }
+            let existing = reg.manifests[name]
+            if let existing, existing.file != file {
+                throw PluginError("plugin '\(name)' is already registered by \(existing.file); remove that manifest first to register it as \(file)")
+            }
+            let sameLibrary = existing.map { Plugins.sameFile($0.libraryPath, path) } ?? false
+            if !replace {
+                if let existing, !sameLibrary {
+                    throw PluginError("plugin '\(name)' is already registered by \(existing.file)\(existing.firstParty ? " (a first-party plugin)" : "") for \(existing.libraryPath), not \(path): \(again)")
+                }
+                if existing == nil, FileManager.default.fileExists(atPath: file) {
+                    throw PluginError("\(file) exists but is not a usable manifest of plugin '\(name)' (run lathe plugins list): \(again)")
+                }
+            }
+            // Re-adding a plugin's own library refreshes its pin and keeps it first-party.
+            let keepsFirstParty = sameLibrary && existing?.firstParty == true
             let entry = Manifest(file: file, plugin: manifest.plugin, library: Plugins.relativePath(path, from: directory),
-                                 sha256: try SHA256.hex(fileAt: path), firstParty: firstParty || (reg.manifests[manifest.plugin.name]?.firstParty ?? false))
+                                 sha256: try SHA256.hex(fileAt: path), firstParty: firstParty || keepsFirstParty)
             try entry.write()
-            print("registered \(manifest.plugin.name) \(manifest.plugin.version) (\(manifest.plugin.methods.count) methods) in \(file)")
-            for method in manifest.plugin.methods { print("  \(manifest.plugin.name)/\(method.id)  \(method.kind.rawValue)") }
+            print("registered \(name) \(manifest.plugin.version) (\(manifest.plugin.methods.count) methods) in \(file)")
+            for method in manifest.plugin.methods { print("  \(name)/\(method.id)  \(method.kind.rawValue)") }
         }
+    }
+
+    /// Whether `a` and `b` name the same file (after resolving symbolic links).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).resolvingSymlinksInPath().path == URL(fileURLWithPath: b).resolvingSymlinksInPath().path
     }
 
     /// `path` relative to `directory` when they share the checkout (so the registry moves with it).
@@ -159,19 +185,20 @@ struct Plugins: ParsableCommand {
         }
     }
 
-    /// A library path from a path or a registered plugin name (verified against its pin).
+    /// A library path from a path or a registered plugin name (verified against its pin): how
+    /// `check` and `bench` name a library.
     static func libraryPath(_ text: String, registry: RegistryOption) throws -> String {
         if text.contains("/") || text.hasSuffix(".so") || text.hasSuffix(".dylib") {
             return URL(fileURLWithPath: text).standardizedFileURL.path
         }
         let reg = try Registry(directory: registry.directory)
-        guard let manifest = reg.manifests[text] else {
-            throw PluginError("'\(text)' is neither a library path nor a plugin registered in \(reg.directory)")
+        let manifest: Manifest
+        do {
+            manifest = try reg.manifest(text)
+        } catch let error as PluginError {
+            throw PluginError("'\(text)' is neither a library path nor a usable registered plugin: \(error.message)")
         }
-        if let pin = manifest.sha256, try SHA256.hex(fileAt: manifest.libraryPath) != pin {
-            throw PluginError("\(manifest.libraryPath): sha256 does not match the pin in \(manifest.file)")
-        }
-        return manifest.libraryPath
+        return try Registry.verifiedLibrary(manifest)
     }
 
     /// Runs one method's checks in a child; a crash, abort or hang becomes a failed record for
@@ -206,12 +233,13 @@ struct Plugins: ParsableCommand {
 
     struct Pin: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Refresh the sha256 pins of first-party plugins after rebuilding them (scripts/build-plugins.sh runs this).")
+            abstract: "Refresh the build pins (.pins/NAME.sha256) of first-party plugins after rebuilding them.")
         @OptionGroup var registry: RegistryOption
 
         func run() throws {
             let reg = try Registry(directory: registry.directory)
-            for (file, error) in reg.broken { throw PluginError("\(file): \(error.message)") }
+            // Each message names its manifest (or, for a plugin declared twice, both).
+            if let broken = reg.broken.first { throw broken.error }
             for manifest in reg.manifests.values.sorted(by: { $0.plugin.name < $1.plugin.name }) where manifest.firstParty {
                 // Re-describe in a child: a rebuilt library must still declare what it did.
                 let described = try Plugins.describeInChild(manifest.libraryPath, timeout: 60)
@@ -268,21 +296,31 @@ extension Plugins {
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Scaffold a plugin project that builds and passes `lathe plugins check` as generated.")
-        @Argument(help: "Plugin name ([a-z][a-z0-9_-]*).") var name: String
+        @Argument(help: "Plugin name ([a-z][a-z0-9_-]*; not the name of a registered plugin).") var name: String
         @Option(help: "Language: c, swift or rust.") var lang: String = "c"
         @Option(help: "Method kind: quantizer, criterion or loss.") var kind: String = "quantizer"
         @Option(name: .shortAndLong, help: "Project folder (default: ./NAME).") var output: String?
+        @OptionGroup var registry: RegistryOption
 
         func run() throws {
-            guard name.first.map({ $0 >= "a" && $0 <= "z" }) == true,
-                  name.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "_" }) else {
-                throw ValidationError("plugin name '\(name)': expected [a-z][a-z0-9_-]*")
+            guard PluginDescriptor.isValidName(name) else {
+                // Suggest the name normalised, but do not use it silently: the name is in the
+                // library, the manifest's file name and every NAME/METHOD reference.
+                let suggestion = String(name.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") ? $0 : "-" })
+                let hint = PluginDescriptor.isValidName(suggestion) ? ", e.g. '\(suggestion)'" : ""
+                throw PluginError("plugin name '\(name)': expected \(PluginDescriptor.nameRule)\(hint)")
             }
             guard let language = ScaffoldLanguage(rawValue: lang) else {
-                throw ValidationError("--lang \(lang): expected c, swift or rust")
+                throw PluginError("--lang \(lang): expected c, swift or rust")
             }
             guard let methodKind = ScaffoldKind(rawValue: kind) else {
-                throw ValidationError("--kind \(kind): expected quantizer, criterion or loss")
+                throw PluginError("--kind \(kind): expected quantizer, criterion or loss")
+            }
+            if FileManager.default.fileExists(atPath: registry.directory) {
+                let reg = try Registry(directory: registry.directory)
+                if let existing = reg.manifests[name]?.file ?? reg.conflicts[name]?.first {
+                    throw PluginError("plugin name '\(name)' is already registered by \(existing): choose another name (methods are addressed as NAME/METHOD, so names must be unique in a registry)")
+                }
             }
             let request = ScaffoldRequest(name: name, kind: methodKind, header: EmbeddedSDK.header,
                                           rustBindings: EmbeddedSDK.rustBindings)
@@ -349,11 +387,7 @@ extension Plugins {
             let fm = FileManager.default
             try fm.createDirectory(at: target, withIntermediateDirectories: true)
             for (name, text) in [("lathe_plugin.h", EmbeddedSDK.header), ("lathe_plugin.rs", EmbeddedSDK.rustBindings), ("README.md", readme)] {
-                let url = target.appendingPathComponent(name)
-                let temp = target.appendingPathComponent(".\(name).tmp")
-                try Data(text.utf8).write(to: temp)
-                if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
-                try fm.moveItem(at: temp, to: url)
+                try atomicWrite(Data(text.utf8), to: target.appendingPathComponent(name))
             }
             print("wrote the Lathe plugin SDK (ABI \(ABI.version)) to \(target.path)")
         }
@@ -364,8 +398,9 @@ extension Plugins {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Time calls of a method through the host (libffi, tensor views, validation, output checks).")
-        @Argument(help: "Path to a plugin library (loaded in this process).") var library: String
+        @Argument(help: "Path to a plugin library, or the name of a registered plugin (loaded in this process).") var library: String
         @Argument(help: "Method id within the plugin.") var method: String
+        @OptionGroup var registry: RegistryOption
         @Option(help: "Elements of the input tensor.") var elements: Int = 1
         @Option(help: "Timed calls.") var iterations: Int = 200_000
         @Option(help: "Repeats (the median of each repeat's mean is reported).") var repeats: Int = 5
@@ -377,7 +412,7 @@ extension Plugins {
                 throw ValidationError("--elements, --iterations and --repeats must be positive")
             }
             Engine.threads = 1
-            let loaded = try PluginLibrary.load(path: URL(fileURLWithPath: library).standardizedFileURL.path)
+            let loaded = try PluginLibrary.load(path: try Plugins.libraryPath(library, registry: registry))
             let m = try loaded.method(method)
             let params = try m.bind(try m.descriptor.parse(assignments: self.params, plugin: m.plugin))
             let input = try Tensor.randn([elements])

@@ -282,6 +282,12 @@ public struct PluginDescriptor: Sendable, Equatable {
 
     /// The method with plugin-local id `id`.
     public func method(_ id: String) -> MethodDescriptor? { methods.first { $0.id == id } }
+
+    /// The rule a plugin name follows, for messages.
+    public static let nameRule = "a lowercase letter, then lowercase letters, digits, '_' or '-' ([a-z][a-z0-9_-]*, at most 64 characters)"
+
+    /// Whether `name` is a valid plugin name (`nameRule`).
+    public static func isValidName(_ name: String) -> Bool { Identifier.isPluginName(name) }
 }
 
 /// Identifier rules of the ABI.

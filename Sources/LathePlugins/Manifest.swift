@@ -1,4 +1,5 @@
 import Foundation
+import LatheIO
 import TOMLKit
 
 /// A plugin's registry entry (`registry/NAME.toml`): what it provides, its ABI, its library and
@@ -9,10 +10,13 @@ public struct Manifest: Sendable, Equatable {
     public var plugin: PluginDescriptor
     /// The library path as written (relative paths are relative to the manifest's folder).
     public var library: String
-    /// The pinned sha256 of the library, or nil if unpinned.
+    /// The pinned sha256 of the library (lowercase hex), or nil if unpinned. A third-party pin is
+    /// the manifest's `sha256` key; a first-party pin is the build's (see `pinFile`).
     public var sha256: String?
-    /// First-party plugins are rebuilt from `Plugins/` by `scripts/build-plugins.sh`, which
-    /// refreshes their pins.
+    /// First-party plugins are rebuilt from `Plugins/` by `scripts/build-plugins.sh`. Their
+    /// manifests are tracked in git without a pin: each build writes the pin of the library it
+    /// produced to `.pins/NAME.sha256` beside the manifests (not tracked), so a build leaves the
+    /// checkout clean and the host still verifies every library before loading it.
     public var firstParty: Bool
 
     public init(file: String, plugin: PluginDescriptor, library: String, sha256: String?, firstParty: Bool) {
@@ -30,9 +34,19 @@ public struct Manifest: Sendable, Equatable {
         return folder.appendingPathComponent(library).standardizedFileURL.path
     }
 
+    /// Where the build keeps the pin of first-party plugin `plugin` whose manifest is `file`:
+    /// `.pins/PLUGIN.sha256` in the manifest's folder.
+    public static func pinFile(plugin: String, manifest file: String) -> String {
+        URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(".pins/\(plugin).sha256").path
+    }
+
+    /// This manifest's build pin file (meaningful for first-party manifests).
+    public var pinFile: String { Self.pinFile(plugin: plugin.name, manifest: file) }
+
     // MARK: Reading
 
-    /// Parses the manifest at `file`; errors name the file and the key.
+    /// Parses the manifest at `file`, and for a first-party plugin reads its build pin (if the
+    /// plugins were built); errors name the file and the key.
     public static func read(_ file: String) throws -> Manifest {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw PluginError("\(file): cannot read the manifest")
@@ -40,7 +54,28 @@ public struct Manifest: Sendable, Equatable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PluginError("\(file): the manifest is not UTF-8")
         }
-        return try parse(text, file: file)
+        var manifest = try parse(text, file: file)
+        if manifest.firstParty { manifest.sha256 = try readPin(manifest.pinFile) }
+        return manifest
+    }
+
+    /// The pin in a build pin file, or nil if there is none.
+    private static func readPin(_ pinFile: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: pinFile) else { return nil }
+        guard let data = FileManager.default.contents(atPath: pinFile) else {
+            throw PluginError("\(pinFile): cannot read the pin; rebuild and re-pin the first-party plugins: scripts/build-plugins.sh")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let pin = normalizedPin(text) else {
+            throw PluginError("\(pinFile): \"\(text.prefix(80))\" is not a sha256 (64 hex digits); rebuild and re-pin the first-party plugins: scripts/build-plugins.sh")
+        }
+        return pin
+    }
+
+    /// `text` as a pin (lowercase hex) if it is 64 hex digits of either case.
+    static func normalizedPin(_ text: String) -> String? {
+        guard text.count == 64, text.allSatisfy(\.isHexDigit), text.allSatisfy(\.isASCII) else { return nil }
+        return text.lowercased()
     }
 
     /// Parses manifest text; `file` is used for messages and relative library paths.
@@ -61,9 +96,16 @@ public struct Manifest: Sendable, Equatable {
         guard parts.count == 2 else {
             throw PluginError("\(file): key 'abi' = \"\(abi)\"; expected MAJOR.MINOR, e.g. \"\(ABI.version)\"")
         }
-        let sha = try root.optionalString("sha256")
-        if let sha, sha.count != 64 || !sha.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
-            throw PluginError("\(file): key 'sha256' = \"\(sha)\"; expected 64 lowercase hex digits (or remove the key to leave the plugin unpinned)")
+        let firstParty = try root.optionalBool("first_party") ?? false
+        var sha: String?
+        if let text = try root.optionalString("sha256") {
+            guard !firstParty else {
+                throw PluginError("\(file): key 'sha256': a first-party manifest carries no pin (scripts/build-plugins.sh writes it to \(pinFile(plugin: name, manifest: file))); remove the key")
+            }
+            guard let pin = normalizedPin(text) else {
+                throw PluginError("\(file): key 'sha256' = \"\(text)\"; expected 64 hex digits (or remove the key to leave the plugin unpinned)")
+            }
+            sha = pin
         }
         var methods: [MethodDescriptor] = []
         for (index, entry) in try root.tables("methods").enumerated() {
@@ -120,14 +162,16 @@ public struct Manifest: Sendable, Equatable {
             } catch let error as PluginError {
                 throw PluginError("\(file): methods[\(index)]: \(error.message)")
             }
+            if let first = methods.firstIndex(where: { $0.id == method.id }) {
+                throw PluginError("\(file): key 'methods[\(index)].id' = \"\(method.id)\" is also the id of methods[\(first)]; method ids must be unique in a plugin")
+            }
             methods.append(method)
         }
         guard !methods.isEmpty else { throw PluginError("\(file): no [[methods]]: a plugin provides at least one") }
         let plugin = PluginDescriptor(
             name: name, version: try root.string("version"), description: try root.optionalString("description") ?? "",
             abiMajor: parts[0], abiMinor: parts[1], methods: methods)
-        return Manifest(file: file, plugin: plugin, library: try root.string("library"), sha256: sha,
-                        firstParty: try root.optionalBool("first_party") ?? false)
+        return Manifest(file: file, plugin: plugin, library: try root.string("library"), sha256: sha, firstParty: firstParty)
     }
 
     /// Typed, path-aware access to one TOML table.
@@ -187,16 +231,19 @@ public struct Manifest: Sendable, Equatable {
 
     // MARK: Writing
 
-    /// The manifest as TOML text (stable key order, so pins diff cleanly).
+    /// The manifest as TOML text (stable key order, so pins diff cleanly). A first-party
+    /// manifest's text holds no pin (see `firstParty`).
     public func text() -> String {
         var out = "# Lathe plugin manifest. `lathe plugins list` reads it without loading code; the host\n"
-        out += "# verifies the library against sha256 before every dlopen.\n"
+        out += firstParty
+            ? "# verifies the library against the pin of its build (.pins/\(plugin.name).sha256) before every dlopen.\n"
+            : "# verifies the library against sha256 before every dlopen.\n"
         out += "name = \(quote(plugin.name))\n"
         out += "version = \(quote(plugin.version))\n"
         if !plugin.description.isEmpty { out += "description = \(quote(plugin.description))\n" }
         out += "abi = \(quote("\(plugin.abiMajor).\(plugin.abiMinor)"))\n"
         out += "library = \(quote(library))\n"
-        if let sha256 { out += "sha256 = \(quote(sha256))\n" }
+        if let sha256, !firstParty { out += "sha256 = \(quote(sha256))\n" }
         if firstParty { out += "first_party = true\n" }
         for method in plugin.methods {
             out += "\n[[methods]]\n"
@@ -230,9 +277,23 @@ public struct Manifest: Sendable, Equatable {
         return out
     }
 
-    /// Writes the manifest atomically (temp file, then rename).
+    /// Writes the manifest, and for a first-party plugin its build pin, each atomically. The
+    /// build pin of a plugin that is not first-party (any more) is removed.
     public func write() throws {
-        try writeAtomically(text(), to: file)
+        do {
+            if firstParty, let sha256 {
+                try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: pinFile).deletingLastPathComponent().path,
+                                                        withIntermediateDirectories: true)
+                try atomicWrite(Data((sha256 + "\n").utf8), to: URL(fileURLWithPath: pinFile))
+            } else if FileManager.default.fileExists(atPath: pinFile) {
+                try FileManager.default.removeItem(atPath: pinFile)
+            }
+            try atomicWrite(Data(text().utf8), to: URL(fileURLWithPath: file))
+        } catch let error as AtomicWriteError {
+            throw PluginError(error.description)
+        } catch {
+            throw PluginError("\(pinFile): \(error.localizedDescription)")
+        }
     }
 }
 
@@ -261,23 +322,4 @@ private func quote(_ s: String) -> String {
 private func real(_ v: Double) -> String {
     let s = "\(v)"
     return s.contains(".") || s.contains("e") || s.contains("inf") || s.contains("nan") ? s : s + ".0"
-}
-
-/// Writes `text` to `path` through a temporary file in the same folder and a rename, so readers
-/// never see a half-written file.
-func writeAtomically(_ text: String, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-    do {
-        try Data(text.utf8).write(to: temp)
-        guard rename(temp.path, url.path) == 0 else {
-            throw PluginError("\(path): cannot replace (\(String(cString: strerror(errno))))")
-        }
-    } catch let error as PluginError {
-        try? FileManager.default.removeItem(at: temp)
-        throw error
-    } catch {
-        try? FileManager.default.removeItem(at: temp)
-        throw PluginError("\(path): cannot write: \(error.localizedDescription)")
-    }
 }

@@ -10,10 +10,13 @@ public struct Registry: Sendable {
     public let directory: String
     /// Manifests that parsed, by plugin name.
     public let manifests: [String: Manifest]
-    /// Manifests that did not parse, with their errors (listed, never loaded).
+    /// Manifests that did not parse, or that declare a plugin name another manifest declares too,
+    /// with their errors (listed, never loaded).
     public let broken: [(file: String, error: PluginError)]
+    /// Plugin names declared by more than one manifest, with those manifests: none of them is used.
+    public let conflicts: [String: [String]]
 
-    /// Reads every `*.toml` in `directory`.
+    /// Reads every `*.toml` in `directory` (and the build pins of first-party manifests).
     public init(directory: String) throws {
         let url = URL(fileURLWithPath: directory).standardizedFileURL
         self.directory = url.path
@@ -23,22 +26,48 @@ public struct Registry: Sendable {
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: url.path)
             .filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }.sorted()
-        var manifests: [String: Manifest] = [:]
+        var byName: [String: [Manifest]] = [:]
         var broken: [(String, PluginError)] = []
         for name in files {
             let file = url.appendingPathComponent(name).path
             do {
                 let manifest = try Manifest.read(file)
-                if let other = manifests[manifest.plugin.name] {
-                    throw PluginError("\(file): plugin '\(manifest.plugin.name)' is already registered by \(other.file)")
-                }
-                manifests[manifest.plugin.name] = manifest
+                byName[manifest.plugin.name, default: []].append(manifest)
             } catch let error as PluginError {
                 broken.append((file, error))
             }
         }
+        var manifests: [String: Manifest] = [:]
+        var conflicts: [String: [String]] = [:]
+        for (name, declared) in byName {
+            if declared.count == 1 {
+                manifests[name] = declared[0]
+                continue
+            }
+            let files = declared.map(\.file)
+            conflicts[name] = files
+            for file in files { broken.append((file, Self.conflictError(name, files))) }
+        }
         self.manifests = manifests
-        self.broken = broken
+        self.broken = broken.sorted { $0.0 < $1.0 }
+        self.conflicts = conflicts
+    }
+
+    private static func conflictError(_ name: String, _ files: [String]) -> PluginError {
+        PluginError("plugin '\(name)' is declared by more than one manifest: \(files.joined(separator: " and ")); a plugin name must be unique in a registry, so none of them is used: remove one, or give it another name")
+    }
+
+    /// The manifest of plugin `name`. The error names the manifests declaring it twice, or lists
+    /// what is registered and which manifests are broken.
+    public func manifest(_ name: String) throws -> Manifest {
+        if let manifest = manifests[name] { return manifest }
+        if let files = conflicts[name] { throw Self.conflictError(name, files) }
+        let known = manifests.keys.sorted().joined(separator: ", ")
+        var message = "no plugin '\(name)' in \(directory) (registered: \(known.isEmpty ? "none" : known))"
+        if !broken.isEmpty {
+            message += "; broken manifests, not used: " + broken.map { "\($0.error.message)" }.joined(separator: "; ")
+        }
+        throw PluginError(message)
     }
 
     /// The default registry folder: `$LATHE_REGISTRY`, else `./registry`, else the `registry/`
@@ -71,9 +100,11 @@ public struct Registry: Sendable {
         guard parts.count == 2 else {
             throw PluginError("method '\(qualified)': expected PLUGIN/METHOD, e.g. uniform/affine")
         }
-        guard let manifest = manifests[String(parts[0])] else {
-            let known = manifests.keys.sorted().joined(separator: ", ")
-            throw PluginError("method '\(qualified)': no plugin '\(parts[0])' in \(directory) (registered: \(known.isEmpty ? "none" : known))")
+        let manifest: Manifest
+        do {
+            manifest = try self.manifest(String(parts[0]))
+        } catch let error as PluginError {
+            throw PluginError("method '\(qualified)': \(error.message)")
         }
         guard let method = manifest.plugin.method(String(parts[1])) else {
             let known = manifest.plugin.methods.map(\.id).joined(separator: ", ")
@@ -83,12 +114,9 @@ public struct Registry: Sendable {
     }
 
     /// Loads a registered plugin: checks the pin, dlopens, and compares the declarations with
-    /// the manifest. An unpinned manifest loads only with `allowUnpinned`.
+    /// the manifest. An unpinned third-party manifest loads only with `allowUnpinned`.
     public func load(_ plugin: String, allowUnpinned: Bool = false) throws -> PluginLibrary {
-        guard let manifest = manifests[plugin] else {
-            throw PluginError("no plugin '\(plugin)' in \(directory)")
-        }
-        return try Self.load(manifest, allowUnpinned: allowUnpinned)
+        try Self.load(try manifest(plugin), allowUnpinned: allowUnpinned)
     }
 
     /// Loads the method `plugin/method` (pinned, verified).
@@ -97,23 +125,40 @@ public struct Registry: Sendable {
         return try Self.load(manifest, allowUnpinned: allowUnpinned).method(method.id)
     }
 
+    /// The library of `manifest`, checked to be a regular file whose sha256 is the pin. A
+    /// first-party library always needs its build pin; another unpinned one passes only with
+    /// `allowUnpinned`. Errors name the manifest and say how to fix it.
+    public static func verifiedLibrary(_ manifest: Manifest, allowUnpinned: Bool = false) throws -> String {
+        let path = manifest.libraryPath
+        let build = "build and pin the first-party plugins: scripts/build-plugins.sh"
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw PluginError("\(manifest.file): library \(path) does not exist\(manifest.firstParty ? " (\(build))" : "")")
+        }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            throw PluginError("\(manifest.file): key 'library' = \"\(manifest.library)\" (\(path)) is \(type == S_IFDIR ? "a folder" : "not a regular file"); expected a regular file, the plugin's shared library")
+        }
+        guard let pin = manifest.sha256 else {
+            if manifest.firstParty {
+                throw PluginError("\(manifest.file): first-party plugin '\(manifest.plugin.name)' has no build pin (\(manifest.pinFile)); \(build)")
+            }
+            if allowUnpinned { return path }
+            throw PluginError("\(manifest.file): plugin '\(manifest.plugin.name)' is not pinned (no sha256); pin it: lathe plugins add \(path) --registry \(URL(fileURLWithPath: manifest.file).deletingLastPathComponent().path)")
+        }
+        let actual = try SHA256.hex(fileAt: path)
+        guard actual == pin else {
+            let refresh = manifest.firstParty
+                ? "if the plugins were rebuilt, refresh the pins: scripts/build-plugins.sh"
+                : "if you rebuilt it on purpose, refresh the pin: lathe plugins add \(path) --registry \(URL(fileURLWithPath: manifest.file).deletingLastPathComponent().path)"
+            throw PluginError("\(path): sha256 \(actual) does not match the pin \(pin) of \(manifest.firstParty ? manifest.pinFile : manifest.file); refusing to load it (\(refresh))")
+        }
+        return path
+    }
+
     /// Verifies `manifest`'s pin, loads its library and checks it declares what the manifest says.
     public static func load(_ manifest: Manifest, allowUnpinned: Bool = false) throws -> PluginLibrary {
-        let path = manifest.libraryPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw PluginError("\(manifest.file): library \(path) does not exist\(manifest.firstParty ? " (build it: scripts/build-plugins.sh)" : "")")
-        }
-        if let pin = manifest.sha256 {
-            let actual = try SHA256.hex(fileAt: path)
-            guard actual == pin else {
-                let hint = manifest.firstParty
-                    ? "rebuild first-party plugins with scripts/build-plugins.sh, which refreshes their pins"
-                    : "if you rebuilt it on purpose, re-pin it with `lathe plugins add \(path)`"
-                throw PluginError("\(path): sha256 \(actual) does not match the pin \(pin) in \(manifest.file); refusing to load it (\(hint))")
-            }
-        } else if !allowUnpinned {
-            throw PluginError("\(manifest.file): plugin '\(manifest.plugin.name)' is not pinned (no sha256); load it only explicitly (--allow-unpinned) or pin it with `lathe plugins add`")
-        }
+        let path = try verifiedLibrary(manifest, allowUnpinned: allowUnpinned)
         let library = try PluginLibrary.load(path: path)
         guard library.descriptor == manifest.plugin else {
             throw PluginError("\(path): what the library declares differs from \(manifest.file)\(Self.firstDifference(library.descriptor, manifest.plugin)); re-register it with `lathe plugins add`")

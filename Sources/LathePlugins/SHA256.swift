@@ -93,7 +93,11 @@ public struct SHA256: Sendable {
         }
         defer { try? handle.close() }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        do {
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        } catch {
+            throw PluginError("\(path): cannot read (\(error.localizedDescription)); expected a regular file")
+        }
         return hasher.finalize()
     }
 }

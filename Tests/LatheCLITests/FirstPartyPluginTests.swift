@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// The first-party plugins in Plugins/ (C, Swift, Rust), built by scripts/build-plugins.sh and
-/// registered with sha256 pins in registry/, pass the conformance checker through the registry.
+/// registered in registry/ with their build pins (registry/.pins/), pass the conformance checker
+/// through the registry.
 @Suite("first-party plugins", .serialized)
 struct FirstPartyPluginTests {
     static let registry = PluginCommandTests.root.appendingPathComponent("registry").path

@@ -83,7 +83,83 @@ struct PluginCommandTests {
         try FileManager.default.copyItem(atPath: other, toPath: lib)
         let check = try CLIRunner.run(["plugins", "check", "noop", "--registry", registry])
         #expect(check.status != 0)
-        #expect(check.stderr.contains("sha256 does not match the pin"))
+        #expect(check.stderr.contains("does not match the pin"))
+        #expect(check.stderr.contains("refresh the pin: lathe plugins add \(lib) --registry \(registry)"), "\(check.stderr)")
+    }
+
+    /// Appends bytes to a library: a different sha256, the same declarations (a "rebuild").
+    static func rebuild(_ lib: String) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: lib))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("rebuilt".utf8))
+        try handle.close()
+    }
+
+    @Test func firstPartyRebuildChangesOnlyTheBuildPin() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let registry = dir.appendingPathComponent("registry").path
+        let lib = try Self.fixture("noop", in: dir)
+        #expect(try CLIRunner.run(["plugins", "add", lib, "--first-party", "--registry", registry]).status == 0)
+        let manifest = try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8)
+        #expect(!manifest.contains("sha256 ="))
+        let pin = try String(contentsOfFile: "\(registry)/.pins/noop.sha256", encoding: .utf8)
+        try Self.rebuild(lib)
+        let stale = try CLIRunner.run(["plugins", "check", "noop", "--registry", registry])
+        #expect(stale.status != 0)
+        #expect(stale.stderr.contains("refresh the pins: scripts/build-plugins.sh"), "\(stale.stderr)")
+        let again = try CLIRunner.run(["plugins", "pin", "--registry", registry])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("pinned noop"))
+        #expect(try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8) == manifest)
+        let newPin = try String(contentsOfFile: "\(registry)/.pins/noop.sha256", encoding: .utf8)
+        #expect(newPin != pin)
+        #expect(try CLIRunner.run(["plugins", "list", "--registry", registry]).stdout.contains("noop 1.0.0  ABI 1.0  sha256 \(newPin.prefix(12))"))
+        #expect(try CLIRunner.run(["plugins", "bench", "noop", "identity", "--registry", registry, "--iterations", "10", "--repeats", "1"]).status == 0)
+        // A second manifest of the plugin: pinning refuses, naming both.
+        try FileManager.default.copyItem(atPath: "\(registry)/noop.toml", toPath: "\(registry)/another.toml")
+        let twice = try CLIRunner.run(["plugins", "pin", "--registry", registry])
+        #expect(twice.status != 0)
+        #expect(twice.stderr.contains("Error: plugin 'noop' is declared by more than one manifest: \(registry)/another.toml and \(registry)/noop.toml"), "\(twice.stderr)")
+    }
+
+    @Test func addRefusesAnotherLibraryUnderARegisteredNameUnlessReplacing() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let registry = dir.appendingPathComponent("registry").path
+        let lib = try Self.fixture("noop", in: dir)
+        #expect(try CLIRunner.run(["plugins", "add", lib, "--first-party", "--registry", registry]).status == 0)
+        let manifest = try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8)
+        // Another project's library declaring the same plugin name (`plugins new noop`, built).
+        let elsewhere = dir.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let other = elsewhere.appendingPathComponent("libnoop.so").path
+        try FileManager.default.copyItem(atPath: lib, toPath: other)
+        let refused = try CLIRunner.run(["plugins", "add", other, "--registry", registry])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("plugin 'noop' is already registered by \(registry)/noop.toml (a first-party plugin) for \(lib), not \(other)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("choose another name") && refused.stderr.contains("--replace"))
+        #expect(try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8) == manifest)
+        let replaced = try CLIRunner.run(["plugins", "add", other, "--replace", "--registry", registry])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        let now = try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8)
+        #expect(now.contains("elsewhere/libnoop.so") && now.contains("sha256 =") && !now.contains("first_party"))
+        #expect(!FileManager.default.fileExists(atPath: "\(registry)/.pins/noop.sha256"))
+    }
+
+    @Test func benchAcceptsARegisteredNameLikeCheck() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let registry = dir.appendingPathComponent("registry").path
+        let lib = try Self.fixture("noop", in: dir)
+        #expect(try CLIRunner.run(["plugins", "add", lib, "--registry", registry]).status == 0)
+        let bench = try CLIRunner.run(["plugins", "bench", "noop", "identity", "--registry", registry, "--iterations", "10", "--repeats", "1"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        #expect(bench.stdout.contains("noop/identity: 6 hyperparameters"))
+        try Self.rebuild(lib)
+        let stale = try CLIRunner.run(["plugins", "bench", "noop", "identity", "--registry", registry, "--iterations", "10", "--repeats", "1"])
+        #expect(stale.status != 0)
+        #expect(stale.stderr.contains("does not match the pin") && stale.stderr.contains("refresh the pin: lathe plugins add"), "\(stale.stderr)")
     }
 
     @Test func sdkIsWrittenOutAndAThirdPartyPluginBuiltAgainstItPasses() throws {
@@ -161,6 +237,22 @@ struct PluginCommandTests {
         let check = try CLIRunner.run(["plugins", "check", lib])
         #expect(check.status == 0, "\(check.stdout)")
         #expect(check.stdout.contains("pass  gradient vs finite differences"))
+    }
+
+    @Test func newExplainsTheNamePatternAndRefusesARegisteredName() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = try CLIRunner.run(["plugins", "new", "My-Plugin", "-o", dir.appendingPathComponent("x").path])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("plugin name 'My-Plugin': expected a lowercase letter, then lowercase letters, digits, '_' or '-'"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("e.g. 'my-plugin'"))
+        #expect(!(bad.stdout + bad.stderr).lowercased().contains("usage:"), "\(bad.stderr)")
+        let registry = dir.appendingPathComponent("registry").path
+        #expect(try CLIRunner.run(["plugins", "add", try Self.fixture("noop", in: dir), "--registry", registry]).status == 0)
+        let taken = try CLIRunner.run(["plugins", "new", "noop", "--registry", registry, "-o", dir.appendingPathComponent("y").path])
+        #expect(taken.status != 0)
+        #expect(taken.stderr.contains("plugin name 'noop' is already registered by \(registry)/noop.toml: choose another name"), "\(taken.stderr)")
+        for folder in ["x", "y"] { #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(folder).path)) }
     }
 
     @Test func newRefusesBadInputAndExistingFolders() throws {

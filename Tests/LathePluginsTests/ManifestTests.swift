@@ -1,4 +1,5 @@
 import Foundation
+import LatheTestSupport
 import Testing
 @testable import LathePlugins
 
@@ -21,10 +22,33 @@ import Testing
 
     @Test func textRoundTrips() throws {
         let manifest = Manifest(file: "/tmp/registry/demo.toml", plugin: Self.plugin, library: "../lib/libdemo.so",
-                                sha256: String(repeating: "ab", count: 32), firstParty: true)
+                                sha256: String(repeating: "ab", count: 32), firstParty: false)
         let parsed = try Manifest.parse(manifest.text(), file: manifest.file)
         #expect(parsed == manifest)
         #expect(parsed.libraryPath == "/tmp/lib/libdemo.so")
+        // A first-party manifest's text holds no pin: its pin is the build's (.pins/NAME.sha256).
+        var firstParty = manifest
+        firstParty.firstParty = true
+        #expect(!firstParty.text().contains("sha256 ="))
+        firstParty.sha256 = nil
+        #expect(try Manifest.parse(firstParty.text(), file: manifest.file) == firstParty)
+        #expect(firstParty.pinFile == "/tmp/registry/.pins/demo.sha256")
+    }
+
+    /// The tracked first-party manifests hold no pin and are exactly what a build writes, so
+    /// `scripts/build-plugins.sh` leaves the checkout clean.
+    @Test func trackedFirstPartyManifestsAreWhatTheBuildWrites() throws {
+        let folder = SourceTree.root.appendingPathComponent("registry")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".toml") }
+        #expect(files.count >= 5)
+        for name in files {
+            let file = folder.appendingPathComponent(name).path
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            let manifest = try Manifest.parse(text, file: file)
+            #expect(manifest.firstParty, "\(name)")
+            #expect(!text.contains("sha256 ="), "\(name) holds a pin")
+            #expect(manifest.text() == text, "\(name) differs from what the build writes")
+        }
     }
 
     @Test func errorsNameTheFileAndTheKey() throws {
@@ -45,5 +69,7 @@ import Testing
             .contains("/r/demo.toml: key 'sha256' = \"xyz\""))
         #expect(error("name = \"demo\"\nabi = ").hasPrefix("/r/demo.toml:2: invalid TOML"))
         #expect(error(good.replacingOccurrences(of: "abi = \"1.0\"", with: "abi = \"one\"")).contains("key 'abi' = \"one\""))
+        #expect(error(good.replacingOccurrences(of: "id = \"l\"", with: "id = \"q\""))
+            == "/r/demo.toml: key 'methods[2].id' = \"q\" is also the id of methods[0]; method ids must be unique in a plugin")
     }
 }
