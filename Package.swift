@@ -52,7 +52,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
-        .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
+        // fork/exec of child processes (process group, parent-death signal before exec).
+        .target(name: "CProcess"),
         // The plugin SDK: one C header (plus DLPack's). LatheTensor uses its DLTensor too, so the
         // DLPack types come from exactly one Clang module.
         .target(name: "CLathePlugin", exclude: ["rust"]),
@@ -67,7 +68,7 @@ let package = Package(
         .target(
             name: "LathePlugins",
             dependencies: [
-                "CLathePlugin", "CFFI", "LatheTensor",
+                "CLathePlugin", "CFFI", "CProcess", "LatheTensor",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             // The SDK's files (symlinks to Sources/CLathePlugin), compiled into the binary so that
@@ -86,7 +87,7 @@ let package = Package(
         .target(
             name: "LatheSweep",
             dependencies: [
-                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "CProcess",
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CProcess
 import Foundation
 import LathePlugins
 import LatheSweep
@@ -71,7 +70,6 @@ struct TrialWorker: ParsableCommand {
     @Option var result: String
 
     func run() throws {
-        _ = lathe_die_with_parent()
         let data = try Data(contentsOf: URL(fileURLWithPath: job))
         let trial = try JSONDecoder().decode(TrialJob.self, from: data)
         let outcome = try TrialRunner.run(trial, progress: ProgressReporter(style: .lines))
