@@ -36,6 +36,15 @@ struct ChildProcessCommandTests {
         #expect(!result.stdout.contains("result: PASS"))
     }
 
+    @Test func aPluginThatExitsWhileLoadingIsReportedAsSuch() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Self.lathe(["plugins", "check", try PluginCommandTests.fixture("exits_on_load", in: dir)])
+        #expect(result.exit == .exited(1), "\(result.stdout)")
+        #expect(result.stdout.contains("FAIL  load:") && result.stdout.contains("loading it exited with status 0 before describing the plugin"),
+                "\(result.stdout)")
+    }
+
     @Test(arguments: ["nan", "0", "-1", "inf"])
     func unusableTimeoutsAreRefusedWhereTheUserGivesThem(timeout: String) throws {
         let dir = try CLIRunner.scratchDirectory()
