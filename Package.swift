@@ -52,7 +52,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
-        .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
+        // fork/exec of child processes (process group, parent-death signal before exec).
+        .target(name: "CProcess"),
         // Whole-file writes that never leave a partial file (atomicWrite); no dependencies, so
         // every module that writes files can use it.
         .target(name: "LatheIO"),
@@ -70,7 +71,7 @@ let package = Package(
         .target(
             name: "LathePlugins",
             dependencies: [
-                "CLathePlugin", "CFFI", "LatheTensor", "LatheIO",
+                "CLathePlugin", "CFFI", "CProcess", "LatheTensor", "LatheIO",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             // The SDK's files (symlinks to Sources/CLathePlugin), compiled into the binary so that
@@ -89,7 +90,7 @@ let package = Package(
         .target(
             name: "LatheSweep",
             dependencies: [
-                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "CProcess", "LatheIO",
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheIO",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),

@@ -72,6 +72,8 @@ struct Plugins: ParsableCommand {
         @Flag(help: "Replace the manifest of a plugin of the same name registered for another library.") var replace = false
         @Option(help: "Seconds before a hanging plugin is killed.") var timeout: Double = 60
 
+        func validate() throws { try Plugins.validateTimeout(timeout) }
+
         func run() throws {
             let path = URL(fileURLWithPath: library).standardizedFileURL.path
             let manifest = try Plugins.describeInChild(path, timeout: timeout)
@@ -121,10 +123,21 @@ struct Plugins: ParsableCommand {
         return (Array(repeating: "..", count: b.count - common) + a[common...].map(String.init)).joined(separator: "/")
     }
 
+    /// A `--timeout` given by the user: positive and finite (NaN would never expire, 0 would make
+    /// every plugin look hung).
+    static func validateTimeout(_ seconds: Double) throws {
+        guard ChildProcess.isValidTimeout(seconds) else {
+            throw ValidationError("--timeout \(seconds): expected a positive, finite number of seconds")
+        }
+    }
+
     /// Loads `path` in a child process and returns what it declares (as an unpinned manifest).
     static func describeInChild(_ path: String, timeout: Double) throws -> Manifest {
         guard FileManager.default.fileExists(atPath: path) else { throw PluginError("\(path): no such plugin library") }
         let result = try ChildProcess.run(selfExecutable, ["__plugin-worker", "describe", path], timeout: timeout)
+        if result.exit.succeeded, result.stdout.isEmpty {
+            throw PluginError("\(path): loading it \(result.exit) before describing the plugin (a plugin must return, not exit)")
+        }
         guard result.exit.succeeded else {
             let said = result.stderr.split(separator: "\n").last.map { ": \($0)" } ?? ""
             if case .exited = result.exit {
@@ -148,6 +161,8 @@ struct Plugins: ParsableCommand {
         @OptionGroup var registry: RegistryOption
         @Option(help: "Seconds each method's checks may take before the method counts as hung.") var timeout: Double = 60
         @Flag(help: "Print the records as JSON lines instead of a report.") var json = false
+
+        func validate() throws { try Plugins.validateTimeout(timeout) }
 
         func run() throws {
             let path = try Plugins.libraryPath(library, registry: registry)
@@ -201,8 +216,12 @@ struct Plugins: ParsableCommand {
         return try Registry.verifiedLibrary(manifest)
     }
 
-    /// Runs one method's checks in a child; a crash, abort or hang becomes a failed record for
-    /// the check that was running.
+    /// The line the worker writes to stdout once every check has run: a worker that ends without it
+    /// was cut short (a plugin that calls exit(0) in a method ends it with status 0).
+    static let checksFinished = "# checks finished"
+
+    /// Runs one method's checks in a child; a crash, abort, exit or hang becomes a failed record
+    /// for the check that was running.
     static func checkInChild(_ path: String, method: String, subject: String, timeout: Double) -> [CheckResult] {
         let result: ChildResult
         do {
@@ -211,18 +230,25 @@ struct Plugins: ParsableCommand {
             return [CheckResult(subject: subject, check: "run", status: .fail, detail: String(describing: error))]
         }
         var records: [CheckResult] = []
+        var finished = false
         for line in result.stdout.split(separator: "\n") {
+            if line == checksFinished { finished = true }
             if let record = try? JSONDecoder().decode(CheckResult.self, from: Data(line.utf8)) { records.append(record) }
         }
-        if !result.exit.succeeded {
+        if !result.exit.succeeded || !finished {
             var open: String?
             for record in records {
                 if record.status == .begin { open = record.check } else if record.check == open { open = nil }
             }
             let during = open ?? "setup"
             var detail = "the method \(result.exit) during this check"
-            if case .exited = result.exit, let last = result.stderr.split(separator: "\n").last { detail += ": \(last)" }
-            if open != nil || records.allSatisfy({ $0.status != .fail }) {
+            if result.exit.succeeded {
+                detail = open == nil ? "the process \(result.exit) before its checks finished" : detail
+                detail += " (a plugin must return, not exit)"
+            } else if case .exited = result.exit, let last = result.stderr.split(separator: "\n").last {
+                detail += ": \(last)"
+            }
+            if open != nil || result.exit.succeeded || records.allSatisfy({ $0.status != .fail }) {
                 records.append(CheckResult(subject: subject, check: during, status: .fail, detail: detail))
             }
         }
@@ -284,6 +310,7 @@ struct PluginWorker: ParsableCommand {
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
             }
             checker.run()
+            FileHandle.standardOutput.write(Data((Plugins.checksFinished + "\n").utf8))
         default:
             throw ValidationError("unknown worker action '\(action)'")
         }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CProcess
 import Foundation
 import LathePlugins
 import LatheSweep
@@ -27,7 +26,7 @@ struct Sweep: ParsableCommand {
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers \(workers): expected 1...64") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads \(threads): expected 1...256") }
-        if let t = timeout, !(t > 0) { throw ValidationError("--timeout \(t): expected a positive number of seconds") }
+        if let t = timeout { try Plugins.validateTimeout(t) }
         guard FileManager.default.fileExists(atPath: spec) else { throw ValidationError("sweep spec '\(spec)' does not exist") }
     }
 
@@ -71,7 +70,6 @@ struct TrialWorker: ParsableCommand {
     @Option var result: String
 
     func run() throws {
-        _ = lathe_die_with_parent()
         let data = try Data(contentsOf: URL(fileURLWithPath: job))
         let trial = try JSONDecoder().decode(TrialJob.self, from: data)
         let outcome = try TrialRunner.run(trial, progress: ProgressReporter(style: .lines))

@@ -135,11 +135,12 @@ public final class SweepRunner {
     }
 }
 
-/// Runs trials as child processes, at most `workers` at a time, polling them.
+/// Runs trials as child processes (`ChildProcess`: own process group, killed with the parent), at
+/// most `workers` at a time, polling them from the thread that started them.
 final class Scheduler {
     struct Running {
         var trial: ResultsStore.Trial
-        var process: Process
+        var child: ChildProcess
         var started: Date
         var log: URL
         var result: URL
@@ -177,16 +178,13 @@ final class Scheduler {
             Thread.sleep(forTimeInterval: 0.2)
             var still: [Running] = []
             for r in running {
-                let elapsed = Date().timeIntervalSince(r.started)
-                if r.process.isRunning, elapsed > timeout {
-                    kill(-r.process.processIdentifier, SIGKILL)
-                    kill(r.process.processIdentifier, SIGKILL)
-                    r.process.waitUntilExit()
-                    try record(r, timedOut: true)
-                } else if r.process.isRunning {
-                    still.append(r)
+                if let exit = try r.child.poll() {
+                    try record(r, exit)
+                } else if Date().timeIntervalSince(r.started) > timeout {
+                    r.child.killGroup()
+                    try record(r, .timedOut(seconds: timeout))
                 } else {
-                    try record(r, timedOut: false)
+                    still.append(r)
                 }
             }
             running = still
@@ -204,44 +202,38 @@ final class Scheduler {
         let log = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).log")
         try? FileManager.default.removeItem(at: result)
         try JSONEncoder().encode(job).write(to: jobURL, options: .atomic)
-        guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
-            throw SweepError("cannot create the trial log \(log.path)")
-        }
-        let handle = try FileHandle(forWritingTo: log)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: options.executable)
-        process.arguments = ["__trial", "--job", jobURL.path, "--result", result.path]
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
         var environment = ProcessInfo.processInfo.environment
         environment["OMP_NUM_THREADS"] = String(options.threads)
-        process.environment = environment
         try store.markRunning(trial.id)
-        try process.run()
-        try? handle.close()
-        return Running(trial: trial, process: process, started: Date(), log: log, result: result)
+        let child = try ChildProcess.start(options.executable, ["__trial", "--job", jobURL.path, "--result", result.path],
+                                           environment: environment, stdout: log.path, stderr: log.path)
+        return Running(trial: trial, child: child, started: Date(), log: log, result: result)
     }
 
-    private func record(_ r: Running, timedOut: Bool) throws {
+    /// Records how a trial ended. It is done only if its process exited with status 0 AND left a
+    /// complete result file (written atomically, so complete iff it decodes): a plugin that calls
+    /// exit(0) halfway must not pass.
+    private func record(_ r: Running, _ exit: ChildExit) throws {
         let seconds = Date().timeIntervalSince(r.started)
         finished += 1
         let label = "\(r.trial.record.method) seed \(r.trial.record.seed)"
-        if timedOut {
+        switch exit {
+        case .timedOut:
             try store.fail(r.trial.id, error: String(format: "timed out: killed after %.0f s", timeout), seconds: seconds)
             report("FAILED \(label): timed out after \(Int(timeout)) s (log: \(r.log.path))")
             return
-        }
-        if r.process.terminationReason == .uncaughtSignal {
-            let signal = r.process.terminationStatus
+        case .signaled(let signal):
             try store.fail(r.trial.id, error: "crashed with signal \(signal) (\(signalName(signal)))", seconds: seconds)
             report("FAILED \(label): crashed with \(signalName(signal)) (log: \(r.log.path))")
             return
+        case .exited:
+            break
         }
-        guard r.process.terminationStatus == 0, let data = try? Data(contentsOf: r.result),
+        guard exit.succeeded, let data = try? Data(contentsOf: r.result),
               let outcome = try? JSONDecoder().decode(ResultsStore.Outcome.self, from: data) else {
             let last = (try? String(contentsOf: r.log, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
-            let reason = "exited with status \(r.process.terminationStatus)\(last.isEmpty ? "" : ": \(last)")"
+            let what = exit.succeeded ? "the process \(exit) before writing its result" : "\(exit)"
+            let reason = what + (last.isEmpty ? "" : ": \(last)")
             try store.fail(r.trial.id, error: reason, seconds: seconds)
             report("FAILED \(label): \(reason)")
             return
