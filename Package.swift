@@ -113,9 +113,9 @@ let package = Package(
         // MARK: Tests
         .target(name: "LatheTestSupport", path: "Tests/LatheTestSupport"),
         .testTarget(name: "LatheTensorTests", dependencies: ["LatheTensor"]),
-        .testTarget(name: "LatheDataTests", dependencies: ["LatheData"]),
-        .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels"]),
-        .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain"]),
+        .testTarget(name: "LatheDataTests", dependencies: ["LatheData", "LatheTestSupport"]),
+        .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels", "LatheTestSupport"]),
+        .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheTestSupport"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),
         .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant", "LatheTestSupport"]),
         .testTarget(name: "LathePruningTests", dependencies: ["LathePruning", "LatheTestSupport"]),
