@@ -10,9 +10,11 @@
 #   rustc                 only if no Rust toolchain is on PATH (the Rust first-party plugin)
 #   python3-torch         the PyTorch peer for benchmarks (same libtorch)
 #   python3-pandas, python3-matplotlib  notebooks/ (run by the tests with /usr/bin/python3)
+#   python3-venv          the project-local .venv holding scripts/python-requirements.txt
+#                         (Python's safetensors, the oracle of the checkpoint format tests)
 #   (scripts/screenshot-report.sh installs chromium itself when it is used)
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev python3-pandas python3-matplotlib)
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev python3-pandas python3-matplotlib python3-venv)
 command -v cc >/dev/null || packages+=(gcc libc6-dev)
 command -v rustc >/dev/null || [[ -x "$HOME/.cargo/bin/rustc" ]] || packages+=(rustc)
 if [[ "${1:-}" == "--with-benchmark-peers" ]]; then
@@ -28,4 +30,16 @@ if ((${#missing[@]})); then
     [[ $(id -u) -ne 0 ]] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The tests' Python packages, pinned, from PyPI into .venv (gitignored); skipped when the
+# installed set already matches the requirements file.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+requirements="$root/scripts/python-requirements.txt"
+venv="$root/.venv"
+if ! cmp -s "$requirements" "$venv/.installed-requirements.txt"; then
+    echo "bootstrap: installing $(grep -v '^#' "$requirements" | tr '\n' ' ')into $venv" >&2
+    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: -r "$requirements"
+    cp "$requirements" "$venv/.installed-requirements.txt"
 fi

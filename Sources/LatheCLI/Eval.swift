@@ -13,6 +13,10 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
+    func validate() throws {
+        if let path = metricsOut { try OutputPath.checkFile(path, option: "--metrics-out") }
+    }
+
     func run() throws {
         engine.apply()
         guard FileManager.default.fileExists(atPath: checkpoint) else {

@@ -41,6 +41,7 @@ struct Train: ParsableCommand {
     func run() throws {
         engine.apply()
         let out = outputDirectory ?? "runs/\(model)-seed\(seed)"
+        try OutputPath.checkDirectory(out, option: "--out")
         let progress = ProgressReporter(style: plain ? .lines : nil)
         var (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
         var validation: ImageDataset?

@@ -43,6 +43,12 @@ enum MNISTStyle {
         guard labels.elementType == .uint8, labels.dimensions.count == 1 else {
             throw DataError.invalid(path: labelPath, reason: "expected uint8 labels of rank 1, found \(labels.elementType) of rank \(labels.dimensions.count)")
         }
+        guard images.dimensions[0] > 0 else {
+            throw DataError.invalid(path: imagePath, reason: "holds 0 images; a \(split.rawValue) set needs at least one")
+        }
+        guard images.dimensions[1] > 0, images.dimensions[2] > 0 else {
+            throw DataError.invalid(path: imagePath, reason: "images of \(images.dimensions[1])×\(images.dimensions[2]) pixels; expected at least 1×1")
+        }
         guard images.dimensions[0] == labels.dimensions[0] else {
             throw DataError.countMismatch(images: imagePath, imageCount: images.dimensions[0], labels: labelPath, labelCount: labels.dimensions[0])
         }

@@ -2,40 +2,59 @@ import CZlib
 
 /// Gzip (and zlib) decompression through zlib.
 public enum Gzip {
+    /// Deflate's best case is about 1032:1, so a stream cannot inflate to more than this many
+    /// times its compressed size: a gzip trailer that claims more is not believed.
+    static let maxRatio = 1032
+
     /// Whether `bytes` start with the gzip magic 1f 8b.
     public static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B }
 
-    /// Inflates a whole gzip or zlib stream; `path` names the source in errors.
-    public static func decompress(_ data: [UInt8], path: String) throws -> [UInt8] {
+    /// Inflates a gzip or zlib stream; `path` names the source in errors. Stops after `limit`
+    /// bytes (the stream's end and checksum are then not checked): a caller that knows how much
+    /// it needs passes one byte more and treats a full result as "too long". Memory grows with
+    /// the bytes actually produced; the trailer's size claim only sizes the first buffer, and
+    /// only when the compressed size makes it possible.
+    public static func decompress(_ data: [UInt8], path: String, limit: Int = .max) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DataError.corruptGzip(path: path, reason: "inflateInit failed")
         }
         defer { inflateEnd(&stream) }
-        // The gzip trailer holds the uncompressed size mod 2^32: a good first guess.
-        var capacity = Swift.max(data.count * 4, 1 << 16)
+        let possible = data.count.multipliedReportingOverflow(by: maxRatio)
+        let bound = possible.overflow ? Int.max : possible.partialValue
+        var capacity = Swift.max(data.count.multipliedReportingOverflow(by: 4).partialValue, 1 << 16)
         if data.count >= 4 {
+            // The gzip trailer holds the uncompressed size mod 2^32: a good first guess when plausible.
             let n = data.count
             let hint = Int(UInt32(data[n - 4]) | UInt32(data[n - 3]) << 8 | UInt32(data[n - 2]) << 16 | UInt32(data[n - 1]) << 24)
-            if hint > 0, hint < 1 << 31 { capacity = hint + 1 }
+            if hint > 0, hint < bound { capacity = hint + 1 }
         }
-        var output = [UInt8](repeating: 0, count: capacity)
+        var output = [UInt8](repeating: 0, count: Swift.min(capacity, Swift.max(limit, 0)))
         var produced = 0
         var status: Int32 = Z_OK
         try data.withUnsafeBufferPointer { input in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-            stream.avail_in = UInt32(input.count)
-            while true {
-                if produced == output.count { output += [UInt8](repeating: 0, count: output.count) }
+            var consumed = 0
+            while produced < limit {
+                if stream.avail_in == 0, consumed < input.count {
+                    // zlib counts input in UInt32: feed files beyond 4 GiB in pieces.
+                    let piece = UInt32(clamping: input.count - consumed)
+                    stream.next_in = input.baseAddress.map { UnsafeMutablePointer(mutating: $0 + consumed) }
+                    stream.avail_in = piece
+                    consumed += Int(piece)
+                }
+                if produced == output.count {
+                    output += [UInt8](repeating: 0, count: Swift.min(Swift.max(output.count, 1 << 16), limit - produced))
+                }
                 status = output.withUnsafeMutableBufferPointer { out in
-                    stream.next_out = out.baseAddress! + produced
-                    stream.avail_out = UInt32(out.count - produced)
+                    let room = UInt32(clamping: out.count - produced)
+                    stream.next_out = out.baseAddress.map { $0 + produced }
+                    stream.avail_out = room
                     let r = inflate(&stream, Z_NO_FLUSH)
-                    produced = out.count - Int(stream.avail_out)
+                    produced += Int(room - stream.avail_out)
                     return r
                 }
                 if status == Z_STREAM_END { break }
-                if status == Z_BUF_ERROR && stream.avail_in == 0 {
+                if status == Z_BUF_ERROR && stream.avail_in == 0 && consumed == input.count {
                     throw DataError.corruptGzip(path: path, reason: "stream ends early after \(produced) bytes")
                 }
                 guard status == Z_OK || status == Z_BUF_ERROR else {

@@ -24,6 +24,13 @@ public enum IDX {
         /// Element bytes as stored (big-endian for multi-byte types).
         public let bytes: [UInt8]
 
+        /// An array of `dimensions` whose elements are `bytes`, big-endian (for `encode`).
+        public init(elementType: ElementType, dimensions: [Int], bytes: [UInt8]) {
+            self.elementType = elementType
+            self.dimensions = dimensions
+            self.bytes = bytes
+        }
+
         /// Elements converted to Float (big-endian decoded).
         public func floats() -> [Float] {
             switch elementType {
@@ -44,13 +51,38 @@ public enum IDX {
         UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
     }
 
-    /// Reads and validates an IDX file (plain or gzipped).
+    /// Reads and validates an IDX file (plain or gzipped). A gzipped file is inflated only as
+    /// far as its header's dimensions need, so a stream that inflates to more is refused
+    /// without holding the excess in memory.
     public static func read(path: String) throws -> IDX.Array {
-        try decode(FileBytes.read(path), path: path)
+        let raw = try FileBytes.read(path, inflate: false)
+        guard Gzip.isGzip(raw) else { return try decode(raw, path: path) }
+        let largestHeader = 4 + 4 * Int(UInt8.max)
+        let start = try Gzip.decompress(raw, path: path, limit: largestHeader)
+        let size = try layout(start, path: path).fileSize
+        let bytes = try Gzip.decompress(raw, path: path, limit: Swift.min(size, Int.max - 1) + 1)
+        guard bytes.count <= size else {
+            throw DataError.invalid(path: path, reason: "inflates to more than the \(size) bytes its header's dimensions need")
+        }
+        return try decode(bytes, path: path)
     }
 
     /// Decodes IDX bytes; `path` names the source in errors.
     public static func decode(_ bytes: [UInt8], path: String) throws -> IDX.Array {
+        let (type, dims, headerSize, fileSize) = try layout(bytes, path: path)
+        guard bytes.count >= fileSize else {
+            throw DataError.truncated(path: path, expectedBytes: fileSize, foundBytes: bytes.count,
+                                      what: "dimensions \(dims.map(String.init).joined(separator: "×"))")
+        }
+        guard bytes.count == fileSize else {
+            throw DataError.invalid(path: path, reason: "\(bytes.count - fileSize) unexpected trailing bytes after dimensions \(dims)")
+        }
+        return IDX.Array(elementType: type, dimensions: dims, bytes: Swift.Array(bytes[headerSize...]))
+    }
+
+    /// The element type, dimensions, header size and whole-file size that a header declares;
+    /// `bytes` needs to hold only the header.
+    static func layout(_ bytes: [UInt8], path: String) throws -> (type: ElementType, dimensions: [Int], headerSize: Int, fileSize: Int) {
         guard bytes.count >= 4 else {
             throw DataError.truncated(path: path, expectedBytes: 4, foundBytes: bytes.count, what: "the IDX magic number")
         }
@@ -64,20 +96,15 @@ public enum IDX {
             throw DataError.truncated(path: path, expectedBytes: headerSize, foundBytes: bytes.count, what: "a header of rank \(rank)")
         }
         let dims = (0..<rank).map { Int(u32(bytes, 4 + 4 * $0)) }
-        let (elements, overflow) = dims.reduce((1, false)) { acc, d in
-            let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-            return (p, acc.1 || o)
+        var fileSize = type.byteWidth
+        for d in dims {
+            let (product, overflow) = fileSize.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw DataError.invalid(path: path, reason: "dimensions \(dims) are too large") }
+            fileSize = product
         }
-        let (payload, overflow2) = elements.multipliedReportingOverflow(by: type.byteWidth)
-        guard !overflow, !overflow2 else { throw DataError.invalid(path: path, reason: "dimensions \(dims) are too large") }
-        guard bytes.count - headerSize >= payload else {
-            throw DataError.truncated(path: path, expectedBytes: headerSize + payload, foundBytes: bytes.count,
-                                      what: "dimensions \(dims.map(String.init).joined(separator: "×"))")
-        }
-        guard bytes.count - headerSize == payload else {
-            throw DataError.invalid(path: path, reason: "\(bytes.count - headerSize - payload) unexpected trailing bytes after dimensions \(dims)")
-        }
-        return IDX.Array(elementType: type, dimensions: dims, bytes: Swift.Array(bytes[headerSize...]))
+        let (total, overflow) = fileSize.addingReportingOverflow(headerSize)
+        guard !overflow else { throw DataError.invalid(path: path, reason: "dimensions \(dims) are too large") }
+        return (type, dims, headerSize, total)
     }
 
     /// Encodes an IDX file (for tests and tools).

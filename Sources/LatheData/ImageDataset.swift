@@ -74,6 +74,9 @@ public struct ImageDataset: Sendable {
         var order = Array(0..<count)
         generator.shuffle(&order)
         let held = Int((Double(count) * validationFraction).rounded())
+        guard held > 0, held < count else {
+            throw DataError.invalid(path: "<memory>", reason: "holding out \(validationFraction) of \(count) samples leaves \(held == 0 ? "no validation" : "no training") samples")
+        }
         return (subset(Array(order[..<(count - held)])), subset(Array(order[(count - held)...])))
     }
 

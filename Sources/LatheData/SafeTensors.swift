@@ -42,53 +42,79 @@ public struct SafeTensors: Sendable {
         self.metadata = metadata
     }
 
-    /// Reads and validates a file: header JSON, types, shapes, offsets in bounds and
-    /// consistent with shapes.
+    /// Largest accepted JSON header, as in Python's `safetensors` (100 MB).
+    static let maxHeaderLength = 100_000_000
+
+    /// Reads and validates a file with the rules of Python's `safetensors`: a header length
+    /// within the file and at most 100 MB, a JSON object header, known dtypes, non-negative
+    /// integer shapes whose byte size does not overflow, and tensor data that tiles the data
+    /// buffer exactly (sorted by offset, each starting where the previous ends: no overlap, no
+    /// gap, nothing after the last) with each tensor's byte length equal to its shape's.
     public static func read(path: String) throws -> SafeTensors {
-        let bytes = try FileBytes.read(path, inflate: false)
+        try decode(FileBytes.read(path, inflate: false), path: path)
+    }
+
+    /// Decodes and validates a file's bytes (see `read(path:)`); `path` names the source in errors.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> SafeTensors {
         guard bytes.count >= 8 else {
             throw DataError.truncated(path: path, expectedBytes: 8, foundBytes: bytes.count, what: "the safetensors header length")
         }
-        let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
-        guard headerLength <= UInt64(bytes.count - 8) else {
-            throw DataError.truncated(path: path, expectedBytes: Int(clamping: headerLength) &+ 8, foundBytes: bytes.count, what: "the JSON header")
+        let declared = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
+        guard declared <= UInt64(maxHeaderLength) else {
+            throw DataError.invalid(path: path, reason: "safetensors header length \(declared) exceeds the \(maxHeaderLength)-byte limit")
         }
-        let dataStart = 8 + Int(headerLength)
-        guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])), let header = json as? [String: Any] else {
+        let headerLength = Int(declared)
+        guard headerLength <= bytes.count - 8 else {
+            throw DataError.truncated(path: path, expectedBytes: 8 + headerLength, foundBytes: bytes.count, what: "the JSON header")
+        }
+        let dataStart = 8 + headerLength
+        let header: SafeTensorsHeader
+        do {
+            header = try JSONDecoder().decode(SafeTensorsHeader.self, from: Data(bytes[8..<dataStart]))
+        } catch let problem as SafeTensorsHeader.Problem {
+            throw DataError.invalid(path: path, reason: problem.reason)
+        } catch {
             throw DataError.invalid(path: path, reason: "the safetensors header is not a JSON object")
         }
-        var tensors: [String: Entry] = [:]
-        var metadata: [String: String] = [:]
         let dataSize = bytes.count - dataStart
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let m = value as? [String: String] else {
-                    throw DataError.invalid(path: path, reason: "__metadata__ must map strings to strings")
-                }
-                metadata = m
-                continue
+        var tensors: [String: Entry] = [:]
+        var end = 0, previous: String?
+        for (name, info) in header.tensors.sorted(by: { ($0.value.begin, $0.value.end, $0.key) < ($1.value.begin, $1.value.end, $1.key) }) {
+            let span = "data_offsets [\(info.begin), \(info.end)]"
+            guard info.begin <= info.end, info.end <= dataSize else {
+                throw DataError.invalid(path: path, reason: "tensor '\(name)': \(span) outside the \(dataSize)-byte data buffer")
             }
-            guard let info = value as? [String: Any], let code = info["dtype"] as? String,
-                  let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2
-            else {
-                throw DataError.invalid(path: path, reason: "tensor '\(name)': expected {dtype, shape, data_offsets: [begin, end]}")
+            guard info.begin == end else {
+                let after = previous.map { "tensor '\($0)', which ends at \(end)" } ?? "the start of the data buffer"
+                let problem = info.begin < end ? "overlap" : "leave a gap after"
+                throw DataError.invalid(path: path, reason: "tensor '\(name)': \(span) \(problem) \(after)")
             }
-            guard let dtype = DType(rawValue: code) else {
-                throw DataError.invalid(path: path, reason: "tensor '\(name)': unknown dtype '\(code)'")
+            guard let expected = byteCount(shape: info.shape, dtype: info.dtype) else {
+                throw DataError.invalid(path: path, reason: "tensor '\(name)': shape \(info.shape) of \(info.dtype.rawValue) is too large (its byte size overflows)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw DataError.invalid(path: path, reason: "tensor '\(name)': negative dimension in \(shape)") }
-            let begin = offsets[0], end = offsets[1]
-            guard begin >= 0, begin <= end, end <= dataSize else {
-                throw DataError.invalid(path: path, reason: "tensor '\(name)': data_offsets [\(begin), \(end)] outside the \(dataSize)-byte buffer")
+            guard info.end - info.begin == expected else {
+                throw DataError.invalid(path: path, reason: "tensor '\(name)': \(span) hold \(info.end - info.begin) bytes; shape \(info.shape) of \(info.dtype.rawValue) needs \(expected)")
             }
-            let expected = shape.reduce(1, *) * dtype.byteWidth
-            guard end - begin == expected else {
-                throw DataError.invalid(path: path, reason: "tensor '\(name)': \(end - begin) bytes for shape \(shape) of \(code), expected \(expected)")
-            }
-            tensors[name] = Entry(dtype: dtype, shape: shape, bytes: Array(bytes[(dataStart + begin)..<(dataStart + end)]))
+            tensors[name] = Entry(dtype: info.dtype, shape: info.shape, bytes: Array(bytes[(dataStart + info.begin)..<(dataStart + info.end)]))
+            end = info.end
+            previous = name
         }
-        return SafeTensors(tensors: tensors, metadata: metadata)
+        guard end == dataSize else {
+            throw DataError.invalid(path: path, reason: "\(dataSize - end) bytes after the last tensor's data (the data buffer must end at byte \(end))")
+        }
+        return SafeTensors(tensors: tensors, metadata: header.metadata)
+    }
+
+    /// `shape.product · dtype.byteWidth`, or nil when a dimension is negative or the product overflows.
+    public static func byteCount(shape: [Int], dtype: DType) -> Int? {
+        var total = dtype.byteWidth
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { return nil }
+            total = product
+        }
+        return total
     }
 
     /// The file's bytes: tensors sorted by name, header padded with spaces to 8 bytes.
@@ -98,9 +124,8 @@ public struct SafeTensors: Sendable {
         let names = tensors.keys.sorted()
         for name in names {
             guard let entry = tensors[name] else { continue }
-            let expected = entry.shape.reduce(1, *) * entry.dtype.byteWidth
-            guard entry.bytes.count == expected else {
-                throw DataError.invalid(path: "<safetensors>", reason: "tensor '\(name)' has \(entry.bytes.count) bytes for shape \(entry.shape), expected \(expected)")
+            guard let expected = Self.byteCount(shape: entry.shape, dtype: entry.dtype), entry.bytes.count == expected else {
+                throw DataError.invalid(path: "<safetensors>", reason: "tensor '\(name)' has \(entry.bytes.count) bytes, which do not fill shape \(entry.shape) of \(entry.dtype.rawValue)")
             }
             header[name] = ["dtype": entry.dtype.rawValue, "shape": entry.shape, "data_offsets": [offset, offset + expected]] as [String: Any]
             offset += expected

@@ -19,6 +19,31 @@ public struct ModelOptions: Sendable, Codable, Equatable {
         self.width = width
     }
 
+    /// Largest accepted `inputChannels`.
+    public static let maxInputChannels = 1024
+    /// Accepted `imageSize`s: the zoo's pooling needs 16; the upper bound keeps every layer
+    /// size of every architecture far from overflow.
+    public static let imageSizes = 16...1024
+    /// Largest accepted `classCount`.
+    public static let maxClassCount = 100_000
+
+    /// Checks every option against its range (options may come from a checkpoint's metadata),
+    /// naming the option: within these ranges no layer size the zoo computes can overflow.
+    public func validate() throws {
+        guard (1...Self.maxInputChannels).contains(inputChannels) else {
+            throw ModelError.invalidOption("inputChannels \(inputChannels) is out of range: expected 1...\(Self.maxInputChannels)")
+        }
+        guard Self.imageSizes.contains(imageSize) else {
+            throw ModelError.invalidOption("imageSize \(imageSize) is out of range: expected \(Self.imageSizes.lowerBound)...\(Self.imageSizes.upperBound) (the zoo expects at least 16×16)")
+        }
+        guard (2...Self.maxClassCount).contains(classCount) else {
+            throw ModelError.invalidOption("classCount \(classCount) is out of range: expected 2...\(Self.maxClassCount)")
+        }
+        guard width > 0, width <= 16 else {
+            throw ModelError.invalidOption("width multiplier \(width) is out of range (0, 16]")
+        }
+    }
+
     /// `base` channels scaled by the width multiplier (at least 1).
     public func scaled(_ base: Int) -> Int { Swift.max(1, Int((Double(base) * width).rounded())) }
 }
@@ -90,8 +115,9 @@ public final class Model {
     /// Number of trainable elements.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
-    /// Loads tensors by name. Every model tensor must be present; with `allowShapeChange` a
-    /// tensor may have a new shape (a physically pruned model), otherwise shapes must match.
+    /// Loads tensors by name. Every model tensor must be present with the model's element type;
+    /// with `allowShapeChange` a tensor may have a new shape (a physically pruned model),
+    /// otherwise shapes must match.
     public func load(_ tensors: [String: Tensor], allowShapeChange: Bool = false) throws {
         for layer in layers {
             for (short, current) in layer.ownParameters + layer.ownBuffers {
@@ -100,7 +126,10 @@ public final class Model {
                 if !allowShapeChange, loaded.shape != current.shape {
                     throw ModelError.shapeMismatch(full, expected: current.shape, found: loaded.shape)
                 }
-                let value = try loaded.converted(to: current.dtype).contiguous()
+                guard loaded.dtype == current.dtype else {
+                    throw ModelError.typeMismatch(full, expected: current.dtype, found: loaded.dtype)
+                }
+                let value = try loaded.contiguous()
                 try layer.replace(short, with: current.requiresGrad ? value.detached().requiringGrad() : value.detached())
             }
         }
@@ -113,7 +142,7 @@ public final class Model {
     /// A deep copy: same architecture, options and tensor values (shapes included, so pruned
     /// models copy too); no storage is shared.
     public func copy() throws -> Model {
-        let twin = try Zoo.make(architecture, options: options)
+        let twin = try Zoo.skeleton(architecture, options: options)
         var tensors: [String: Tensor] = [:]
         for (name, tensor) in state { tensors[name] = try tensor.detached().clone() }
         try twin.load(tensors, allowShapeChange: true)

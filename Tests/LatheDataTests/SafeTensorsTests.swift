@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LatheData
+import LatheTestSupport
 
 @Suite("safetensors")
 struct SafeTensorsTests {
@@ -30,24 +31,46 @@ struct SafeTensorsTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["m.safetensors"])
     }
 
-    @Test func readableByPythonSafetensorsWhenInstalled() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        probe.arguments = ["-c", "import safetensors"]
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        try #require(probe.terminationStatus == 0 || probe.terminationStatus == 1)
-        guard probe.terminationStatus == 0 else { return }  // python3-safetensors not installed: byte-level test above covers the format
+    /// Python's `safetensors` (from PyPI, in the `.venv` that scripts/bootstrap.sh makes) is the
+    /// oracle: it reads what we write, and refuses the files we refuse.
+    @Test func pythonSafetensorsReadsOurFilesAndRefusesOurRefusals() throws {
+        let python = SourceTree.root.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python),
+                     "\(python) is missing: run scripts/bootstrap.sh, which installs Python's safetensors into .venv")
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try file.write(path: dir + "/m.safetensors")
+        let refused = [
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+            #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
+            #"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}}"#,
+        ]
+        for (i, header) in refused.enumerated() {
+            try Data(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 8))).write(to: URL(fileURLWithPath: "\(dir)/bad\(i).safetensors"))
+            #expect(throws: DataError.self) { try SafeTensors.read(path: "\(dir)/bad\(i).safetensors") }
+        }
+        let script = """
+            import sys
+            from safetensors.numpy import load_file
+            d = load_file(sys.argv[1] + '/m.safetensors')
+            assert d['b'].tolist() == [1, 2] and d['a'].tolist() == [[1.0]], d
+            for i in range(\(refused.count)):
+                try:
+                    load_file(sys.argv[1] + f'/bad{i}.safetensors')
+                except Exception:
+                    continue
+                sys.exit(f'bad{i}.safetensors was accepted')
+            """
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", "from safetensors.numpy import load_file; d = load_file('\(dir)/m.safetensors'); assert d['b'].tolist() == [1, 2] and d['a'].tolist() == [[1.0]]"]
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", script, dir]
+        let err = Pipe()
+        p.standardError = err
         try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        #expect(p.terminationStatus == 0, "\(message)")
     }
 
     @Test func corruptFilesAreRejected() throws {

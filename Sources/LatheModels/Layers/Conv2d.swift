@@ -13,9 +13,17 @@ public final class Conv2d: Layer {
     public private(set) var groups: Int
 
     /// A layer initialised from `generator`.
-    public init(
+    public convenience init(
         _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
         groups: Int = 1, bias: Bool = true, generator: RandomGenerator
+    ) throws {
+        try self.init(name, inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, groups: groups, bias: bias,
+                      initialization: .uniform(generator))
+    }
+
+    init(
+        _ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int,
+        groups: Int, bias: Bool, initialization: Initialization
     ) throws {
         guard groups > 0, inChannels % groups == 0, outChannels % groups == 0 else {
             throw ModelError.invalidOption("\(name): \(inChannels) → \(outChannels) channels are not divisible into \(groups) groups")
@@ -25,8 +33,8 @@ public final class Conv2d: Layer {
         self.padding = padding
         self.groups = groups
         let fanIn = inChannels / groups * kernel * kernel
-        weight = try Initialization.uniform([outChannels, inChannels / groups, kernel, kernel], fanIn: fanIn, generator: generator)
-        self.bias = bias ? try Initialization.uniform([outChannels], fanIn: fanIn, generator: generator) : nil
+        weight = try initialization.tensor([outChannels, inChannels / groups, kernel, kernel], fanIn: fanIn)
+        self.bias = bias ? try initialization.tensor([outChannels], fanIn: fanIn) : nil
     }
 
     public var outChannels: Int { weight.shape[0] }

@@ -51,6 +51,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unknownTensor(String)
     /// A tensor whose shape differs from the model's.
     case shapeMismatch(String, expected: [Int], found: [Int])
+    /// A tensor whose element type differs from the model's.
+    case typeMismatch(String, expected: DType, found: DType)
     /// A model tensor absent from a checkpoint.
     case missingTensor(String)
     /// A model option out of range (width multiplier, input size).
@@ -61,6 +63,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .unknownModel(name, known): "unknown model '\(name)'; expected one of: \(known.joined(separator: ", "))"
         case let .unknownTensor(name): "the model has no tensor named '\(name)'"
         case let .shapeMismatch(name, expected, found): "tensor '\(name)' has shape \(found), expected \(expected)"
+        case let .typeMismatch(name, expected, found): "tensor '\(name)' has element type \(found), expected \(expected)"
         case let .missingTensor(name): "checkpoint lacks tensor '\(name)'"
         case let .invalidOption(message): message
         }

@@ -9,10 +9,14 @@ public final class Linear: Layer {
     public private(set) var bias: Tensor?
 
     /// A layer initialised from `generator`.
-    public init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: RandomGenerator) throws {
+    public convenience init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: RandomGenerator) throws {
+        try self.init(name, inFeatures, outFeatures, bias: bias, initialization: .uniform(generator))
+    }
+
+    init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, initialization: Initialization) throws {
         self.name = name
-        weight = try Initialization.uniform([outFeatures, inFeatures], fanIn: inFeatures, generator: generator)
-        self.bias = bias ? try Initialization.uniform([outFeatures], fanIn: inFeatures, generator: generator) : nil
+        weight = try initialization.tensor([outFeatures, inFeatures], fanIn: inFeatures)
+        self.bias = bias ? try initialization.tensor([outFeatures], fanIn: inFeatures) : nil
     }
 
     public var inFeatures: Int { weight.shape[1] }

@@ -17,17 +17,21 @@ public enum Zoo {
 
     /// A freshly initialised model; the same seed gives the same weights.
     public static func make(_ name: String, options: ModelOptions = ModelOptions(), seed: UInt64 = 0) throws -> Model {
-        guard options.width > 0, options.width <= 16 else {
-            throw ModelError.invalidOption("width multiplier \(options.width) is out of range (0, 16]")
-        }
-        guard options.inputChannels > 0, options.classCount > 1 else {
-            throw ModelError.invalidOption("need at least 1 input channel and 2 classes (got \(options.inputChannels), \(options.classCount))")
-        }
-        guard options.imageSize >= 16 else {
-            throw ModelError.invalidOption("image size \(options.imageSize) is too small; the zoo expects at least 16×16")
-        }
-        let generator = try RandomGenerator(seed: seed)
-        let builder = ZooBuilder(options: options, generator: generator)
+        try build(name, options: options, initialization: .uniform(RandomGenerator(seed: seed)))
+    }
+
+    /// The architecture's layers with every tensor's shape and type but no storage (each is a
+    /// broadcast view of one zero), built at no cost whatever the options: for `Model.load`
+    /// to fill with every tensor (a checkpoint's), and to compare expected shapes with stored
+    /// ones before anything is allocated. Not usable before that load.
+    public static func skeleton(_ name: String, options: ModelOptions) throws -> Model {
+        try build(name, options: options, initialization: .placeholder)
+    }
+
+    private static func build(_ name: String, options: ModelOptions, initialization: Initialization) throws -> Model {
+        guard names.contains(name) else { throw ModelError.unknownModel(name, known: names) }
+        try options.validate()
+        let builder = ZooBuilder(options: options, initialization: initialization)
         switch name {
         case "mlp": return try builder.mlp()
         case "lenet5": return try builder.lenet5()

@@ -3,7 +3,7 @@ import LatheTensor
 /// Builds the zoo's architectures with their layer names and channel groups.
 struct ZooBuilder {
     let options: ModelOptions
-    let generator: RandomGenerator
+    let initialization: Initialization
 
     private var c: Int { options.inputChannels }
     private var s: Int { options.imageSize }
@@ -11,9 +11,9 @@ struct ZooBuilder {
     private func w(_ base: Int) -> Int { options.scaled(base) }
 
     private func conv(_ name: String, _ i: Int, _ o: Int, _ k: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = true) throws -> Conv2d {
-        try Conv2d(name, i, o, kernel: k, stride: stride, padding: padding, groups: groups, bias: bias, generator: generator)
+        try Conv2d(name, i, o, kernel: k, stride: stride, padding: padding, groups: groups, bias: bias, initialization: initialization)
     }
-    private func fc(_ name: String, _ i: Int, _ o: Int) throws -> Linear { try Linear(name, i, o, generator: generator) }
+    private func fc(_ name: String, _ i: Int, _ o: Int) throws -> Linear { try Linear(name, i, o, initialization: initialization) }
 
     func mlp() throws -> Model {
         let h1 = w(300), h2 = w(100)

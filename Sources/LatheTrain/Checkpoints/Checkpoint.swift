@@ -30,7 +30,10 @@ public enum Checkpoint {
         try SafeTensors(tensors: tensors, metadata: meta).write(path: path)
     }
 
-    /// Rebuilds the model stored at `path`.
+    /// Rebuilds the model stored at `path`. The options in its metadata are range-checked and
+    /// the model is built as a skeleton without storage, so that nothing beyond the stored
+    /// tensors is allocated before their names, shapes and element types are checked against
+    /// the architecture's.
     public static func load(_ path: String) throws -> (model: Model, metadata: [String: String]) {
         let file = try SafeTensors.read(path: path)
         guard let architecture = file.metadata[architectureKey], let optionsText = file.metadata[optionsKey] else {
@@ -42,7 +45,13 @@ public enum Checkpoint {
         } catch {
             throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(optionsKey)' is not valid model options: \(optionsText)")
         }
-        let model = try Zoo.make(architecture, options: options)
+        let model: Model
+        do {
+            model = try Zoo.skeleton(architecture, options: options)
+        } catch let error as ModelError {
+            let key = if case .unknownModel = error { architectureKey } else { optionsKey }
+            throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(key)': \(error.description)")
+        }
         var tensors: [String: Tensor] = [:]
         for (name, entry) in file.tensors {
             guard let dtype = DType.fromSafetensors(entry.dtype.rawValue) else {

@@ -11,9 +11,10 @@ public enum Evaluation {
     }
 
     /// Top-1 accuracy and mean cross-entropy of any logits function (a model with transforms
-    /// in its context, a real int8 model) on `data`, without gradients.
+    /// in its context, a real int8 model) on `data`, without gradients. An empty `data` is an
+    /// error, not an accuracy of 0.
     public static func evaluate(on data: ImageDataset, batchSize: Int = 1000, forward: (Tensor) throws -> Tensor) throws -> (accuracy: Double, loss: Double) {
-        guard data.count > 0 else { return (0, 0) }
+        guard data.count > 0 else { throw TrainingError.emptyDataSet("evaluation") }
         var correct = 0.0
         var lossSum = 0.0
         try withNoGrad {

@@ -70,6 +70,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case badCheckpoint(path: String, reason: String)
     /// The loss became NaN or infinite.
     case diverged(epoch: Int, step: Int)
+    /// A training, validation or test set without samples.
+    case emptyDataSet(String)
 
     public var description: String {
         switch self {
@@ -77,6 +79,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .dataModelMismatch(message): message
         case let .badCheckpoint(path, reason): "\(path): \(reason)"
         case let .diverged(epoch, step): "training diverged (non-finite loss) at epoch \(epoch), step \(step); lower the learning rate"
+        case let .emptyDataSet(role): "the \(role) set has no samples"
         }
     }
 }

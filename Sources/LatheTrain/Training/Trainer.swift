@@ -54,6 +54,8 @@ public struct Trainer {
     /// Trains `model` on `data`; evaluates on `validation` after each epoch when given.
     public func train(_ model: Model, on data: ImageDataset, validation: ImageDataset? = nil) throws -> TrainingSummary {
         try recipe.validate()
+        guard data.count > 0 else { throw TrainingError.emptyDataSet("training") }
+        if let validation, validation.count == 0 { throw TrainingError.emptyDataSet("validation") }
         let o = model.options
         guard data.channels == o.inputChannels, data.height == o.imageSize, data.width == o.imageSize else {
             throw TrainingError.dataModelMismatch(
