@@ -209,7 +209,7 @@ public struct SweepSpec: Sendable {
             throw fail(path, "key '\(path)' = \(number): expected a finite number")
         }
         do {
-            return try Self.snakeDecoder.decode(T.self, from: try JSONSerialization.data(withJSONObject: value.any))
+            return try Self.snakeDecoder.decode(T.self, from: Data(value.json.utf8))
         } catch let error as DecodingError {
             if let path = integerCulprit(T.self, value, error) {
                 throw fail(path, "key '\(path)' = \(value.at(path.components(separatedBy: ".")) ?? .null): expected an integer")
@@ -227,10 +227,9 @@ public struct SweepSpec: Sendable {
     static func integerCulprit<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ error: DecodingError) -> String? {
         guard case .dataCorrupted(let context) = error, context.codingPath.isEmpty else { return nil }
         for path in value.nonIntegerNumberPaths() {
-            guard let patched = try? value.setting(path[...], to: .number(0), key: ""),
-                  let data = try? JSONSerialization.data(withJSONObject: patched.any) else { continue }
+            guard let patched = try? value.setting(path[...], to: .number(0), key: "") else { continue }
             do {
-                _ = try snakeDecoder.decode(T.self, from: data)
+                _ = try snakeDecoder.decode(T.self, from: Data(patched.json.utf8))
                 return path.joined(separator: ".")
             } catch let other as DecodingError {
                 if case .dataCorrupted(let c) = other, c.codingPath.isEmpty { continue }
@@ -280,11 +279,17 @@ public struct SweepSpec: Sendable {
 /// Finds the line of a key in the spec text, for error messages.
 struct Locator: Sendable {
     let file: String
-    let text: String
+    /// The spec's lines (split once: errors are frequent, e.g. in the fuzz test).
+    let lines: [String]
+
+    init(file: String, text: String) {
+        self.file = file
+        lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    }
 
     /// The first line mentioning `key` as a key (`key =`, `"key" =`, `[key]`), or nil.
     func line(of key: String) -> Int? {
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in lines.enumerated() {
             let t = line.trimmingCharacters(in: .whitespaces)
             if t.hasPrefix("#") { continue }
             if key.contains("=") ? t.contains(key) : (t.contains("\(key) =") || t.contains("\(key)=") || t.contains("\"\(key)\"") || t.contains("[\(key)]")) {
@@ -304,7 +309,6 @@ struct Locator: Sendable {
     /// An error inside group `group`: the line is the first one from the group's `name = ...`
     /// on that mentions a name the message quotes ('key', "value"), else the key's line.
     func error(inGroup group: String, key: String, _ message: String) -> SweepError {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let start = lines.firstIndex { $0.contains("name = \"\(group)\"") || $0.contains("name=\"\(group)\"") } ?? 0
         var tokens: [String] = []
         if let regex = Self.quoted {

@@ -138,6 +138,33 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
+    /// JSON text for a decoder, written directly (no Foundation bridging): integers up to 1e15
+    /// in integer notation, other numbers as Swift prints them. NaN and infinities have no JSON
+    /// form; callers refuse them first (`firstNonFinite`).
+    var json: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .string(let s): return Self.quote(s)
+        case .array(let a): return "[" + a.map(\.json).joined(separator: ",") + "]"
+        case .object(let o): return "{" + o.keys.sorted().map { Self.quote($0) + ":" + (o[$0] ?? .null).json }.joined(separator: ",") + "}"
+        }
+    }
+
+    private static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     /// Canonical JSON text (sorted keys), used for trial keys.
     var canonical: String {
         let data = (try? JSONSerialization.data(withJSONObject: any, options: [.sortedKeys, .fragmentsAllowed])) ?? Data()

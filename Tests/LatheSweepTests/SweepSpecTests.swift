@@ -185,6 +185,13 @@ struct SweepSpecTests {
         #expect(scalar.hasPrefix("spec.toml:8: ") && scalar.contains("cannot address into the value mlp"), "\(scalar)")
     }
 
+    @Test func jsonTextRoundTripsThroughFoundation() throws {
+        let value = JSONValue.object(["s": .string("a\"b\\c\n\u{1}é"), "n": .array([.number(3), .number(0.1), .number(-2.5e-7), .number(1e300)]),
+                                      "b": .bool(true), "z": .null])
+        let back = try JSONValue(JSONSerialization.jsonObject(with: Data(value.json.utf8)))
+        #expect(back == value)
+    }
+
     @Test func aGridTooLargeToExpandIsRefused() {
         let values = "[" + (0..<400).map(String.init).joined(separator: ", ") + "]"
         let grid = "grid = { \"prune.params.a\" = \(values), \"prune.params.b\" = \(values) }"
