@@ -29,7 +29,7 @@ import TOMLKit
 /// Stage kinds: `quantize` (QuantConfig keys), `prune` (PruningConfig keys), `finetune`
 /// (`epochs`, `lr`), `distill` (DistillConfig keys; the student replaces the model). Grid keys
 /// are `KIND.KEY[.SUBKEY...]`, applied to the group's first stage of that kind; a number
-/// addresses an array element, e.g. `"distill.terms.0.params.beta"`.
+/// addresses an array element, e.g. `"distill.terms.0.params.alpha"`.
 public struct SweepSpec: Sendable {
     public var name: String
     public var file: String

@@ -140,6 +140,10 @@ struct SweepSpecTests {
     @Test func stageErrorsNameLineKeyValueAndWhatIsValid() {
         let huge = error(Self.withStage(#"{ kind = "finetune", epochs = 1e300 }"#))
         #expect(huge.hasPrefix("spec.toml:7: ") && huge.contains("key 'epochs' = 1e+300: expected an integer"), "\(huge)")
+        let baseline = error(Self.good.replacingOccurrences(of: "epochs = 1\n\n[[groups]]", with: "epochs = 1e300\n\n[[groups]]"))
+        #expect(baseline.hasPrefix("spec.toml:7: [baseline]: key 'epochs' = 1e+300: expected an integer"), "\(baseline)")
+        let fraction = error(Self.withStage(#"{ kind = "quantize", calibration_batches = 2.5 }"#))
+        #expect(fraction.hasPrefix("spec.toml:7: ") && fraction.contains("key 'calibration_batches' = 2.5: expected an integer"), "\(fraction)")
         let nan = error(Self.withStage(#"{ kind = "prune", sparsity = nan }"#))
         #expect(nan.hasPrefix("spec.toml:7: ") && nan.contains("key 'sparsity' = nan: expected a finite number"), "\(nan)")
         let text = error(Self.withStage(#"{ kind = "finetune", epochs = "three" }"#))
