@@ -68,14 +68,22 @@ struct SweepSpecFuzzTests {
         }
     }
 
+    /// The process's peak resident memory (VmHWM), in bytes.
+    static func peakRSS() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
     @Test(.timeLimit(.minutes(2))) func tenThousandMutatedSpecsParseOrFailCleanly() throws {
         let registry = try SweepSpecTests.registry()
         let quickstart = try String(contentsOf: SourceTree.root.appendingPathComponent("sweeps/quickstart.toml"), encoding: .utf8)
         let bases = [quickstart] + Self.small
         var g = Generator(state: 11)
         var parsed = 0, refused = 0, slowest = 0.0
-        let started = Date(), cpuStarted = clock()
-        for _ in 0..<10_000 {
+        let started = Date(), cpuStarted = clock(), peakStarted = Self.peakRSS()
+        let count = 10_000
+        for _ in 0..<count {
             var text = bases.randomElement(using: &g) ?? quickstart
             for _ in 0..<Int.random(in: 1...3, using: &g) { text = Self.mutate(text, &g) }
             let t0 = Date()
@@ -91,11 +99,13 @@ struct SweepSpecFuzzTests {
         }
         let cpu = Double(clock() - cpuStarted) / Double(CLOCKS_PER_SEC)
         let wall = Date().timeIntervalSince(started)
-        print(String(format: "sweep spec fuzz: 10000 inputs, %d parsed, %d refused, %.1f s (%.1f s CPU), slowest %.3f s",
-                     parsed, refused, wall, cpu, slowest))
-        #expect(parsed + refused == 10_000)
+        print(String(format: "sweep spec fuzz: %d inputs, %d parsed, %d refused, %.1f s (%.1f s CPU), slowest %.3f s, peak RSS %d MB",
+                     count, parsed, refused, wall, cpu, slowest, Self.peakRSS() >> 20))
+        #expect(parsed + refused == count)
         // Both outcomes occur: the mutations neither always break the spec nor never do.
         #expect(parsed > 500 && refused > 500, "parsed \(parsed), refused \(refused)")
         #expect(slowest < 1, "one input took \(slowest) s")
+        let grown = Self.peakRSS() - peakStarted
+        #expect(peakStarted > 0 && grown < 256 << 20, "peak memory \(peakStarted >> 20) MB grew by \(grown >> 20) MB")
     }
 }
