@@ -13,10 +13,12 @@ struct Sweep: ParsableCommand {
     @Argument(help: "Sweep spec (TOML).") var spec: String
     @Option(name: .customLong("out"), help: "Output folder (default: runs/<sweep name>).") var outputDirectory: String?
     @Option(help: "Results database (default: <out>/results.db).") var db: String?
-    @Option(help: "Parallel trial processes (default: one per core).") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    // No Swift default: ArgumentParser would print it after the help's own "(default: ...)".
+    @Option(help: "Parallel trial processes (default: one per core).") var workers: Int?
     @Option(help: "Intra-op threads per trial.") var threads: Int = 1
     @Option(help: "Seconds before a trial is killed (default: the spec's timeout).") var timeout: Double?
     @Flag(help: "Complete a sweep already in the database (after a crash or kill).") var resume = false
+    @Flag(help: "With --resume: run failed and timed-out trials again (baselines included).") var retryFailed = false
     @Flag(help: "Do not write the report at the end.") var noReport = false
     @Option(help: "Registry folder.") var registry: String?
     @Option(name: .customLong("data"), help: "Data directory.") var dataDirectory: String?
@@ -24,9 +26,12 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Validate the spec against the registry and list its trials; run nothing.") var dryRun = false
 
     func validate() throws {
-        guard (1...64).contains(workers) else { throw ValidationError("--workers \(workers): expected 1...64") }
+        if let workers, !(1...64).contains(workers) { throw ValidationError("--workers \(workers): expected 1...64") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads \(threads): expected 1...256") }
-        if let t = timeout { try Plugins.validateTimeout(t) }
+        if let t = timeout, !(t > 0 && t <= SweepSpec.maxTimeout) {
+            throw ValidationError("--timeout \(t): expected a number of seconds in (0, \(Int(SweepSpec.maxTimeout))]")
+        }
+        guard !retryFailed || resume else { throw ValidationError("--retry-failed applies to a resumed sweep: add --resume") }
         guard FileManager.default.fileExists(atPath: spec) else { throw ValidationError("sweep spec '\(spec)' does not exist") }
     }
 
@@ -43,9 +48,10 @@ struct Sweep: ParsableCommand {
                                    latheVersion: Lathe.configuration.version, live: !plain && isatty(STDERR_FILENO) == 1)
         options.outputDirectory = outputDirectory
         options.database = db
-        options.workers = workers
+        options.workers = workers ?? min(64, ProcessInfo.processInfo.activeProcessorCount)
         options.threads = threads
         options.resume = resume
+        options.retryFailed = retryFailed
         options.timeout = timeout
         options.dataDirectory = dataDirectory
         let summary = try SweepRunner(options).run()

@@ -162,7 +162,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
         student = try c.decode(Student.self, forKey: .student)
         terms = try c.decodeIfPresent([Term].self, forKey: .terms) ?? []
         ceWeight = try c.decodeIfPresent(Double.self, forKey: .ceWeight)
-        adapters = try c.decodeIfPresent(AdapterPolicy.self, forKey: .adapters) ?? .auto
+        adapters = try c.decodeChoiceIfPresent(AdapterPolicy.self, forKey: .adapters) ?? .auto
     }
 
     /// Reads a JSON config; errors name the file and the offending key.
@@ -254,11 +254,11 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize)
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate)
-        optimizer = try c.decodeIfPresent(Recipe.OptimizerKind.self, forKey: .optimizer)
+        optimizer = try c.decodeChoiceIfPresent(Recipe.OptimizerKind.self, forKey: .optimizer)
         momentum = try c.decodeIfPresent(Double.self, forKey: .momentum)
         nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov)
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay)
-        schedule = try c.decodeIfPresent(Recipe.ScheduleKind.self, forKey: .schedule)
+        schedule = try c.decodeChoiceIfPresent(Recipe.ScheduleKind.self, forKey: .schedule)
         stepEpochs = try c.decodeIfPresent(Int.self, forKey: .stepEpochs)
         gamma = try c.decodeIfPresent(Double.self, forKey: .gamma)
         labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing)

@@ -1,4 +1,5 @@
 import LathePlugins
+import LatheTrain
 
 /// One pruning run, as a sweep spec or `lathe prune` describes it.
 ///
@@ -67,7 +68,10 @@ public struct PruningConfig: Sendable, Codable, Equatable {
     /// The defaults: local one-shot magnitude pruning to 50%, one fine-tuning epoch.
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    /// Every key of the config, e.g. to list them when one is unknown.
+    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case criterion, params, sparsity, scope, schedule, steps, exclude, physical
         case initialSparsity = "initial_sparsity"
         case finetuneEpochs = "finetune_epochs"
@@ -86,8 +90,8 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         params = try c.decodeIfPresent([String: HyperValue].self, forKey: .params) ?? d.params
         sparsity = try c.decodeIfPresent(Double.self, forKey: .sparsity) ?? d.sparsity
         initialSparsity = try c.decodeIfPresent(Double.self, forKey: .initialSparsity) ?? d.initialSparsity
-        scope = try c.decodeIfPresent(Scope.self, forKey: .scope) ?? d.scope
-        schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? d.schedule
+        scope = try c.decodeChoiceIfPresent(Scope.self, forKey: .scope) ?? d.scope
+        schedule = try c.decodeChoiceIfPresent(Schedule.self, forKey: .schedule) ?? d.schedule
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
         finetuneEpochs = try c.decodeIfPresent(Int.self, forKey: .finetuneEpochs) ?? d.finetuneEpochs
         finalFinetuneEpochs = try c.decodeIfPresent(Int.self, forKey: .finalFinetuneEpochs)
@@ -120,9 +124,10 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         try require(initialSparsity >= 0 && initialSparsity <= sparsity, "initial_sparsity", initialSparsity,
                     "a fraction in [0, sparsity]")
         try require(steps >= 1 && steps <= 1000, "steps", steps, "an integer in 1...1000")
-        try require(finetuneEpochs >= 0 && finetuneEpochs <= 10_000, "finetune_epochs", finetuneEpochs, "an integer in 0...10000")
+        let epochs = 0...Recipe.maxEpochs
+        try require(epochs.contains(finetuneEpochs), "finetune_epochs", finetuneEpochs, "an integer in 0...\(Recipe.maxEpochs)")
         if let f = finalFinetuneEpochs {
-            try require(f >= 0 && f <= 10_000, "final_finetune_epochs", f, "an integer in 0...10000")
+            try require(epochs.contains(f), "final_finetune_epochs", f, "an integer in 0...\(Recipe.maxEpochs)")
         }
         if let lr = finetuneLearningRate {
             try require(lr > 0 && lr.isFinite, "finetune_lr", lr, "a positive number")
@@ -130,7 +135,9 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         for (layer, s) in layerSparsity.sorted(by: { $0.key < $1.key }) {
             try require(s >= 0 && s < 1, "layer_sparsity.\(layer)", s, "a fraction in [0, 1)")
         }
-        if let e = rewindEpoch { try require(e >= 0, "rewind_epoch", e, "an epoch ≥ 0 (0: initialisation)") }
+        if let e = rewindEpoch {
+            try require(epochs.contains(e), "rewind_epoch", e, "an epoch in 0...\(Recipe.maxEpochs) (0: initialisation)")
+        }
         try require(slimmingL1 >= 0 && slimmingL1.isFinite, "slimming_l1", slimmingL1, "a non-negative number")
         try require(calibrationBatches >= 1 && calibrationBatches <= 100_000, "calibration_batches", calibrationBatches,
                     "an integer in 1...100000")

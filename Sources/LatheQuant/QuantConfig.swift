@@ -1,4 +1,5 @@
 import LathePlugins
+import LatheTrain
 
 /// What a quantization stage does. Codable with snake_case keys (sweep specs, metrics JSON).
 ///
@@ -10,8 +11,8 @@ import LathePlugins
 ///   backward pass uses a (clipped) straight-through estimator, batch norm is folded into the
 ///   preceding convolution first; the trained weights are then quantized as in `ptq`.
 public struct QuantConfig: Codable, Sendable, Equatable {
-    public enum Workflow: String, Codable, Sendable { case ptq, qat }
-    public enum Activations: String, Codable, Sendable { case none, `static`, dynamic }
+    public enum Workflow: String, Codable, Sendable, CaseIterable { case ptq, qat }
+    public enum Activations: String, Codable, Sendable, CaseIterable { case none, `static`, dynamic }
 
     /// `plugin/method` of the weight quantizer.
     public var method: String = "uniform/symmetric"
@@ -44,7 +45,10 @@ public struct QuantConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    /// Every key of the config, e.g. to list them when one is unknown.
+    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case method, params, workflow, activations
         case activationMethod = "activation_method", activationParams = "activation_params"
         case layerBits = "layer_bits", firstLastBits = "first_last_bits", exclude
@@ -58,8 +62,8 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         let d = QuantConfig()
         method = try c.decodeIfPresent(String.self, forKey: .method) ?? d.method
         params = try c.decodeIfPresent([String: HyperValue].self, forKey: .params) ?? d.params
-        workflow = try c.decodeIfPresent(Workflow.self, forKey: .workflow) ?? d.workflow
-        activations = try c.decodeIfPresent(Activations.self, forKey: .activations) ?? d.activations
+        workflow = try c.decodeChoiceIfPresent(Workflow.self, forKey: .workflow) ?? d.workflow
+        activations = try c.decodeChoiceIfPresent(Activations.self, forKey: .activations) ?? d.activations
         activationMethod = try c.decodeIfPresent(String.self, forKey: .activationMethod) ?? d.activationMethod
         activationParams = try c.decodeIfPresent([String: HyperValue].self, forKey: .activationParams) ?? d.activationParams
         layerBits = try c.decodeIfPresent([String: Int].self, forKey: .layerBits) ?? d.layerBits
@@ -76,8 +80,12 @@ public struct QuantConfig: Codable, Sendable, Equatable {
 
     /// Checks values that need no plugin (the plugins check their own parameters).
     public func validate() throws {
-        guard calibrationBatches >= 1 else { throw QuantError("calibration_batches \(calibrationBatches): expected at least 1") }
-        guard qatEpochs >= 1 || workflow != .qat else { throw QuantError("qat_epochs \(qatEpochs): expected at least 1") }
+        guard (1...100_000).contains(calibrationBatches) else {
+            throw QuantError("calibration_batches \(calibrationBatches): expected an integer in 1...100000")
+        }
+        guard (workflow == .qat ? 1 : 0)...Recipe.maxEpochs ~= qatEpochs else {
+            throw QuantError("qat_epochs \(qatEpochs): expected an integer in \(workflow == .qat ? 1 : 0)...\(Recipe.maxEpochs)")
+        }
         guard qatLearningRate > 0, qatLearningRate.isFinite else { throw QuantError("qat_learning_rate \(qatLearningRate): expected a positive number") }
         if let bits = firstLastBits, !(1...16).contains(bits) { throw QuantError("first_last_bits \(bits): expected 1...16") }
         for (layer, bits) in layerBits where !(1...16).contains(bits) {

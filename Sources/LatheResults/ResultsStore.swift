@@ -132,6 +132,18 @@ public final class ResultsStore {
         }
     }
 
+    /// Failed trials (errors, crashes, timeouts, and trials failed with their seed's baseline)
+    /// go back to `pending` to run again; done trials are untouched. Returns how many.
+    @discardableResult
+    public func resetFailed(sweep: Int64) throws -> Int {
+        try db.transaction {
+            let n = try db.query("SELECT COUNT(*) AS n FROM trials WHERE sweep_id = ? AND status = 'failed'", [.integer(sweep)]).first?["n"]?.int ?? 0
+            try db.query("UPDATE trials SET status = 'pending', error = NULL, started_at = NULL, finished_at = NULL, seconds = NULL WHERE sweep_id = ? AND status = 'failed'",
+                         [.integer(sweep)])
+            return Int(n)
+        }
+    }
+
     /// Marks a trial as started.
     public func markRunning(_ trial: Int64) throws {
         try db.query("UPDATE trials SET status = 'running', attempts = attempts + 1, started_at = ? WHERE id = ? AND status = 'pending'",

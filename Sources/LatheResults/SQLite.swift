@@ -1,5 +1,8 @@
 import CSQLite
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A failure from SQLite, with the database path and the statement.
 public struct DatabaseError: Error, CustomStringConvertible, Sendable {
@@ -36,22 +39,56 @@ public final class SQLiteDatabase {
     private var handle: OpaquePointer?
 
     /// Opens (creating if needed) the database at `path`.
+    ///
+    /// Read-only opens also work on read-only media: SQLite cannot create the `-shm` file a
+    /// WAL database needs there, so when the first read fails and the database's directory is
+    /// not writable, the file is opened as immutable (no one can be writing it). Writable opens
+    /// refuse at once, naming the path and why, when the file or its directory is not writable.
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
-        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_FULLMUTEX, nil) == SQLITE_OK, let db else {
-            let reason = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
-            sqlite3_close(db)
-            throw DatabaseError("\(path): \(reason)")
-        }
-        handle = db
-        sqlite3_busy_timeout(db, 30_000)
-        if !readOnly {
+        if readOnly {
+            handle = try Self.open(path, flags: SQLITE_OPEN_READONLY)
+            if (try? query("SELECT COUNT(*) FROM sqlite_master")) == nil, let problem = Self.writeProblem(path) {
+                sqlite3_close(handle)
+                handle = nil
+                let uri = "file:" + (path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path) + "?mode=ro&immutable=1"
+                do { handle = try Self.open(uri, flags: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI) } catch {
+                    throw DatabaseError("\(path): cannot be read on read-only media: \(problem) (\(error))")
+                }
+            }
+        } else {
+            if let problem = Self.writeProblem(path) { throw DatabaseError("cannot write results database \(path): \(problem)") }
+            handle = try Self.open(path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             try execute("PRAGMA journal_mode = WAL")
             try execute("PRAGMA synchronous = NORMAL")
         }
+        sqlite3_busy_timeout(handle, 30_000)
         try execute("PRAGMA foreign_keys = ON")
+    }
+
+    private static func open(_ name: String, flags: Int32) throws -> OpaquePointer {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(name, &db, flags | SQLITE_OPEN_FULLMUTEX, nil) == SQLITE_OK, let db else {
+            let reason = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw DatabaseError("\(name): \(reason)")
+        }
+        return db
+    }
+
+    /// Why SQLite could not write the database at `path` (it also creates `-wal`, `-shm` and
+    /// journal files beside it), or nil. `access` reports read-only media even to root.
+    static func writeProblem(_ path: String) -> String? {
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = parent.isEmpty ? "." : parent
+        if access(directory, W_OK) != 0 {
+            let reason = String(cString: strerror(errno))
+            return "its directory \(directory) is not writable (\(reason)); SQLite must create its -wal and -shm files there"
+        }
+        if access(path, F_OK) == 0, access(path, W_OK) != 0 {
+            return "the file is not writable (\(String(cString: strerror(errno))))"
+        }
+        return nil
     }
 
     deinit { sqlite3_close(handle) }

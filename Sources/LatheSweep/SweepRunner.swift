@@ -30,6 +30,8 @@ public struct SweepOptions: Sendable {
     /// Intra-op threads per trial.
     public var threads: Int = 1
     public var resume = false
+    /// With `resume`: failed and timed-out trials (baselines included) run again.
+    public var retryFailed = false
     /// Overrides the spec's per-trial timeout (seconds).
     public var timeout: Double?
     public var registry: String
@@ -63,7 +65,8 @@ public struct SweepSummary: Sendable {
 /// child process (N in parallel, each with a timeout), and records every outcome — a crash,
 /// abort or hang loses only its trial, recorded as failed with the signal or the timeout.
 /// The database is written only here (one writer); a sweep killed at any point resumes with
-/// `resume`: trials left running are run again, finished ones are never repeated.
+/// `resume`: trials left running are run again, finished ones are never repeated (failed ones
+/// too, with `retryFailed`). A `WriterLock` keeps a second sweep off the same database.
 public final class SweepRunner {
     let options: SweepOptions
 
@@ -76,6 +79,9 @@ public final class SweepRunner {
         let out = URL(fileURLWithPath: options.outputDirectory ?? "runs/\(spec.name)").standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out + "/logs", withIntermediateDirectories: true)
         let databasePath = options.database ?? out + "/results.db"
+        // One writer per database: a second sweep on it refuses here, naming this one's pid.
+        let lock = try WriterLock(database: databasePath)
+        defer { withExtendedLifetime(lock) {} }
         let store = try ResultsStore(path: databasePath)
         let sweepID: Int64
         let byKey = Dictionary(plans.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
@@ -91,6 +97,10 @@ public final class SweepRunner {
             sweepID = existing.id
             let reset = try store.resetInterrupted(sweep: sweepID)
             if reset > 0 { log("resuming '\(spec.name)': \(reset) interrupted trial(s) will run again") }
+            if options.retryFailed {
+                let retried = try store.resetFailed(sweep: sweepID)
+                log("resuming '\(spec.name)': \(retried) failed trial(s) will run again")
+            }
         } else {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

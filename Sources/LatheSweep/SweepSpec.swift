@@ -28,7 +28,8 @@ import TOMLKit
 /// ```
 /// Stage kinds: `quantize` (QuantConfig keys), `prune` (PruningConfig keys), `finetune`
 /// (`epochs`, `lr`), `distill` (DistillConfig keys; the student replaces the model). Grid keys
-/// are `KIND.KEY[.SUBKEY]`, applied to the group's first stage of that kind.
+/// are `KIND.KEY[.SUBKEY...]`, applied to the group's first stage of that kind; a number
+/// addresses an array element, e.g. `"distill.terms.0.params.alpha"`.
 public struct SweepSpec: Sendable {
     public var name: String
     public var file: String
@@ -51,6 +52,16 @@ public struct SweepSpec: Sendable {
         public var grid: [(key: String, values: [JSONValue])]
     }
 
+    /// The largest seed: 2^53 − 1, the largest integer that every JSON reader (and the
+    /// spec's numbers, held as doubles) represents exactly.
+    public static let maxSeed = (1 << 53) - 1
+    /// The largest `limit_train` / `limit_test`, in images.
+    public static let maxImages = Int(Int32.max)
+    /// The most trials a sweep may have (baselines included).
+    public static let maxTrials = 100_000
+    /// The longest per-trial timeout (30 days), in seconds, for the spec and `--timeout`.
+    public static let maxTimeout: Double = 30 * 86_400
+
     /// Parses and validates `file`; every error names the file, the line and the key.
     public static func load(_ file: String, registry: Registry) throws -> SweepSpec {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
@@ -62,6 +73,9 @@ public struct SweepSpec: Sendable {
     /// Parses and validates spec text.
     public static func parse(_ text: String, file: String, registry: Registry) throws -> SweepSpec {
         let locate = Locator(file: file, text: text)
+        if let line = TOMLHeaderCheck.malformedHeaderLine(text) {
+            throw SweepError("\(file):\(line): invalid TOML: a table header needs a key after its '[' or '[[', e.g. [baseline] or [[groups]]")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -81,9 +95,11 @@ public struct SweepSpec: Sendable {
             guard case .string(let s) = v else { throw locate.error(key, "key '\(key)' must be a string") }
             return s
         }
-        func integer(_ key: String) throws -> Int? {
-            guard let v = root[key] else { return nil }
-            guard let n = v.int, n > 0 else { throw locate.error(key, "key '\(key)' must be a positive integer") }
+        /// An integer value of `key`, converted only when it is exactly an integer in `range`.
+        func integer(_ v: JSONValue, _ key: String, in range: ClosedRange<Int>) throws -> Int {
+            guard let n = v.int, range.contains(n) else {
+                throw locate.error(key, "key '\(key)' = \(v): expected an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
             return n
         }
         let name = try string("name")
@@ -101,14 +117,15 @@ public struct SweepSpec: Sendable {
         guard case .array(let seedValues)? = root["seeds"], !seedValues.isEmpty else {
             throw locate.error("seeds", "key 'seeds' must be a non-empty array of integers, e.g. seeds = [0, 1]")
         }
-        let seeds = try seedValues.map { v -> UInt64 in
-            guard let n = v.int, n >= 0 else { throw locate.error("seeds", "key 'seeds' holds \(v); expected non-negative integers") }
-            return UInt64(n)
-        }
+        let seeds = try seedValues.map { UInt64(try integer($0, "seeds", in: 0...maxSeed)) }
         guard Set(seeds).count == seeds.count else { throw locate.error("seeds", "key 'seeds' repeats a seed") }
+        let limitTrain = try root["limit_train"].map { try integer($0, "limit_train", in: 1...maxImages) }
+        let limitTest = try root["limit_test"].map { try integer($0, "limit_test", in: 1...maxImages) }
         var timeout = 1800.0
         if let v = root["timeout"] {
-            guard let t = v.double, t > 0 else { throw locate.error("timeout", "key 'timeout' must be a positive number of seconds") }
+            guard let t = v.double, t > 0, t <= maxTimeout else {
+                throw locate.error("timeout", "key 'timeout' = \(v): expected a number of seconds in (0, \(Int(maxTimeout))]")
+            }
             timeout = t
         }
         let baseline = try decode(RecipeOverrides.self, root["baseline"] ?? .object([:]), section: "baseline", locate: locate)
@@ -119,6 +136,7 @@ public struct SweepSpec: Sendable {
             throw SweepError("\(file): no [[groups]]: a sweep needs at least one trial group")
         }
         var groups: [Group] = []
+        var trialCount = seeds.count
         for (index, value) in groupValues.enumerated() {
             guard let g = value.object else { throw SweepError("\(file): groups[\(index)] must be a table") }
             for key in g.keys.sorted() where !["name", "stages", "grid"].contains(key) {
@@ -139,7 +157,7 @@ public struct SweepSpec: Sendable {
                 }
                 return s
             }
-            var grid: [(String, [JSONValue])] = []
+            var grid: [(key: String, values: [JSONValue])] = []
             if let gridValue = g["grid"] {
                 guard let axes = gridValue.object else { throw locate.error("grid", "group '\(groupName)': grid must be a table of arrays") }
                 for key in axes.keys.sorted() {
@@ -150,6 +168,18 @@ public struct SweepSpec: Sendable {
                 }
             }
             let group = Group(name: groupName, stages: stages, grid: grid)
+            // Bound the grid before expanding it (the product of its axes' sizes, times the seeds).
+            let size = try grid.reduce(seeds.count) { n, axis in
+                let (product, overflow) = n.multipliedReportingOverflow(by: axis.values.count)
+                guard !overflow, product <= maxTrials else {
+                    throw locate.error(axis.key, "group '\(groupName)': the grid times the seeds makes more than \(maxTrials) trials")
+                }
+                return product
+            }
+            trialCount += size
+            guard trialCount <= maxTrials else {
+                throw locate.error("name = \"\(groupName)\"", "the sweep has more than \(maxTrials) trials (at group '\(groupName)')")
+            }
             // Validate every grid point now, against the registry (no plugin code is loaded).
             for point in group.points() {
                 _ = try group.resolve(point, spec: file, locate: locate, registry: registry)
@@ -157,51 +187,91 @@ public struct SweepSpec: Sendable {
             groups.append(group)
         }
         return SweepSpec(name: name, file: file, text: text, model: model, dataset: dataset, seeds: seeds,
-                         limitTrain: try integer("limit_train"), limitTest: try integer("limit_test"), timeout: timeout,
+                         limitTrain: limitTrain, limitTest: limitTest, timeout: timeout,
                          baseline: baseline, groups: groups)
     }
 
-    /// Decodes a section with snake_case keys and refuses keys the type does not know.
-    static func decode<T: Codable>(_ type: T.Type, _ value: JSONValue, section: String, locate: Locator) throws -> T {
-        let data = try JSONSerialization.data(withJSONObject: value.any)
-        let decoded: T
-        do {
-            decoded = try Self.snakeDecoder.decode(T.self, from: data)
-        } catch let error as DecodingError {
-            throw locate.error(section, "[\(section)]: \(describe(error))")
-        } catch {
-            throw locate.error(section, "[\(section)]: \(error)")
-        }
-        let encoded = try JSONSerialization.jsonObject(with: try Self.snakeEncoder.encode(decoded))
-        if let unknown = value.unknownKeys(comparedTo: try JSONValue(encoded)).first {
-            let message = "[\(section)]: unknown key '\(unknown.components(separatedBy: ".").last ?? unknown)'\(unknown.contains(".") ? " (at \(unknown))" : "")"
+    /// Decodes a section with snake_case keys. Unknown keys are refused: against `keys` (the
+    /// section's valid keys, listed in the error) or, without them, by the type's own decoder.
+    /// Errors name the key, its value and what was expected, at the key's line.
+    static func decode<T: Decodable>(_ type: T.Type, _ value: JSONValue, section: String, keys: [String]? = nil, locate: Locator) throws -> T {
+        func fail(_ path: String, _ message: String) -> SweepError {
+            let key = path.split(separator: ".").last.map(String.init) ?? section
             if let group = section.firstMatch(of: /group '([^']+)'/)?.1 {
-                throw locate.error(inGroup: String(group), key: unknown, message)
+                return locate.error(inGroup: String(group), key: key, "[\(section)]: \(message)")
             }
-            throw locate.error(unknown.components(separatedBy: ".").last ?? unknown, message)
+            return locate.error(key, "[\(section)]: \(message)")
         }
-        return decoded
+        if let keys, let unknown = value.object?.keys.sorted().first(where: { !keys.contains($0) }) {
+            throw fail(unknown, "unknown key '\(unknown)' (expected one of: \(keys.sorted().joined(separator: ", ")))")
+        }
+        if let (path, number) = value.firstNonFinite() {
+            throw fail(path, "key '\(path)' = \(number): expected a finite number")
+        }
+        do {
+            return try Self.snakeDecoder.decode(T.self, from: Data(value.json.utf8))
+        } catch let error as DecodingError {
+            if let path = integerCulprit(T.self, value, error) {
+                throw fail(path, "key '\(path)' = \(value.at(path.components(separatedBy: ".")) ?? .null): expected an integer")
+            }
+            let (path, message) = describe(error, in: value)
+            throw fail(path, message)
+        } catch {
+            throw fail("", "\(error)")
+        }
+    }
+
+    /// The path of the number that an integer field could not hold, when `error` is the one
+    /// JSONDecoder gives for it (a fraction or an out-of-range number is "not valid JSON", with
+    /// no path): the first non-integer number whose replacement by 0 avoids that error.
+    static func integerCulprit<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ error: DecodingError) -> String? {
+        guard case .dataCorrupted(let context) = error, context.codingPath.isEmpty else { return nil }
+        for path in value.nonIntegerNumberPaths() {
+            guard let patched = try? value.setting(path[...], to: .number(0), key: "") else { continue }
+            do {
+                _ = try snakeDecoder.decode(T.self, from: Data(patched.json.utf8))
+                return path.joined(separator: ".")
+            } catch let other as DecodingError {
+                if case .dataCorrupted(let c) = other, c.codingPath.isEmpty { continue }
+                return path.joined(separator: ".")
+            } catch {
+                return path.joined(separator: ".")
+            }
+        }
+        return nil
     }
 
     // Config types spell their snake_case keys in their CodingKeys: no key strategy here.
     static var snakeDecoder: JSONDecoder { JSONDecoder() }
 
-    static var snakeEncoder: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }
 
-    static func describe(_ error: DecodingError) -> String {
+    /// A decoding error as its key path and a message naming the key, the value found there and
+    /// the type expected.
+    static func describe(_ error: DecodingError, in value: JSONValue) -> (path: String, message: String) {
+        func path(_ keys: [CodingKey]) -> String { keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") }
+        func found(_ keys: [CodingKey]) -> String {
+            value.at(keys.map { $0.intValue.map(String.init) ?? $0.stringValue }).map { " = \($0)" } ?? ""
+        }
+        func expected(_ type: Any.Type) -> String {
+            switch type {
+            case is Int.Type, is Int?.Type: "an integer (within ±\(Int.max))"
+            case is UInt64.Type, is UInt64?.Type: "a non-negative integer"
+            case is Double.Type, is Double?.Type: "a number"
+            case is String.Type, is String?.Type: "a string"
+            case is Bool.Type, is Bool?.Type: "true or false"
+            default: "\(type)"
+            }
+        }
         switch error {
-        case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c):
-            let path = c.codingPath.map(\.stringValue).joined(separator: ".")
-            return "\(path.isEmpty ? "" : "key '\(path)': ")\(c.debugDescription)"
+        case let .typeMismatch(type, c), let .valueNotFound(type, c):
+            return (path(c.codingPath), "key '\(path(c.codingPath))'\(found(c.codingPath)): expected \(expected(type))")
+        case let .dataCorrupted(c):
+            return (path(c.codingPath), "key '\(path(c.codingPath))'\(found(c.codingPath)): \(c.debugDescription)")
         case let .keyNotFound(key, c):
-            let path = (c.codingPath + [key]).map(\.stringValue).joined(separator: ".")
-            return "missing key '\(path)'"
+            let at = path(c.codingPath + [key])
+            return (at, "missing key '\(at)'")
         @unknown default:
-            return "\(error)"
+            return ("", "\(error)")
         }
     }
 }
@@ -209,11 +279,17 @@ public struct SweepSpec: Sendable {
 /// Finds the line of a key in the spec text, for error messages.
 struct Locator: Sendable {
     let file: String
-    let text: String
+    /// The spec's lines (split once: errors are frequent, e.g. in the fuzz test).
+    let lines: [String]
+
+    init(file: String, text: String) {
+        self.file = file
+        lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    }
 
     /// The first line mentioning `key` as a key (`key =`, `"key" =`, `[key]`), or nil.
     func line(of key: String) -> Int? {
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in lines.enumerated() {
             let t = line.trimmingCharacters(in: .whitespaces)
             if t.hasPrefix("#") { continue }
             if key.contains("=") ? t.contains(key) : (t.contains("\(key) =") || t.contains("\(key)=") || t.contains("\"\(key)\"") || t.contains("[\(key)]")) {
@@ -227,13 +303,15 @@ struct Locator: Sendable {
         SweepError(line(of: key).map { "\(file):\($0): \(message)" } ?? "\(file): \(message)")
     }
 
+    /// A name a message quotes: 'key' or "value".
+    static let quoted = try? NSRegularExpression(pattern: #"'([^']+)'|"([^"]+)""#)
+
     /// An error inside group `group`: the line is the first one from the group's `name = ...`
     /// on that mentions a name the message quotes ('key', "value"), else the key's line.
     func error(inGroup group: String, key: String, _ message: String) -> SweepError {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let start = lines.firstIndex { $0.contains("name = \"\(group)\"") || $0.contains("name=\"\(group)\"") } ?? 0
         var tokens: [String] = []
-        if let regex = try? NSRegularExpression(pattern: #"'([^']+)'|"([^"]+)""#) {
+        if let regex = Self.quoted {
             let ns = message as NSString
             for match in regex.matches(in: message, range: NSRange(location: 0, length: ns.length)) {
                 for group in 1...2 where match.range(at: group).location != NSNotFound {

@@ -64,7 +64,9 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     public var object: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
-    public var int: Int? { if case .number(let n) = self, n.rounded() == n { return Int(n) }; return nil }
+    /// The value as an `Int` when it is exactly one (nil for fractions, NaN, ±inf and
+    /// magnitudes beyond `Int`).
+    public var int: Int? { if case .number(let n) = self { return Int(exactly: n) }; return nil }
     public var double: Double? { if case .number(let n) = self { return n }; return nil }
 
     public var description: String {
@@ -78,26 +80,89 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Dotted paths of keys present here but absent from `reference` (a decoded-then-encoded
-    /// copy): the keys a decoder ignored. Free-form maps (`params`, `layer_bits`, ...) are
-    /// compared too, and agree because they round-trip.
-    func unknownKeys(comparedTo reference: JSONValue, prefix: String = "") -> [String] {
-        guard case .object(let mine) = self, case .object(let theirs) = reference else { return [] }
-        var out: [String] = []
-        for key in mine.keys.sorted() {
-            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
-            guard let other = theirs[key] else { out.append(path); continue }
-            if let value = mine[key] { out += value.unknownKeys(comparedTo: other, prefix: path) }
+    /// A copy with `value` at `path`: keys of tables (missing ones created) and decimal indices
+    /// of existing array elements (`terms.0.params.beta`). `key` is the whole grid key, for errors.
+    func setting(_ path: ArraySlice<String>, to value: JSONValue, key: String) throws -> JSONValue {
+        guard let head = path.first else { return value }
+        let rest = path.dropFirst()
+        switch self {
+        case .array(var elements):
+            let valid = elements.isEmpty ? "the array is empty" : "valid indices: 0...\(elements.count - 1)"
+            guard let index = Int(head) else {
+                throw SweepError("grid key '\(key)': '\(head)' addresses an array, so it must be an index (\(valid))")
+            }
+            guard elements.indices.contains(index) else {
+                throw SweepError("grid key '\(key)': index \(head) is out of range (\(valid))")
+            }
+            elements[index] = try elements[index].setting(rest, to: value, key: key)
+            return .array(elements)
+        case .object(var o):
+            if o[head] == nil, let next = rest.first, Int(next) != nil {
+                throw SweepError("grid key '\(key)': there is no array '\(head)' whose element \(next) it could address")
+            }
+            o[head] = try (o[head] ?? .object([:])).setting(rest, to: value, key: key)
+            return .object(o)
+        default:
+            throw SweepError("grid key '\(key)': '\(head)' cannot address into the value \(self), which is neither a table nor an array")
         }
-        return out
     }
 
-    /// A copy with `value` at the dotted `path` (intermediate tables created).
-    func setting(_ path: [String], to value: JSONValue) -> JSONValue {
-        guard let head = path.first else { return value }
-        var o = object ?? [:]
-        o[head] = (o[head] ?? .object([:])).setting(Array(path.dropFirst()), to: value)
-        return .object(o)
+    /// The value at `path` (table keys and decimal array indices), or nil.
+    func at(_ path: [String]) -> JSONValue? {
+        guard let head = path.first else { return self }
+        switch self {
+        case .object(let o): return o[head]?.at(Array(path.dropFirst()))
+        case .array(let a): return Int(head).flatMap { a.indices.contains($0) ? a[$0] : nil }?.at(Array(path.dropFirst()))
+        default: return nil
+        }
+    }
+
+    /// Paths (keys and array indices) of the numbers that are not exactly an `Int`.
+    func nonIntegerNumberPaths(prefix: [String] = []) -> [[String]] {
+        switch self {
+        case .number: return int == nil ? [prefix] : []
+        case .array(let a): return a.indices.flatMap { a[$0].nonIntegerNumberPaths(prefix: prefix + [String($0)]) }
+        case .object(let o): return o.keys.sorted().flatMap { o[$0]?.nonIntegerNumberPaths(prefix: prefix + [$0]) ?? [] }
+        default: return []
+        }
+    }
+
+    /// The dotted path and value of the first NaN or infinite number (JSON has neither), or nil.
+    func firstNonFinite(prefix: String = "") -> (path: String, value: Double)? {
+        func join(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
+        switch self {
+        case .number(let n): return n.isFinite ? nil : (prefix, n)
+        case .array(let a): return a.indices.lazy.compactMap { a[$0].firstNonFinite(prefix: join(String($0))) }.first
+        case .object(let o): return o.keys.sorted().lazy.compactMap { o[$0]?.firstNonFinite(prefix: join($0)) }.first
+        default: return nil
+        }
+    }
+
+    /// JSON text for a decoder, written directly (no Foundation bridging): integers up to 1e15
+    /// in integer notation, other numbers as Swift prints them. NaN and infinities have no JSON
+    /// form; callers refuse them first (`firstNonFinite`).
+    var json: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .string(let s): return Self.quote(s)
+        case .array(let a): return "[" + a.map(\.json).joined(separator: ",") + "]"
+        case .object(let o): return "{" + o.keys.sorted().map { Self.quote($0) + ":" + (o[$0] ?? .null).json }.joined(separator: ",") + "}"
+        }
+    }
+
+    private static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     /// Canonical JSON text (sorted keys), used for trial keys.
@@ -112,7 +177,9 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
     public var epochs: Int = 1
     public var lr: Double?
     public init() {}
-    enum CodingKeys: String, CodingKey { case epochs, lr }
+    /// Every key of the stage, e.g. to list them when one is unknown.
+    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
+    enum CodingKeys: String, CodingKey, CaseIterable { case epochs, lr }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 1
@@ -167,7 +234,12 @@ extension SweepSpec.Group {
             guard parts.count >= 2, let index = stages.firstIndex(where: { $0["kind"] == .string(parts[0]) }) else {
                 throw locate.error(key, "group '\(name)': grid key '\(key)' must be KIND.KEY for a stage kind of the group")
             }
-            var o = JSONValue.object(stages[index]).setting(Array(parts.dropFirst()), to: value).object ?? [:]
+            var o: [String: JSONValue]
+            do {
+                o = try JSONValue.object(stages[index]).setting(parts.dropFirst()[...], to: value, key: key).object ?? [:]
+            } catch let error as SweepError {
+                throw locate.error(key, "group '\(name)': \(error.message)")
+            }
             o["kind"] = .string(parts[0])
             stages[index] = o
         }
@@ -181,18 +253,22 @@ extension SweepSpec.Group {
             do {
                 switch kind {
                 case "quantize":
-                    let c = try SweepSpec.decode(QuantConfig.self, config, section: section, locate: locate)
+                    let c = try SweepSpec.decode(QuantConfig.self, config, section: section, keys: ["kind"] + QuantConfig.keys, locate: locate)
                     try c.validate()
                     try Self.checkQuantizer(c.method, c.params, registry: registry)
                     if c.activations != .none || c.realInt8 { try Self.checkQuantizer(c.activationMethod, c.activationParams, registry: registry) }
                 case "prune":
-                    let c = try SweepSpec.decode(PruningConfig.self, config, section: section, locate: locate)
+                    let c = try SweepSpec.decode(PruningConfig.self, config, section: section, keys: ["kind"] + PruningConfig.keys, locate: locate)
                     try c.validate()
                     _ = try c.validate(against: registry)
                 case "finetune":
-                    let c = try SweepSpec.decode(FinetuneConfig.self, config, section: section, locate: locate)
-                    guard c.epochs >= 1, c.lr.map({ $0 > 0 }) ?? true else {
-                        throw SweepError("finetune needs epochs >= 1 and lr > 0")
+                    let c = try SweepSpec.decode(FinetuneConfig.self, config, section: section, keys: ["kind"] + FinetuneConfig.keys, locate: locate)
+                    guard (1...Recipe.maxEpochs).contains(c.epochs) else {
+                        throw locate.error(inGroup: name, key: "epochs",
+                                           "[\(section)]: key 'epochs' = \(c.epochs): expected an integer in 1...\(Recipe.maxEpochs)")
+                    }
+                    if let lr = c.lr, !(lr > 0 && lr.isFinite) {
+                        throw locate.error(inGroup: name, key: "lr", "[\(section)]: key 'lr' = \(lr): expected a positive number")
                     }
                 case "distill":
                     // `recipe` (optional) overrides the baseline recipe for the student.

@@ -170,12 +170,22 @@ struct ReportOutputTests {
 @Suite("fixture export")
 struct FixtureExport {
     /// `LATHE_REPORT_FIXTURE_COPY=PATH swift test --filter FixtureExport` keeps a copy of the test
-    /// database, e.g. to render and screenshot a report (scripts/screenshot-report.sh).
+    /// database, e.g. to render and screenshot a report (scripts/screenshot-report.sh). Without
+    /// the variable the copy goes to the fixture's temp folder; either way it must hold every row.
     @Test func copiesTheFixtureDatabaseWhenAsked() throws {
-        guard let target = ProcessInfo.processInfo.environment["LATHE_REPORT_FIXTURE_COPY"], !target.isEmpty else { return }
         let fx = try Fixture.make()
         defer { fx.remove() }
+        let asked = ProcessInfo.processInfo.environment["LATHE_REPORT_FIXTURE_COPY"].flatMap { $0.isEmpty ? nil : $0 }
+        let target = asked ?? fx.directory.appendingPathComponent("copy.db").path
         try? FileManager.default.removeItem(atPath: target)
         try fx.db.query("VACUUM INTO ?", [.text(target)])
+        let copy = try SQLiteDatabase(path: target, readOnly: true)
+        for table in ["sweeps", "trials", "metrics", "layer_stats", "provenance"] {
+            let sql = "SELECT * FROM \(table) ORDER BY 1, 2, 3"
+            let rows = try fx.db.query(sql)
+            #expect(!rows.isEmpty, "the fixture's \(table) table is empty")
+            #expect(try copy.query(sql) == rows, "table \(table) differs in the copy")
+        }
+        #expect(try ReportModel.sweepNames(databasePath: target) == [Fixture.sweepName])
     }
 }

@@ -23,6 +23,10 @@ public struct Recipe: Sendable, Codable, Equatable {
     /// Seeds model initialisation and batch order.
     public var seed: UInt64 = 0
 
+    /// The bound on every epoch count (training, fine-tuning, QAT, teachers), so that a
+    /// recipe refused here is refused everywhere.
+    public static let maxEpochs = 10_000
+
     /// The default recipe (SGD, momentum 0.9, lr 0.05, weight decay 5e-4, cosine, batch 128, 10 epochs).
     public init() {}
 
@@ -31,7 +35,7 @@ public struct Recipe: Sendable, Codable, Equatable {
         func require(_ ok: Bool, _ field: String, _ value: Any, _ expected: String) throws {
             if !ok { throw TrainingError.invalidRecipe(field: field, value: "\(value)", expected: expected) }
         }
-        try require(epochs >= 0 && epochs <= 10_000, "epochs", epochs, "an integer in 0...10000")
+        try require(epochs >= 0 && epochs <= Self.maxEpochs, "epochs", epochs, "an integer in 0...\(Self.maxEpochs)")
         try require(batchSize >= 1 && batchSize <= 65_536, "batch-size", batchSize, "an integer in 1...65536")
         try require(learningRate > 0 && learningRate.isFinite, "lr", learningRate, "a positive number")
         try require(momentum >= 0 && momentum < 1, "momentum", momentum, "a number in [0, 1)")

@@ -1,0 +1,13 @@
+extension KeyedDecodingContainer {
+    /// Decodes one of a fixed set of string choices, if present. An unknown value is a
+    /// `DecodingError` at the key that lists the valid choices.
+    public func decodeChoiceIfPresent<T>(_: T.Type, forKey key: Key) throws -> T?
+    where T: RawRepresentable & CaseIterable, T.RawValue == String {
+        guard let raw = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let choice = T(rawValue: raw) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self, debugDescription: "expected one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return choice
+    }
+}
