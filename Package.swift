@@ -65,7 +65,7 @@ let package = Package(
         // MARK: Data -> models -> training
         .target(name: "LatheData", dependencies: ["CZlib", "LatheIO"]),
         .target(name: "LatheModels", dependencies: ["LatheTensor"]),
-        .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels"]),
+        .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels", "LatheIO"]),
 
         // MARK: Plugins: loader, registry, libffi calls, conformance checks
         .target(
@@ -82,7 +82,7 @@ let package = Package(
         // MARK: Method workflows in the host: quantization, pruning, distillation
         .target(name: "LatheQuant", dependencies: ["LatheTrain", "LathePlugins"]),
         .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins"]),
-        .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins"]),
+        .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins", "LatheIO"]),
 
         // MARK: Sweeps: results database, trial execution, reports
         .target(name: "LatheResults", dependencies: ["CSQLite"]),

@@ -62,7 +62,7 @@ struct Distill: ParsableCommand {
                 throw ValidationError("\(clash.0) cannot be combined with --config: the config file describes the teacher, student and terms")
             }
         }
-        if let n = teacherEpochs, !(0...10_000).contains(n) { throw ValidationError("--teacher-epochs \(n): expected an integer in 0...10000") }
+        if let n = teacherEpochs, !(0...Recipe.maxEpochs).contains(n) { throw ValidationError("--teacher-epochs \(n): expected an integer in 0...\(Recipe.maxEpochs)") }
         for (flag, value) in [("--width", width), ("--teacher-width", teacherWidth)] {
             if let v = value, !(v > 0 && v <= 16) { throw ValidationError("\(flag) \(v): expected a number in (0, 16]") }
         }

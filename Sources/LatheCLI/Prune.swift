@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LatheData
+import LatheIO
 import LatheModels
 import LathePlugins
 import LathePruning
@@ -166,7 +167,7 @@ struct Prune: ParsableCommand {
                             shapesChanged: config.physical)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(PruneMetrics(run: metrics, pruning: report)), to: "\(out)/metrics.json")
+        try atomicWrite(encoder.encode(PruneMetrics(run: metrics, pruning: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
         print(report.summary)
         print("checkpoint: \(out)/model.safetensors")
         print("metrics: \(out)/metrics.json")

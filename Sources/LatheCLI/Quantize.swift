@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatheIO
 import LatheModels
 import LathePlugins
 import LatheQuant
@@ -112,7 +113,7 @@ struct Quantize: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(quantized.model, to: "\(out)/model.safetensors",
                             metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.quantized": config.method])
-        try AtomicFile.write(data, to: "\(out)/metrics.json")
+        try atomicWrite(data, to: URL(fileURLWithPath: "\(out)/metrics.json"))
         print(Self.summary(report))
         print("metrics: \(out)/metrics.json")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatheIO
 import LathePlugins
 import LatheSweep
 import LatheTrain
@@ -81,6 +82,6 @@ struct TrialWorker: ParsableCommand {
         let outcome = try TrialRunner.run(trial, progress: ProgressReporter(style: .lines))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try AtomicFile.write(try encoder.encode(outcome), to: result)
+        try atomicWrite(try encoder.encode(outcome), to: URL(fileURLWithPath: result))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LatheIO
 
 /// The safetensors file format (Hugging Face): an 8-byte little-endian header length N, N
 /// bytes of JSON `{"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
@@ -142,19 +143,8 @@ public struct SafeTensors: Sendable {
         return out
     }
 
-    /// Writes the file atomically: a temporary file in the same directory, then a rename.
+    /// Writes the file atomically (`atomicWrite`): readers see the old file or the new one.
     public func write(path: String) throws {
-        let data = Data(try encoded())
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        do {
-            try data.write(to: temporary)
-            guard rename(temporary.path, url.path) == 0 else {
-                throw DataError.unreadable(path: path, reason: "cannot rename the temporary file into place (errno \(errno))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try atomicWrite(Data(try encoded()), to: URL(fileURLWithPath: path))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LatheIO
 import LatheModels
 import LathePlugins
 import LatheTrain
@@ -135,7 +136,7 @@ public struct DistillMetrics: Sendable, Codable, Equatable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(self), to: path)
+        try atomicWrite(encoder.encode(self), to: URL(fileURLWithPath: path))
     }
 
     /// Reads a file written by `write`.

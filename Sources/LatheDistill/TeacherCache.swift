@@ -163,17 +163,8 @@ public struct TeacherCache: Sendable {
             Self.trainingMetadata: String(decoding: try encoder.encode(summary), as: UTF8.self),
             "lathe.dataset": key.dataset,
         ]
-        let temporary = URL(fileURLWithPath: directory)
-            .appendingPathComponent(".\(URL(fileURLWithPath: file).lastPathComponent).\(getpid()).\(UUID().uuidString).tmp").path
-        do {
-            try Checkpoint.save(model, to: temporary, metadata: metadata)
-            guard rename(temporary, file) == 0 else {
-                throw DistillError.cache("cannot rename \(temporary) to \(file) (errno \(errno))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
+        // Checkpoint.save writes through a uniquely named temporary file and a rename.
+        try Checkpoint.save(model, to: file, metadata: metadata)
         progress.note("teacher cached: \(file)")
         return Entry(model: model, key: key, digest: try key.digest(), path: file, hit: false, training: summary)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LatheIO
 import LathePlugins
 import LatheResults
 import LatheTrain
@@ -211,7 +212,7 @@ final class Scheduler {
         let result = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).result.json")
         let log = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).log")
         try? FileManager.default.removeItem(at: result)
-        try JSONEncoder().encode(job).write(to: jobURL, options: .atomic)
+        try atomicWrite(JSONEncoder().encode(job), to: jobURL)
         var environment = ProcessInfo.processInfo.environment
         environment["OMP_NUM_THREADS"] = String(options.threads)
         try store.markRunning(trial.id)

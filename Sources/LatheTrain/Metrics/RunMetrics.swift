@@ -1,5 +1,6 @@
 import Foundation
 import LatheData
+import LatheIO
 import LatheModels
 import LatheTensor
 
@@ -25,25 +26,7 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(self), to: path)
-    }
-}
-
-/// Whole-file writes that never leave a partial file behind.
-public enum AtomicFile {
-    /// Writes `data` to a temporary file in the same directory, then renames it over `path`.
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try data.write(to: temporary)
-            if rename(temporary.path, url.path) != 0 {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try atomicWrite(encoder.encode(self), to: URL(fileURLWithPath: path))
     }
 }
 
