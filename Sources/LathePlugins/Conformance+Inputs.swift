@@ -49,7 +49,7 @@ extension ConformanceChecker {
         var inputs: [Tensor]
     }
 
-    /// Values a trained, pruned or quantized network produces (zeros, an all-zero channel,
+    /// Values a trained, pruned or quantized network produces (an all-zero channel, zeros,
     /// constants, subnormals), which a method must compute, and the limits of the kind's shapes
     /// and of float32 (one element, ±1e30), which it may decline with a reason.
     func edgeCases() throws -> [EdgeCase] {
@@ -85,8 +85,8 @@ extension ConformanceChecker {
             one = [try Tensor([Float(0.5)], shape: s), try Tensor([Float(0.25)], shape: t), try Tensor([Int64(0)], shape: [1])]
         }
         return [
-            EdgeCase(name: "zeros", mayDecline: false, inputs: try transformed { _, v, _ in v.map { _ in 0 } }),
             EdgeCase(name: "all-zero channel", mayDecline: false, inputs: try transformed { _, v, shape in zeroChannel(v, shape) }),
+            EdgeCase(name: "zeros", mayDecline: false, inputs: try transformed { _, v, _ in v.map { _ in 0 } }),
             EdgeCase(name: "constant", mayDecline: false, inputs: try transformed { _, v, _ in v.map { _ in 0.75 } }),
             EdgeCase(name: "subnormal", mayDecline: false, inputs: try transformed { i, v, _ in i == 0 ? v.map { $0 * (Float.leastNormalMagnitude / 64) } : v }),
             EdgeCase(name: "one-element", mayDecline: true, inputs: one),
