@@ -52,7 +52,7 @@ enum CallGuard {
 
     /// Fills the outputs with the canary, hands `body` the call's pointers with every input
     /// replaced by a private copy, then checks that no copy changed. Returns what `body` returned.
-    static func run(_ arguments: [CallArgument], method: String,
+    static func run(_ arguments: [CallArgument], method: @autoclosure () -> String,
                     _ body: ([UnsafeMutableRawPointer?]) -> Int32) throws -> Int32 {
         var copies: [(role: String, view: UnsafeMutablePointer<DLTensor>, original: UnsafeMutableRawPointer, offset: Int, count: Int, bytes: Int)] = []
         var total = 0
@@ -93,14 +93,14 @@ enum CallGuard {
                 for i in 0..<copy.count where memcmp(base + copy.offset + i * width, copy.original + i * width, width) != 0 {
                     changed += 1
                 }
-                throw PluginError("\(method) wrote into its read-only input '\(copy.role)' (\(changed) of \(copy.count) elements changed); inputs are const: keep temporaries in host->scratch or the output")
+                throw PluginError("\(method()) wrote into its read-only input '\(copy.role)' (\(changed) of \(copy.count) elements changed); inputs are const: keep temporaries in host->scratch or the output")
             }
             return status
         }
     }
 
     /// Checks that the method wrote every element of its outputs and that all are finite.
-    static func verifyOutputs(_ arguments: [CallArgument], method: String) throws {
+    static func verifyOutputs(_ arguments: [CallArgument], method: @autoclosure () -> String) throws {
         for argument in arguments {
             switch argument {
             case .output(let role, let view):
@@ -113,15 +113,15 @@ enum CallGuard {
                 var unwritten = 0
                 for v in values where v.bitPattern == canary32 { unwritten += 1 }
                 guard unwritten == 0 else {
-                    throw PluginError("\(method) left \(unwritten) of \(count) elements of its output '\(role)' unwritten (the host fills outputs with a canary before each call; a method writes every element)")
+                    throw PluginError("\(method()) left \(unwritten) of \(count) elements of its output '\(role)' unwritten (the host fills outputs with a canary before each call; a method writes every element)")
                 }
-                throw PluginError("\(method) returned a non-finite \(role) (NaN or infinity)")
+                throw PluginError("\(method()) returned a non-finite \(role) (NaN or infinity)")
             case .scalar(let role, let value):
                 if value.pointee.bitPattern == canary64 {
-                    throw PluginError("\(method) never wrote its \(role) (the host fills it with a canary before each call)")
+                    throw PluginError("\(method()) never wrote its \(role) (the host fills it with a canary before each call)")
                 }
                 guard value.pointee.isFinite else {
-                    throw PluginError("\(method) returned a non-finite \(role) (\(value.pointee))")
+                    throw PluginError("\(method()) returned a non-finite \(role) (\(value.pointee))")
                 }
             case .input:
                 continue
