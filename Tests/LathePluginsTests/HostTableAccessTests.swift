@@ -30,4 +30,19 @@ import Testing
         }
         #expect(unguarded.isEmpty, "host fields read without LATHE_HOST_HAS:\n\(unguarded.joined(separator: "\n"))")
     }
+
+    /// The Swift plugin reads a host field only on a line that checks it with `hostHas`.
+    @Test func theSwiftPluginChecksTheHostTableSizeBeforeEveryHostField() throws {
+        let source = try String(contentsOf: SourceTree.root.appendingPathComponent("Plugins/swift-kd/KD.swift"), encoding: .utf8)
+        let read = try Regex(#"host\.pointee\.(log|report_error|report_qparams|scratch)\b"#)
+        var reads = 0
+        for line in source.components(separatedBy: "\n") {
+            for match in line.matches(of: read) {
+                reads += 1
+                let field = line[match.range].split(separator: ".").last.map(String.init) ?? ""
+                #expect(line.contains("hostHas(host, \\.\(field))"), "unguarded: \(line)")
+            }
+        }
+        #expect(reads >= 2)
+    }
 }
