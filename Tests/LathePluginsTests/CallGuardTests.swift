@@ -40,6 +40,11 @@ import Testing
         #expect(text.contains("writes_input/sym8 wrote into its read-only input 'input' ("), "\(text)")
         #expect(text.contains("of 32 elements changed"), "\(text)")
         #expect(try input.scalars(as: Float.self) == before)
+        // QAT's path: a detached view that shares the trained weight's storage.
+        let weight = try Tensor.randn([4, 8]).requiringGrad(true)
+        let master = try weight.scalars(as: Float.self)
+        #expect(throws: PluginError.self) { _ = try m.quantize(try weight.detached(), params: try m.bind()) }
+        #expect(try weight.scalars(as: Float.self) == master)
     }
 
     @Test func aLossThatNeverWritesItsGradientFails() throws {
