@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "LatheIO"),
         // The plugin SDK: one C header (plus DLPack's). LatheTensor uses its DLTensor too, so the
         // DLPack types come from exactly one Clang module.
-        .target(name: "CLathePlugin", exclude: ["rust"]),
+        .target(name: "CLathePlugin", exclude: ["rust", "README.md"]),
         .target(name: "LatheTensor", dependencies: ["CTorch", "CLathePlugin"]),
 
         // MARK: Data -> models -> training
@@ -76,7 +76,7 @@ let package = Package(
             ],
             // The SDK's files (symlinks to Sources/CLathePlugin), compiled into the binary so that
             // `lathe plugins sdk` and `lathe plugins new` work without the source tree.
-            resources: [.embedInCode("SDK/lathe_plugin.h"), .embedInCode("SDK/lathe_plugin.rs")]
+            resources: [.embedInCode("SDK/lathe_plugin.h"), .embedInCode("SDK/lathe_plugin.rs"), .embedInCode("SDK/README.md")]
         ),
 
         // MARK: Method workflows in the host: quantization, pruning, distillation

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Per-call overhead of the plugin host: the same no-op quantizer (Tests/Fixtures/plugins/noop.c,
 # six hyperparameters of every libffi type, 1-element tensors) called
-#   (a) through the host: hyperparameter check, libffi call, DLPack views, qparams copy and
-#       validation, output finiteness check (`lathe plugins bench`), and
+#   (a) through the host: hyperparameter check, libffi call, DLPack views, output canary fill,
+#       input copies compared after the call, qparams copy and validation, output unwritten and
+#       finiteness check (`lathe plugins bench`), and
 #   (b) directly from C through its function pointer (the plugin's own work).
 # Prints both and the host overhead (a - b). Target: median overhead <= 2 us.
 set -euo pipefail

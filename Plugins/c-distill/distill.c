@@ -85,11 +85,9 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         int32_t status = registrar->register_method(registrar, &methods[i]);
         if (status != LATHE_OK) {
-            if (LATHE_HOST_HAS(host, log)) {
-                char message[128];
-                snprintf(message, sizeof message, "distill: registering distill/%s failed", methods[i].id);
-                host->log(host, 3, message);
-            }
+            char message[128];
+            snprintf(message, sizeof message, "distill: registering distill/%s failed", methods[i].id);
+            lathe_log(host, 3, message);
             return status;
         }
     }

@@ -27,7 +27,7 @@ static inline double *scratch_doubles(lathe_call *call, size_t count, int32_t *s
         *status = lathe_failf(call, LATHE_NO_MEMORY, "scratch request of %zu doubles overflows", count);
         return NULL;
     }
-    void *memory = LATHE_HOST_HAS(call->host, scratch) ? call->host->scratch(call, count * sizeof(double)) : NULL;
+    void *memory = lathe_scratch(call, count * sizeof(double));
     if (memory == NULL) {
         *status = lathe_failf(call, LATHE_NO_MEMORY, "cannot get %zu bytes of scratch memory from the host", count * sizeof(double));
         return NULL;

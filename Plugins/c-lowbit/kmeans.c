@@ -114,9 +114,7 @@ static int32_t report_codebook(lathe_call *call, int32_t bits, const float *code
     q.count = 1;
     q.codebook = codebook;
     q.codebook_size = size;
-    int32_t status = call->host->report_qparams(call, &q);
-    if (status != LATHE_OK) return lathe_fail(call, status, "the host refused the quantization parameters");
-    return LATHE_OK;
+    return lathe_report_qparams(call, &q);
 }
 
 int32_t quantize_kmeans(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits,
@@ -143,9 +141,9 @@ int32_t quantize_kmeans(lathe_call *call, const DLTensor *input, DLTensor *outpu
 
     /* Sorted copy of the values: into the output buffer (it is fully rewritten at the end)
      * unless a caller passed the input as the output. */
-    uint32_t *tmp = call->host->scratch(call, n * sizeof(uint32_t));
-    size_t(*hist)[2048] = call->host->scratch(call, 3 * sizeof hist[0]);
-    float *v = (const float *)j.y != j.x ? j.y : call->host->scratch(call, n * sizeof(float));
+    uint32_t *tmp = lathe_scratch(call, n * sizeof(uint32_t));
+    size_t(*hist)[2048] = lathe_scratch(call, 3 * sizeof hist[0]);
+    float *v = (const float *)j.y != j.x ? j.y : lathe_scratch(call, n * sizeof(float));
     if (!tmp || !hist || !v) return lathe_fail(call, LATHE_NO_MEMORY, "out of scratch memory for the sorted values");
     radix_sort_floats(j.x, n, tmp, v, hist);
     if (!isfinite(v[0]) || !isfinite(v[n - 1])) return lathe_fail(call, LATHE_INVALID_ARGUMENT, non_finite_message);

@@ -129,7 +129,7 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         int32_t status = registrar->register_method(registrar, &methods[i]);
         if (status != LATHE_OK) {
-            if (host && host->log) host->log(host, 3, "lowbit: registering a method failed");
+            lathe_log(host, 3, "lowbit: registering a method failed");
             return status;
         }
     }

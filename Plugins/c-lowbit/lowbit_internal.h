@@ -85,7 +85,7 @@ static const char non_finite_message[] = "input contains NaN or infinite values"
 /** Per-channel scale array: the stack slot for one channel, scratch otherwise. */
 static inline float *scale_array(lathe_call *call, size_t channels, float *one) {
     if (channels <= 1) return one;
-    return call->host->scratch(call, channels * sizeof(float));
+    return lathe_scratch(call, channels * sizeof(float));
 }
 
 /** Reports scale-type parameters (binary, ternary, pow2). */
@@ -99,9 +99,7 @@ static inline int32_t report_scales(lathe_call *call, int32_t scheme, int32_t bi
     q.axis = per_channel ? 0 : -1;
     q.count = (uint32_t)channels;
     q.scales = scales;
-    int32_t status = call->host->report_qparams(call, &q);
-    if (status != LATHE_OK) return lathe_fail(call, status, "the host refused the quantization parameters");
-    return LATHE_OK;
+    return lathe_report_qparams(call, &q);
 }
 
 /** The sign bit of a float's bit pattern. */

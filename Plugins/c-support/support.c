@@ -19,6 +19,22 @@ int32_t lathe_failf(lathe_call *call, int32_t status, const char *format, ...) {
     return lathe_fail(call, status, message);
 }
 
+void *lathe_scratch(lathe_call *call, size_t bytes) {
+    return call != NULL && LATHE_HOST_HAS(call->host, scratch) ? call->host->scratch(call, bytes) : NULL;
+}
+
+int32_t lathe_report_qparams(lathe_call *call, const lathe_qparams *qparams) {
+    if (call == NULL || !LATHE_HOST_HAS(call->host, report_qparams))
+        return lathe_fail(call, LATHE_UNSUPPORTED, "the host table has no report_qparams");
+    int32_t status = call->host->report_qparams(call, qparams);
+    if (status != LATHE_OK) return lathe_fail(call, status, "the host refused the quantization parameters");
+    return LATHE_OK;
+}
+
+void lathe_log(const lathe_host *host, int32_t level, const char *message) {
+    if (LATHE_HOST_HAS(host, log)) host->log(host, level, message);
+}
+
 int lathe_is_f32_cpu(const DLTensor *t) {
     return t->device.device_type == kDLCPU && t->dtype.code == kDLFloat && t->dtype.bits == 32 && t->dtype.lanes == 1;
 }

@@ -116,7 +116,6 @@ static int32_t run_quantizer(scheme s, lathe_call *call, const DLTensor *input, 
     memset(&j, 0, sizeof j);
     int32_t status = prepare(call, input, output, bits, per_channel, range, percentile, &j);
     if (status != LATHE_OK) return status;
-    const lathe_host *host = call->host;
 
     int32_t qmin, qmax;
     if (s == SCHEME_AFFINE) {
@@ -133,13 +132,13 @@ static int32_t run_quantizer(scheme s, lathe_call *call, const DLTensor *input, 
     float *scales = &one_scale;
     int32_t *zps = &one_zp;
     if (j.channels > 1) {
-        scales = host->scratch(call, j.channels * sizeof(float));
-        zps = host->scratch(call, j.channels * sizeof(int32_t));
+        scales = lathe_scratch(call, j.channels * sizeof(float));
+        zps = lathe_scratch(call, j.channels * sizeof(int32_t));
         if (!scales || !zps) return lathe_fail(call, LATHE_NO_MEMORY, "out of scratch memory for per-channel parameters");
     }
     float *tmp = NULL;
     if (range == RANGE_PERCENTILE && j.inner > 0) {
-        tmp = host->scratch(call, j.inner * sizeof(float));
+        tmp = lathe_scratch(call, j.inner * sizeof(float));
         if (!tmp) return lathe_fail(call, LATHE_NO_MEMORY, "out of scratch memory for the percentile estimator");
     }
 
@@ -174,9 +173,7 @@ static int32_t run_quantizer(scheme s, lathe_call *call, const DLTensor *input, 
     q.count = (uint32_t)j.channels;
     q.scales = scales;
     q.zero_points = zps; /* symmetric: explicit zeros */
-    status = host->report_qparams(call, &q);
-    if (status != LATHE_OK) return lathe_fail(call, status, "the host refused the quantization parameters");
-    return LATHE_OK;
+    return lathe_report_qparams(call, &q);
 }
 
 /** uniform/affine — see the method's doc string below. */
@@ -248,7 +245,7 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         int32_t status = registrar->register_method(registrar, &methods[i]);
         if (status != LATHE_OK) {
-            if (host && host->log) host->log(host, 3, "uniform: registering a method failed");
+            lathe_log(host, 3, "uniform: registering a method failed");
             return status;
         }
     }

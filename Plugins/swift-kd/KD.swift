@@ -25,6 +25,13 @@ private let statusOK = Int32(LATHE_OK.rawValue)
 private let statusInvalidArgument = Int32(LATHE_INVALID_ARGUMENT.rawValue)
 private let statusUnsupported = Int32(LATHE_UNSUPPORTED.rawValue)
 
+/// Whether the host table has `field` within the size it declared (later fields are absent, as
+/// the header's versioning rule says; C plugins use LATHE_HOST_HAS).
+private func hostHas<T>(_ host: UnsafePointer<lathe_host>, _ field: KeyPath<lathe_host, T>) -> Bool {
+    guard let offset = MemoryLayout<lathe_host>.offset(of: field) else { return false }
+    return Int(host.pointee.head.size) >= offset + MemoryLayout<T>.size
+}
+
 /// A `lathe_head` for a struct of type `T` as this plugin was compiled (the C `LATHE_HEAD`).
 private func head<T>(_: T.Type) -> lathe_head {
     lathe_head(abi_major: UInt16(LATHE_ABI_MAJOR), abi_minor: UInt16(LATHE_ABI_MINOR),
@@ -121,7 +128,7 @@ public func latheEntry() -> UnsafePointer<lathe_plugin> {
 private func pluginInit(_ host: UnsafePointer<lathe_host>?, _ registrar: UnsafePointer<lathe_registrar>?) -> Int32 {
     guard let registrar, let register = registrar.pointee.register_method else { return statusInvalidArgument }
     let status = register(registrar, UnsafePointer(hintonMethod))
-    if status != statusOK, let host, let log = host.pointee.log {
+    if status != statusOK, let host, hostHas(host, \.log), let log = host.pointee.log {
         "kd: registering kd/hinton failed".withCString { log(host, 3, $0) }
     }
     return status
@@ -204,7 +211,7 @@ private func hintonEntry(
                    studentGrad: studentGrad, temperature: temperature, alpha: alpha)
         return statusOK
     } catch {
-        if let host = call.pointee.host, let report = host.pointee.report_error {
+        if let host = call.pointee.host, hostHas(host, \.report_error), let report = host.pointee.report_error {
             error.message.withCString { report(call, $0) }
         }
         return error.status

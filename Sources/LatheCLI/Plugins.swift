@@ -156,47 +156,96 @@ struct Plugins: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the conformance checks on a plugin library, each method in its own child process.")
+            abstract: "Run the conformance checks on a plugin library, each method in its own child process.",
+            discussion: "The checks and what passes are listed in the SDK's README (`lathe plugins sdk DIR`).")
         @Argument(help: "Path to a plugin library, or the name of a registered plugin.") var library: String
         @OptionGroup var registry: RegistryOption
         @Option(help: "Seconds each method's checks may take before the method counts as hung.") var timeout: Double = 60
-        @Flag(help: "Print the records as JSON lines instead of a report.") var json = false
+        @Flag(help: "Print JSON lines only: one object per check record, then a summary object (check \"result\").") var json = false
 
         func validate() throws { try Plugins.validateTimeout(timeout) }
 
         func run() throws {
             let path = try Plugins.libraryPath(library, registry: registry)
-            print("lathe plugins check \(path)")
+            var report = CheckReport(json: json)
+            report.heading("lathe plugins check \(path)")
             let manifest: Manifest
             do {
                 manifest = try Plugins.describeInChild(path, timeout: timeout)
             } catch let error as PluginError {
-                print("  FAIL  load: \(error.message)")
-                print("result: FAIL (the library does not load)")
+                report.add(CheckResult(subject: path, check: "load", status: .fail, detail: error.message), indent: 2)
+                report.finish(subject: path, note: " (the library does not load)")
                 throw ExitCode(1)
             }
             let plugin = manifest.plugin
-            print("  pass  load: plugin \(plugin.name) \(plugin.version), ABI \(plugin.abiMajor).\(plugin.abiMinor), \(plugin.methods.count) method(s), descriptors valid")
-            var failures = 0, passes = 1
+            report.add(CheckResult(subject: plugin.name, check: "load", status: .pass,
+                                   detail: "plugin \(plugin.name) \(plugin.version), ABI \(plugin.abiMajor).\(plugin.abiMinor), \(plugin.methods.count) method(s), descriptors valid"),
+                       indent: 2)
             for method in plugin.methods {
                 let records = Plugins.checkInChild(path, method: method.id, subject: "\(plugin.name)/\(method.id)", timeout: timeout)
-                print("  \(plugin.name)/\(method.id) (\(method.kind.rawValue))")
-                for record in records where record.status != .begin {
-                    if json {
-                        if let data = try? JSONEncoder().encode(record) { print(String(decoding: data, as: UTF8.self)) }
-                        continue
-                    }
-                    let label: String
-                    switch record.status {
-                    case .pass: label = "pass"; passes += 1
-                    case .fail: label = "FAIL"; failures += 1
-                    default: label = "skip"
-                    }
-                    print("    \(label)  \(record.check)\(record.detail.isEmpty ? "" : ": \(record.detail)")")
-                }
+                report.heading("  \(plugin.name)/\(method.id) (\(method.kind.rawValue))")
+                for record in records where record.status != .begin { report.add(record, indent: 4) }
             }
-            print("result: \(failures == 0 ? "PASS" : "FAIL") (\(passes) passed, \(failures) failed)")
-            if failures > 0 { throw ExitCode(1) }
+            report.finish(subject: plugin.name, note: "")
+            if report.failed > 0 { throw ExitCode(1) }
+        }
+    }
+
+    /// The output of `plugins check`: a text report, or JSON lines only (one object per record,
+    /// then a summary), counted the same way either way.
+    struct CheckReport {
+        /// The last line of `--json`: the counts the text's result line gives.
+        struct Summary: Codable, Equatable {
+            var subject: String
+            var check = "result"
+            var status: CheckResult.Status
+            var detail: String
+            var passed: Int
+            var failed: Int
+            var warnings: Int
+            var skipped: Int
+        }
+
+        let json: Bool
+        private(set) var passed = 0, failed = 0, warnings = 0, skipped = 0
+
+        init(json: Bool) { self.json = json }
+
+        /// A line for people (nothing in JSON mode).
+        func heading(_ text: String) {
+            if !json { print(text) }
+        }
+
+        mutating func add(_ record: CheckResult, indent: Int) {
+            let label: String
+            switch record.status {
+            case .pass: label = "pass"; passed += 1
+            case .fail: label = "FAIL"; failed += 1
+            case .warn: label = "warn"; warnings += 1
+            case .skip: label = "skip"; skipped += 1
+            case .begin: return
+            }
+            if json {
+                Self.printJSON(record)
+            } else {
+                print("\(String(repeating: " ", count: indent))\(label)  \(record.check)\(record.detail.isEmpty ? "" : ": \(record.detail)")")
+            }
+        }
+
+        func finish(subject: String, note: String) {
+            let counts = "\(passed) passed, \(failed) failed" + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : "")
+            if json {
+                Self.printJSON(Summary(subject: subject, status: failed == 0 ? .pass : .fail, detail: counts + note,
+                                       passed: passed, failed: failed, warnings: warnings, skipped: skipped))
+            } else {
+                print("result: \(failed == 0 ? "PASS" : "FAIL") (\(counts))\(note)")
+            }
+        }
+
+        private static func printJSON<T: Encodable>(_ value: T) {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
         }
     }
 
@@ -390,30 +439,14 @@ extension Plugins {
 
     struct SDK: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the plugin SDK (lathe_plugin.h, Rust bindings, a README) into a folder.")
+            abstract: "Write the plugin SDK (lathe_plugin.h, Rust bindings, a README with the checker's rules) into a folder.")
         @Argument(help: "Folder to write into (created if missing).") var directory: String
 
         func run() throws {
             let target = URL(fileURLWithPath: directory).standardizedFileURL
-            let readme = """
-            # Lathe plugin SDK (ABI \(ABI.version))
-
-            - `lathe_plugin.h`: the whole C SDK. It includes `<dlpack/dlpack.h>` (Debian: `libdlpack-dev`).
-              Read its top comment: loading, versioning, threading, ownership, calling conventions.
-            - `lathe_plugin.rs`: Rust bindings of the same header (no crates needed).
-
-            Build a plugin as a shared library exporting `lathe_plugin_entry`, e.g. in C:
-
-                cc -std=c11 -O2 -shared -fPIC -I. -o libmyplugin.so myplugin.c -lm
-                lathe plugins check ./libmyplugin.so
-                lathe plugins add ./libmyplugin.so
-
-            `lathe plugins new NAME --lang c|swift|rust --kind quantizer|criterion|loss` scaffolds a project.
-
-            """
             let fm = FileManager.default
             try fm.createDirectory(at: target, withIntermediateDirectories: true)
-            for (name, text) in [("lathe_plugin.h", EmbeddedSDK.header), ("lathe_plugin.rs", EmbeddedSDK.rustBindings), ("README.md", readme)] {
+            for (name, text) in [("lathe_plugin.h", EmbeddedSDK.header), ("lathe_plugin.rs", EmbeddedSDK.rustBindings), ("README.md", EmbeddedSDK.readme)] {
                 try atomicWrite(Data(text.utf8), to: target.appendingPathComponent(name))
             }
             print("wrote the Lathe plugin SDK (ABI \(ABI.version)) to \(target.path)")

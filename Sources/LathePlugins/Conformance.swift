@@ -1,11 +1,11 @@
-import Dispatch
 import Foundation
 import LatheTensor
-import Synchronization
 
 /// The outcome of one conformance check.
 public struct CheckResult: Sendable, Codable, Equatable {
-    public enum Status: String, Sendable, Codable { case begin, pass, fail, skip }
+    /// `begin` opens a check (so a crash can be pinned on it); `warn` is a finding that does not
+    /// fail the method.
+    public enum Status: String, Sendable, Codable { case begin, pass, fail, skip, warn }
     /// `plugin/method` or the plugin name for plugin-level checks.
     public var subject: String
     /// The check's name, e.g. `idempotence`.
@@ -22,11 +22,15 @@ public struct CheckResult: Sendable, Codable, Equatable {
     }
 }
 
-/// The conformance checks `lathe plugins check` runs on each method, in a child process.
+/// The conformance checks `lathe plugins check` runs on each method, in a child process. The
+/// SDK's README (Sources/CLathePlugin/README.md, written out by `lathe plugins sdk`) lists each
+/// check, what it calls and what passes; keep the two in step.
 ///
-/// Inputs are seeded, so a report is reproducible. Every check states what it found; a method
-/// that crashes, aborts or hangs during a check is reported by the parent, which saw the
-/// `begin` record of the check it was in.
+/// Inputs are seeded, so a report is reproducible. Every check after the first runs at the
+/// defaults and at each hyperparameter's minimum, maximum and each choice. Every call goes
+/// through the host's guarded call path (canary-filled outputs, inputs verified unchanged).
+/// A method that crashes, aborts or hangs during a check is reported by the parent, which saw
+/// the `begin` record of the check it was in.
 public struct ConformanceChecker {
     public let method: PluginMethod
     /// Receives each record as it happens (the worker writes them to stdout unbuffered).
@@ -37,9 +41,48 @@ public struct ConformanceChecker {
         self.emit = emit
     }
 
-    private var subject: String { method.qualifiedID }
+    var subject: String { method.qualifiedID }
 
-    /// Runs every applicable check; returns whether all passed.
+    /// One set of hyperparameter values the checks run at.
+    struct Setting {
+        /// `defaults` or `name = value`.
+        var label: String
+        var params: BoundParams
+        /// The hyperparameter moved off its default and its value; nil for the defaults.
+        var parameter: String?
+        var value: HyperValue?
+    }
+
+    /// The defaults, then each hyperparameter at its minimum and maximum (numbers), false and true
+    /// (bools) or each choice (enums) with the others at their defaults, leaving out settings
+    /// equal to the defaults.
+    func settings() throws -> [Setting] {
+        let defaults = try method.bind()
+        var settings = [Setting(label: "defaults", params: defaults, parameter: nil)]
+        for spec in method.descriptor.params {
+            let values: [HyperValue]
+            switch spec.type {
+            case .i32, .i64: values = [.int(Int64(spec.minValue)), .int(Int64(spec.maxValue))]
+            case .f32, .f64: values = [.double(spec.minValue), .double(spec.maxValue)]
+            case .bool: values = [.bool(false), .bool(true)]
+            case .enum: values = spec.choices.map(HyperValue.choice)
+            }
+            for value in values {
+                let params: BoundParams
+                do {
+                    params = try method.bind([spec.name: value])
+                } catch {
+                    throw PluginError("with \(spec.name) = \(value) (declared valid): \(error)")
+                }
+                if params != defaults, !settings.contains(where: { $0.params == params }) {
+                    settings.append(Setting(label: "\(spec.name) = \(value)", params: params, parameter: spec.name, value: value))
+                }
+            }
+        }
+        return settings
+    }
+
+    /// Runs every applicable check; returns whether all passed (warnings do not fail).
     @discardableResult
     public func run() -> Bool {
         var ok = true
@@ -57,63 +100,70 @@ public struct ConformanceChecker {
             }
         }
         let d = method.descriptor
-        step("call with defaults") { try describe(run(method.bind(), seed: 1)) }
-        step("hyperparameter range", when: !d.params.isEmpty, why: "no hyperparameters") { try hyperparameterRange() }
+        var settings: [Setting] = []
+        step("call with defaults") {
+            settings = try self.settings()
+            return try describe(run(settings[0].params, seed: 1))
+        }
+        guard !settings.isEmpty else { return false }
+        var unchanged: [String] = []
+        step("hyperparameter range", when: !d.params.isEmpty, why: "no hyperparameters") {
+            let (detail, found) = try hyperparameterRange(settings)
+            unchanged = found
+            return detail
+        }
+        for warning in unchanged {
+            emit(CheckResult(subject: subject, check: "hyperparameter effect", status: .warn, detail: warning))
+        }
         step("determinism", when: d.flags.contains(.deterministic), why: "not declared deterministic") {
-            let a = try run(method.bind(), seed: 2), b = try run(method.bind(), seed: 2)
-            guard a.values == b.values, a.scalar == b.scalar else {
-                throw PluginError("two calls on the same inputs gave different outputs (max difference \(maxDifference(a.values, b.values)))")
+            try atEachSetting(settings) { params in
+                let a = try run(params, seed: 2), b = try run(params, seed: 2)
+                guard a.values == b.values, a.scalar == b.scalar, a.qparams == b.qparams else {
+                    throw PluginError("two calls on the same inputs gave different outputs (max difference \(maxDifference(a.values, b.values)))")
+                }
+                return "two calls, identical outputs (\(a.values.count) values)"
             }
-            return "two calls, identical outputs (\(a.values.count) values)"
         }
         switch d.kind {
         case .quantizer:
-            step("idempotence") { try idempotence() }
-            step("levels") { try levels() }
+            step("idempotence") { try atEachSetting(settings, idempotence) }
+            step("levels") { try atEachSetting(settings, levels) }
         case .criterion:
             break
         case .loss:
-            step("gradient vs finite differences") { try gradientCheck() }
+            step("gradient vs finite differences") { try atEachSetting(settings, gradientCheck) }
         }
-        step("thread safety", when: d.flags.contains(.threadSafe), why: "not declared thread-safe") { try threadSafety() }
+        step("edge cases") { try edgeCaseCheck(settings) }
+        step("thread safety", when: d.flags.contains(.threadSafe), why: "not declared thread-safe") { try threadSafety(settings) }
         return ok
     }
 
-    // MARK: Inputs and one call
+    /// Runs `body` at each setting, defaults first; a failure names the setting. Returns the
+    /// detail found at the defaults.
+    func atEachSetting(_ settings: [Setting], _ body: (BoundParams) throws -> String) throws -> String {
+        var detail = ""
+        for setting in settings {
+            do {
+                let found = try body(setting.params)
+                if setting.parameter == nil { detail = found }
+            } catch {
+                throw PluginError(setting.parameter == nil ? "at the defaults: \(error)" : "with \(setting.label): \(error)")
+            }
+        }
+        let others = settings.count - 1
+        return others > 0 ? "\(detail) (at the defaults; passed at \(others) other setting\(others == 1 ? "" : "s") too)" : detail
+    }
+
+    // MARK: One call
 
     /// One call's outputs as plain numbers.
     struct Outcome {
         var values: [Float]
         var scalar: Double = 0
         var qparams: QuantParams?
-    }
 
-    /// Standard inputs for each kind, from `seed`.
-    func inputs(seed: UInt64) throws -> [Tensor] {
-        let g = try RandomGenerator(seed: seed)
-        switch method.descriptor.kind {
-        case .quantizer:
-            // A conv-like weight: 8 output channels with different ranges.
-            let w = try Tensor.randn([8, 4, 3, 3], generator: g)
-            let ranges = try Tensor((0..<8).map { Float(0.25 + 0.25 * Double($0)) }, shape: [8, 1, 1, 1])
-            return [try w * ranges]
-        case .criterion:
-            let w = try Tensor.randn([8, 4, 3, 3], generator: g)
-            let grad = try Tensor.randn([8, 4, 3, 3], generator: g) * 0.1
-            let aux = try Tensor.uniform([8], low: 0.1, high: 2, generator: g)
-            return [w, grad, aux]
-        case .loss:
-            let batch = 6
-            let (studentShape, teacherShape): ([Int], [Int])
-            switch method.descriptor.lossCategory {
-            case .feature: (studentShape, teacherShape) = ([batch, 4, 3, 3], [batch, 4, 3, 3])
-            case .relation: (studentShape, teacherShape) = ([batch, 12], [batch, 20])
-            default: (studentShape, teacherShape) = ([batch, 10], [batch, 10])
-            }
-            let s = try Tensor.randn(studentShape, generator: g)
-            let t = try Tensor.randn(teacherShape, generator: g) * 2
-            let labels = try Tensor((0..<batch).map { Int64(($0 * 7 + Int(seed)) % 10) }, shape: [batch])
-            return [s, t, labels]
+        func same(as other: Outcome) -> Bool {
+            values == other.values && scalar == other.scalar && qparams == other.qparams
         }
     }
 
@@ -143,40 +193,59 @@ public struct ConformanceChecker {
         switch method.descriptor.kind {
         case .quantizer:
             let q = o.qparams.map { "\($0.scheme.rawValue), \($0.bits) bits, axis \($0.axis), \($0.scales.count) scale(s)" } ?? ""
-            return "finite output of the input's shape; qparams: \(q)"
+            return "every output element written and finite; inputs unchanged; qparams: \(q)"
         case .criterion:
-            return "\(o.values.count) finite scores (\(method.descriptor.granularity.rawValue))"
+            return "\(o.values.count) scores written, all finite (\(method.descriptor.granularity.rawValue)); inputs unchanged"
         case .loss:
-            return "loss \(String(format: "%.6g", o.scalar)), finite gradient of the student's shape"
+            return "loss \(String(format: "%.6g", o.scalar)); every gradient element written and finite; inputs unchanged"
         }
     }
 
     // MARK: Checks
 
-    private func hyperparameterRange() throws -> String {
-        var calls = 0
-        for spec in method.descriptor.params {
-            var values: [HyperValue] = []
-            switch spec.type {
-            case .i32, .i64: values = [.int(Int64(spec.minValue)), .int(Int64(spec.maxValue))]
-            case .f32, .f64: values = [.double(spec.minValue), .double(spec.maxValue)]
-            case .bool: values = [.bool(false), .bool(true)]
-            case .enum: values = spec.choices.map(HyperValue.choice)
+    /// Calls at every non-default setting; finds hyperparameters that changed nothing.
+    private func hyperparameterRange(_ settings: [Setting]) throws -> (String, [String]) {
+        let reference = try run(settings[0].params, seed: 3)
+        var same: [String: [String]] = [:], differs: Set<String> = []
+        for setting in settings.dropFirst() {
+            let outcome: Outcome
+            do {
+                outcome = try run(setting.params, seed: 3)
+            } catch {
+                throw PluginError("with \(setting.label) (declared valid): \(error)")
             }
-            for value in values {
-                do {
-                    _ = try run(method.bind([spec.name: value]), seed: 3)
-                    calls += 1
-                } catch {
-                    throw PluginError("with \(spec.name) = \(value) (declared valid): \(error)")
-                }
-            }
+            guard let name = setting.parameter else { continue }
+            if outcome.same(as: reference) { same[name, default: []].append(setting.label) } else { differs.insert(name) }
         }
-        return "\(calls) calls at each parameter's bounds and choices succeeded"
+        var unchanged: [String] = []
+        for spec in method.descriptor.params {
+            guard let labels = same[spec.name], !differs.contains(spec.name), !changesOutputBesideAnother(spec.name, settings) else { continue }
+            unchanged.append("'\(spec.name)' changed nothing in the output: identical outputs at the defaults and at \(labels.joined(separator: ", ")), also with any other parameter off its default (is it read?)")
+        }
+        let calls = settings.count - 1
+        return ("\(calls) call\(calls == 1 ? "" : "s") at the parameters' bounds and choices succeeded", unchanged)
     }
 
-    private func idempotence() throws -> String {
-        let params = try method.bind()
+    /// Whether moving `name` off its default changes the output while another parameter is off
+    /// its default too: a parameter read only under another's value (a percentile read only when
+    /// the range estimator is the percentile) has an effect. Combinations the method declines
+    /// are passed over.
+    private func changesOutputBesideAnother(_ name: String, _ settings: [Setting]) -> Bool {
+        let own = settings.filter { $0.parameter == name }
+        for other in settings where other.parameter != nil && other.parameter != name {
+            guard let base = try? run(other.params, seed: 3) else { continue }
+            for mine in own {
+                guard let value = mine.value else { continue }
+                var values = other.params.dictionary
+                values[name] = value
+                guard let params = try? method.bind(values), let outcome = try? run(params, seed: 3) else { continue }
+                if !outcome.same(as: base) { return true }
+            }
+        }
+        return false
+    }
+
+    private func idempotence(_ params: BoundParams) throws -> String {
         let x = try inputs(seed: 4)[0]
         let (q1, _) = try method.quantize(x, params: params)
         let (q2, _) = try method.quantize(q1, params: params)
@@ -189,8 +258,7 @@ public struct ConformanceChecker {
         return "max |q(q(x)) - q(x)| = \(diff)"
     }
 
-    private func levels() throws -> String {
-        let params = try method.bind()
+    private func levels(_ params: BoundParams) throws -> String {
         let x = try inputs(seed: 5)[0]
         let (out, q) = try method.quantize(x, params: params)
         let values = try out.scalars(as: Float.self)
@@ -207,8 +275,7 @@ public struct ConformanceChecker {
         return "at most \(most) distinct values per \(channels > 1 ? "channel" : "tensor") (2^\(q.bits) = \(allowed) allowed)"
     }
 
-    private func gradientCheck() throws -> String {
-        let params = try method.bind()
+    private func gradientCheck(_ params: BoundParams) throws -> String {
         let x = try inputs(seed: 6)
         let (_, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
         let analytic = try grad.scalars(as: Float.self)
@@ -237,39 +304,29 @@ public struct ConformanceChecker {
         return "worst relative error \(String(format: "%.2e", worst)) over \(probes) coordinates (eps \(eps), tolerance 0.02)"
     }
 
-    private func threadSafety() throws -> String {
-        let params = try method.bind()
-        let seeds: [UInt64] = [11, 12]
-        let inputsBySeed = try seeds.map { try inputs(seed: $0) }
-        let references = try inputsBySeed.map { try call(params, $0) }
-        let rounds = 25
-        let failures = Mutex<[String]>([])
-        // Tensors are only read here (each thread its own inputs); libtorch allows that.
-        let shared = UncheckedBox((inputsBySeed, references.map { ($0.values, $0.scalar) }))
-        let method = self.method
-        DispatchQueue.concurrentPerform(iterations: 2) { worker in
-            let (inputs, expected) = shared.value
-            for round in 0..<rounds {
+    /// Each edge-case input at each setting: computed (every output written and finite, qparams
+    /// accepted) or, where allowed, declined by the method with a reason.
+    private func edgeCaseCheck(_ settings: [Setting]) throws -> String {
+        let cases = try edgeCases()
+        var declined: [String: String] = [:]
+        _ = try atEachSetting(settings) { params in
+            for edge in cases {
                 do {
-                    let got = try Self.call(method, params, inputs[worker])
-                    if got.values != expected[worker].0 || got.scalar != expected[worker].1 {
-                        failures.withLock { $0.append("thread \(worker), call \(round): output differs from the single-threaded result") }
-                        return
-                    }
+                    _ = try call(params, edge.inputs)
+                } catch let error as PluginError where edge.mayDecline && error.declinedStatus != nil {
+                    if declined[edge.name] == nil { declined[edge.name] = error.message }
                 } catch {
-                    failures.withLock { $0.append("thread \(worker), call \(round): \(error)") }
-                    return
+                    throw PluginError("on the \(edge.name) input\(edge.mayDecline ? " (which a method may compute or decline with a reason)" : " (which a method must compute)"): \(error)")
                 }
             }
+            return ""
         }
-        let found = failures.withLock { $0 }
-        guard found.isEmpty else {
-            throw PluginError("declared thread-safe, but concurrent calls disagree: \(found.joined(separator: "; "))")
-        }
-        return "2 threads x \(rounds) concurrent calls matched the single-threaded results"
+        let names = cases.map(\.name).joined(separator: ", ")
+        let declines = declined.keys.sorted().map { "\($0) declined: \(declined[$0] ?? "")" }
+        return "\(cases.count) inputs (\(names)) at \(settings.count) setting(s): "
+            + (declines.isEmpty ? "all computed" : "computed, except \(declines.joined(separator: "; "))")
     }
 }
-
 
 /// Largest absolute elementwise difference (infinity if the counts differ).
 func maxDifference(_ a: [Float], _ b: [Float]) -> Double {
@@ -277,10 +334,4 @@ func maxDifference(_ a: [Float], _ b: [Float]) -> Double {
     var worst = 0.0
     for (x, y) in zip(a, b) { worst = Swift.max(worst, Double(Swift.abs(x - y))) }
     return worst
-}
-
-/// Hands values that are safe to share by construction (documented at the use) across threads.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -5,4 +5,7 @@ public enum EmbeddedSDK {
     public static let header = String(decoding: PackageResources.lathe_plugin_h, as: UTF8.self)
     /// `lathe_plugin.rs`: Rust bindings of the header.
     public static let rustBindings = String(decoding: PackageResources.lathe_plugin_rs, as: UTF8.self)
+    /// `README.md`: building a plugin, what the host checks on every call and what
+    /// `lathe plugins check` runs and what passes.
+    public static let readme = String(decoding: PackageResources.README_md, as: UTF8.self)
 }

@@ -8,7 +8,8 @@ import Synchronization
 /// The libffi call interface is prepared once, when the library loads. Every call checks the
 /// bound hyperparameters' count and C types against the declaration, the tensors' dtypes and
 /// shapes against the kind's calling convention, and the plugin's outputs (status, reported
-/// error, finite values, quantization parameters) before anything is returned.
+/// error, every element written, finite values, quantization parameters, inputs unchanged)
+/// before anything is returned.
 /// Methods that do not declare `thread-safe` are serialized.
 public final class PluginMethod: @unchecked Sendable {
     /// The plugin's name (the method's namespace).
@@ -61,11 +62,14 @@ public final class PluginMethod: @unchecked Sendable {
 
     // MARK: Raw call
 
-    /// Calls the function with `pointers` as the kind's fixed arguments, then `params`.
-    /// Returns the status; `state` collects what the plugin reported.
-    func invoke(_ pointers: [UnsafeMutableRawPointer?], params: BoundParams, state: CallState) throws -> Int32 {
-        guard pointers.count == leading - 1 else {
-            throw PluginError("\(qualifiedID): internal error: \(pointers.count) fixed arguments for a \(descriptor.kind.rawValue)")
+    /// Calls the function with `arguments` as the kind's fixed arguments, then `params`, under
+    /// the host's guarantees (`CallGuard`: canary-filled outputs, inputs passed as copies and
+    /// verified unchanged), and turns every fault into an error: a failed status, a refused
+    /// value, a written input, an unwritten or non-finite output. `state` collects what the
+    /// plugin reported. Every typed call below goes through here.
+    func invoke(_ arguments: [CallArgument], params: BoundParams, state: CallState) throws {
+        guard arguments.count == leading - 1 else {
+            throw PluginError("\(qualifiedID): internal error: \(arguments.count) fixed arguments for a \(descriptor.kind.rawValue)")
         }
         guard params.arguments.count == descriptor.params.count else {
             throw PluginError("\(qualifiedID): \(params.arguments.count) hyperparameter values for \(descriptor.params.count) declared")
@@ -78,41 +82,45 @@ public final class PluginMethod: @unchecked Sendable {
                              size: UInt32(MemoryLayout<lathe_call>.size)),
             host: HostTable.shared,
             host_private: Unmanaged.passUnretained(state).toOpaque())
-        return withExtendedLifetime(state) {
-            withUnsafeMutablePointer(to: &call) { callPointer in
-                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: argumentCount) { slots in
-                    withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: argumentCount) { values in
-                        let base = UnsafeMutableRawPointer(slots.baseAddress ?? UnsafeMutablePointer<UInt64>.allocate(capacity: 0))
-                        func slot(_ i: Int) -> UnsafeMutableRawPointer { base + i * 8 }
-                        slot(0).storeBytes(of: UnsafeMutableRawPointer(callPointer), as: UnsafeMutableRawPointer.self)
-                        for (i, pointer) in pointers.enumerated() {
-                            slot(1 + i).storeBytes(of: pointer, as: UnsafeMutableRawPointer?.self)
-                        }
-                        for (i, argument) in params.arguments.enumerated() {
-                            let s = slot(leading + i)
-                            switch argument {
-                            case .i32(let v): s.storeBytes(of: v, as: Int32.self)
-                            case .i64(let v): s.storeBytes(of: v, as: Int64.self)
-                            case .f32(let v): s.storeBytes(of: v, as: Float.self)
-                            case .f64(let v): s.storeBytes(of: v, as: Double.self)
-                            case .bool(let v): s.storeBytes(of: v ? 1 : 0, as: UInt8.self)
+        let status = try CallGuard.run(arguments, method: qualifiedID) { pointers in
+            withExtendedLifetime(state) {
+                withUnsafeMutablePointer(to: &call) { callPointer in
+                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: argumentCount) { slots in
+                        withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: argumentCount) { values in
+                            let base = UnsafeMutableRawPointer(slots.baseAddress ?? UnsafeMutablePointer<UInt64>.allocate(capacity: 0))
+                            func slot(_ i: Int) -> UnsafeMutableRawPointer { base + i * 8 }
+                            slot(0).storeBytes(of: UnsafeMutableRawPointer(callPointer), as: UnsafeMutableRawPointer.self)
+                            for (i, pointer) in pointers.enumerated() {
+                                slot(1 + i).storeBytes(of: pointer, as: UnsafeMutableRawPointer?.self)
                             }
+                            for (i, argument) in params.arguments.enumerated() {
+                                let s = slot(leading + i)
+                                switch argument {
+                                case .i32(let v): s.storeBytes(of: v, as: Int32.self)
+                                case .i64(let v): s.storeBytes(of: v, as: Int64.self)
+                                case .f32(let v): s.storeBytes(of: v, as: Float.self)
+                                case .f64(let v): s.storeBytes(of: v, as: Double.self)
+                                case .bool(let v): s.storeBytes(of: v ? 1 : 0, as: UInt8.self)
+                                }
+                            }
+                            for i in 0..<argumentCount { values[i] = slot(i) }
+                            var result: UInt64 = 0
+                            let run = {
+                                ffi_call(self.cif, self.function, &result, values.baseAddress)
+                            }
+                            if descriptor.flags.contains(.threadSafe) {
+                                run()
+                            } else {
+                                serial.withLock { _ in run() }
+                            }
+                            return Int32(truncatingIfNeeded: result)
                         }
-                        for i in 0..<argumentCount { values[i] = slot(i) }
-                        var result: UInt64 = 0
-                        let run = {
-                            ffi_call(self.cif, self.function, &result, values.baseAddress)
-                        }
-                        if descriptor.flags.contains(.threadSafe) {
-                            run()
-                        } else {
-                            serial.withLock { _ in run() }
-                        }
-                        return Int32(truncatingIfNeeded: result)
                     }
                 }
             }
         }
+        try check(status, state)
+        try CallGuard.verifyOutputs(arguments, method: qualifiedID)
     }
 
     private static func matches(_ argument: CArgument, _ type: ParamType) -> Bool {
@@ -122,11 +130,17 @@ public final class PluginMethod: @unchecked Sendable {
         }
     }
 
-    /// Turns a finished call into an error if it failed.
+    /// Turns a finished call into an error if it failed. A refusal of reported quantization
+    /// parameters names the host's reason, whatever status the method returned after it.
     private func check(_ status: Int32, _ state: CallState) throws {
+        if let refusal = state.qparamsError {
+            var text = "\(qualifiedID): the host refused the quantization parameters it reported: \(refusal)"
+            if status != Int32(LATHE_OK.rawValue), let said = state.error { text += " (the method then failed with status \(status): \(said))" }
+            throw PluginError(text)
+        }
         if status != Int32(LATHE_OK.rawValue) {
             let reason = state.error ?? "no message reported"
-            throw PluginError("\(qualifiedID) failed (status \(status)): \(reason)")
+            throw PluginError("\(qualifiedID) failed (status \(status)): \(reason)", declinedStatus: status)
         }
         if let error = state.error {
             throw PluginError("\(qualifiedID) returned OK but reported an error: \(error)")
@@ -154,21 +168,18 @@ public final class PluginMethod: @unchecked Sendable {
         guard output.shape == shape else {
             throw PluginError("\(qualifiedID): output shape \(output.shape) differs from input shape \(shape)")
         }
+        let aliased = try input.withUnsafeMutableRawPointer { x in try output.withUnsafeMutableRawPointer { $0 == x && x != nil } }
+        guard !aliased else { throw PluginError("\(qualifiedID): the output must not share the input's storage") }
         let state = CallState()
         state.inputShape = shape
-        let status = try input.withDLTensor { xin in
+        try input.withDLTensor { xin in
             try output.withDLTensor { out in
-                try invoke([UnsafeMutableRawPointer(xin), UnsafeMutableRawPointer(out)], params: params, state: state)
+                try invoke([.input("input", xin), .output("output", out)], params: params, state: state)
             }
-        }
-        try check(status, state)
-        if let error = state.qparamsError {
-            throw PluginError("\(qualifiedID) reported invalid quantization parameters: \(error)")
         }
         guard let qparams = state.qparams else {
             throw PluginError("\(qualifiedID) did not report its quantization parameters (host->report_qparams)")
         }
-        try requireFinite(output, "output")
         return qparams
     }
 
@@ -189,17 +200,16 @@ public final class PluginMethod: @unchecked Sendable {
         }
         let scores = try Tensor.empty(descriptor.granularity == .outputChannel ? [w.shape[0]] : w.shape)
         let state = CallState()
-        let status = try w.withDLTensor { wv in
+        try w.withDLTensor { wv in
             try Self.withOptionalView(g) { gv in
                 try Self.withOptionalView(a) { av in
                     try scores.withDLTensor { sv in
-                        try invoke([UnsafeMutableRawPointer(wv), gv, av, UnsafeMutableRawPointer(sv)], params: params, state: state)
+                        try invoke([.input("weight", wv), .input("gradient", gv), .input("aux", av), .output("scores", sv)],
+                                   params: params, state: state)
                     }
                 }
             }
         }
-        try check(status, state)
-        try requireFinite(scores, "scores")
         return scores
     }
 
@@ -218,21 +228,18 @@ public final class PluginMethod: @unchecked Sendable {
         let gradient = try Tensor.empty(s.shape)
         var value = Double.nan
         let state = CallState()
-        let status = try s.withDLTensor { sv in
+        try s.withDLTensor { sv in
             try t.withDLTensor { tv in
                 try y.withDLTensor { yv in
                     try gradient.withDLTensor { gv in
                         try withUnsafeMutablePointer(to: &value) { lv in
-                            try invoke([UnsafeMutableRawPointer(sv), UnsafeMutableRawPointer(tv), UnsafeMutableRawPointer(yv),
-                                        UnsafeMutableRawPointer(lv), UnsafeMutableRawPointer(gv)], params: params, state: state)
+                            try invoke([.input("student", sv), .input("teacher", tv), .input("labels", yv),
+                                        .scalar("loss", lv), .output("student gradient", gv)], params: params, state: state)
                         }
                     }
                 }
             }
         }
-        try check(status, state)
-        guard value.isFinite else { throw PluginError("\(qualifiedID) returned a non-finite loss (\(value))") }
-        try requireFinite(gradient, "student gradient")
         return (value, gradient)
     }
 
@@ -249,17 +256,6 @@ public final class PluginMethod: @unchecked Sendable {
         return tensor
     }
 
-    private func requireFinite(_ tensor: Tensor, _ role: String) throws {
-        let finite = try tensor.withUnsafeMutableRawPointer { raw -> Bool in
-            guard let raw else { return true }
-            let values = UnsafeBufferPointer(start: raw.assumingMemoryBound(to: Float.self), count: tensor.count)
-            var ok = true
-            for v in values where !v.isFinite { ok = false; break }
-            return ok
-        }
-        guard finite else { throw PluginError("\(qualifiedID) returned a non-finite \(role) (NaN or infinity)") }
-    }
-
     static func float32(_ tensor: Tensor, role: String) throws -> Tensor {
         if tensor.dtype == .float32, tensor.isContiguous { return tensor }
         guard tensor.dtype.isFloatingPoint else {
@@ -268,8 +264,8 @@ public final class PluginMethod: @unchecked Sendable {
         return try tensor.converted(to: .float32).contiguous()
     }
 
-    private static func withOptionalView<R>(_ tensor: Tensor?, _ body: (UnsafeMutableRawPointer?) throws -> R) throws -> R {
+    private static func withOptionalView<R>(_ tensor: Tensor?, _ body: (UnsafeMutablePointer<DLTensor>?) throws -> R) throws -> R {
         guard let tensor else { return try body(nil) }
-        return try tensor.withDLTensor { try body(UnsafeMutableRawPointer($0)) }
+        return try tensor.withDLTensor { try body($0) }
     }
 }

@@ -41,12 +41,67 @@ struct PluginCommandTests {
             ("nondeterministic", "FAIL  determinism", "different outputs"),
             ("unsafe_threads", "FAIL  thread safety", "concurrent calls disagree"),
             ("fails", "FAIL  call with defaults", "deliberate failure"),
+            ("half_written", "FAIL  call with defaults", "half_written/sym8 left 144 of 288 elements of its output 'output' unwritten"),
+            ("writes_input", "FAIL  call with defaults", "wrote into its read-only input 'input'"),
+            ("static_scratch", "FAIL  thread safety", "concurrent calls disagree"),
+            ("scaled_gradient", "FAIL  gradient vs finite differences: with scale = 4.0", "worst relative error"),
+            ("zero_channel_nan", "FAIL  edge cases", "on the all-zero channel input (which a method must compute): zero_channel_nan/sym8 returned a non-finite output"),
+            ("refused_qparams", "FAIL  call with defaults", "the host refused the quantization parameters it reported: qparams: 1 scales for axis 0; expected 8"),
         ]
         for (name, line, detail) in cases {
             let result = try CLIRunner.run(["plugins", "check", try Self.fixture(name, in: dir), "--timeout", "60"])
             #expect(result.status == 1, "\(name): \(result.stdout)")
             #expect(result.stdout.contains(line), "\(name): \(result.stdout)")
             #expect(result.stdout.contains(detail), "\(name): \(result.stdout)")
+        }
+    }
+
+    @Test func aLossThatNeverWritesItsGradientFailsTheFirstCheck() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try CLIRunner.run(["plugins", "check", try Self.fixture("no_gradient", in: dir)])
+        #expect(result.status == 1)
+        let failures = result.stdout.split(separator: "\n").filter { $0.contains("FAIL  ") }
+        #expect(failures.first?.contains("FAIL  call with defaults: no_gradient/mse left 60 of 60 elements of its output 'student gradient' unwritten") == true,
+                "\(result.stdout)")
+        #expect(!result.stdout.contains("with weight ="), "a hyperparameter was blamed: \(result.stdout)")
+    }
+
+    @Test func checksRunAtEachHyperparameterBoundAndWarnAboutAnIgnoredOne() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try CLIRunner.run(["plugins", "check", try Self.fixture("ignored_param", in: dir)])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("warn  hyperparameter effect: 'bits' changed nothing in the output"), "\(result.stdout)")
+        #expect(result.stdout.contains("pass  idempotence: ") && result.stdout.contains("passed at 1 other setting too"), "\(result.stdout)")
+        #expect(result.stdout.contains("result: PASS (8 passed, 0 failed, 1 warning)"), "\(result.stdout)")
+    }
+
+    /// `--json`: JSON lines only on stdout, whose counts are the text report's.
+    @Test func jsonIsJSONLinesOnlyAndCountsAsTheTextDoes() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for fixture in ["ignored_param", "bad_gradient"] {
+            let lib = try Self.fixture(fixture, in: dir)
+            let text = try CLIRunner.run(["plugins", "check", lib])
+            let json = try CLIRunner.run(["plugins", "check", lib, "--json"])
+            #expect(json.status == text.status)
+            let lines = json.stdout.split(separator: "\n")
+            var objects: [[String: Any]] = []
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object != nil, "not a JSON object: \(line)")
+                if let object { objects.append(object) }
+            }
+            let summary = try #require(objects.last)
+            #expect(summary["check"] as? String == "result")
+            let statuses = objects.dropLast().compactMap { $0["status"] as? String }
+            let passed = statuses.filter { $0 == "pass" }.count, failed = statuses.filter { $0 == "fail" }.count
+            #expect(summary["passed"] as? Int == passed && summary["failed"] as? Int == failed, "\(json.stdout)")
+            let warnings = summary["warnings"] as? Int ?? -1
+            let counts = "\(passed) passed, \(failed) failed" + (warnings > 0 ? ", \(warnings) warning" + (warnings == 1 ? "" : "s") : "")
+            #expect(text.stdout.contains("(\(counts))"), "text: \(text.stdout)\njson: \(json.stdout)")
+            #expect(text.stdout.split(separator: "\n").filter { $0.contains("  pass  ") }.count == passed)
         }
     }
 
@@ -174,6 +229,20 @@ struct PluginCommandTests {
         let rust = try String(contentsOf: sdk.appendingPathComponent("lathe_plugin.rs"), encoding: .utf8)
         let canonicalRust = try String(contentsOf: Self.root.appendingPathComponent("Sources/CLathePlugin/rust/lathe_plugin.rs"), encoding: .utf8)
         #expect(rust == canonicalRust, "the Rust bindings written out differ from Sources/CLathePlugin")
+        let readme = try String(contentsOf: sdk.appendingPathComponent("README.md"), encoding: .utf8)
+        let canonicalReadme = try String(contentsOf: Self.root.appendingPathComponent("Sources/CLathePlugin/README.md"), encoding: .utf8)
+        #expect(readme == canonicalReadme, "the README written out differs from Sources/CLathePlugin")
+        // It lists every check the checker runs, for each kind.
+        for fixture in ["noop", "bad_gradient", "unsafe_threads"] {
+            let json = try CLIRunner.run(["plugins", "check", try Self.fixture(fixture, in: dir), "--json"])
+            let checks = Set(json.stdout.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["check"] as? String
+            })
+            #expect(checks.count >= 5, "\(json.stdout)")
+            for check in checks where check != "result" {
+                #expect(readme.contains("`\(check)`"), "the SDK README does not describe the check '\(check)'")
+            }
+        }
         // A third party: only the written-out header, outside the source tree.
         let source = dir.appendingPathComponent("third.c")
         try Data(Self.thirdPartyPlugin.utf8).write(to: source)

@@ -22,6 +22,16 @@
 /** Reports `message` for this call (when the host table allows) and returns `status`. */
 LATHE_SUPPORT_HIDDEN int32_t lathe_fail(lathe_call *call, int32_t status, const char *message);
 
+/** host->scratch(call, bytes) when the host table has it; NULL otherwise (as when memory is short). */
+LATHE_SUPPORT_HIDDEN void *lathe_scratch(lathe_call *call, size_t bytes);
+
+/** Reports a quantizer's parameters through host->report_qparams; a refusal, or a host table
+ *  without report_qparams, fails the call (reported) with the status returned. */
+LATHE_SUPPORT_HIDDEN int32_t lathe_report_qparams(lathe_call *call, const lathe_qparams *qparams);
+
+/** Logs `message` through host->log at `level` when the host table has it. */
+LATHE_SUPPORT_HIDDEN void lathe_log(const lathe_host *host, int32_t level, const char *message);
+
 /** lathe_fail with a printf-style message (truncated to 511 bytes). */
 LATHE_SUPPORT_HIDDEN int32_t lathe_failf(lathe_call *call, int32_t status, const char *format, ...)
 #if defined(__GNUC__) || defined(__clang__)

@@ -37,8 +37,11 @@
  *   - Strings and arrays in descriptors are borrowed by the host only for the duration of
  *     register_method (the host copies them), so they may live on the stack; static is usual.
  *   - Input DLTensors are borrowed for the duration of one call: read-only, never retained.
+ *     The host passes private copies and fails a call that writes into one.
  *   - Output DLTensors are allocated by the host with the documented shapes; the plugin writes
- *     every element. Never retain them either. Outputs never alias inputs or each other.
+ *     every element. The host fills them with a canary (a signalling-NaN bit pattern) before
+ *     the call and fails a call that leaves any element, or a loss's `*loss`, unwritten. Never
+ *     retain them either. Outputs never alias inputs or each other.
  *   - Arrays of size-prefixed structs (a method's `params`) are strided by the first element's
  *     `head.size`, so a plugin built against a later minor version still reads correctly.
  *   - Scratch memory from `host->scratch` is valid until the call returns; the host frees it.
@@ -62,6 +65,11 @@
  *   and, once, call `call->host->report_error(call, message)`. Never let a C++ exception, a
  *   Rust panic, a Swift trap or a longjmp cross this boundary. Outputs of a failed call are
  *   discarded. A call that returns LATHE_OK with a non-finite output is treated as a failure.
+ *
+ * Conformance
+ *   `lathe plugins check LIB` runs each method through conformance checks (every hyperparameter
+ *   at its bounds and choices, edge-case inputs, concurrent calls); the SDK's README.md lists
+ *   each check, what it calls and what passes.
  * ---------------------------------------------------------------------------------------------
  */
 #ifndef LATHE_PLUGIN_H

@@ -1,0 +1,131 @@
+import CLathePlugin
+import Foundation
+
+/// One argument of a plugin call that points at caller memory, by the role the kind's calling
+/// convention gives it (the role names the tensor in error messages).
+enum CallArgument {
+    /// A read-only tensor, nil when absent.
+    case input(String, UnsafeMutablePointer<DLTensor>?)
+    /// A float32 tensor the method must write completely.
+    case output(String, UnsafeMutablePointer<DLTensor>)
+    /// A double the method must write (a loss value).
+    case scalar(String, UnsafeMutablePointer<Double>)
+
+    /// The pointer passed to the method.
+    var pointer: UnsafeMutableRawPointer? {
+        switch self {
+        case .input(_, let view): return view.map { UnsafeMutableRawPointer($0) }
+        case .output(_, let view): return UnsafeMutableRawPointer(view)
+        case .scalar(_, let value): return UnsafeMutableRawPointer(value)
+        }
+    }
+}
+
+/// What the host guarantees around every plugin call, whoever the caller (a check, a sweep, QAT):
+///
+/// - Outputs are pre-filled with a signalling-NaN canary, so an element the method leaves
+///   unwritten is found after the call instead of being read as whatever the memory held.
+/// - Inputs are handed over as private copies and compared with the originals after the call,
+///   so a method that writes into a const input fails, and the caller's tensor is never touched.
+enum CallGuard {
+    /// A float32 signalling NaN: no arithmetic produces it (arithmetic on NaNs gives quiet NaNs).
+    static let canary32: UInt32 = 0x7FA5_A5A5
+    /// The float64 counterpart, for scalar outputs.
+    static let canary64: UInt64 = 0x7FF4_A5A5_A5A5_A5A5
+
+    /// Elements and bytes of a compact tensor view.
+    static func extent(_ view: UnsafeMutablePointer<DLTensor>) throws -> (count: Int, bytes: Int) {
+        var count = 1
+        for d in 0..<Int(view.pointee.ndim) {
+            guard let shape = view.pointee.shape, let extent = Int(exactly: shape[d]), extent >= 0 else {
+                throw PluginError("internal error: a tensor view with an invalid shape")
+            }
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard !overflow else { throw PluginError("internal error: a tensor view's element count overflows") }
+            count = product
+        }
+        let width = (Int(view.pointee.dtype.bits) * Int(view.pointee.dtype.lanes) + 7) / 8
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+        guard !overflow else { throw PluginError("internal error: a tensor view's byte count overflows") }
+        return (count, bytes)
+    }
+
+    /// Fills the outputs with the canary, hands `body` the call's pointers with every input
+    /// replaced by a private copy, then checks that no copy changed. Returns what `body` returned.
+    static func run(_ arguments: [CallArgument], method: @autoclosure () -> String,
+                    _ body: ([UnsafeMutableRawPointer?]) -> Int32) throws -> Int32 {
+        var copies: [(role: String, view: UnsafeMutablePointer<DLTensor>, original: UnsafeMutableRawPointer, offset: Int, count: Int, bytes: Int)] = []
+        var total = 0
+        for argument in arguments {
+            switch argument {
+            case .input(let role, let view?):
+                let (count, bytes) = try extent(view)
+                guard bytes > 0, let data = view.pointee.data else { continue }
+                copies.append((role, view, data + Int(view.pointee.byte_offset), total, count, bytes))
+                let padded = (bytes + 63) & ~63
+                let (sum, overflow) = total.addingReportingOverflow(padded)
+                guard !overflow else { throw PluginError("internal error: input copies overflow") }
+                total = sum
+            case .input:
+                continue
+            case .output(_, let view):
+                let (count, _) = try extent(view)
+                guard count > 0, let data = view.pointee.data else { continue }
+                (data + Int(view.pointee.byte_offset)).assumingMemoryBound(to: Float.self)
+                    .update(repeating: Float(bitPattern: canary32), count: count)
+            case .scalar(_, let value):
+                value.pointee = Double(bitPattern: canary64)
+            }
+        }
+        return try withUnsafeTemporaryAllocation(byteCount: Swift.max(total, 1), alignment: 64) { block in
+            guard let base = block.baseAddress else { throw PluginError("internal error: no memory for input copies") }
+            for copy in copies {
+                (base + copy.offset).copyMemory(from: copy.original, byteCount: copy.bytes)
+                copy.view.pointee.data = base + copy.offset
+                copy.view.pointee.byte_offset = 0
+            }
+            let status = body(arguments.map(\.pointer))
+            for copy in copies {
+                copy.view.pointee.data = copy.original
+                guard memcmp(base + copy.offset, copy.original, copy.bytes) != 0 else { continue }
+                let width = copy.bytes / Swift.max(copy.count, 1)
+                var changed = 0
+                for i in 0..<copy.count where memcmp(base + copy.offset + i * width, copy.original + i * width, width) != 0 {
+                    changed += 1
+                }
+                throw PluginError("\(method()) wrote into its read-only input '\(copy.role)' (\(changed) of \(copy.count) elements changed); inputs are const: keep temporaries in host->scratch or the output")
+            }
+            return status
+        }
+    }
+
+    /// Checks that the method wrote every element of its outputs and that all are finite.
+    static func verifyOutputs(_ arguments: [CallArgument], method: @autoclosure () -> String) throws {
+        for argument in arguments {
+            switch argument {
+            case .output(let role, let view):
+                let (count, _) = try extent(view)
+                guard count > 0, let data = view.pointee.data else { continue }
+                let values = UnsafeBufferPointer(start: (data + Int(view.pointee.byte_offset)).assumingMemoryBound(to: Float.self), count: count)
+                var finite = true
+                for v in values where !v.isFinite { finite = false; break }
+                if finite { continue }
+                var unwritten = 0
+                for v in values where v.bitPattern == canary32 { unwritten += 1 }
+                guard unwritten == 0 else {
+                    throw PluginError("\(method()) left \(unwritten) of \(count) elements of its output '\(role)' unwritten (the host fills outputs with a canary before each call; a method writes every element)")
+                }
+                throw PluginError("\(method()) returned a non-finite \(role) (NaN or infinity)")
+            case .scalar(let role, let value):
+                if value.pointee.bitPattern == canary64 {
+                    throw PluginError("\(method()) never wrote its \(role) (the host fills it with a canary before each call)")
+                }
+                guard value.pointee.isFinite else {
+                    throw PluginError("\(method()) returned a non-finite \(role) (\(value.pointee))")
+                }
+            case .input:
+                continue
+            }
+        }
+    }
+}

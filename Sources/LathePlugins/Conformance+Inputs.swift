@@ -1,0 +1,96 @@
+import LatheTensor
+
+extension ConformanceChecker {
+    /// Standard inputs for each kind, from `seed`. `large` gives 8 times the channels or batch
+    /// (thread safety: longer calls widen the window in which calls overlap).
+    func inputs(seed: UInt64, large: Bool = false) throws -> [Tensor] {
+        let g = try RandomGenerator(seed: seed)
+        let scale = large ? 8 : 1
+        switch method.descriptor.kind {
+        case .quantizer:
+            // A conv-like weight: output channels with different ranges.
+            let channels = 8 * scale
+            let w = try Tensor.randn([channels, 4 * scale, 3, 3], generator: g)
+            let ranges = try Tensor((0..<channels).map { Float(0.25 + 0.25 * Double($0 % 8)) }, shape: [channels, 1, 1, 1])
+            return [try w * ranges]
+        case .criterion:
+            let shape = [8 * scale, 4 * scale, 3, 3]
+            let w = try Tensor.randn(shape, generator: g)
+            let grad = try Tensor.randn(shape, generator: g) * 0.1
+            let aux = try Tensor.uniform([shape[0]], low: 0.1, high: 2, generator: g)
+            return [w, grad, aux]
+        case .loss:
+            let batch = 6 * scale
+            let (studentShape, teacherShape) = lossShapes(batch: batch, features: 1)
+            let s = try Tensor.randn(studentShape, generator: g)
+            let t = try Tensor.randn(teacherShape, generator: g) * 2
+            let labels = try Tensor((0..<batch).map { Int64(($0 * 7 + Int(seed)) % 10) }, shape: [batch])
+            return [s, t, labels]
+        }
+    }
+
+    /// Student and teacher shapes of the loss's category; `features` 0 gives one element each.
+    private func lossShapes(batch: Int, features: Int) -> ([Int], [Int]) {
+        guard features > 0 else {
+            return method.descriptor.lossCategory == .feature ? ([batch, 1, 1, 1], [batch, 1, 1, 1]) : ([batch, 1], [batch, 1])
+        }
+        switch method.descriptor.lossCategory {
+        case .feature: return ([batch, 4, 3, 3], [batch, 4, 3, 3])
+        case .relation: return ([batch, 12], [batch, 20])
+        default: return ([batch, 10], [batch, 10])
+        }
+    }
+
+    /// An input the checker tries besides the random ones.
+    struct EdgeCase {
+        var name: String
+        /// Whether the method may decline it (a non-OK status with a reason) instead of computing it.
+        var mayDecline: Bool
+        var inputs: [Tensor]
+    }
+
+    /// Values a trained, pruned or quantized network produces (an all-zero channel, zeros,
+    /// constants, subnormals), which a method must compute, and the limits of the kind's shapes
+    /// and of float32 (one element, ±1e30), which it may decline with a reason.
+    func edgeCases() throws -> [EdgeCase] {
+        let standard = try inputs(seed: 7)
+        let kind = method.descriptor.kind
+        // Float tensors: the quantizer's input; the criterion's weight, gradient and aux; the
+        // loss's student and teacher (labels stay). The first is the primary operand.
+        let floats = kind == .quantizer ? [0] : kind == .criterion ? [0, 1, 2] : [0, 1]
+        // The channel: dimension 0 of weights (and aux), dimension 1 of activations.
+        let channelAxis = kind == .loss ? 1 : 0
+        func transformed(_ f: (_ index: Int, _ values: [Float], _ shape: [Int]) -> [Float]) throws -> [Tensor] {
+            try standard.enumerated().map { index, tensor in
+                guard floats.contains(index) else { return tensor }
+                return try Tensor(f(index, try tensor.scalars(as: Float.self), tensor.shape), shape: tensor.shape)
+            }
+        }
+        func zeroChannel(_ values: [Float], _ shape: [Int]) -> [Float] {
+            let axis = Swift.min(channelAxis, shape.count - 1)
+            let inner = shape[(axis + 1)...].reduce(1, *), extent = shape[axis]
+            var result = values
+            for i in result.indices where (i / inner) % extent == 1 { result[i] = 0 }
+            return result
+        }
+        let one: [Tensor]
+        switch kind {
+        case .quantizer:
+            one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1])]
+        case .criterion:
+            one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(0.05)], shape: [1, 1, 1, 1]),
+                   try Tensor([Float(1)], shape: [1])]
+        case .loss:
+            let (s, t) = lossShapes(batch: 1, features: 0)
+            one = [try Tensor([Float(0.5)], shape: s), try Tensor([Float(0.25)], shape: t), try Tensor([Int64(0)], shape: [1])]
+        }
+        return [
+            EdgeCase(name: "all-zero channel", mayDecline: false, inputs: try transformed { _, v, shape in zeroChannel(v, shape) }),
+            EdgeCase(name: "zeros", mayDecline: false, inputs: try transformed { _, v, _ in v.map { _ in 0 } }),
+            EdgeCase(name: "constant", mayDecline: false, inputs: try transformed { _, v, _ in v.map { _ in 0.75 } }),
+            EdgeCase(name: "subnormal", mayDecline: false, inputs: try transformed { i, v, _ in i == 0 ? v.map { $0 * (Float.leastNormalMagnitude / 64) } : v }),
+            EdgeCase(name: "one-element", mayDecline: true, inputs: one),
+            EdgeCase(name: "±1e30", mayDecline: true, inputs: try transformed { i, v, _ in i == 0 ? v.map { $0 < 0 ? -1e30 : 1e30 } : v }),
+        ]
+    }
+}
