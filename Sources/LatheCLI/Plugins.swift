@@ -127,7 +127,7 @@ struct Plugins: ParsableCommand {
     /// every plugin look hung).
     static func validateTimeout(_ seconds: Double) throws {
         guard ChildProcess.isValidTimeout(seconds) else {
-            throw ValidationError("--timeout \(seconds): expected a positive, finite number of seconds")
+            throw ValidationError("--timeout \(seconds): \(ChildProcess.timeoutRule)")
         }
     }
 

@@ -29,9 +29,7 @@ struct Sweep: ParsableCommand {
     func validate() throws {
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers \(workers): expected 1...64") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads \(threads): expected 1...256") }
-        if let t = timeout, !(t > 0 && t <= SweepSpec.maxTimeout) {
-            throw ValidationError("--timeout \(t): expected a number of seconds in (0, \(Int(SweepSpec.maxTimeout))]")
-        }
+        if let t = timeout { try Plugins.validateTimeout(t) }
         guard !retryFailed || resume else { throw ValidationError("--retry-failed applies to a resumed sweep: add --resume") }
         guard FileManager.default.fileExists(atPath: spec) else { throw ValidationError("sweep spec '\(spec)' does not exist") }
     }

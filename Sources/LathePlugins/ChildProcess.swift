@@ -64,7 +64,13 @@ public final class ChildProcess {
 
     /// Whether `seconds` is usable as a time limit: positive and finite (NaN, zero, negative and
     /// infinite limits would never, or always, expire).
-    public static func isValidTimeout(_ seconds: Double) -> Bool { seconds > 0 && seconds.isFinite }
+    public static func isValidTimeout(_ seconds: Double) -> Bool { seconds > 0 && seconds <= maxTimeout }
+
+    /// The longest time limit accepted anywhere (30 days): beyond it a limit is a typo or `inf`.
+    public static let maxTimeout: Double = 30 * 86_400
+
+    /// How a time limit must look, for error messages.
+    public static let timeoutRule = "expected a number of seconds in (0, \(Int(maxTimeout))]"
 
     /// Starts `executable arguments…` with `environment` (default: this process's), stdout and
     /// stderr written to the files `stdout` and `stderr` (created or truncated; they may be the
@@ -85,7 +91,7 @@ public final class ChildProcess {
             }
         }
         guard pid > 0 else {
-            let step = stage.map { String(cString: $0) } ?? "fork"
+            let step = stage.map { String(cString: $0) } ?? "clone"
             throw PluginError("cannot start \(executable) (\(step)): \(String(cString: strerror(-pid)))")
         }
         return ChildProcess(pid: pid)
@@ -140,7 +146,7 @@ public final class ChildProcess {
     public static func run(_ executable: String, _ arguments: [String], timeout: Double,
                            environment: [String: String]? = nil) throws -> ChildResult {
         guard isValidTimeout(timeout) else {
-            throw PluginError("time limit \(timeout) s: expected a positive, finite number of seconds")
+            throw PluginError("time limit \(timeout) s: \(timeoutRule)")
         }
         let stem = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-child-\(UUID().uuidString)").path
         let outPath = stem + ".out", errPath = stem + ".err"

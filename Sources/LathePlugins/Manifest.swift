@@ -80,6 +80,9 @@ public struct Manifest: Sendable, Equatable {
 
     /// Parses manifest text; `file` is used for messages and relative library paths.
     public static func parse(_ text: String, file: String) throws -> Manifest {
+        if let line = TOMLHeaderCheck.malformedHeaderLine(text) {
+            throw PluginError("\(file):\(line): \(TOMLHeaderCheck.message)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

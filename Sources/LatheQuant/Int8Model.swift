@@ -17,22 +17,19 @@ import LatheTensor
 /// Supports flat sequential models (mlp, lenet5, convnet); models with residual blocks or
 /// batch norm are refused with a message.
 public final class Int8Model {
-    /// A layer input's quint8 quantization as the kernel receives it.
-    struct InputCodes {
-        var scale: Double
-        var zeroPoint: Int
-    }
-
     enum Step {
-        case linear(PackedWeights, input: InputCodes, output: QuantParams)
-        case conv(PackedWeights, input: InputCodes, output: QuantParams)
+        case linear(PackedWeights, input: QuantParams, output: QuantParams)
+        case conv(PackedWeights, input: QuantParams, output: QuantParams)
         case float(any Layer)
     }
 
     /// The engine the weights were packed for.
     public let engine: QuantizedEngine
+    /// The largest activation code fed to the integer kernels: 255, or 127 where 255 would
+    /// saturate (`QuantizedEngine.activationQMax()`).
+    public let activationQMax: Int
     /// Bits of the activation codes fed to the integer kernels: 8, or 7 where 8 would saturate.
-    public let activationBits: Int
+    public var activationBits: Int { activationQMax == 255 ? 8 : 7 }
     private let steps: [Step]
 
     /// Packs `model`'s weights (already on the 8-bit symmetric grids `weights` reported) for
@@ -42,19 +39,19 @@ public final class Int8Model {
         try engine.activate()
         self.engine = engine
         let qmax = try engine.activationQMax()
-        activationBits = qmax == 255 ? 8 : 7
+        activationQMax = qmax
         var steps: [Step] = []
         for layer in model.root.layers {
             switch layer {
             case let linear as Linear:
                 let (w, i, o) = try Self.parameters(linear.name, weights, inputs, outputs)
                 let packed = try PackedWeights.linear(weight: try Self.integerWeight(linear.weight, w, linear.name), bias: try linear.bias?.detached())
-                steps.append(.linear(packed, input: Self.inputCodes(i, qmax: qmax), output: o))
+                steps.append(.linear(packed, input: Self.activationParams(i, qmax: qmax), output: o))
             case let conv as Conv2d:
                 let (w, i, o) = try Self.parameters(conv.name, weights, inputs, outputs)
                 let packed = try PackedWeights.conv2d(weight: try Self.integerWeight(conv.weight, w, conv.name), bias: try conv.bias?.detached(),
                                                       stride: conv.stride, padding: conv.padding, groups: conv.groups)
-                steps.append(.conv(packed, input: Self.inputCodes(i, qmax: qmax), output: o))
+                steps.append(.conv(packed, input: Self.activationParams(i, qmax: qmax), output: o))
             case let stateless as Stateless:
                 steps.append(.float(stateless))
             default:
@@ -75,14 +72,22 @@ public final class Int8Model {
         return (wq, iq, oq)
     }
 
-    /// The calibrated [0, 255] range of `q` spread over codes [0, `qmax`].
-    static func inputCodes(_ q: QuantParams, qmax: Int) -> InputCodes {
-        let scale = Double(q.scales[0]), zero = Int(q.zeroPoints.first ?? 0)
-        guard qmax != q.qmax else { return InputCodes(scale: scale, zeroPoint: zero) }
+    /// The float range that per-tensor affine `q` calibrated, spread over codes [0, `qmax`]
+    /// (unchanged when `q` already ends at `qmax`). The simulation of a 7-bit engine uses the
+    /// same parameters (`QuantizationStage`).
+    public static func activationParams(_ q: QuantParams, qmax: Int) -> QuantParams {
+        guard qmax != q.qmax, let first = q.scales.first else { return q }
+        let scale = Double(first), zero = Int(q.zeroPoints.first ?? 0)
         let low = Double(q.qmin - zero) * scale, high = Double(q.qmax - zero) * scale
         let reduced = (high - low) / Double(qmax)
         let reducedZero = Swift.min(Swift.max(Int((-low / reduced).rounded()), 0), qmax)
-        return InputCodes(scale: reduced, zeroPoint: reducedZero)
+        var params = q
+        params.bits = qmax == 127 ? 7 : q.bits
+        params.qmin = 0
+        params.qmax = qmax
+        params.scales = [Float(reduced)]
+        params.zeroPoints = [Int32(reducedZero)]
+        return params
     }
 
     /// The qint8 weight from a fake-quantized one and its reported 8-bit symmetric parameters.
@@ -106,10 +111,10 @@ public final class Int8Model {
         for step in steps {
             switch step {
             case let .linear(packed, i, o):
-                let xq = try x.quantized(scale: i.scale, zeroPoint: i.zeroPoint, dtype: .quint8)
+                let xq = try x.quantized(scale: Double(i.scales[0]), zeroPoint: Int(i.zeroPoints.first ?? 0), dtype: .quint8)
                 x = try xq.quantizedLinear(packed, scale: Double(o.scales[0]), zeroPoint: Int(o.zeroPoints.first ?? 0)).dequantized()
             case let .conv(packed, i, o):
-                let xq = try x.quantized(scale: i.scale, zeroPoint: i.zeroPoint, dtype: .quint8)
+                let xq = try x.quantized(scale: Double(i.scales[0]), zeroPoint: Int(i.zeroPoints.first ?? 0), dtype: .quint8)
                 x = try xq.quantizedConv2d(packed, scale: Double(o.scales[0]), zeroPoint: Int(o.zeroPoints.first ?? 0)).dequantized()
             case let .float(layer):
                 x = try layer.forward(x, context)

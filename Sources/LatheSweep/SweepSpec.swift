@@ -60,7 +60,7 @@ public struct SweepSpec: Sendable {
     /// The most trials a sweep may have (baselines included).
     public static let maxTrials = 100_000
     /// The longest per-trial timeout (30 days), in seconds, for the spec and `--timeout`.
-    public static let maxTimeout: Double = 30 * 86_400
+    public static let maxTimeout = ChildProcess.maxTimeout
 
     /// Parses and validates `file`; every error names the file, the line and the key.
     public static func load(_ file: String, registry: Registry) throws -> SweepSpec {
@@ -74,7 +74,7 @@ public struct SweepSpec: Sendable {
     public static func parse(_ text: String, file: String, registry: Registry) throws -> SweepSpec {
         let locate = Locator(file: file, text: text)
         if let line = TOMLHeaderCheck.malformedHeaderLine(text) {
-            throw SweepError("\(file):\(line): invalid TOML: a table header needs a key after its '[' or '[[', e.g. [baseline] or [[groups]]")
+            throw SweepError("\(file):\(line): \(TOMLHeaderCheck.message)")
         }
         let table: TOMLTable
         do {

@@ -1,7 +1,14 @@
 import Foundation
 import LathePlugins
 import LatheTestSupport
+import Synchronization
 import Testing
+
+/// Counts the fork handlers run in this process (see `startingAChildRunsNoForkHandlers`).
+private let forkHandlerRuns = Mutex(0)
+private let countingHandlerInstalled: Bool = {
+    pthread_atfork({ forkHandlerRuns.withLock { $0 += 1 } }, nil, nil) == 0
+}()
 
 /// The one child-process helper: process group, parent-death signal, files for output, bounded waits.
 @Suite("child processes")
@@ -17,6 +24,18 @@ struct ChildProcessTests {
         #expect(result.exit == .exited(3))
         #expect(result.stdout == "out\n")
         #expect(result.stderr == "err\n")
+    }
+
+    /// fork() runs the pthread_atfork handlers in the parent, and OpenBLAS's handler shuts its
+    /// thread pool down under any BLAS call running in another thread, which then waits forever
+    /// (a whole test run hung so). Starting a child must run no fork handler at all.
+    @Test func startingAChildRunsNoForkHandlers() throws {
+        #expect(countingHandlerInstalled)
+        let before = forkHandlerRuns.withLock { $0 }
+        for _ in 0..<3 {
+            #expect(try ChildProcess.run("/bin/true", [], timeout: 30).exit == .exited(0))
+        }
+        #expect(forkHandlerRuns.withLock { $0 } == before)
     }
 
     @Test func aCrashIsReportedWithItsSignal() throws {

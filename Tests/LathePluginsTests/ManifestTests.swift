@@ -68,6 +68,10 @@ import Testing
         #expect(error(good.replacingOccurrences(of: "library = \"libdemo.so\"\n", with: "library = \"libdemo.so\"\nsha256 = \"xyz\"\n"))
             .contains("/r/demo.toml: key 'sha256' = \"xyz\""))
         #expect(error("name = \"demo\"\nabi = ").hasPrefix("/r/demo.toml:2: invalid TOML"))
+        // toml++ 3.4.0 aborts the process on these headers; they must be a parse error here.
+        for header in ["[", "[=", "[[[", "[[\n"] {
+            #expect(error("name = \"demo\"\n\(header)\n").hasPrefix("/r/demo.toml:2: invalid TOML: a table header needs a key"))
+        }
         #expect(error(good.replacingOccurrences(of: "abi = \"1.0\"", with: "abi = \"one\"")).contains("key 'abi' = \"one\""))
         #expect(error(good.replacingOccurrences(of: "id = \"l\"", with: "id = \"q\""))
             == "/r/demo.toml: key 'methods[2].id' = \"q\" is also the id of methods[0]; method ids must be unique in a plugin")

@@ -3,7 +3,7 @@
 
 #include <sys/types.h>
 
-/* Child processes for Lathe: the part that must run between fork and exec (where only
+/* Child processes for Lathe: the part that must run between clone and exec (where only
  * async-signal-safe calls are allowed, so it cannot be Swift), and wait-status decoding (macros
  * Swift cannot call). Swift's ChildProcess (LathePlugins) is the only caller. */
 
@@ -16,7 +16,7 @@
  *     same descriptor); no other descriptor of the parent survives exec.
  * The calling thread must outlive the child (the parent-death signal follows the thread).
  * Returns the child's pid, or -errno if it could not be started (`*stage` then names the step
- * that failed: "fork", "setpgid", "prctl", "open /dev/null", "dup2" or "exec"). */
+ * that failed: "clone", "setpgid", "prctl", "open /dev/null", "dup2" or "exec"). */
 pid_t lathe_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd, int stderr_fd,
                   const char **stage);
 

@@ -1,13 +1,16 @@
 /// A guard for a toml++ defect. toml++ 3.4.0 (bundled by TOMLKit 0.6.0) asserts in debug builds,
 /// and assumes in release builds (undefined behaviour), that a table header's `[` or `[[` is
 /// followed by a key: text such as `[` at the end of a line, `[=` or `[[[` aborts the process
-/// instead of giving a parse error (fixed upstream in marzer/tomlplusplus#301). Specs are
-/// checked with this before toml++ sees them.
-enum TOMLHeaderCheck {
+/// instead of giving a parse error (fixed upstream in marzer/tomlplusplus#301). Sweep specs and
+/// plugin manifests are checked with this before toml++ sees them.
+public enum TOMLHeaderCheck {
+    /// What to tell the user about the line `malformedHeaderLine` found.
+    public static let message = "invalid TOML: a table header needs a key after its '[' or '[[', e.g. [baseline] or [[groups]]"
+
     /// The 1-based line of the first table header whose brackets are not followed by a key, a
     /// quote or `]`, or nil. Headers are `[` first on a line outside strings, comments, arrays
     /// and inline tables, as toml++ reads them.
-    static func malformedHeaderLine(_ text: String) -> Int? {
+    public static func malformedHeaderLine(_ text: String) -> Int? {
         enum Quote { case none, basic, literal, multiBasic, multiLiteral }
         let s = Array(text.unicodeScalars)
         var i = 0, line = 1, depth = 0
