@@ -79,13 +79,15 @@ struct SweepCommandTests {
         #expect(refused.stderr.contains("--resume"))
     }
 
-    @Test func aSegfaultingPluginLosesOnlyItsTrial() throws {
+    /// A crashing plugin, one that leaves half its output unwritten and one that writes into its
+    /// read-only input during QAT: each loses its own trial, with the reason, and no metrics.
+    @Test func misbehavingPluginsLoseOnlyTheirTrials() throws {
         let dir = try CLIRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let registry = dir.appendingPathComponent("registry").path
-        let fixture = try PluginCommandTests.fixture("segfault", in: dir)
+        let fixtures = try ["segfault", "half_written", "writes_input"].map { try PluginCommandTests.fixture($0, in: dir) }
         let root = PluginCommandTests.root.path
-        for lib in [fixture, "\(root)/.build/plugins/libLatheUniform.so"] {
+        for lib in fixtures + ["\(root)/.build/plugins/libLatheUniform.so"] {
             let add = try CLIRunner.run(["plugins", "add", lib, "--registry", registry])
             #expect(add.status == 0, "\(add.stderr)")
         }
@@ -96,15 +98,25 @@ struct SweepCommandTests {
             [[groups]]
             name = "crashing"
             stages = [{ kind = "quantize", method = "segfault/crash" }]
+
+            [[groups]]
+            name = "half"
+            stages = [{ kind = "quantize", method = "half_written/sym8" }]
+
+            [[groups]]
+            name = "inplace"
+            stages = [{ kind = "quantize", method = "writes_input/sym8", workflow = "qat", qat_epochs = 1 }]
             """).utf8).write(to: spec)
         let out = dir.appendingPathComponent("out").path
         let result = try CLIRunner.run(["sweep", spec.path, "--out", out, "--registry", registry, "--no-report", "--plain"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("crashed with SIGSEGV"))
         let rows = try Self.sqlite(out + "/results.db", "SELECT method, status, COALESCE(error, '') FROM trials ORDER BY id")
-        #expect(rows.count == 5)
+        #expect(rows.count == 7)
         #expect(rows.filter { $0.hasSuffix("|done|") }.count == 4, "\(rows)")
         #expect(rows.contains("crashing|failed|crashed with signal 11 (SIGSEGV)"), "\(rows)")
+        #expect(rows.contains { $0.hasPrefix("half|failed|") && $0.contains("unwritten") }, "\(rows)")
+        #expect(rows.contains { $0.hasPrefix("inplace|failed|") && $0.contains("read-only input") }, "\(rows)")
         #expect(try Self.sqlite(out + "/results.db", "SELECT COUNT(*) FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.status = 'failed'") == ["0"])
     }
 
