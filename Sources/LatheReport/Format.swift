@@ -131,6 +131,31 @@ public enum ReportFormat {
         return "\(mean) ± \(st.number(h, signedAllowed: false))\(st.suffix)"
     }
 
+    /// A paired comparison: "mean [lower, upper] (n=3)" with the paired-t 95% interval, then
+    /// "boot [lower, upper]" from 5 pairs on, and how many trials had no baseline of their seed;
+    /// differences in signed points ("+0.12"), ratios as "0.25×"; "–" for none.
+    public static func paired(_ p: PairedStatistic?) -> String {
+        guard let p else { return "–" }
+        func num(_ v: Double) -> String { p.kind == .ratio ? fixed(v, p.statistic.mean < 10 ? 3 : 1) : signed(v) }
+        let unit = p.kind == .ratio ? "×" : ""
+        var s = num(p.statistic.mean) + unit
+        if p.statistic.ciHalfWidth != nil { s += " [\(num(p.statistic.lower)), \(num(p.statistic.upper))]" }
+        if let lo = p.bootstrapLower, let hi = p.bootstrapUpper { s += " boot [\(num(lo)), \(num(hi))]" }
+        s += " (n=\(p.n)"
+        if !p.unpairedTrialIDs.isEmpty { s += ", \(p.unpairedTrialIDs.count) without baseline" }
+        return s + ")"
+    }
+
+    /// Title of the paired comparison of `metric`.
+    public static func pairedTitle(_ metric: String) -> String {
+        switch metric {
+        case ReportMetric.accuracy: return "Paired Δ accuracy (pts, 95% CI)"
+        case ReportMetric.sizeBytes: return "Paired size ratio (95% CI)"
+        case ReportMetric.latencyB1: return "Paired latency b1 ratio (95% CI)"
+        default: return "Paired " + title(metric)
+        }
+    }
+
     /// Human title of a metric or layer stat.
     public static func title(_ name: String) -> String {
         switch name {

@@ -247,7 +247,12 @@ struct AggregateColumns: Sendable {
         AggregateColumns(title: ReportFormat.title(name)) { ReportFormat.statistic($0[name], metric: name, withCI: withCI) }
     }
 
-    static let all: [AggregateColumns] = [
+    static func paired(_ name: String) -> AggregateColumns {
+        AggregateColumns(title: ReportFormat.pairedTitle(name)) { ReportFormat.paired($0.paired[name]) }
+    }
+
+    /// The paired comparisons first (the primary figures), then the absolute means.
+    static let all: [AggregateColumns] = ReportMetric.paired.map { paired($0.metric) } + [
         stat(ReportMetric.accuracy),
         stat(ReportMetric.accuracyDelta),
         stat(ReportMetric.sizeBytes, withCI: false),

@@ -52,6 +52,9 @@ public struct ReportModel: Codable, Sendable, Equatable {
         public var seeds: [Int64]
         /// One statistic per metric name present in at least one of the trials.
         public var metrics: [String: Statistic]
+        /// Per metric of `ReportMetric.paired`: the comparison with the same seed's baseline
+        /// (empty for the baseline itself and where no seed has a done baseline).
+        public var paired: [String: PairedStatistic] = [:]
 
         /// Number of done trials (seeds).
         public var n: Int { trialIDs.count }
@@ -156,6 +159,11 @@ public enum ReportMetric {
     public static let peakRSS = "peak_rss_bytes"
     /// Layer stat: points of accuracy lost when only that layer is compressed.
     public static let sensitivityDrop = "sensitivity_drop"
+
+    /// The metrics compared with the same seed's baseline, and how.
+    public static let paired: [(metric: String, kind: PairedStatistic.Kind)] = [
+        (accuracy, .differencePoints), (sizeBytes, .ratio), (latencyB1, .ratio),
+    ]
 
     /// The well-known metrics, in report order.
     public static let preferredOrder = [
@@ -267,7 +275,16 @@ extension ReportModel {
                 let having = ts.filter { $0.metrics[metric] != nil }
                 stats[metric] = Statistic(values: having.compactMap { $0.metrics[metric] }, trialIDs: having.map(\.id))
             }
-            return MethodAggregate(group: key.group, method: key.method, trialIDs: ts.map(\.id), seeds: ts.map(\.seed), metrics: stats)
+            var paired: [String: PairedStatistic] = [:]
+            if key.group != baselineGroup {
+                for (metric, kind) in ReportMetric.paired {
+                    let trials = ts.compactMap { t in t.metrics[metric].map { (id: t.id, seed: t.seed, value: $0) } }
+                    paired[metric] = PairedStatistic(metric: metric, kind: kind, trials: trials,
+                                                     baselines: baselineBySeed(done, metric: metric))
+                }
+            }
+            return MethodAggregate(group: key.group, method: key.method, trialIDs: ts.map(\.id), seeds: ts.map(\.seed),
+                                   metrics: stats, paired: paired)
         }
 
         // Per-layer statistics of done trials.
@@ -323,6 +340,15 @@ extension ReportModel {
             paretoSize: paretoFront(aggregates, cost: ReportMetric.sizeBytes),
             paretoLatency: paretoFront(aggregates, cost: ReportMetric.latencyB1),
             layerTables: layerTables, failures: trials.filter { $0.status == "failed" }, provenance: provenance)
+    }
+
+    /// Per seed, the first done baseline trial (lowest id) that has `metric`, with its value.
+    static func baselineBySeed(_ done: [Trial], metric: String) -> [Int64: (id: Int64, value: Double)] {
+        var out: [Int64: (id: Int64, value: Double)] = [:]
+        for t in done where t.group == baselineGroup && out[t.seed] == nil {
+            if let v = t.metrics[metric] { out[t.seed] = (t.id, v) }
+        }
+        return out
     }
 
     /// The Pareto front of accuracy (maximized) against `cost` (minimized) over the method means.

@@ -23,6 +23,9 @@ public enum MarkdownReport {
         s += "Created \(sw.createdAt) on \(sw.host), Lathe \(sw.latheVersion), \(sw.workers) worker(s) × \(sw.threads) thread(s). "
         s += "Database: `\(model.database)` (sweep id \(sw.id)); spec: `\(sw.specPath)`.\n\n"
         s += "Accuracy in % (2 decimals); ± is the 95% CI half-width over seeds (Student's t, n−1 dof); (n=1): a single seed, no CI. "
+        s += "Paired columns (the primary figures): each trial against the baseline trial of the same seed, accuracy as a "
+        s += "difference in points, size and latency as ratios; mean [95% CI by paired t], boot [percentile bootstrap 95% CI, "
+        s += "\(PairedStatistic.bootstrapResamples) resamples] from \(PairedStatistic.bootstrapMinimumPairs) pairs on, n = pairs. "
         s += "Δ vs baseline in accuracy points. Charts: see report.html. Raw values per trial: trials.csv, report.json.\n\n"
 
         s += "## Methods\n\n"
@@ -105,10 +108,17 @@ public enum CSVReport {
     }
 
     /// `aggregates.csv`: per configuration, n and the trial ids, then mean, sample std, 95% CI
-    /// half-width and n of every metric.
+    /// half-width and n of every metric, then per paired metric (`paired_<metric>_<kind>_…`) the
+    /// mean, sample std, paired-t 95% interval, bootstrap interval (empty below 5 pairs), the
+    /// number of pairs and the trials without a baseline of their seed.
     public static func aggregates(_ model: ReportModel) -> String {
         var header = ["group", "method", "n", "trial_ids", "seeds"]
         for m in model.metricNames { header += ["\(m)_mean", "\(m)_std", "\(m)_ci95", "\(m)_n"] }
+        for (m, kind) in ReportMetric.paired {
+            let p = "paired_\(m)_\(kind.rawValue)"
+            header += ["\(p)_mean", "\(p)_std", "\(p)_t_lower", "\(p)_t_upper", "\(p)_boot_lower", "\(p)_boot_upper",
+                       "\(p)_n", "\(p)_unpaired_trial_ids"]
+        }
         var s = line(header)
         for a in model.aggregates {
             var row = [a.group, a.method, "\(a.n)", a.trialIDs.map(String.init).joined(separator: " "),
@@ -117,6 +127,14 @@ public enum CSVReport {
                 let st = a[m]
                 row += [st.map { number($0.mean) } ?? "", st?.std.map(number) ?? "", st?.ciHalfWidth.map(number) ?? "",
                         st.map { "\($0.n)" } ?? ""]
+            }
+            for (m, _) in ReportMetric.paired {
+                let p = a.paired[m], st = p?.statistic
+                let interval = st?.ciHalfWidth != nil
+                row += [st.map { number($0.mean) } ?? "", st?.std.map(number) ?? "",
+                        interval ? st.map { number($0.lower) } ?? "" : "", interval ? st.map { number($0.upper) } ?? "" : "",
+                        p?.bootstrapLower.map(number) ?? "", p?.bootstrapUpper.map(number) ?? "",
+                        p.map { "\($0.n)" } ?? "", p?.unpairedTrialIDs.map(String.init).joined(separator: " ") ?? ""]
             }
             s += line(row)
         }

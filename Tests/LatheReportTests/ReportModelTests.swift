@@ -10,7 +10,7 @@ struct StatisticsTests {
         #expect(s.n == 3)
         #expect(abs(s.mean - 0.91) < 1e-15)
         #expect(abs(try #require(s.std) - 0.01) < 1e-15)
-        #expect(abs(try #require(s.ciHalfWidth) - 4.303 * 0.01 / 3.0.squareRoot()) < 1e-15)
+        #expect(abs(try #require(s.ciHalfWidth) - 4.302653 * 0.01 / 3.0.squareRoot()) < 1e-15)
         #expect(s.min == 0.90 && s.max == 0.92)
         #expect(s.trialIDs == [1, 2, 3])
     }
@@ -24,10 +24,10 @@ struct StatisticsTests {
     }
 
     @Test func studentTQuantiles() {
-        #expect(StudentT.quantile975(degreesOfFreedom: 1) == 12.706)
-        #expect(StudentT.quantile975(degreesOfFreedom: 2) == 4.303)
-        #expect(StudentT.quantile975(degreesOfFreedom: 9) == 2.262)
-        #expect(StudentT.quantile975(degreesOfFreedom: 30) == 2.042)
+        #expect(StudentT.quantile975(degreesOfFreedom: 1) == 12.706205)
+        #expect(StudentT.quantile975(degreesOfFreedom: 2) == 4.302653)
+        #expect(StudentT.quantile975(degreesOfFreedom: 9) == 2.262157)
+        #expect(StudentT.quantile975(degreesOfFreedom: 30) == 2.042272)
         // Beyond the table: published values 2.021 (40), 2.000 (60), 1.980 (120), 1.962 (1000).
         for (nu, t) in [(40, 2.021), (60, 2.000), (120, 1.980), (1000, 1.962)] {
             #expect(abs(StudentT.quantile975(degreesOfFreedom: nu) - t) < 6e-4, "nu = \(nu)")
@@ -110,7 +110,7 @@ struct ReportModelTests {
         let model = try ReportModel.load(databasePath: fx.path, sweep: Fixture.sweepName)
         let int8 = try #require(model.aggregate(group: "quant", method: "uniform int8")?["accuracy"])
         #expect(abs(int8.mean - 0.91) < 1e-12)
-        #expect(abs(try #require(int8.ciHalfWidth) - 4.303 * 0.01 / 3.0.squareRoot()) < 1e-9)
+        #expect(abs(try #require(int8.ciHalfWidth) - 4.302653 * 0.01 / 3.0.squareRoot()) < 1e-9)
         let lowbit = try #require(model.aggregate(group: "quant", method: "lowbit int2"))
         #expect(lowbit.n == 1 && lowbit["accuracy"]?.ciHalfWidth == nil && lowbit.seeds == [2])
     }

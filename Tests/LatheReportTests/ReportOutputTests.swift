@@ -117,9 +117,13 @@ struct ReportOutputTests {
         defer { fx.remove() }
         let model = try ReportModel.load(databasePath: fx.path, sweep: Fixture.sweepName)
         let md = MarkdownReport.render(model)
-        #expect(md.contains("| method | group | n | Accuracy (%) |"))
-        #expect(md.contains("| uniform int8 | quant | 3 | 91.00 ± 2.48 |"))
-        #expect(md.contains("| lowbit int2 | quant | 1 | 80.10 (n=1) |"))
+        // The paired comparisons with the same seed's baseline first, then the absolute means.
+        #expect(md.contains("| method | group | n | Paired Δ accuracy (pts, 95% CI) | Paired size ratio (95% CI) | "
+                            + "Paired latency b1 ratio (95% CI) | Accuracy (%) |"))
+        #expect(md.contains("| uniform int8 | quant | 3 | -0.15 [-2.43, +2.13] (n=3) | 0.252× [0.252, 0.252] (n=3) | "))
+        #expect(md.contains(" (n=3) | 91.00 ± 2.48 | "))
+        #expect(md.contains("| lowbit int2 | quant | 1 | -10.65 (n=1) | "))
+        #expect(md.contains(" (n=1) | 80.10 (n=1) | "))
         #expect(md.contains("### uniform int8 (quant)"))
         #expect(md.contains("accuracy vs size: lowbit int2"))
         // The multi-line error stays one table row.

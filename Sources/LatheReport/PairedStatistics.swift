@@ -1,0 +1,107 @@
+import Foundation
+
+/// A compressed configuration compared with the baseline trial of the same seed, over the seeds
+/// where both are done: per seed a difference (accuracy, in points) or a ratio (size, latency),
+/// then the mean with a paired-t 95% interval and, from 5 pairs on, a percentile bootstrap one.
+///
+/// Pairing removes the seed-to-seed spread the configuration shares with its baseline, so this
+/// is the report's primary figure; the absolute means stay beside it.
+public struct PairedStatistic: Codable, Sendable, Equatable {
+    /// How the per-seed value is formed from the trial's and the baseline's metric.
+    public enum Kind: String, Codable, Sendable {
+        /// 100 · (trial − baseline): accuracy points.
+        case differencePoints = "difference_points"
+        /// trial / baseline.
+        case ratio
+    }
+
+    /// The fewest pairs for which the bootstrap interval is computed.
+    public static let bootstrapMinimumPairs = 5
+    /// Bootstrap resamples.
+    public static let bootstrapResamples = 2000
+    /// Seed of the bootstrap's generator (the same resamples every run).
+    public static let bootstrapSeed: UInt64 = 0x5EED_1A7E
+
+    public var kind: Kind
+    /// The metric compared.
+    public var metric: String
+    /// Per-seed values, their summary and paired-t interval (`trialIDs` are the compressed trials).
+    public var statistic: Statistic
+    /// The seeds paired, in the order of `statistic.values`.
+    public var seeds: [Int64]
+    /// The baseline trial of each seed, in the same order.
+    public var baselineTrialIDs: [Int64]
+    /// Done trials of the configuration with this metric whose seed has no done baseline with it.
+    public var unpairedTrialIDs: [Int64]
+    /// 2.5 % and 97.5 % percentiles of the bootstrap means; `nil` below `bootstrapMinimumPairs`.
+    public var bootstrapLower: Double?
+    public var bootstrapUpper: Double?
+
+    /// Number of pairs.
+    public var n: Int { statistic.n }
+
+    /// Pairs each `(id, seed, value)` of `trials` with the baseline value of its seed; `nil` when
+    /// no trial has a baseline (or a ratio's baseline is zero for all of them).
+    public init?(metric: String, kind: Kind, trials: [(id: Int64, seed: Int64, value: Double)],
+                 baselines: [Int64: (id: Int64, value: Double)]) {
+        var values: [Double] = [], ids: [Int64] = [], seeds: [Int64] = [], baseIDs: [Int64] = [], unpaired: [Int64] = []
+        for t in trials {
+            guard let b = baselines[t.seed], kind == .differencePoints || b.value != 0 else {
+                unpaired.append(t.id)
+                continue
+            }
+            values.append(kind == .ratio ? t.value / b.value : 100 * (t.value - b.value))
+            ids.append(t.id)
+            seeds.append(t.seed)
+            baseIDs.append(b.id)
+        }
+        guard let statistic = Statistic(values: values, trialIDs: ids) else { return nil }
+        self.kind = kind
+        self.metric = metric
+        self.statistic = statistic
+        self.seeds = seeds
+        self.baselineTrialIDs = baseIDs
+        self.unpairedTrialIDs = unpaired
+        if values.count >= Self.bootstrapMinimumPairs {
+            let b = Self.bootstrapInterval(values)
+            bootstrapLower = b.lower
+            bootstrapUpper = b.upper
+        }
+    }
+
+    /// The percentile bootstrap 95% interval of the mean of `values` (`bootstrapResamples`
+    /// resamples with replacement from a SplitMix64 generator seeded with `bootstrapSeed`).
+    public static func bootstrapInterval(_ values: [Double]) -> (lower: Double, upper: Double) {
+        var rng = SplitMix64(seed: bootstrapSeed)
+        let n = UInt64(values.count)
+        var means: [Double] = []
+        means.reserveCapacity(bootstrapResamples)
+        for _ in 0..<bootstrapResamples {
+            var sum = 0.0
+            for _ in 0..<values.count { sum += values[Int(rng.next() % n)] }
+            means.append(sum / Double(values.count))
+        }
+        means.sort()
+        return (percentile(means, 0.025), percentile(means, 0.975))
+    }
+
+    /// The `p` quantile of sorted `xs` by linear interpolation between order statistics.
+    static func percentile(_ xs: [Double], _ p: Double) -> Double {
+        let h = Double(xs.count - 1) * p
+        let i = Int(h.rounded(.down)), j = Swift.min(i + 1, xs.count - 1)
+        return xs[i] + (h - Double(i)) * (xs[j] - xs[i])
+    }
+}
+
+/// SplitMix64 (Steele et al.): a small deterministic generator, identical on every CPU.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
