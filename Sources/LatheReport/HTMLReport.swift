@@ -62,6 +62,8 @@ public enum ReportCharts {
             logX: isSize, points: points, front: pareto.front, groups: groups(model),
             formatX: formatX, formatY: ReportFormat.plain)
         chart.binaryTicks = isSize
+        chart.yBounds = 0...100
+        if !isSize { chart.xBounds = 0...Double.greatestFiniteMagnitude }
         return chart
     }
 }

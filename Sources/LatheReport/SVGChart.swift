@@ -38,6 +38,10 @@ public struct ScatterChart: Sendable {
     public var logX: Bool
     /// With `logX`: ticks at powers of two (byte sizes) instead of 1-2-5 × 10^k.
     public var binaryTicks: Bool = false
+    /// The physically possible x values (e.g. latency ≥ 0); the axis never leaves them.
+    public var xBounds: ClosedRange<Double>?
+    /// The physically possible y values (e.g. accuracy 0…100 %); the axis never leaves them.
+    public var yBounds: ClosedRange<Double>?
     public var points: [Point]
     /// Indices into `points` of the Pareto front, by increasing x.
     public var front: [Int]
@@ -94,16 +98,14 @@ public struct ScatterChart: Sendable {
             return s
         }
 
-        // Scales.
-        var xs = points.map(\.x), ys = points.map(\.y)
-        for p in points {
-            if let i = p.xInterval { xs += [i.lowerBound, i.upperBound] }
-            if let i = p.yInterval { ys += [i.lowerBound, i.upperBound] }
-        }
+        // Scales: from the means, widened by the intervals only as far as the means' own spread
+        // (huge intervals are clipped, not drawn to scale), never beyond the physical bounds.
+        var xs = Self.domain(points.map(\.x), intervals: points.compactMap(\.xInterval), bounds: xBounds, log: logX)
         if logX { xs = xs.filter { $0 > 0 } }
-        let xAxis = !logX ? Axis.linear(min: xs.min() ?? 0, max: xs.max() ?? 1)
+        let xAxis = !logX ? Axis.linear(min: xs.min() ?? 0, max: xs.max() ?? 1, bounds: xBounds)
             : binaryTicks ? Axis.log2(min: xs.min() ?? 1, max: xs.max() ?? 2) : Axis.log(min: xs.min() ?? 1, max: xs.max() ?? 10)
-        let yAxis = Axis.linear(min: ys.min() ?? 0, max: ys.max() ?? 1)
+        let ys = Self.domain(points.map(\.y), intervals: points.compactMap(\.yInterval), bounds: yBounds, log: false)
+        let yAxis = Axis.linear(min: ys.min() ?? 0, max: ys.max() ?? 1, bounds: yBounds)
         func px(_ x: Double) -> Double { L + (R - L) * xAxis.fraction(x) }
         func py(_ y: Double) -> Double { B - (B - T) * yAxis.fraction(y) }
 
@@ -119,10 +121,10 @@ public struct ScatterChart: Sendable {
         for t in xAxis.minorTicks { s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(B))\" x2=\"\(f(px(t)))\" y2=\"\(f(B + 3))\"/>\n" }
         s += "</g>\n<g class=\"tick-labels\" fill=\"#222\">\n"
         for t in yAxis.ticks {
-            s += "<text x=\"\(f(L - 8))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(HTML.escape(formatY(t)))</text>\n"
+            s += "<text class=\"y-tick\" x=\"\(f(L - 8))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(HTML.escape(formatY(t)))</text>\n"
         }
         for t in xAxis.ticks {
-            s += "<text x=\"\(f(px(t)))\" y=\"\(f(B + 19))\" text-anchor=\"middle\">\(HTML.escape(formatX(t)))</text>\n"
+            s += "<text class=\"x-tick\" x=\"\(f(px(t)))\" y=\"\(f(B + 19))\" text-anchor=\"middle\">\(HTML.escape(formatX(t)))</text>\n"
         }
         s += "</g>\n"
         s += "<text class=\"x-label\" x=\"\(f((L + R) / 2))\" y=\"\(f(B + 44))\" text-anchor=\"middle\" font-size=\"13\">\(HTML.escape(xLabel))</text>\n"
@@ -138,17 +140,23 @@ public struct ScatterChart: Sendable {
             s += "<path class=\"pareto-front\" d=\"\(d)\" fill=\"none\" stroke=\"#111\" stroke-width=\"1.6\" stroke-dasharray=\"6 3\"/>\n"
         }
 
-        // Error bars, then points, then labels.
+        // Error bars (clipped to the axes, an arrowhead where clipped), then points, then labels.
         s += "<g class=\"error-bars\" stroke-width=\"1.2\">\n"
         for p in points {
             let c = color(of: p.group)
             if let i = p.yInterval, i.upperBound > i.lowerBound {
-                let x = px(p.x), y0 = py(i.lowerBound), y1 = py(i.upperBound)
-                s += "<path d=\"M \(f(x)) \(f(y0)) V \(f(y1)) M \(f(x - 4)) \(f(y0)) H \(f(x + 4)) M \(f(x - 4)) \(f(y1)) H \(f(x + 4))\" stroke=\"\(c)\"/>\n"
+                let lo = Swift.max(i.lowerBound, yAxis.lower), hi = Swift.min(i.upperBound, yAxis.upper)
+                let x = px(p.x), y0 = py(lo), y1 = py(hi)
+                s += "<path d=\"M \(f(x)) \(f(y0)) V \(f(y1))\" stroke=\"\(c)\"/>\n"
+                s += end(x: x, y: y0, clipped: lo > i.lowerBound, direction: (0, 1), color: c)
+                s += end(x: x, y: y1, clipped: hi < i.upperBound, direction: (0, -1), color: c)
             }
-            if let i = p.xInterval, i.upperBound > i.lowerBound, !logX || i.lowerBound > 0 {
-                let y = py(p.y), x0 = px(i.lowerBound), x1 = px(i.upperBound)
-                s += "<path d=\"M \(f(x0)) \(f(y)) H \(f(x1)) M \(f(x0)) \(f(y - 4)) V \(f(y + 4)) M \(f(x1)) \(f(y - 4)) V \(f(y + 4))\" stroke=\"\(c)\"/>\n"
+            if let i = p.xInterval, i.upperBound > i.lowerBound {
+                let lo = Swift.max(i.lowerBound, xAxis.lower), hi = Swift.min(i.upperBound, xAxis.upper)
+                let y = py(p.y), x0 = px(lo), x1 = px(hi)
+                s += "<path d=\"M \(f(x0)) \(f(y)) H \(f(x1))\" stroke=\"\(c)\"/>\n"
+                s += end(x: x0, y: y, clipped: lo > i.lowerBound, direction: (-1, 0), color: c)
+                s += end(x: x1, y: y, clipped: hi < i.upperBound, direction: (1, 0), color: c)
             }
         }
         s += "</g>\n<g class=\"points\">\n"
@@ -158,8 +166,10 @@ public struct ScatterChart: Sendable {
                 + "fill=\"\(color(of: p.group))\" \(stroke)><title>\(HTML.escape(p.tooltip))</title></circle>\n"
         }
         s += "</g>\n<g class=\"point-labels\" font-size=\"11\" fill=\"#222\">\n"
-        for p in labelPlacement(px: px, py: py) {
-            s += "<text x=\"\(f(p.x))\" y=\"\(f(p.y))\" text-anchor=\"\(p.anchor)\">\(HTML.escape(p.text))</text>\n"
+        let (labels, unlabelled) = labelPlacement(px: px, py: py)
+        for p in labels {
+            let hover = p.text == p.full ? "" : "<title>\(HTML.escape(p.full))</title>"
+            s += "<text x=\"\(f(p.x))\" y=\"\(f(p.y))\" text-anchor=\"\(p.anchor)\">\(hover)\(HTML.escape(p.text))</text>\n"
         }
         s += "</g>\n"
 
@@ -183,21 +193,70 @@ public struct ScatterChart: Sendable {
         s += "<path d=\"M \(f(Self.legendX + 10)) \(f(ly - 12)) V \(f(ly + 2)) M \(f(Self.legendX + 6)) \(f(ly - 12)) H \(f(Self.legendX + 14)) "
             + "M \(f(Self.legendX + 6)) \(f(ly + 2)) H \(f(Self.legendX + 14))\" stroke=\"#555\" stroke-width=\"1.2\"/>"
         s += "<text x=\"\(f(Self.legendX + 28))\" y=\"\(f(ly))\">95% CI over seeds</text>\n"
+        ly += 18
+        s += "<path class=\"clip-marker\" d=\"M \(f(Self.legendX + 5)) \(f(ly - 8)) L \(f(Self.legendX + 15)) \(f(ly - 8)) "
+            + "L \(f(Self.legendX + 10)) \(f(ly - 1)) Z\" fill=\"#555\"/>"
+        s += "<text x=\"\(f(Self.legendX + 28))\" y=\"\(f(ly))\">CI beyond the axis</text>\n"
+        // Points whose label found no free spot beside them: named here instead (color, then name).
+        if !unlabelled.isEmpty {
+            ly += 26
+            s += "<text x=\"\(f(Self.legendX))\" y=\"\(f(ly))\" font-weight=\"bold\">Also plotted</text>\n"
+            for i in unlabelled where ly + 18 <= H - 4 {
+                ly += 16
+                let p = points[i], short = Self.clip(p.label, 22)
+                s += "<g class=\"unlabelled\"><title>\(HTML.escape(p.tooltip))</title>"
+                s += "<rect x=\"\(f(Self.legendX + 2))\" y=\"\(f(ly - 9))\" width=\"9\" height=\"9\" rx=\"4.5\" fill=\"\(color(of: p.group))\"/>"
+                s += "<text x=\"\(f(Self.legendX + 16))\" y=\"\(f(ly))\" font-size=\"11\">\(HTML.escape(short))</text></g>\n"
+            }
+        }
         s += "</g>\n</svg>"
         return s
     }
 
+    /// The end of an error bar at (x, y): a cap, or where the interval was clipped at the axis
+    /// an arrowhead (`class="clipped"`) pointing outward along `direction`.
+    func end(x: Double, y: Double, clipped: Bool, direction d: (Double, Double), color: String) -> String {
+        guard clipped else {
+            let cap = d.0 == 0 ? "M \(f(x - 4)) \(f(y)) H \(f(x + 4))" : "M \(f(x)) \(f(y - 4)) V \(f(y + 4))"
+            return "<path d=\"\(cap)\" stroke=\"\(color)\"/>\n"
+        }
+        let tip = (x + 6 * d.0, y + 6 * d.1), side = (d.1 * 4, d.0 * 4)
+        return "<path class=\"clipped\" d=\"M \(f(tip.0)) \(f(tip.1)) L \(f(x + side.0)) \(f(y + side.1)) "
+            + "L \(f(x - side.0)) \(f(y - side.1)) Z\" fill=\"\(color)\" stroke=\"none\"/>\n"
+    }
+
+    /// The values an axis must show: the means, and the intervals cut to the means' range widened
+    /// by its own width on each side (at least 5 % of the largest mean), all inside `bounds`.
+    static func domain(_ means: [Double], intervals: [ClosedRange<Double>], bounds: ClosedRange<Double>?, log: Bool) -> [Double] {
+        let finite = means.filter(\.isFinite)
+        guard let lo = finite.min(), let hi = finite.max() else { return [] }
+        var values = finite
+        if log {
+            // Multiplicative: at most the means' ratio (and 2×) either way.
+            let factor = Swift.max(lo > 0 ? hi / lo : 1, 2)
+            for i in intervals { values += [Swift.max(i.lowerBound, lo / factor), Swift.min(i.upperBound, hi * factor)] }
+        } else {
+            let reach = Swift.max(hi - lo, 0.05 * Swift.max(abs(lo), abs(hi)), 1e-9)
+            for i in intervals { values += [Swift.max(i.lowerBound, lo - reach), Swift.min(i.upperBound, hi + reach)] }
+        }
+        guard let bounds else { return values }
+        return values.map { Swift.min(Swift.max($0, bounds.lowerBound), bounds.upperBound) }
+    }
+
     struct Label {
         var x: Double, y: Double, anchor: String, text: String
+        /// The unshortened label (shown on hover when `text` is shortened).
+        var full: String
     }
 
     /// Labels beside their point: the first of a few candidate spots (above right, below right,
-    /// above left, below left, then further down) that overlaps neither an earlier label nor
-    /// another point and stays inside the plot.
-    func labelPlacement(px: (Double) -> Double, py: (Double) -> Double) -> [Label] {
+    /// above left, below left, then further up or down) that overlaps neither an earlier label
+    /// nor another point and stays inside the plot. Points with no such spot get no label on
+    /// the plot; their indices are returned (the legend names them).
+    func labelPlacement(px: (Double) -> Double, py: (Double) -> Double) -> (labels: [Label], unlabelled: [Int]) {
         var placed: [(x0: Double, x1: Double, y0: Double, y1: Double)] = []
         let dots = points.map { (x: px($0.x), y: py($0.y)) }
-        var out: [Label] = []
+        var out: [Label] = [], unlabelled: [Int] = []
         let order = points.indices.sorted { (dots[$0].y, dots[$0].x) < (dots[$1].y, dots[$1].x) }
         for i in order {
             let text = Self.clip(points[i].label, 28)
@@ -217,11 +276,14 @@ public struct ScatterChart: Sendable {
                     j != i && d.x + 6 > b.x0 && d.x - 6 < b.x1 && d.y + 6 > b.y0 && d.y - 6 < b.y1
                 }
             }
-            let chosen = candidates.first { fits(box($0)) } ?? (cx + 8 + w <= Self.plotRight + 16 ? candidates[0] : candidates[2])
+            guard let chosen = candidates.first(where: { fits(box($0)) }) else {
+                unlabelled.append(i)
+                continue
+            }
             placed.append(box(chosen))
-            out.append(Label(x: cx + chosen.0, y: cy + chosen.1, anchor: chosen.2 ? "end" : "start", text: text))
+            out.append(Label(x: cx + chosen.0, y: cy + chosen.1, anchor: chosen.2 ? "end" : "start", text: text, full: points[i].label))
         }
-        return out
+        return (out, unlabelled.sorted())
     }
 
     /// `s` shortened to `n` characters with an ellipsis in the middle (the ends tell labels apart).
@@ -258,8 +320,9 @@ struct Axis {
         return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p
     }
 
-    /// A linear axis covering [min, max] with a margin, ending on ticks.
-    static func linear(min lo: Double, max hi: Double) -> Axis {
+    /// A linear axis covering [min, max] with a margin, ending on ticks, never leaving `bounds`
+    /// (there it ends at the bound, and only ticks inside it are drawn).
+    static func linear(min lo: Double, max hi: Double, bounds: ClosedRange<Double>? = nil) -> Axis {
         var lo = lo, hi = hi
         if !(hi > lo) {
             let pad = Swift.max(abs(lo) * 0.05, 1e-6)
@@ -270,12 +333,17 @@ struct Axis {
         lo -= margin
         hi += margin
         let step = niceStep(hi - lo)
-        let a = floor(lo / step) * step, b = ceil(hi / step) * step
+        var a = floor(lo / step) * step, b = ceil(hi / step) * step
         var ticks: [Double] = []
         var t = a
         while t <= b + step * 1e-6 {
             ticks.append(abs(t) < step * 1e-9 ? 0 : t)
             t += step
+        }
+        if let bounds {
+            a = Swift.max(a, bounds.lowerBound)
+            b = Swift.min(b, bounds.upperBound)
+            ticks = ticks.filter { $0 >= a - step * 1e-6 && $0 <= b + step * 1e-6 }
         }
         return Axis(lower: a, upper: b, log: false, ticks: ticks)
     }
