@@ -82,7 +82,7 @@ struct PruningStageTests {
                     previous = col
                 }
             }
-            let sizes: [(StorageFormat, Int)] = [
+            let sizes: [(StorageFormat, Int)] = tensor.shape.count < 2 ? [(.dense, 4 * values.count)] : [
                 (.dense, 4 * values.count),
                 (.bitmask, (values.count + 7) / 8 + 4 * nonzeros),
                 (.csr8, 5 * (nonzeros + pads8) + 4 * (rows + 1)),

@@ -6,8 +6,8 @@ import LatheTensor
 public struct ModelCost: Sendable, Codable, Equatable {
     /// Trainable elements.
     public var parameters: Int
-    /// Bytes of every stored tensor (parameters and buffers) at its bit width, each in the
-    /// smallest of the dense and sparse formats (`SparseStorage`).
+    /// Bytes of every stored tensor (parameters and buffers) at its bit width; tensors of rank
+    /// 2 or more in the smallest of the dense and sparse formats (`SparseStorage`).
     public var sizeBytes: Int
     /// Multiply-accumulates per sample, total.
     public var macs: Int
@@ -22,7 +22,10 @@ public struct ModelCost: Sendable, Codable, Equatable {
         var size = 0
         var sparse: [String: TensorStorage] = [:]
         for (name, tensor) in model.state {
-            let storage = try SparseStorage.best(tensor, valueBits: bits[name] ?? 32)
+            let valueBits = bits[name] ?? 32
+            // Weight matrices and kernels only: a vector (a bias, a norm's statistics) stays dense.
+            let storage = tensor.shape.count >= 2 ? try SparseStorage.best(tensor, valueBits: valueBits)
+                : TensorStorage(format: .dense, bytes: (tensor.count * valueBits + 7) / 8)
             size += storage.bytes
             if storage.format != .dense { sparse[name] = storage }
         }
