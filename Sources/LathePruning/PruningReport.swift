@@ -26,6 +26,10 @@ public struct PruningReport: Sendable, Codable, Equatable {
         public var channelsAfter: Int?
         /// Output channels removed physically (0 when only masked).
         public var channelsRemoved: Int
+        /// The storage format of the returned model's weight (`dense`, `bitmask`, `csr-8`,
+        /// `csr-16`: the smallest, see `SparseStorage`) and its bytes in it.
+        public var storageFormat: StorageFormat
+        public var storageBytes: Int
     }
 
     /// One pruning step of the schedule.
@@ -49,7 +53,7 @@ public struct PruningReport: Sendable, Codable, Equatable {
         public var parameters: Int
         /// Trainable elements that are not zero.
         public var nonzeroParameters: Int
-        /// Bytes of every stored tensor at 32 bits.
+        /// Bytes of every stored tensor at 32 bits, each in its smallest format (dense or sparse).
         public var sizeBytes: Int
         /// Multiply-accumulates per sample the kernels execute.
         public var macs: Int
@@ -83,6 +87,8 @@ public struct PruningReport: Sendable, Codable, Equatable {
     /// Dense latency / pruned latency.
     public var speedupB1: Double
     public var speedupB256: Double
+    /// Size of the dense model / size of the pruned model, sparse formats counted.
+    public var compressionRatio: Double
     /// MACs of the dense model / MACs of the pruned model.
     public var macsReduction: Double
     /// Whether the sparsity bought a real speedup, in words.
@@ -99,6 +105,11 @@ public struct PruningReport: Sendable, Codable, Equatable {
                             pruned.latencyB1Milliseconds, pruned.latencyB256Milliseconds))
         lines.append(String(format: "%@ %@, masked sparsity %.1f%% of pruned layers (%.1f%% of all parameters), %d parameters removed physically, accuracy %+.2f pt",
                             criterion, granularity, 100 * maskedSparsity, 100 * overallSparsity, physicallyRemovedParameters, accuracyDeltaPoints))
+        let sparse = layers.filter { $0.storageFormat != .dense }
+            .map { "\($0.name) \($0.storageFormat.rawValue)" }.joined(separator: ", ")
+        lines.append(String(format: "size: %.1f KB → %.1f KB, compression %.2f× (%@)", Double(dense.sizeBytes) / 1024,
+                            Double(pruned.sizeBytes) / 1024, compressionRatio,
+                            sparse.isEmpty ? "all weights dense" : "sparse weights: " + sparse))
         lines.append(String(format: "speedup: %.2f× at batch 1, %.2f× at batch 256, MACs ÷%.2f — %@", speedupB1, speedupB256, macsReduction, speedupNote))
         return lines.joined(separator: "\n")
     }

@@ -107,13 +107,16 @@ public enum PruningStage {
             let isTarget = targets.contains(p.name)
             let after = afterByName[p.name]
             let outBefore = outChannels(p), outAfter = after.flatMap(outChannels)
+            let weight = model.state.first { $0.0 == p.name + ".weight" }?.1
+            let storage = try weight.map { try SparseStorage.best($0, valueBits: 32) } ?? TensorStorage(format: .dense, bytes: 0)
             return PruningReport.LayerEntry(
                 name: p.name, kind: p.kind, pruned: isTarget,
                 targetSparsity: isTarget ? config.layerSparsity[p.name] ?? config.sparsity : nil,
                 parametersBefore: p.parameters, parametersAfter: after?.parameters ?? 0,
                 maskedSparsity: isTarget ? try masks.sparsity(p.name) : 0,
                 channelsBefore: outBefore, channelsAfter: outAfter,
-                channelsRemoved: (outBefore ?? 0) - (outAfter ?? 0))
+                channelsRemoved: (outBefore ?? 0) - (outAfter ?? 0),
+                storageFormat: storage.format, storageBytes: storage.bytes)
         }
         let b1 = latency[0], b256 = latency[1]
         let removedParameters = dense.parameterCount - model.parameterCount
@@ -131,6 +134,7 @@ public enum PruningStage {
             physicallyRemovedParameters: removedParameters,
             accuracyDeltaPoints: 100 * (prunedAccuracy - denseAccuracy),
             speedupB1: b1.dense / Swift.max(b1.pruned, 1e-9), speedupB256: b256.dense / Swift.max(b256.pruned, 1e-9),
+            compressionRatio: Double(denseCost.sizeBytes) / Double(Swift.max(prunedCost.sizeBytes, 1)),
             macsReduction: Double(denseCost.macs) / Double(Swift.max(prunedCost.macs, 1)),
             speedupNote: PruningReport.speedupNote(
                 physical: config.physical, granularity: granularity,

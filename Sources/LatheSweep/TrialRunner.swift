@@ -126,9 +126,8 @@ public enum TrialRunner {
         let accuracy = try quantized?.evaluate(on: test).accuracy ?? Evaluation.evaluate(model, on: test).accuracy
         let cost = try ModelCost.of(model)
         let latency = try [1, 256].map { try Latency.measure(model, batchSize: $0, runs: $0 == 1 ? 50 : 8) }
-        let fp32Bytes = Double(model.state.reduce(0) { $0 + 4 * $1.1.count })
         let baseBytes = Double(base.model.state.reduce(0) { $0 + 4 * $1.1.count })
-        let size = quantReport.map { Double($0.sizeBytes) } ?? fp32Bytes
+        let size = quantReport.map { Double($0.sizeBytes) } ?? Double(cost.sizeBytes)
         metrics.merge([
             "accuracy": accuracy, "baseline_accuracy": baseAccuracy, "accuracy_delta": 100 * (accuracy - baseAccuracy),
             "size_bytes": size, "fp32_size_bytes": baseBytes, "compression_ratio": baseBytes / Swift.max(size, 1),

@@ -55,6 +55,56 @@ struct PruningStageTests {
         #expect(try JSONDecoder().decode(PruningReport.self, from: json) == report)
     }
 
+    /// An mlp pruned to 92 % (element magnitude, no fine-tuning) reports its size in the sparse
+    /// formats: the sum of sizes computed here directly from each tensor's zeros.
+    @Test func unstructuredSparsityIsCountedInASparseFormat() throws {
+        Engine.threads = 1
+        var c = PruningConfig()
+        c.criterion = "prune/magnitude"
+        c.sparsity = 0.92
+        c.finetuneEpochs = 0
+        let (pruned, report) = try run(c, try Zoo.make("mlp", seed: 3))
+
+        var expected = 0
+        var formats: [String: StorageFormat] = [:]
+        for (name, tensor) in pruned.state {
+            let values = try tensor.scalars(as: Float.self)
+            let rows = tensor.shape.count >= 2 ? tensor.shape[0] : 1, columns = values.count / rows
+            var nonzeros = 0, pads8 = 0, pads16 = 0
+            for r in 0..<rows {
+                var previous = 0
+                for col in 0..<columns where values[r * columns + col] != 0 {
+                    nonzeros += 1
+                    var gap = col - previous
+                    while gap > 255 { pads8 += 1; gap -= 255 }
+                    gap = col - previous
+                    while gap > 65535 { pads16 += 1; gap -= 65535 }
+                    previous = col
+                }
+            }
+            let sizes: [(StorageFormat, Int)] = tensor.shape.count < 2 ? [(.dense, 4 * values.count)] : [
+                (.dense, 4 * values.count),
+                (.bitmask, (values.count + 7) / 8 + 4 * nonzeros),
+                (.csr8, 5 * (nonzeros + pads8) + 4 * (rows + 1)),
+                (.csr16, 6 * (nonzeros + pads16) + 4 * (rows + 1)),
+            ]
+            let best = sizes.min { $0.1 < $1.1 }!
+            expected += best.1
+            formats[name] = best.0
+        }
+        #expect(report.pruned.sizeBytes == expected)
+        #expect(report.dense.sizeBytes == 4 * report.dense.parameters)
+        #expect(report.compressionRatio == Double(report.dense.sizeBytes) / Double(expected))
+        #expect(report.compressionRatio > 1)
+        for layer in report.layers {
+            #expect(layer.storageFormat == formats[layer.name + ".weight"])
+            #expect(!layer.pruned || layer.storageFormat != .dense)
+        }
+        let fc1 = try #require(report.layers.first { $0.name == "fc1" })
+        #expect(report.summary.contains(String(format: "compression %.2f×", report.compressionRatio)))
+        #expect(report.summary.contains("fc1 \(fc1.storageFormat.rawValue)"))
+    }
+
     /// Removal keeps the masked model's outputs, and fine-tuning the smaller model is fine-tuning
     /// the masked one.
     @Test func physicalRunsMatchMaskedRuns() throws {

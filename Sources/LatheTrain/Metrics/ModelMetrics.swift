@@ -6,20 +6,31 @@ import LatheTensor
 public struct ModelCost: Sendable, Codable, Equatable {
     /// Trainable elements.
     public var parameters: Int
-    /// Bytes of every stored tensor (parameters and buffers) at its bit width.
+    /// Bytes of every stored tensor (parameters and buffers) at its bit width; tensors of rank
+    /// 2 or more in the smallest of the dense and sparse formats (`SparseStorage`).
     public var sizeBytes: Int
     /// Multiply-accumulates per sample, total.
     public var macs: Int
     /// Per-layer profile (shapes, MACs, parameters).
     public var layers: [LayerProfile]
+    /// The tensors stored in a sparse format, by name, with their size; nil when all are dense.
+    public var sparseStorage: [String: TensorStorage]?
 
     /// Measures `model`; `bits` gives the storage width of named tensors (default 32).
     public static func of(_ model: Model, bits: [String: Int] = [:]) throws -> ModelCost {
         let profile = try model.profile()
-        let size = model.state.reduce(0) { total, entry in
-            total + (entry.1.count * (bits[entry.0] ?? 32) + 7) / 8
+        var size = 0
+        var sparse: [String: TensorStorage] = [:]
+        for (name, tensor) in model.state {
+            let valueBits = bits[name] ?? 32
+            // Weight matrices and kernels only: a vector (a bias, a norm's statistics) stays dense.
+            let storage = tensor.shape.count >= 2 ? try SparseStorage.best(tensor, valueBits: valueBits)
+                : TensorStorage(format: .dense, bytes: (tensor.count * valueBits + 7) / 8)
+            size += storage.bytes
+            if storage.format != .dense { sparse[name] = storage }
         }
-        return ModelCost(parameters: model.parameterCount, sizeBytes: size, macs: profile.reduce(0) { $0 + $1.macs }, layers: profile)
+        return ModelCost(parameters: model.parameterCount, sizeBytes: size, macs: profile.reduce(0) { $0 + $1.macs },
+                         layers: profile, sparseStorage: sparse.isEmpty ? nil : sparse)
     }
 }
 
