@@ -155,10 +155,14 @@ struct Prune: ParsableCommand {
             (training, rewind) = try PruningStage.trainDense(
                 network, on: train, recipe: recipe, slimmingL1: slimmingL1, snapshotEpoch: rewindEpoch, progress: progress)
         }
+        let dense = try network.copy()
         let (pruned, report) = try PruningStage.run(
             config, model: network, train: train, test: test, recipe: recipe, registry: registry, rewindWeights: rewind, progress: progress)
-        let metrics = try RunMetrics.measure(
+        var metrics = try RunMetrics.measure(
             pruned, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training, threads: engine.threads)
+        let context = ForwardContext(training: false)
+        metrics.record(try Agreement.measure(on: test, baseline: { try dense.forward($0, context) },
+                                             compressed: { try pruned.forward($0, context) }))
 
         let out = outputDirectory ?? "runs/\(pruned.architecture)-pruned-seed\(seed)"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -105,6 +105,10 @@ struct Quantize: ParsableCommand {
         // The fake-quant model is evaluated with its activation quantization; size at real bit widths.
         metrics.accuracy = report.accuracy
         metrics.cost.sizeBytes = report.sizeBytes
+        let baseContext = ForwardContext(training: false)
+        let quantContext = try quantized.context()
+        metrics.record(try Agreement.measure(on: test, baseline: { try base.forward($0, baseContext) },
+                                             compressed: { try quantized.model.forward($0, quantContext) }))
         let out = outputDirectory ?? "runs/quantize-\(base.architecture)"
         let document = QuantizeOutput(metrics: metrics, quantization: report)
         let encoder = JSONEncoder()

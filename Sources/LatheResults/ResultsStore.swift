@@ -9,7 +9,8 @@ import Foundation
 ///   pending|running|done|failed, error, attempts, started_at, finished_at, seconds)`:
 ///   `grp` is the spec's group name ("baseline" for the dense fp32 reference of each seed),
 ///   `method` the human label of the trial's configuration without the seed.
-/// - `metrics(trial_id, name, value)`: accuracy, size_bytes, params, macs, latency_b1_ms, ...
+/// - `metrics(trial_id, name, value)`: accuracy, size_bytes, params, macs, latency_b1_ms, flip_rate and
+///   kl_to_baseline (agreement with the same seed's baseline; 0 for baseline trials), ...
 /// - `layer_stats(trial_id, layer, name, value)`: per-layer bits, bytes, sparsity, sensitivity drop
 /// - `provenance(trial_id, key, value)`: plugin sha256s and versions, ABI, seed, host, Lathe version
 public final class ResultsStore {

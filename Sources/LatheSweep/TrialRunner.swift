@@ -124,12 +124,19 @@ public enum TrialRunner {
         }
 
         let accuracy = try quantized?.evaluate(on: test).accuracy ?? Evaluation.evaluate(model, on: test).accuracy
+        // Against the same seed's baseline; a baseline trial (no stages) compares the baseline
+        // with itself and records 0 and 0.
+        let baseContext = ForwardContext(training: false)
+        let finalContext = try quantized?.context() ?? ForwardContext(training: false)
+        let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
+                                              compressed: { try model.forward($0, finalContext) })
         let cost = try ModelCost.of(model)
         let latency = try [1, 256].map { try Latency.measure(model, batchSize: $0, runs: $0 == 1 ? 50 : 8) }
         let baseBytes = Double(base.model.state.reduce(0) { $0 + 4 * $1.1.count })
         let size = quantReport.map { Double($0.sizeBytes) } ?? Double(cost.sizeBytes)
         metrics.merge([
             "accuracy": accuracy, "baseline_accuracy": baseAccuracy, "accuracy_delta": 100 * (accuracy - baseAccuracy),
+            "flip_rate": agreement.flipRate, "kl_to_baseline": agreement.klToBaseline,
             "size_bytes": size, "fp32_size_bytes": baseBytes, "compression_ratio": baseBytes / Swift.max(size, 1),
             "params": Double(model.parameterCount), "macs": Double(cost.macs),
             "latency_b1_ms": latency[0].medianMilliseconds, "latency_b256_ms": latency[1].medianMilliseconds,

@@ -54,6 +54,10 @@ struct PruneCommandTests {
         #expect(parameters < 61_706)
         #expect(pruning["physicallyRemovedParameters"] as? Int == 61_706 - parameters)
         #expect(pruned["accuracy"] as? Double == accuracy)
+        // Agreement with the dense model: a share of flipped predictions and a positive KL.
+        let flipRate = try #require(metrics["flipRate"] as? Double)
+        #expect(flipRate >= 0 && flipRate <= 1)
+        #expect(try #require(metrics["klToBaseline"] as? Double) > 0)
         #expect((pruning["speedupB256"] as? Double ?? 0) > 0)
         #expect((pruning["speedupNote"] as? String)?.contains("physically removed") == true)
         #expect((pruning["steps"] as? [Any])?.count == 2)

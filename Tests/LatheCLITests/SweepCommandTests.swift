@@ -68,6 +68,16 @@ struct SweepCommandTests {
         // One set of metrics per trial, none left over from the interrupted attempt.
         let metrics = try Self.sqlite(db, "SELECT COUNT(DISTINCT trial_id), COUNT(*) FROM metrics WHERE name = 'accuracy'")
         #expect(metrics == ["8|8"])
+        // Every trial records its agreement with the same seed's baseline; the baseline reads 0 and 0.
+        let agreement = try Self.sqlite(db, """
+            SELECT t.method, f.value, k.value FROM trials t
+            JOIN metrics f ON f.trial_id = t.id AND f.name = 'flip_rate'
+            JOIN metrics k ON k.trial_id = t.id AND k.name = 'kl_to_baseline' WHERE t.seed = 0 ORDER BY t.method
+            """).map { $0.split(separator: "|").map(String.init) }
+        #expect(agreement.map { $0[0] } == ["baseline (fp32)", "ptq: bits=2", "ptq: bits=4", "ptq: bits=8"])
+        #expect(agreement.first.map { Array($0[1...]) } == ["0.0", "0.0"])
+        #expect(agreement.dropFirst().allSatisfy { (Double($0[2]) ?? 0) > 0 }, "\(agreement)")
+        #expect(agreement.count == 4 && (Double(agreement[1][1]) ?? 0) > 0, "2-bit weights must flip some predictions: \(agreement)")
         #expect(try Self.sqlite(db, "SELECT COUNT(*) FROM sweeps") == ["1"])
         // Resuming a complete sweep runs nothing.
         let again = try CLIRunner.run(["sweep", spec.path, "--out", out, "--resume", "--no-report", "--plain"])

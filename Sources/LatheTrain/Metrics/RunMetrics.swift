@@ -15,6 +15,11 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     public var accuracy: Double
     public var testLoss: Double
     public var testSamples: Int
+    /// Share of test predictions that differ from the uncompressed model's: set by the
+    /// compression commands (quantize, prune), absent otherwise.
+    public var flipRate: Double?
+    /// Mean KL(uncompressed ‖ compressed) of the test-set softmax outputs, in nats: set with `flipRate`.
+    public var klToBaseline: Double?
     public var cost: ModelCost
     public var latency: [Latency]
     public var training: TrainingSummary?
@@ -42,6 +47,12 @@ extension RunMetrics {
             accuracy: accuracy, testLoss: loss, testSamples: test.count, cost: try ModelCost.of(model), latency: latency,
             training: training, peakRSSBytes: ProcessStats.peakRSSBytes, libtorch: LatheTensor.Engine.libtorchVersion,
             createdAt: ISO8601DateFormatter().string(from: Date()))
+    }
+
+    /// Records `agreement` (flip rate and KL against the uncompressed model).
+    public mutating func record(_ agreement: Agreement) {
+        flipRate = agreement.flipRate
+        klToBaseline = agreement.klToBaseline
     }
 
     /// A one-line summary for the terminal.

@@ -1,0 +1,57 @@
+import LatheData
+import LatheTensor
+
+/// How far a compressed model's predictions moved from its baseline's on the same inputs
+/// (Dutta et al., NeurIPS 2024, "Accuracy is not all you need"): equal top-1 accuracy can hide
+/// many changed answers.
+public struct Agreement: Sendable, Equatable {
+    /// Share (0...1) of samples whose top-1 prediction differs from the baseline's.
+    public var flipRate: Double
+    /// Mean over samples of KL(baseline ‖ compressed) between the softmax outputs, in nats,
+    /// computed in float64 from log-softmax.
+    public var klToBaseline: Double
+    /// Number of samples compared.
+    public var samples: Int
+
+    /// Flip rate and mean KL of two `[N, C]` logit tensors for the same `N` inputs.
+    public static func of(baseline: Tensor, compressed: Tensor) throws -> Agreement {
+        let (flips, kl) = try sums(baseline: baseline, compressed: compressed)
+        let n = baseline.shape[0]
+        return Agreement(flipRate: flips / Double(n), klToBaseline: kl / Double(n), samples: n)
+    }
+
+    /// Flip rate and mean KL of `compressed` against `baseline` over all of `data`, in batches,
+    /// without gradients. Each model brings its own forward function (and so its own context,
+    /// e.g. a quantized model's activation quantization). An empty `data` is an error.
+    public static func measure(
+        on data: ImageDataset, batchSize: Int = 1000,
+        baseline: (Tensor) throws -> Tensor, compressed: (Tensor) throws -> Tensor
+    ) throws -> Agreement {
+        guard data.count > 0 else { throw TrainingError.emptyDataSet("agreement") }
+        var flips = 0.0
+        var kl = 0.0
+        try withNoGrad {
+            for start in stride(from: 0, to: data.count, by: batchSize) {
+                let indices = Array(start..<Swift.min(start + batchSize, data.count))
+                let (x, _) = try data.batch(indices[...])
+                let batch = try sums(baseline: baseline(x), compressed: compressed(x))
+                flips += batch.flips
+                kl += batch.kl
+            }
+        }
+        return Agreement(flipRate: flips / Double(data.count), klToBaseline: kl / Double(data.count), samples: data.count)
+    }
+
+    /// Number of flipped predictions and summed per-sample KL of one batch of logits.
+    private static func sums(baseline: Tensor, compressed: Tensor) throws -> (flips: Double, kl: Double) {
+        guard baseline.rank == 2, baseline.shape == compressed.shape, baseline.shape[0] > 0 else {
+            throw TrainingError.dataModelMismatch(
+                "agreement: expected two non-empty [N, C] logit tensors of the same shape, got \(baseline.shape) and \(compressed.shape)")
+        }
+        let same = try baseline.argmax(1).eq(compressed.argmax(1)).converted(to: .float64).sum().item()
+        let logP = try baseline.converted(to: .float64).logSoftmax(1)
+        let logQ = try compressed.converted(to: .float64).logSoftmax(1)
+        let kl = try (logP.exp() * (logP - logQ)).sum().item()
+        return (Double(baseline.shape[0]) - same, kl)
+    }
+}
