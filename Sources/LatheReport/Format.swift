@@ -99,6 +99,8 @@ public enum ReportFormat {
         switch name {
         case ReportMetric.accuracy, ReportMetric.baselineAccuracy: return Style(scale: 100, kind: .fixed(2))
         case ReportMetric.accuracyDelta, ReportMetric.sensitivityDrop: return Style(kind: .signed(2))
+        case ReportMetric.flipRate: return Style(scale: 100, kind: .fixed(2), suffix: " %")
+        case ReportMetric.klToBaseline: return Style(kind: .fixed(a >= 0.01 || a == 0 ? 4 : 6))
         case _ where name.hasSuffix("bytes"):
             if a < 1024 { return Style(kind: .fixed(0), suffix: " B") }
             if a < 1024 * 1024 { return Style(scale: 1.0 / 1024, kind: .fixed(1), suffix: " KiB") }
@@ -162,6 +164,8 @@ public enum ReportFormat {
         case ReportMetric.accuracy: return "Accuracy (%)"
         case ReportMetric.baselineAccuracy: return "Baseline accuracy (%)"
         case ReportMetric.accuracyDelta: return "Δ vs baseline (pts)"
+        case ReportMetric.flipRate: return "Flips vs baseline"
+        case ReportMetric.klToBaseline: return "KL(baseline ‖ trial)"
         case ReportMetric.sizeBytes: return "Size"
         case ReportMetric.fp32SizeBytes: return "fp32 size"
         case ReportMetric.compressionRatio: return "Compression"

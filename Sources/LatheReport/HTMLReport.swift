@@ -257,6 +257,8 @@ struct AggregateColumns: Sendable {
     static let all: [AggregateColumns] = ReportMetric.paired.map { paired($0.metric) } + [
         stat(ReportMetric.accuracy),
         stat(ReportMetric.accuracyDelta),
+        stat(ReportMetric.flipRate),
+        stat(ReportMetric.klToBaseline),
         stat(ReportMetric.sizeBytes, withCI: false),
         stat(ReportMetric.compressionRatio, withCI: false),
         stat(ReportMetric.latencyB1),
@@ -268,8 +270,8 @@ struct AggregateColumns: Sendable {
 /// The metric columns of the trials table.
 enum TrialColumns {
     static let preferred = [
-        ReportMetric.accuracy, ReportMetric.accuracyDelta, ReportMetric.sizeBytes, ReportMetric.compressionRatio,
-        ReportMetric.latencyB1, ReportMetric.latencyB256, ReportMetric.speedup, ReportMetric.sparsityMasked,
+        ReportMetric.accuracy, ReportMetric.accuracyDelta, ReportMetric.flipRate, ReportMetric.klToBaseline,
+        ReportMetric.sizeBytes, ReportMetric.compressionRatio, ReportMetric.latencyB1, ReportMetric.latencyB256, ReportMetric.speedup, ReportMetric.sparsityMasked,
     ]
     static func shown(_ model: ReportModel) -> [String] { preferred.filter(model.metricNames.contains) }
 }

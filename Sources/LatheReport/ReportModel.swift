@@ -145,6 +145,10 @@ public enum ReportMetric {
     public static let accuracy = "accuracy"
     public static let baselineAccuracy = "baseline_accuracy"
     public static let accuracyDelta = "accuracy_delta"
+    /// Share of test predictions that differ from the same seed's baseline model's.
+    public static let flipRate = "flip_rate"
+    /// Mean KL(baseline ‖ trial) of the softmax outputs over the test set (nats).
+    public static let klToBaseline = "kl_to_baseline"
     public static let sizeBytes = "size_bytes"
     public static let fp32SizeBytes = "fp32_size_bytes"
     public static let compressionRatio = "compression_ratio"
@@ -167,7 +171,7 @@ public enum ReportMetric {
 
     /// The well-known metrics, in report order.
     public static let preferredOrder = [
-        accuracy, baselineAccuracy, accuracyDelta, sizeBytes, fp32SizeBytes, compressionRatio, params, macs,
+        accuracy, baselineAccuracy, accuracyDelta, flipRate, klToBaseline, sizeBytes, fp32SizeBytes, compressionRatio, params, macs,
         latencyB1, latencyB256, speedup, sparsityMasked, paramsRemoved, trainSeconds, peakRSS,
     ]
 

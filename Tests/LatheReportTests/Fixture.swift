@@ -31,6 +31,7 @@ struct Fixture {
         let base = baseAccuracy(seed)
         return [
             "accuracy": accuracy, "baseline_accuracy": base, "accuracy_delta": (accuracy - base) * 100,
+            "flip_rate": accuracy == base ? 0 : abs(accuracy - base) + 0.01, "kl_to_baseline": accuracy == base ? 0 : 0.02 + abs(accuracy - base),
             "size_bytes": size, "fp32_size_bytes": fp32Size, "compression_ratio": fp32Size / size,
             "params": 61_706, "macs": 416_520, "latency_b1_ms": latency, "latency_b256_ms": latency256,
             "speedup_b256": 30.0 / latency256, "train_seconds": 12.5 + Double(seed), "peak_rss_bytes": 300e6 + Double(seed) * 1e6,

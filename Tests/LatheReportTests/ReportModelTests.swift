@@ -164,7 +164,7 @@ struct ReportModelTests {
         let seed = try #require(model.provenance.first { $0.key == "seed" })
         #expect(seed.values.count == 3 && seed.values.map(\.trials).reduce(0, +) == 13)
         #expect(model.provenance.first { $0.key == "abi" }?.values == [.init(value: "1.0", trials: 13)])
-        #expect(model.metricNames.prefix(4) == ["accuracy", "baseline_accuracy", "accuracy_delta", "size_bytes"])
+        #expect(model.metricNames.prefix(6) == ["accuracy", "baseline_accuracy", "accuracy_delta", "flip_rate", "kl_to_baseline", "size_bytes"])
         #expect(model.sweep.specPath == "sweeps/fixture.toml" && model.sweep.workers == 2)
     }
 

@@ -123,6 +123,11 @@ struct ReportOutputTests {
         #expect(md.contains("| uniform int8 | quant | 3 | -0.15 [-2.43, +2.13] (n=3) | 0.252× [0.252, 0.252] (n=3) | "))
         #expect(md.contains(" (n=3) | 91.00 ± 2.48 | "))
         #expect(md.contains("| lowbit int2 | quant | 1 | -10.65 (n=1) | "))
+        // Flips and KL to the baseline beside accuracy: 0 for the baseline itself.
+        #expect(md.contains(" | Accuracy (%) | Δ vs baseline (pts) | Flips vs baseline | KL(baseline ‖ trial) | Size | "))
+        // int8's flips 2.2, 1.25, 1.5 % and KL 0.032, 0.0225, 0.025 over the three seeds (Fixture.common).
+        #expect(md.contains(" | 91.15 ± 0.94 | 0.00 | 0.00 % | 0.0000 | 241.0 KiB | "))
+        #expect(md.contains(" | 91.00 ± 2.48 | -0.15 ± 2.28 | 1.65 ± 1.22 % | 0.0265 ± 0.0122 | 60.7 KiB | "))
         #expect(md.contains(" (n=1) | 80.10 (n=1) | "))
         #expect(md.contains("### uniform int8 (quant)"))
         #expect(md.contains("accuracy vs size: lowbit int2"))
