@@ -138,10 +138,10 @@ public enum ReportFormat {
     /// differences in signed points ("+0.12"), ratios as "0.25×"; "–" for none.
     public static func paired(_ p: PairedStatistic?) -> String {
         guard let p else { return "–" }
-        func num(_ v: Double) -> String { p.kind == .ratio ? fixed(v, p.statistic.mean < 10 ? 3 : 1) : signed(v) }
+        func num(_ v: Double) -> String { p.kind == .ratio ? fixed(v, p.estimate < 10 ? 3 : 1) : signed(v) }
         let unit = p.kind == .ratio ? "×" : ""
-        var s = num(p.statistic.mean) + unit
-        if p.statistic.ciHalfWidth != nil { s += " [\(num(p.statistic.lower)), \(num(p.statistic.upper))]" }
+        var s = num(p.estimate) + unit
+        if p.statistic.ciHalfWidth != nil { s += " [\(num(p.lower)), \(num(p.upper))]" }
         if let lo = p.bootstrapLower, let hi = p.bootstrapUpper { s += " boot [\(num(lo)), \(num(hi))]" }
         s += " (n=\(p.n)"
         if !p.unpairedTrialIDs.isEmpty { s += ", \(p.unpairedTrialIDs.count) without baseline" }

@@ -11,7 +11,9 @@ public struct PairedStatistic: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         /// 100 · (trial − baseline): accuracy points.
         case differencePoints = "difference_points"
-        /// trial / baseline.
+        /// trial / baseline, analysed on the log scale: the estimate is the geometric mean and
+        /// its interval exp(mean log ± t·s/√n), so it never leaves (0, ∞) as an arithmetic
+        /// interval of ratios can.
         case ratio
     }
 
@@ -25,7 +27,9 @@ public struct PairedStatistic: Codable, Sendable, Equatable {
     public var kind: Kind
     /// The metric compared.
     public var metric: String
-    /// Per-seed values, their summary and paired-t interval (`trialIDs` are the compressed trials).
+    /// Per-seed values on the analysis scale (points; natural-log ratios for `.ratio`), their
+    /// summary and paired-t interval (`trialIDs` are the compressed trials). Read the figures on
+    /// the metric's own scale from `estimate`, `lower` and `upper`.
     public var statistic: Statistic
     /// The seeds paired, in the order of `statistic.values`.
     public var seeds: [Int64]
@@ -33,24 +37,35 @@ public struct PairedStatistic: Codable, Sendable, Equatable {
     public var baselineTrialIDs: [Int64]
     /// Done trials of the configuration with this metric whose seed has no done baseline with it.
     public var unpairedTrialIDs: [Int64]
-    /// 2.5 % and 97.5 % percentiles of the bootstrap means; `nil` below `bootstrapMinimumPairs`.
+    /// 2.5 % and 97.5 % percentiles of the bootstrap means, on the metric's scale (for ratios,
+    /// of the log means, back-transformed); `nil` below `bootstrapMinimumPairs`.
     public var bootstrapLower: Double?
     public var bootstrapUpper: Double?
 
     /// Number of pairs.
     public var n: Int { statistic.n }
 
+    /// The mean difference, or the geometric mean ratio.
+    public var estimate: Double { scale(statistic.mean) }
+    /// Lower end of the paired-t 95% interval on the metric's scale (the estimate when n < 2).
+    public var lower: Double { scale(statistic.lower) }
+    /// Upper end of the paired-t 95% interval on the metric's scale (the estimate when n < 2).
+    public var upper: Double { scale(statistic.upper) }
+
+    /// From the analysis scale to the metric's.
+    private func scale(_ v: Double) -> Double { kind == .ratio ? exp(v) : v }
+
     /// Pairs each `(id, seed, value)` of `trials` with the baseline value of its seed; `nil` when
-    /// no trial has a baseline (or a ratio's baseline is zero for all of them).
+    /// no trial has a baseline (or, for a ratio, no pair has both values positive).
     public init?(metric: String, kind: Kind, trials: [(id: Int64, seed: Int64, value: Double)],
                  baselines: [Int64: (id: Int64, value: Double)]) {
         var values: [Double] = [], ids: [Int64] = [], seeds: [Int64] = [], baseIDs: [Int64] = [], unpaired: [Int64] = []
         for t in trials {
-            guard let b = baselines[t.seed], kind == .differencePoints || b.value != 0 else {
+            guard let b = baselines[t.seed], kind == .differencePoints || (b.value > 0 && t.value > 0) else {
                 unpaired.append(t.id)
                 continue
             }
-            values.append(kind == .ratio ? t.value / b.value : 100 * (t.value - b.value))
+            values.append(kind == .ratio ? log(t.value / b.value) : 100 * (t.value - b.value))
             ids.append(t.id)
             seeds.append(t.seed)
             baseIDs.append(b.id)
@@ -64,8 +79,8 @@ public struct PairedStatistic: Codable, Sendable, Equatable {
         self.unpairedTrialIDs = unpaired
         if values.count >= Self.bootstrapMinimumPairs {
             let b = Self.bootstrapInterval(values)
-            bootstrapLower = b.lower
-            bootstrapUpper = b.upper
+            bootstrapLower = kind == .ratio ? exp(b.lower) : b.lower
+            bootstrapUpper = kind == .ratio ? exp(b.upper) : b.upper
         }
     }
 

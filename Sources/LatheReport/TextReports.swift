@@ -131,8 +131,8 @@ public enum CSVReport {
             for (m, _) in ReportMetric.paired {
                 let p = a.paired[m], st = p?.statistic
                 let interval = st?.ciHalfWidth != nil
-                row += [st.map { number($0.mean) } ?? "", st?.std.map(number) ?? "",
-                        interval ? st.map { number($0.lower) } ?? "" : "", interval ? st.map { number($0.upper) } ?? "" : "",
+                row += [p.map { number($0.estimate) } ?? "", st?.std.map(number) ?? "",
+                        interval ? p.map { number($0.lower) } ?? "" : "", interval ? p.map { number($0.upper) } ?? "" : "",
                         p?.bootstrapLower.map(number) ?? "", p?.bootstrapUpper.map(number) ?? "",
                         p.map { "\($0.n)" } ?? "", p?.unpairedTrialIDs.map(String.init).joined(separator: " ") ?? ""]
             }

@@ -27,14 +27,25 @@ struct PairedStatisticsTests {
         let ratios = [0.5, 0.4, 0.6, 0.45, 0.55]
         let trials = ratios.enumerated().map { (id: Int64($0.offset + 1), seed: Int64($0.offset + 1), value: 2 * $0.element) }
         let p = try #require(PairedStatistic(metric: "size_bytes", kind: .ratio, trials: trials, baselines: baselines))
-        #expect(p.n == 5 && abs(p.statistic.mean - 0.5) < 1e-12 && p.unpairedTrialIDs.isEmpty)
+        // Ratios are analysed as logs: the estimate is the geometric mean, the interval
+        // exp(mean log ± t(0.975, 4)·s/√5), always positive.
+        let logs = ratios.map { Foundation.log($0) }
+        let meanLog = logs.reduce(0, +) / 5
+        let sd = (logs.map { ($0 - meanLog) * ($0 - meanLog) }.reduce(0, +) / 4).squareRoot()
+        #expect(p.n == 5 && abs(p.estimate - Foundation.exp(meanLog)) < 1e-12 && p.unpairedTrialIDs.isEmpty)
+        #expect(abs(p.lower - Foundation.exp(meanLog - 2.776445 * sd / Foundation.sqrt(5))) < 1e-6)
+        #expect(abs(p.upper - Foundation.exp(meanLog + 2.776445 * sd / Foundation.sqrt(5))) < 1e-6)
         let lo = try #require(p.bootstrapLower), hi = try #require(p.bootstrapUpper)
-        // Inside the range of the ratios, around the mean, narrower than the t interval here.
-        #expect(lo >= 0.4 && lo < 0.5 && hi > 0.5 && hi <= 0.6)
-        #expect(hi - lo < p.statistic.upper - p.statistic.lower)
+        // Inside the range of the ratios, around the estimate, narrower than the t interval here.
+        #expect(lo >= 0.4 && lo < p.estimate && hi > p.estimate && hi <= 0.6)
+        #expect(hi - lo < p.upper - p.lower)
         // Seeded: the same numbers every time.
-        let again = PairedStatistic.bootstrapInterval(ratios)
-        #expect(again.lower == lo && again.upper == hi)
+        let again = PairedStatistic.bootstrapInterval(logs)
+        #expect(Foundation.exp(again.lower) == lo && Foundation.exp(again.upper) == hi)
+        // A widely spread ratio keeps a positive interval (an arithmetic one went below 0).
+        let spread = [(id: Int64(1), seed: Int64(1), value: 0.2), (id: 2, seed: 2, value: 3.6)]
+        let wide = try #require(PairedStatistic(metric: "latency_b1_ms", kind: .ratio, trials: spread, baselines: baselines))
+        #expect(wide.lower > 0 && wide.upper > wide.estimate)
         // All pairs equal: a zero-width bootstrap interval.
         let flat = PairedStatistic.bootstrapInterval([0.3, 0.3, 0.3, 0.3, 0.3])
         #expect(flat.lower == 0.3 && flat.upper == 0.3)
@@ -57,7 +68,7 @@ struct PairedStatisticsTests {
         // 0.90 − 0.912, 0.91 − 0.9075, 0.92 − 0.915 in points.
         #expect(abs(int8.statistic.mean - (-1.2 + 0.25 + 0.5) / 3) < 1e-9)
         let size = try #require(model.aggregate(group: "quant", method: "uniform int8")?.paired["size_bytes"])
-        #expect(abs(size.statistic.mean - 62_114 / Fixture.fp32Size) < 1e-12)
+        #expect(abs(size.estimate - 62_114 / Fixture.fp32Size) < 1e-12)
         let lowbit = try #require(model.aggregate(group: "quant", method: "lowbit int2")?.paired["accuracy"])
         #expect(lowbit.n == 1 && lowbit.seeds == [2] && lowbit.statistic.ciHalfWidth == nil)
 
