@@ -179,7 +179,8 @@ struct Distill: ParsableCommand {
             config, train: train, test: test, dataset: engine.dataset.rawValue, recipe: recipe,
             registry: reg, cache: cache, progress: progress)
         let metrics = try RunMetrics.measure(
-            model, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: report.training, threads: engine.threads)
+            model, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: report.training, threads: engine.threads,
+            reference: try Checkpoint.load(report.teacher.cachePath).model, latency: engine.latencyPlan)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(model, to: "\(out)/model.safetensors", metadata: [
             "lathe.dataset": engine.dataset.rawValue,

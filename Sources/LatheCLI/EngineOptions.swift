@@ -20,15 +20,32 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Use only the first N test samples.")
     var limitTest: Int?
 
+    @Flag(help: "Skip the latency phase (timing the model, interleaved with its reference and a control copy).")
+    var noLatency = false
+
+    @Option(help: "Seconds the latency phase may take before it stops short of its ±3 % target (default: 10).")
+    var latencyBudget: Double = 10
+
     func validate() throws {
         guard (1...256).contains(threads) else {
             throw ValidationError("--threads \(threads) is out of range: expected an integer in 1...256")
         }
         if let n = limitTrain, n < 1 { throw ValidationError("--limit-train \(n): expected a positive integer") }
         if let n = limitTest, n < 1 { throw ValidationError("--limit-test \(n): expected a positive integer") }
+        guard latencyBudget >= 0.1, latencyBudget <= 86_400 else {
+            throw ValidationError("--latency-budget \(latencyBudget): expected seconds in 0.1...86400")
+        }
     }
 
     func apply() { Engine.threads = threads }
+
+    /// The latency phase's plan, or nil with `--no-latency`.
+    var latencyPlan: LatencyPlan? {
+        guard !noLatency else { return nil }
+        var plan = LatencyPlan()
+        plan.budgetSeconds = latencyBudget
+        return plan
+    }
 }
 
 extension DataSource: ExpressibleByArgument {}

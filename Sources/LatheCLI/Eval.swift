@@ -24,7 +24,8 @@ struct Eval: ParsableCommand {
         }
         let (model, _) = try Checkpoint.load(checkpoint)
         let (_, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: 1, limitTest: engine.limitTest)
-        let metrics = try RunMetrics.measure(model, dataset: engine.dataset.rawValue, test: test, recipe: nil, training: nil, threads: engine.threads)
+        let metrics = try RunMetrics.measure(model, dataset: engine.dataset.rawValue, test: test, recipe: nil, training: nil, threads: engine.threads,
+                                             latency: engine.latencyPlan)
         if let path = metricsOut { try metrics.write(to: path) }
         print(metrics.headline)
     }

@@ -159,7 +159,8 @@ struct Prune: ParsableCommand {
         let (pruned, report) = try PruningStage.run(
             config, model: network, train: train, test: test, recipe: recipe, registry: registry, rewindWeights: rewind, progress: progress)
         var metrics = try RunMetrics.measure(
-            pruned, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training, threads: engine.threads)
+            pruned, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training, threads: engine.threads,
+            reference: dense, latency: engine.latencyPlan)
         let context = ForwardContext(training: false)
         metrics.record(try Agreement.measure(on: test, baseline: { try dense.forward($0, context) },
                                              compressed: { try pruned.forward($0, context) }))

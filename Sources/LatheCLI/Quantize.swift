@@ -101,7 +101,7 @@ struct Quantize: ParsableCommand {
         let (quantized, report) = try QuantizationStage.run(config, model: base, train: train, test: test, recipe: recipe,
                                                             registry: reg, progress: progress)
         var metrics = try RunMetrics.measure(quantized.model, dataset: engine.dataset.rawValue, test: test, recipe: recipe,
-                                             training: training, threads: engine.threads)
+                                             training: training, threads: engine.threads, reference: base, latency: engine.latencyPlan)
         // The fake-quant model is evaluated with its activation quantization; size at real bit widths.
         metrics.accuracy = report.accuracy
         metrics.cost.sizeBytes = report.sizeBytes

@@ -21,6 +21,9 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Complete a sweep already in the database (after a crash or kill).") var resume = false
     @Flag(help: "With --resume: run failed and timed-out trials again (baselines included).") var retryFailed = false
     @Flag(help: "Do not write the report at the end.") var noReport = false
+    @Flag(help: "Skip the latency phase (timing every trial's model alone after the trials).") var noLatency = false
+    @Option(help: "Seconds the latency phase may take at most before it stops short of its ±3 % target (default: 120).")
+    var latencyBudget: Double?
     @Option(help: "Registry folder.") var registry: String?
     @Option(name: .customLong("data"), help: "Data directory.") var dataDirectory: String?
     @Flag(help: "Plain log lines even on a terminal.") var plain = false
@@ -30,6 +33,9 @@ struct Sweep: ParsableCommand {
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers \(workers): expected 1...64") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads \(threads): expected 1...256") }
         if let t = timeout { try Plugins.validateTimeout(t) }
+        if let b = latencyBudget, !(b >= 1 && b <= 86_400) {
+            throw ValidationError("--latency-budget \(b): expected seconds in 1...86400")
+        }
         guard !retryFailed || resume else { throw ValidationError("--retry-failed applies to a resumed sweep: add --resume") }
         guard FileManager.default.fileExists(atPath: spec) else { throw ValidationError("sweep spec '\(spec)' does not exist") }
     }
@@ -53,6 +59,8 @@ struct Sweep: ParsableCommand {
         options.retryFailed = retryFailed
         options.timeout = timeout
         options.dataDirectory = dataDirectory
+        options.latency = !noLatency
+        if let latencyBudget { options.latencyPlan.budgetSeconds = latencyBudget }
         let summary = try SweepRunner(options).run()
         print("sweep '\(summary.name)': \(summary.done) done, \(summary.failed) failed; results: \(summary.database)")
         if !noReport {
@@ -81,5 +89,18 @@ struct TrialWorker: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try atomicWrite(try encoder.encode(outcome), to: URL(fileURLWithPath: result))
+    }
+}
+
+/// `lathe __latency`: the child side of a sweep's latency phase. Hidden.
+struct LatencyWorker: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "__latency", abstract: "Internal: time a sweep's models.", shouldDisplay: false)
+    @Option var job: String
+    @Option var result: String
+
+    func run() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: job))
+        let series = try JSONDecoder().decode(LatencyJob.self, from: data).run()
+        try atomicWrite(try JSONEncoder().encode(series), to: URL(fileURLWithPath: result))
     }
 }

@@ -53,7 +53,8 @@ struct Train: ParsableCommand {
         progress.note("training \(model) (\(network.parameterCount) parameters) on \(train.count) \(engine.dataset.rawValue) images, \(engine.threads) thread(s)")
         let summary = try Trainer(recipe: recipe, progress: progress).train(network, on: train, validation: validation)
         let metrics = try RunMetrics.measure(
-            network, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: summary, threads: engine.threads)
+            network, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: summary, threads: engine.threads,
+            latency: engine.latencyPlan)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(network, to: "\(out)/model.safetensors", metadata: ["lathe.dataset": engine.dataset.rawValue])
         try metrics.write(to: "\(out)/metrics.json")

@@ -201,5 +201,27 @@ public final class ResultsStore {
         return out
     }
 
+    /// Provenance of a trial (key → value).
+    public func provenance(trial: Int64) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for row in try db.query("SELECT key, value FROM provenance WHERE trial_id = ?", [.integer(trial)]) {
+            if let key = row["key"]?.string, let value = row["value"]?.string { out[key] = value }
+        }
+        return out
+    }
+
+    /// Adds or replaces metrics of a finished trial (the latency phase's figures), in one
+    /// transaction; non-finite values are not stored.
+    public func recordMetrics(_ trial: Int64, _ metrics: [String: Double]) throws {
+        try db.transaction {
+            for (name, value) in metrics.sorted(by: { $0.key < $1.key }) {
+                try db.query("DELETE FROM metrics WHERE trial_id = ? AND name = ?", [.integer(trial), .text(name)])
+                if value.isFinite {
+                    try db.query("INSERT INTO metrics (trial_id, name, value) VALUES (?, ?, ?)", [.integer(trial), .text(name), .real(value)])
+                }
+            }
+        }
+    }
+
     static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
 }

@@ -42,6 +42,10 @@ public struct SweepOptions: Sendable {
     public var latheVersion: String
     /// Live status line (TTY) instead of one line per event.
     public var live: Bool
+    /// Time the trials' models after the trials (the latency phase); false: `--no-latency`.
+    public var latency = true
+    /// How the latency phase times (its budget, rounds and precision target).
+    public var latencyPlan = LatencyPlan()
 
     public init(spec: String, registry: String, executable: String, latheVersion: String, live: Bool) {
         self.spec = spec
@@ -135,6 +139,20 @@ public final class SweepRunner {
             }
         }
         try scheduler.run(rest, plans: byKey, job: jobBase)
+        let measured = try store.trials(sweep: sweepID).filter { $0.status == "done" }
+            .allSatisfy { try store.metrics(trial: $0.id)["latency_b1_ms"] != nil }
+        if options.latency, pending.isEmpty, measured {
+            log("latency: already measured (nothing ran now)")
+        } else if options.latency {
+            // A failed phase costs only the latency figures: the trials' results stand.
+            do {
+                try SweepLatency.run(store: store, sweep: sweepID, out: out, options: options, log: log)
+            } catch {
+                log("latency: NOT MEASURED: \(error)")
+            }
+        } else {
+            log("latency: not measured (--no-latency)")
+        }
         let final = try store.trials(sweep: sweepID)
         return SweepSummary(name: spec.name, database: databasePath, outputDirectory: out,
                             done: final.filter { $0.status == "done" }.count, failed: final.filter { $0.status == "failed" }.count,
@@ -207,6 +225,7 @@ final class Scheduler {
     private func launch(_ trial: ResultsStore.Trial, plan: TrialPlan, job base: TrialJob) throws -> Running {
         var job = base
         job.plan = plan
+        job.modelPath = SweepLatency.modelPath(out: out, trial: trial.id)
         let stem = "trial-\(trial.id)"
         let jobURL = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).job.json")
         let result = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).result.json")

@@ -23,6 +23,8 @@ public struct TrialJob: Codable, Sendable {
     public var registryDirectory: String
     public var threads: Int
     public var latheVersion: String
+    /// Where the trial saves its final model for the sweep's latency phase (none: not saved).
+    public var modelPath: String?
 }
 
 /// Runs one trial in this (child) process: the seed's cached baseline, then the stages, then
@@ -38,7 +40,6 @@ public enum TrialRunner {
         let models = TeacherCache(directory: URL(fileURLWithPath: job.cacheDirectory).appendingPathComponent("models").path)
         let key = TeacherKey(model: job.model, options: options, dataset: job.dataset.rawValue, train: train, recipe: recipe)
         let base = try models.teacher(for: key, train: train, progress: progress)
-        let baseLatency = try [1, 256].map { try Latency.measure(base.model, batchSize: $0, runs: $0 == 1 ? 50 : 8) }
         let baseAccuracy = try Evaluation.evaluate(base.model, on: test).accuracy
 
         var model = try base.model.copy()
@@ -117,6 +118,7 @@ public enum TrialRunner {
                 model = student
                 quantized = nil
                 metrics["teacher_accuracy"] = report.teacher.accuracy
+                provenance["teacher_checkpoint"] = report.teacher.cachePath
                 trainingSeconds += report.training.trainingSeconds
             default:
                 throw SweepError("unknown stage kind '\(stage.kind)'")
@@ -131,7 +133,6 @@ public enum TrialRunner {
         let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
                                               compressed: { try model.forward($0, finalContext) })
         let cost = try ModelCost.of(model)
-        let latency = try [1, 256].map { try Latency.measure(model, batchSize: $0, runs: $0 == 1 ? 50 : 8) }
         let baseBytes = Double(base.model.state.reduce(0) { $0 + 4 * $1.1.count })
         let size = quantReport.map { Double($0.sizeBytes) } ?? Double(cost.sizeBytes)
         metrics.merge([
@@ -139,10 +140,14 @@ public enum TrialRunner {
             "flip_rate": agreement.flipRate, "kl_to_baseline": agreement.klToBaseline,
             "size_bytes": size, "fp32_size_bytes": baseBytes, "compression_ratio": baseBytes / Swift.max(size, 1),
             "params": Double(model.parameterCount), "macs": Double(cost.macs),
-            "latency_b1_ms": latency[0].medianMilliseconds, "latency_b256_ms": latency[1].medianMilliseconds,
-            "speedup_b256": baseLatency[1].medianMilliseconds / Swift.max(latency[1].medianMilliseconds, 1e-9),
             "train_seconds": trainingSeconds, "peak_rss_bytes": Double(ProcessStats.peakRSSBytes),
         ]) { $1 }
+        // Latency is not measured here, beside other trials: the sweep's latency phase times
+        // this saved model afterwards, alone.
+        if let path = job.modelPath {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Checkpoint.save(model, to: path, shapesChanged: true)
+        }
         return ResultsStore.Outcome(metrics: metrics, layerStats: layers, provenance: provenance)
     }
 }

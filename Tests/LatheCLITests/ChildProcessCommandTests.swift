@@ -89,7 +89,7 @@ struct ChildProcessCommandTests {
         let spec = dir.appendingPathComponent("tiny.toml")
         try Data(SweepCommandTests.spec.utf8).write(to: spec)
         let out = dir.appendingPathComponent("out").path
-        let parent = try ChildProcess.start(CLIRunner.executable.path, ["sweep", spec.path, "--out", out, "--workers", "1", "--no-report", "--plain"],
+        let parent = try ChildProcess.start(CLIRunner.executable.path, ["sweep", spec.path, "--out", out, "--workers", "1", "--no-report", "--plain", "--no-latency"],
                                             stdout: dir.path + "/stdout", stderr: dir.path + "/stderr")
         var trial: pid_t?
         let found = ProcessTable.wait(seconds: 60) {
@@ -135,7 +135,7 @@ struct ChildProcessCommandTests {
             stages = [{ kind = "quantize", method = "exits/exit" }]
             """.utf8).write(to: spec)
         let out = dir.appendingPathComponent("out").path
-        let result = try Self.lathe(["sweep", spec.path, "--out", out, "--registry", registry, "--no-report", "--plain"], timeout: 900)
+        let result = try Self.lathe(["sweep", spec.path, "--out", out, "--registry", registry, "--no-report", "--plain", "--no-latency"], timeout: 900)
         #expect(result.exit == .exited(0), "\(result.stderr)")
         let rows = try SweepCommandTests.sqlite(out + "/results.db", "SELECT method, status, COALESCE(error, '') FROM trials ORDER BY id")
         #expect(rows.count == 3, "\(rows)")

@@ -41,7 +41,7 @@ struct SweepCommandTests {
         // Start with one worker and SIGKILL the parent once two trials are done.
         let process = Process()
         process.executableURL = CLIRunner.executable
-        process.arguments = ["sweep", spec.path, "--out", out, "--workers", "1", "--no-report", "--plain"]
+        process.arguments = ["sweep", spec.path, "--out", out, "--workers", "1", "--no-report", "--plain", "--no-latency"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -60,7 +60,8 @@ struct SweepCommandTests {
         let before = try Self.sqlite(db, "SELECT status, COUNT(*) FROM trials GROUP BY status ORDER BY status")
         #expect(before.contains { !$0.hasPrefix("done") }, "some trials must be unfinished after the kill: \(before)")
 
-        let resume = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "2", "--resume", "--no-report", "--plain"])
+        let resume = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "2", "--resume", "--no-report", "--plain",
+                                        "--latency-budget", "1"])
         #expect(resume.status == 0, "\(resume.stderr)")
         let rows = try Self.sqlite(db, "SELECT method, seed, status FROM trials ORDER BY method, seed")
         let expected = ["baseline (fp32)", "ptq: bits=2", "ptq: bits=4", "ptq: bits=8"].flatMap { m in [0, 1].map { "\(m)|\($0)|done" } }
@@ -79,12 +80,27 @@ struct SweepCommandTests {
         #expect(agreement.dropFirst().allSatisfy { (Double($0[2]) ?? 0) > 0 }, "\(agreement)")
         #expect(agreement.count == 4 && (Double(agreement[1][1]) ?? 0) > 0, "2-bit weights must flip some predictions: \(agreement)")
         #expect(try Self.sqlite(db, "SELECT COUNT(*) FROM sweeps") == ["1"])
+        // The latency phase timed every trial's saved model after the trials; each speedup lies
+        // inside its interval, and each baseline's is its control (itself against a copy).
+        let latency = try Self.sqlite(db, """
+            SELECT t.grp, l.value, s.value, lo.value, hi.value FROM trials t
+            JOIN metrics l ON l.trial_id = t.id AND l.name = 'latency_b256_ms'
+            JOIN metrics s ON s.trial_id = t.id AND s.name = 'speedup_b1'
+            JOIN metrics lo ON lo.trial_id = t.id AND lo.name = 'speedup_b1_lower'
+            JOIN metrics hi ON hi.trial_id = t.id AND hi.name = 'speedup_b1_upper' ORDER BY t.id
+            """).map { $0.split(separator: "|").map(String.init) }
+        #expect(latency.count == 8, "every trial timed: \(latency)")
+        for row in latency {
+            let v = row.dropFirst().compactMap(Double.init)
+            #expect(v.count == 4 && v[0] > 0 && v[2] <= v[1] && v[1] <= v[3], "\(row)")
+        }
+        #expect(resume.stderr.contains("latency: timing 10 models"), "8 trials and 2 baseline controls: \(resume.stderr)")
         // Resuming a complete sweep runs nothing.
-        let again = try CLIRunner.run(["sweep", spec.path, "--out", out, "--resume", "--no-report", "--plain"])
+        let again = try CLIRunner.run(["sweep", spec.path, "--out", out, "--resume", "--no-report", "--plain", "--no-latency"])
         #expect(again.status == 0)
         #expect(again.stderr.contains("0 to run"))
         // Without --resume the existing sweep is refused.
-        let refused = try CLIRunner.run(["sweep", spec.path, "--out", out, "--no-report", "--plain"])
+        let refused = try CLIRunner.run(["sweep", spec.path, "--out", out, "--no-report", "--plain", "--no-latency"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("--resume"))
     }
@@ -118,7 +134,7 @@ struct SweepCommandTests {
             stages = [{ kind = "quantize", method = "writes_input/sym8", workflow = "qat", qat_epochs = 1 }]
             """).utf8).write(to: spec)
         let out = dir.appendingPathComponent("out").path
-        let result = try CLIRunner.run(["sweep", spec.path, "--out", out, "--registry", registry, "--no-report", "--plain"])
+        let result = try CLIRunner.run(["sweep", spec.path, "--out", out, "--registry", registry, "--no-report", "--plain", "--no-latency"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("crashed with SIGSEGV"))
         let rows = try Self.sqlite(out + "/results.db", "SELECT method, status, COALESCE(error, '') FROM trials ORDER BY id")
@@ -136,7 +152,7 @@ struct SweepCommandTests {
         let spec = dir.appendingPathComponent("bad.toml")
         try Data(Self.spec.replacingOccurrences(of: "[8, 4, 2]", with: "[8, 99]").utf8).write(to: spec)
         let out = dir.appendingPathComponent("out")
-        let result = try CLIRunner.run(["sweep", spec.path, "--out", out.path, "--no-report", "--plain"])
+        let result = try CLIRunner.run(["sweep", spec.path, "--out", out.path, "--no-report", "--plain", "--no-latency"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("bad.toml:15:") && result.stderr.contains("got 99"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out.path))

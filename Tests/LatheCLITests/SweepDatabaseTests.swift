@@ -28,7 +28,7 @@ struct SweepDatabaseTests {
         // A real sweep runs in one process...
         let first = Process()
         first.executableURL = CLIRunner.executable
-        first.arguments = ["sweep", spec, "--out", out, "--workers", "1", "--no-report", "--plain"]
+        first.arguments = ["sweep", spec, "--out", out, "--workers", "1", "--no-report", "--plain", "--no-latency"]
         first.standardOutput = FileHandle.nullDevice
         first.standardError = FileHandle.nullDevice
         try first.run()
@@ -40,7 +40,7 @@ struct SweepDatabaseTests {
         #expect(first.isRunning, "the first sweep should still be running")
         // ...and a second one on the same database, in another process, refuses at once.
         let started = Date()
-        let second = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--no-report", "--plain"])
+        let second = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--no-report", "--plain", "--no-latency"])
         #expect(second.status != 0)
         #expect(second.stderr.contains("results database \(db) is in use by another sweep (pid \(first.processIdentifier)"), "\(second.stderr)")
         #expect(Date().timeIntervalSince(started) < 30)
@@ -50,7 +50,7 @@ struct SweepDatabaseTests {
         first.waitUntilExit()
         let lock = try WriterLock(database: db)
         // Held here, it refuses another process's sweep, naming this process.
-        let third = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--no-report", "--plain"])
+        let third = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--no-report", "--plain", "--no-latency"])
         #expect(third.status != 0 && third.stderr.contains("(pid \(getpid())"), "\(third.stderr)")
         withExtendedLifetime(lock) {}
     }
@@ -63,24 +63,24 @@ struct SweepDatabaseTests {
         let db = out + "/results.db"
         // The data is missing (as after a disk full): the baseline fails, and its trial with it.
         let missing = dir.appendingPathComponent("no-data").path
-        let broken = try CLIRunner.run(["sweep", spec, "--out", out, "--data", missing, "--no-report", "--plain"])
+        let broken = try CLIRunner.run(["sweep", spec, "--out", out, "--data", missing, "--no-report", "--plain", "--no-latency"])
         #expect(broken.status == 0, "\(broken.stderr)")
         let failed = try SweepCommandTests.sqlite(db, "SELECT grp, status, attempts FROM trials ORDER BY id")
         #expect(failed == ["baseline|failed|1", "ptq|failed|1"], "\(failed)")
         // --resume alone leaves failed trials alone.
-        let resumed = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--no-report", "--plain"])
+        let resumed = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--no-report", "--plain", "--no-latency"])
         #expect(resumed.status == 0 && resumed.stderr.contains("0 to run"), "\(resumed.stderr)")
         // --retry-failed without --resume is refused.
-        let alone = try CLIRunner.run(["sweep", spec, "--out", out, "--retry-failed", "--no-report", "--plain"])
+        let alone = try CLIRunner.run(["sweep", spec, "--out", out, "--retry-failed", "--no-report", "--plain", "--no-latency"])
         #expect(alone.status != 0 && alone.stderr.contains("add --resume"), "\(alone.stderr)")
         // With the data back, --resume --retry-failed runs both again: baseline first.
-        let retried = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--retry-failed", "--no-report", "--plain"])
+        let retried = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--retry-failed", "--no-report", "--plain", "--no-latency"])
         #expect(retried.status == 0, "\(retried.stderr)")
         #expect(retried.stderr.contains("2 failed trial(s) will run again") && retried.stderr.contains("2 to run"), "\(retried.stderr)")
         let done = try SweepCommandTests.sqlite(db, "SELECT grp, status, attempts, COALESCE(error, '') FROM trials ORDER BY id")
         #expect(done == ["baseline|done|2|", "ptq|done|2|"], "\(done)")
         // Done trials are never repeated: nothing left to retry, no trial or metric duplicated.
-        let again = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--retry-failed", "--no-report", "--plain"])
+        let again = try CLIRunner.run(["sweep", spec, "--out", out, "--resume", "--retry-failed", "--no-report", "--plain", "--no-latency"])
         #expect(again.status == 0 && again.stderr.contains("0 to run"), "\(again.stderr)")
         #expect(try SweepCommandTests.sqlite(db, "SELECT COUNT(*), SUM(attempts) FROM trials") == ["2|4"])
         #expect(try SweepCommandTests.sqlite(db, "SELECT COUNT(*) FROM metrics WHERE name = 'accuracy'") == ["2"])
@@ -128,7 +128,7 @@ struct SweepDatabaseTests {
         // A sweep cannot write there: the error names the database and the reason.
         let spec = try Self.write(Self.spec.replacingOccurrences(of: "name = \"tiny\"", with: "name = \"ro\""), in: dir)
         let write = try Self.runWithReadOnly(media, ["sweep", spec, "--db", db, "--out", dir.appendingPathComponent("out").path,
-                                                     "--resume", "--no-report", "--plain"])
+                                                     "--resume", "--no-report", "--plain", "--no-latency"])
         #expect(write.status != 0 && write.status != 98 && write.status != 99)
         #expect(write.stderr.contains("cannot write results database \(db)") && write.stderr.contains("Read-only file system")
                 || geteuid() != 0 && write.stderr.contains("Permission denied"), "\(write.stderr)")

@@ -166,7 +166,8 @@ struct StageTests {
         let (student, report) = try DistillationStage.run(config, train: train, test: test, dataset: "fashion-mnist",
                                                           recipe: Self.recipe(epochs: 1), registry: try Support.registry(),
                                                           cache: TeacherCache(directory: dir.path))
-        let run = try RunMetrics.measure(student, dataset: "fashion-mnist", test: test, recipe: Self.recipe(epochs: 1), training: report.training, threads: 1)
+        let run = try RunMetrics.measure(student, dataset: "fashion-mnist", test: test, recipe: Self.recipe(epochs: 1), training: report.training, threads: 1,
+                                     latency: nil)
         let path = dir.appendingPathComponent("metrics.json").path
         try DistillMetrics(run: run, distillation: report).write(to: path)
         let plain = try JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: URL(fileURLWithPath: path)))

@@ -40,8 +40,51 @@ public struct Latency: Sendable, Codable, Equatable {
     public var batchSize: Int
     /// Median milliseconds per forward pass.
     public var medianMilliseconds: Double
-    /// Number of timed runs.
+    /// Number of timed runs (rounds, in the latency phase).
     public var runs: Int
+    /// The median's 95% interval (latency phase only).
+    public var lowerMilliseconds: Double?
+    public var upperMilliseconds: Double?
+    /// Speedup over the reference model (reference time / this time) with its 95% interval, from
+    /// the per-round paired ratios; for the reference itself (or a model timed alone) this is its
+    /// control, against a copy of itself, and must read 1.00 within the interval.
+    public var speedup: Double?
+    public var speedupLower: Double?
+    public var speedupUpper: Double?
+
+    public init(batchSize: Int, medianMilliseconds: Double, runs: Int) {
+        self.batchSize = batchSize
+        self.medianMilliseconds = medianMilliseconds
+        self.runs = runs
+    }
+
+    /// Relative half-width of the median's interval (0.02 = ±2 %), when known.
+    public var noise: Double? {
+        guard let l = lowerMilliseconds, let u = upperMilliseconds, medianMilliseconds > 0 else { return nil }
+        return (u - l) / 2 / medianMilliseconds
+    }
+
+    /// A series' median and interval, with its speedup over `reference` when given.
+    public init(_ series: LatencySeries, over reference: LatencySeries?) {
+        let m = series.median
+        self.init(batchSize: series.batchSize, medianMilliseconds: m.median, runs: series.samples.count)
+        lowerMilliseconds = m.lower
+        upperMilliseconds = m.upper
+        if let reference {
+            let s = LatencyPhase.speedup(of: series, over: reference)
+            (speedup, speedupLower, speedupUpper) = (s.median, s.lower, s.upper)
+        }
+    }
+
+    /// "b1 0.123 ms ±1.2 %, 1.05× [1.01, 1.09]" (the parts that are known).
+    public var summary: String {
+        var s = String(format: "b%d %.3f ms", batchSize, medianMilliseconds)
+        if let n = noise { s += String(format: " ±%.1f %%", 100 * n) }
+        if let v = speedup, let l = speedupLower, let u = speedupUpper {
+            s += String(format: ", %.2f× [%.2f, %.2f]%@", v, l, u, l <= 1 && 1 <= u ? " (within noise)" : "")
+        }
+        return s
+    }
 
     /// Median wall time of `runs` evaluation-mode forward passes on zeros (after `warmup` passes).
     public static func measure(_ model: Model, batchSize: Int, runs: Int = 20, warmup: Int = 3) throws -> Latency {

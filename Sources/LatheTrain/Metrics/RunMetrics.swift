@@ -21,7 +21,12 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     /// Mean KL(uncompressed ‖ compressed) of the test-set softmax outputs, in nats: set with `flipRate`.
     public var klToBaseline: Double?
     public var cost: ModelCost
+    /// The model's latency from the latency phase (empty with `--no-latency`); its speedups are
+    /// over `referenceLatency`'s model, or its own control when timed alone.
     public var latency: [Latency]
+    /// The uncompressed model's latency, timed interleaved with this one; its speedups are its
+    /// control (against a copy of itself).
+    public var referenceLatency: [Latency]?
     public var training: TrainingSummary?
     public var peakRSSBytes: Int
     public var libtorch: String
@@ -36,17 +41,43 @@ public struct RunMetrics: Sendable, Codable, Equatable {
 }
 
 extension RunMetrics {
-    /// Evaluates `model` on `test` and measures its cost and latency (batch 1 and 256).
+    /// Evaluates `model` on `test`, measures its cost and, with a `latency` plan, times it in the
+    /// latency phase: interleaved with `reference` (the uncompressed model) and a control copy
+    /// of the reference (of `model` when there is none).
     public static func measure(
-        _ model: Model, dataset: String, test: LatheData.ImageDataset, recipe: Recipe?, training: TrainingSummary?, threads: Int
+        _ model: Model, dataset: String, test: LatheData.ImageDataset, recipe: Recipe?, training: TrainingSummary?, threads: Int,
+        reference: Model? = nil, latency plan: LatencyPlan?
     ) throws -> RunMetrics {
         let (accuracy, loss) = try Evaluation.evaluate(model, on: test)
-        let latency = try [1, 256].map { try Latency.measure(model, batchSize: $0, runs: $0 == 1 ? 50 : 10) }
-        return RunMetrics(
+        var latency: [Latency] = []
+        var referenceLatency: [Latency]?
+        if let plan {
+            let control = try (reference ?? model).copy()
+            var subjects = [subject("model", model), subject("control", control)]
+            if let reference { subjects.append(subject("reference", reference)) }
+            let series = try LatencyPhase.run(subjects, plan: plan)
+            func of(_ id: String) -> [LatencySeries] { series.filter { $0.id == id } }
+            let base = reference == nil ? of("model") : of("reference")
+            let controls = of("control")
+            if reference != nil {
+                referenceLatency = zip(base, controls).map { Latency($0, over: $1) }
+                latency = zip(of("model"), base).map { Latency($0, over: $1) }
+            } else {
+                latency = zip(base, controls).map { Latency($0, over: $1) }
+            }
+        }
+        var metrics = RunMetrics(
             model: model.architecture, options: model.options, dataset: dataset, recipe: recipe, threads: threads,
             accuracy: accuracy, testLoss: loss, testSamples: test.count, cost: try ModelCost.of(model), latency: latency,
             training: training, peakRSSBytes: ProcessStats.peakRSSBytes, libtorch: LatheTensor.Engine.libtorchVersion,
             createdAt: ISO8601DateFormatter().string(from: Date()))
+        metrics.referenceLatency = referenceLatency
+        return metrics
+    }
+
+    private static func subject(_ id: String, _ model: Model) -> LatencySubject {
+        let o = model.options
+        return LatencySubject(id: id, input: [o.inputChannels, o.imageSize, o.imageSize]) { try model.predict($0) }
     }
 
     /// Records `agreement` (flip rate and KL against the uncompressed model).
@@ -57,7 +88,7 @@ extension RunMetrics {
 
     /// A one-line summary for the terminal.
     public var headline: String {
-        let lat = latency.map { String(format: "b%d %.3f ms", $0.batchSize, $0.medianMilliseconds) }.joined(separator: ", ")
+        let lat = latency.isEmpty ? "not measured (--no-latency)" : latency.map(\.summary).joined(separator: "; ")
         var s = String(format: "%@: test accuracy %.2f%% (%d images), %d params, %.1f KB, %d MACs, latency %@",
                        model, 100 * accuracy, testSamples, cost.parameters, Double(cost.sizeBytes) / 1024, cost.macs, lat)
         if let t = training { s += String(format: ", trained in %.1fs (%.0f img/s)", t.trainingSeconds, t.imagesPerSecond) }

@@ -76,6 +76,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case diverged(epoch: Int, step: Int)
     /// A training, validation or test set without samples.
     case emptyDataSet(String)
+    /// A latency plan or subject list that cannot be timed.
+    case invalidLatencyPlan(String)
 
     public var description: String {
         switch self {
@@ -84,6 +86,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .badCheckpoint(path, reason): "\(path): \(reason)"
         case let .diverged(epoch, step): "training diverged (non-finite loss) at epoch \(epoch), step \(step); lower the learning rate"
         case let .emptyDataSet(role): "the \(role) set has no samples"
+        case let .invalidLatencyPlan(message): "latency phase: \(message)"
         }
     }
 }

@@ -1,0 +1,137 @@
+import Foundation
+import LatheIO
+import LatheModels
+import LathePlugins
+import LatheResults
+import LatheTensor
+import LatheTrain
+
+/// What the latency child (`lathe __latency`) times: saved models by id, at one thread count.
+public struct LatencyJob: Codable, Sendable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var id: String
+        public var checkpoint: String
+    }
+    public var entries: [Entry]
+    public var threads: Int
+    public var plan: LatencyPlan
+
+    /// Loads every checkpoint (each entry its own model, even when two name the same file: the
+    /// baseline's control copy) and times them together.
+    public func run() throws -> [LatencySeries] {
+        Engine.threads = threads
+        let subjects = try entries.map { entry -> LatencySubject in
+            let model = try Checkpoint.load(entry.checkpoint).model
+            let o = model.options
+            return LatencySubject(id: entry.id, input: [o.inputChannels, o.imageSize, o.imageSize]) { try model.predict($0) }
+        }
+        return try LatencyPhase.run(subjects, plan: plan)
+    }
+}
+
+/// The sweep's latency phase: after the trials, every done trial's saved model (and each
+/// distinct teacher) is timed in one child process with no trial running beside it, and the
+/// figures are written into the trials' metrics. Each seed's baseline is timed a second time
+/// as its own control: its "speedup" over itself must read 1.00.
+enum SweepLatency {
+    static let controlSuffix = "#control"
+
+    /// Where a trial leaves its final model for the phase.
+    static func modelPath(out: String, trial: Int64) -> String { "\(out)/models/trial-\(trial).safetensors" }
+
+    /// Times the sweep's done trials and records the figures; returns a one-line summary.
+    static func run(store: ResultsStore, sweep: Int64, out: String, options: SweepOptions, log: (String) -> Void) throws {
+        let done = try store.trials(sweep: sweep).filter { $0.status == "done" }
+        var entries: [LatencyJob.Entry] = []
+        var timed: [ResultsStore.Trial] = []
+        var teachers: [String: String] = [:]  // checkpoint → id
+        for trial in done {
+            let path = modelPath(out: out, trial: trial.id)
+            guard FileManager.default.fileExists(atPath: path) else {
+                log("latency: trial \(trial.id) has no saved model (\(path)); not timed")
+                continue
+            }
+            timed.append(trial)
+            entries.append(.init(id: "trial-\(trial.id)", checkpoint: path))
+            if trial.record.group == "baseline" {
+                entries.append(.init(id: "trial-\(trial.id)\(controlSuffix)", checkpoint: path))
+            }
+            if let teacher = try store.provenance(trial: trial.id)["teacher_checkpoint"], teachers[teacher] == nil,
+               FileManager.default.fileExists(atPath: teacher) {
+                teachers[teacher] = "teacher-\(teachers.count)"
+                entries.append(.init(id: "teacher-\(teachers.count - 1)", checkpoint: teacher))
+            }
+        }
+        guard !entries.isEmpty else { return }
+        let job = LatencyJob(entries: entries, threads: options.threads, plan: options.latencyPlan)
+        let jobURL = URL(fileURLWithPath: out).appendingPathComponent("logs/latency.job.json")
+        let resultURL = URL(fileURLWithPath: out).appendingPathComponent("logs/latency.result.json")
+        let logPath = out + "/logs/latency.log"
+        try? FileManager.default.removeItem(at: resultURL)
+        try atomicWrite(JSONEncoder().encode(job), to: jobURL)
+        log("latency: timing \(entries.count) models interleaved at \(options.threads) thread(s), nothing else running")
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMP_NUM_THREADS"] = String(options.threads)
+        let started = Date()
+        let child = try ChildProcess.start(options.executable, ["__latency", "--job", jobURL.path, "--result", resultURL.path],
+                                           environment: environment, stdout: logPath, stderr: logPath)
+        let limit = job.plan.budgetSeconds * 3 + 600
+        var exit: ChildExit?
+        while exit == nil {
+            Thread.sleep(forTimeInterval: 0.2)
+            exit = try child.poll()
+            if exit == nil, Date().timeIntervalSince(started) > limit {
+                child.killGroup()
+                throw SweepError("the latency phase did not finish in \(Int(limit)) s (log: \(logPath)); the trials' other results are recorded")
+            }
+        }
+        guard let exit, exit.succeeded, let data = try? Data(contentsOf: resultURL),
+              let series = try? JSONDecoder().decode([LatencySeries].self, from: data) else {
+            let last = (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
+            let how = exit.map { "\($0)" } ?? "no exit"
+            throw SweepError("the latency phase failed (\(how)): \(last) (log: \(logPath)); the trials' other results are recorded")
+        }
+        let figures = try metrics(series: series, trials: timed, teachers: teachers, store: store)
+        for (trial, values) in figures { try store.recordMetrics(trial, values) }
+        let rounds = series.map(\.samples.count).max() ?? 0
+        let noise = Statistics.median(series.map { $0.median.relativeHalfWidth })
+        log(String(format: "latency: %d rounds in %.0f s, median noise ±%.1f %%", rounds, Date().timeIntervalSince(started), 100 * noise))
+    }
+
+    /// Per trial: medians, noise and speedups over the same seed's baseline (the baseline's own
+    /// are over its control copy); distillation trials also get their teacher's medians.
+    static func metrics(series: [LatencySeries], trials: [ResultsStore.Trial], teachers: [String: String],
+                        store: ResultsStore) throws -> [Int64: [String: Double]] {
+        var byID: [String: [Int: LatencySeries]] = [:]
+        for s in series { byID[s.id, default: [:]][s.batchSize] = s }
+        let baselineOfSeed = Dictionary(trials.filter { $0.record.group == "baseline" }.map { ($0.record.seed, $0.id) },
+                                        uniquingKeysWith: { a, _ in a })
+        var out: [Int64: [String: Double]] = [:]
+        for trial in trials {
+            guard let mine = byID["trial-\(trial.id)"] else { continue }
+            // A baseline's reference is its control copy; other trials', their seed's baseline.
+            let referenceID: String?
+            if trial.record.group == "baseline" {
+                referenceID = "trial-\(trial.id)\(controlSuffix)"
+            } else if let base = baselineOfSeed[trial.record.seed] {
+                referenceID = "trial-\(base)"
+            } else {
+                referenceID = nil
+            }
+            var values: [String: Double] = [:]
+            for (batch, s) in mine {
+                let figure = Latency(s, over: referenceID.flatMap { byID[$0]?[batch] })
+                values["latency_b\(batch)_ms"] = figure.medianMilliseconds
+                values["latency_b\(batch)_noise"] = figure.noise
+                values["speedup_b\(batch)"] = figure.speedup
+                values["speedup_b\(batch)_lower"] = figure.speedupLower
+                values["speedup_b\(batch)_upper"] = figure.speedupUpper
+            }
+            if let teacher = try store.provenance(trial: trial.id)["teacher_checkpoint"], let id = teachers[teacher] {
+                for (batch, s) in byID[id] ?? [:] { values["teacher_latency_b\(batch)_ms"] = s.median.median }
+            }
+            out[trial.id] = values
+        }
+        return out
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import LatheTensor
+
+/// A model to time: its forward function and the shape of one input sample.
+public struct LatencySubject {
+    public var id: String
+    public var input: [Int]
+    public var forward: (Tensor) throws -> Tensor
+
+    public init(id: String, input: [Int], forward: @escaping (Tensor) throws -> Tensor) {
+        self.id = id
+        self.input = input
+        self.forward = forward
+    }
+}
+
+/// How long and how precisely the latency phase times.
+public struct LatencyPlan: Sendable, Codable, Equatable {
+    public var batchSizes: [Int] = [1, 256]
+    /// Rounds always run (after the warm-up round, which is discarded).
+    public var minRounds = 15
+    /// Rounds never exceeded.
+    public var maxRounds = 400
+    /// Stop once every median's 95% interval is within ± this share of it (0.03 = ±3 %).
+    public var target = 0.03
+    /// Stop after this many seconds even when the target is not met (the noise figure says so).
+    public var budgetSeconds = 120.0
+    /// Each sample times a block of passes at least this long, so that the clock's resolution
+    /// and per-call overhead do not dominate small models at batch 1.
+    public var minBlockSeconds = 0.002
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case batchSizes = "batch_sizes", minRounds = "min_rounds", maxRounds = "max_rounds", target
+        case budgetSeconds = "budget_seconds", minBlockSeconds = "min_block_seconds"
+    }
+}
+
+/// The timing of one subject at one batch size: one sample (ms per forward pass) per round.
+public struct LatencySeries: Sendable, Codable, Equatable {
+    public var id: String
+    public var batchSize: Int
+    /// Milliseconds per pass, one value per round, in round order (the warm-up round excluded).
+    public var samples: [Double]
+    /// Passes per timed block.
+    public var passesPerBlock: Int
+
+    enum CodingKeys: String, CodingKey { case id, batchSize = "batch_size", samples, passesPerBlock = "passes_per_block" }
+
+    /// The median and its distribution-free 95% interval.
+    public var median: MedianInterval { MedianInterval(samples) }
+}
+
+/// A median with its distribution-free 95% confidence interval from order statistics
+/// (ranks n/2 ∓ 1.96·√n/2, the binomial normal approximation): it holds for any distribution of
+/// the samples, which timing noise (skewed, with outliers) is not normal in.
+public struct MedianInterval: Sendable, Equatable {
+    public var median: Double
+    public var lower: Double
+    public var upper: Double
+
+    public init(_ values: [Double]) {
+        let s = values.filter(\.isFinite).sorted()
+        guard !s.isEmpty else {
+            (median, lower, upper) = (.nan, .nan, .nan)
+            return
+        }
+        median = Statistics.median(s)
+        let n = Double(s.count)
+        let half = 1.96 * n.squareRoot() / 2
+        // 1-based ranks j and k, clamped to the sample.
+        let j = Swift.max(1, Int((n / 2 - half).rounded(.down)))
+        let k = Swift.min(s.count, Int((n / 2 + half).rounded(.up)) + 1)
+        lower = s[j - 1]
+        upper = s[k - 1]
+    }
+
+    /// Half the interval's width relative to the median (0.02 = ±2 %); infinite for a zero median.
+    public var relativeHalfWidth: Double {
+        median > 0 ? (upper - lower) / 2 / median : .infinity
+    }
+}
+
+/// The latency phase: every subject timed in one process, interleaved, so that slow drifts of
+/// the machine (frequency, another process, thermal state) fall on all subjects alike.
+///
+/// Each round times every subject at every batch size once, starting at a rotating position;
+/// a sample is the mean pass time of a block of passes (sized once, to `minBlockSeconds`).
+/// One warm-up round is run and discarded. Rounds continue until every median's 95% interval
+/// is within ±`target` of it, or `maxRounds` or `budgetSeconds` is reached; the achieved
+/// half-width is each series' noise figure.
+public enum LatencyPhase {
+    /// Times `subjects` (ids must be distinct) and returns one series per subject and batch
+    /// size, in subject order then batch order. `clock` returns nanoseconds (tests inject one).
+    public static func run(_ subjects: [LatencySubject], plan: LatencyPlan = LatencyPlan(),
+                           clock: () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) throws -> [LatencySeries] {
+        guard Set(subjects.map(\.id)).count == subjects.count else {
+            throw TrainingError.invalidLatencyPlan("subjects must have distinct ids")
+        }
+        guard plan.batchSizes.allSatisfy({ $0 >= 1 }), plan.minRounds >= 1, plan.maxRounds >= plan.minRounds else {
+            throw TrainingError.invalidLatencyPlan("batch sizes ≥ 1 and 1 ≤ min_rounds ≤ max_rounds expected")
+        }
+        struct Slot {
+            var subject: Int
+            var batch: Int
+            var input: Tensor
+            var passes = 1
+            var samples: [Double] = []
+        }
+        var slots: [Slot] = []
+        for (index, subject) in subjects.enumerated() {
+            for batch in plan.batchSizes {
+                slots.append(Slot(subject: index, batch: batch, input: try Tensor.zeros([batch] + subject.input)))
+            }
+        }
+        func time(_ slot: Slot) throws -> Double {
+            let forward = subjects[slot.subject].forward
+            let start = clock()
+            try withNoGrad { for _ in 0..<slot.passes { _ = try forward(slot.input) } }
+            return Double(clock() &- start) / 1e6 / Double(slot.passes)
+        }
+        // Warm-up: two passes each, then size the block from a third.
+        for i in slots.indices {
+            slots[i].passes = 2
+            _ = try time(slots[i])
+            slots[i].passes = 1
+            let once = try time(slots[i]) / 1e3
+            slots[i].passes = Swift.max(1, Swift.min(10_000, Int((plan.minBlockSeconds / Swift.max(once, 1e-9)).rounded(.up))))
+        }
+        let started = clock()
+        var round = 0
+        while round < plan.maxRounds {
+            for offset in 0..<slots.count {
+                let i = (round + offset) % slots.count
+                slots[i].samples.append(try time(slots[i]))
+            }
+            round += 1
+            if round >= plan.minRounds {
+                let precise = slots.allSatisfy { MedianInterval($0.samples).relativeHalfWidth <= plan.target }
+                let elapsed = Double(clock() &- started) / 1e9
+                if precise || elapsed >= plan.budgetSeconds { break }
+            }
+        }
+        return slots.map {
+            LatencySeries(id: subjects[$0.subject].id, batchSize: $0.batch, samples: $0.samples, passesPerBlock: $0.passes)
+        }
+    }
+
+    /// The speedup of `trial` over `reference` (reference time / trial time): the median of the
+    /// per-round ratios, whose pairing cancels what a round shares, with its 95% interval.
+    public static func speedup(of trial: LatencySeries, over reference: LatencySeries) -> MedianInterval {
+        let n = Swift.min(trial.samples.count, reference.samples.count)
+        let ratios = (0..<n).compactMap { i -> Double? in
+            trial.samples[i] > 0 ? reference.samples[i] / trial.samples[i] : nil
+        }
+        return MedianInterval(ratios)
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import LatheTensor
+import Testing
+@testable import LatheTrain
+
+@Suite struct LatencyPhaseTests {
+    /// The order-statistic interval of the median, by hand: for n = 15 the ranks are
+    /// ⌊7.5 − 1.96·√15/2⌋ = 3 and ⌈7.5 + 1.96·√15/2⌉ + 1 = 13.
+    @Test func medianIntervalUsesOrderStatistics() {
+        let m = MedianInterval((1...15).map(Double.init).shuffled())
+        #expect(m.median == 8)
+        #expect(m.lower == 3 && m.upper == 13)
+        #expect(abs(m.relativeHalfWidth - 5.0 / 8.0) < 1e-12)
+        // n = 100: ranks 40 and 61 (the textbook table).
+        let big = MedianInterval((1...100).map(Double.init))
+        #expect(big.lower == 40 && big.upper == 61)
+        #expect(MedianInterval([]).median.isNaN)
+    }
+
+    /// With a clock that charges each subject a fixed cost per pass, every sample is exact: the
+    /// phase stops at its minimum rounds (zero noise), sizes blocks to the minimum block time,
+    /// and the speedups are the exact cost ratios; a copy of a subject reads 1.00.
+    @Test func interleavedRoundsGiveExactFiguresWithADeterministicClock() throws {
+        var now: UInt64 = 0
+        var plan = LatencyPlan()
+        plan.batchSizes = [1, 4]
+        plan.minRounds = 5
+        plan.minBlockSeconds = 0.001
+        // Cost in ns per pass: by subject (from the input's first value) and batch size.
+        func subject(_ id: String, costPerSample: UInt64) -> LatencySubject {
+            LatencySubject(id: id, input: [2]) { x in
+                now += costPerSample * UInt64(x.shape[0])
+                return x
+            }
+        }
+        let series = try LatencyPhase.run(
+            [subject("base", costPerSample: 100_000), subject("copy", costPerSample: 100_000), subject("fast", costPerSample: 25_000)],
+            plan: plan, clock: { now })
+        #expect(series.map(\.id) == ["base", "base", "copy", "copy", "fast", "fast"])
+        #expect(series.allSatisfy { $0.samples.count == 5 })
+        let base1 = try #require(series.first { $0.id == "base" && $0.batchSize == 1 })
+        let fast4 = try #require(series.first { $0.id == "fast" && $0.batchSize == 4 })
+        #expect(base1.median.median == 0.1 && base1.median.relativeHalfWidth == 0)
+        #expect(base1.passesPerBlock == 10)  // 1 ms block / 0.1 ms pass
+        #expect(fast4.median.median == 0.1)
+        let copy1 = try #require(series.first { $0.id == "copy" && $0.batchSize == 1 })
+        let fast1 = try #require(series.first { $0.id == "fast" && $0.batchSize == 1 })
+        #expect(LatencyPhase.speedup(of: copy1, over: base1) == MedianInterval([1, 1, 1, 1, 1]))
+        #expect(LatencyPhase.speedup(of: fast1, over: base1).median == 4)
+    }
+
+    /// Rounds continue past the minimum while the target is not met, and stop at the budget.
+    @Test func noisySubjectsRunToTheBudget() throws {
+        var now: UInt64 = 0
+        var flip = false
+        var plan = LatencyPlan()
+        plan.batchSizes = [1]
+        plan.minRounds = 3
+        plan.maxRounds = 50
+        plan.budgetSeconds = 1e9
+        plan.minBlockSeconds = 1e-4  // one pass per block: the samples alternate 1 and 3 ms
+        let noisy = LatencySubject(id: "noisy", input: [1]) { x in
+            flip.toggle()
+            now += flip ? 1_000_000 : 3_000_000
+            return x
+        }
+        let series = try LatencyPhase.run([noisy], plan: plan, clock: { now })
+        #expect(series[0].samples.count == 50, "a ±50 % spread never meets ±3 %: the phase runs to max_rounds")
+        #expect(throws: TrainingError.self) {
+            try LatencyPhase.run([noisy, noisy], plan: plan, clock: { now })
+        }
+    }
+}
