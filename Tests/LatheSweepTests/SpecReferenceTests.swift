@@ -27,9 +27,18 @@ struct SpecReferenceTests {
 
     @Test func committedReferenceMatchesTheSchema() throws {
         let path = SourceTree.root.appendingPathComponent("docs/sweep-spec.md")
-        let committed = try String(contentsOf: path, encoding: .utf8)
-        #expect(committed == SpecReference.markdown(),
-                "docs/sweep-spec.md differs from the schema the validator uses: run scripts/gen-spec-doc.sh and commit the result")
+        let committed = try String(contentsOf: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let rendered = SpecReference.markdown().split(separator: "\n", omittingEmptySubsequences: false)
+        // The first line that differs (1-based), or nil when the files are equal byte for byte.
+        var line: Int? = committed.count == rendered.count ? nil : min(committed.count, rendered.count) + 1
+        for (index, pair) in zip(committed, rendered).enumerated() where pair.0 != pair.1 {
+            line = index + 1
+            break
+        }
+        #expect(line == nil, """
+            docs/sweep-spec.md differs from the schema the validator uses (first at line \(line ?? 0)): \
+            run scripts/gen-spec-doc.sh and commit the result
+            """)
     }
 
     @Test func referenceListsEveryKeyOfEverySection() {
