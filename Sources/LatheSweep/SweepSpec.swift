@@ -1,6 +1,5 @@
 import Foundation
 import LatheDistill
-import LatheModels
 import LathePlugins
 import LathePruning
 import LatheQuant

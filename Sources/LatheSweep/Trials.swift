@@ -275,7 +275,7 @@ extension SweepSpec.Group {
                         _ = try SweepSpec.decode(RecipeOverrides.self, overrides, section: section + " recipe", keys: Recipe.schema.names, locate: locate)
                             .applied(to: Recipe()).validate()
                     }
-                    let c = try SweepSpec.decode(DistillConfig.self, .object(distill), section: section, locate: locate)
+                    let c = try SweepSpec.decode(DistillConfig.self, .object(distill), section: section, keys: ["kind"] + SpecSchema.distill.names, locate: locate)
                     try c.validate(base: Recipe())
                     for term in c.terms {
                         let (manifest, descriptor) = try registry.resolve(term.method)

@@ -192,6 +192,10 @@ struct SpecReferenceTests {
             let (text, line) = context.spec("colour", "1")
             let message = error(text)
             #expect(message.hasPrefix("spec.toml:\(line): ") && message.contains("unknown key 'colour'"), "\(context.name): \(message)")
+            // The valid keys listed are the schema's (a stage's with its `kind`).
+            let stage = SpecSchema.StageKind.allCases.map(\.rawValue).contains(context.name)
+            let valid = (context.schema.names + (stage ? ["kind"] : [])).sorted().joined(separator: ", ")
+            #expect(message.contains("expected one of: \(valid)"), "\(context.name): \(message)")
         }
     }
 
