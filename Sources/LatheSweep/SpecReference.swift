@@ -1,4 +1,3 @@
-import LatheDistill
 import LatheTrain
 
 /// The sweep spec reference, `docs/sweep-spec.md`: every key of every section of `SpecSchema`
@@ -60,7 +59,7 @@ public enum SpecReference {
             and choices.
 
             """
-        for schema in [SpecSchema.topLevel, Recipe.schema, SpecSchema.group] {
+        for schema in SpecSchema.tables {
             out += section(schema, level: "##")
         }
         out += """
@@ -71,10 +70,7 @@ public enum SpecReference {
             A grid key `KIND.KEY` sets `KEY` of the group's first stage of kind `KIND`.
 
             """
-        for kind in SpecSchema.StageKind.allCases {
-            out += section(kind.schema, level: "###")
-        }
-        for schema in [DistillConfig.Teacher.schema, DistillConfig.Student.schema, DistillConfig.Term.schema] {
+        for schema in SpecSchema.stages {
             out += section(schema, level: "###")
         }
         return out

@@ -122,11 +122,16 @@ public enum SpecSchema {
         return schema
     }()
 
-    /// Every section the reference lists, in its order.
-    public static var sections: [ConfigSchema] {
-        [topLevel, Recipe.schema, group] + StageKind.allCases.map(\.schema)
-            + [DistillConfig.Teacher.schema, DistillConfig.Student.schema, DistillConfig.Term.schema]
+    /// The spec's tables: top level, recipes, groups.
+    public static var tables: [ConfigSchema] { [topLevel, Recipe.schema, group] }
+
+    /// The stage kinds' keys, then the distill stage's nested tables.
+    public static var stages: [ConfigSchema] {
+        StageKind.allCases.map(\.schema) + [DistillConfig.Teacher.schema, DistillConfig.Student.schema, DistillConfig.Term.schema]
     }
+
+    /// Every section the reference lists, in its order.
+    public static var sections: [ConfigSchema] { tables + stages }
 }
 
 extension FinetuneConfig {
