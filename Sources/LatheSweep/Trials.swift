@@ -180,7 +180,7 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case epochs, lr }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 1
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? FinetuneConfig().epochs
         lr = try c.decodeIfPresent(Double.self, forKey: .lr)
     }
 }

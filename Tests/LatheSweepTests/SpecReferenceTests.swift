@@ -102,6 +102,38 @@ struct SpecReferenceTests {
         for key in DistillConfig.Term.schema.keys { #expect(try Self.readsKey(DistillConfig.Term.self, key, base: term), "term \(key.name)") }
     }
 
+    /// Decodes `base` with `key` set to the schema's default: the same as leaving it out, when
+    /// the schema documents the decoder's default (`transform` maps to what is compared).
+    static func defaultHolds<T: Decodable, V: Equatable>(_ type: T.Type, _ key: ConfigSchema.Key, base: [String: JSONValue] = [:],
+                                                         _ transform: (T) -> V) throws -> Bool {
+        guard case .value(let text) = key.defaultValue else { return true }
+        let locate = Locator(file: "spec.toml", text: "")
+        var object = base
+        object[key.name] = try value(text)
+        let with = try SweepSpec.decode(T.self, .object(object), section: "test", locate: locate)
+        let without = try SweepSpec.decode(T.self, .object(base), section: "test", locate: locate)
+        return transform(with) == transform(without)
+    }
+
+    @Test func schemaDefaultsAreTheDecodersDefaults() throws {
+        for key in QuantConfig.schema.keys { #expect(try Self.defaultHolds(QuantConfig.self, key) { $0 }, "quantize \(key.name)") }
+        for key in PruningConfig.schema.keys { #expect(try Self.defaultHolds(PruningConfig.self, key) { $0 }, "prune \(key.name)") }
+        for key in FinetuneConfig.schema.keys { #expect(try Self.defaultHolds(FinetuneConfig.self, key) { $0 }, "finetune \(key.name)") }
+        for key in Recipe.schema.keys {
+            #expect(try Self.defaultHolds(RecipeOverrides.self, key) { $0.applied(to: Recipe()) }, "recipe \(key.name)")
+        }
+        let model: [String: JSONValue] = ["model": .string("mlp")]
+        let distillBase: [String: JSONValue] = ["teacher": .object(model), "student": .object(model)]
+        for key in DistillConfig.schema.keys { #expect(try Self.defaultHolds(DistillConfig.self, key, base: distillBase) { $0 }, "distill \(key.name)") }
+        for key in DistillConfig.Teacher.schema.keys { #expect(try Self.defaultHolds(DistillConfig.Teacher.self, key, base: model) { $0 }, "teacher \(key.name)") }
+        for key in DistillConfig.Student.schema.keys { #expect(try Self.defaultHolds(DistillConfig.Student.self, key, base: model) { $0 }, "student \(key.name)") }
+        let term: [String: JSONValue] = ["method": .string("kd/hinton")]
+        for key in DistillConfig.Term.schema.keys { #expect(try Self.defaultHolds(DistillConfig.Term.self, key, base: term) { $0 }, "term \(key.name)") }
+        // And a wrong default would be caught: 2 is not the finetune stage's default epochs.
+        let wrong = ConfigSchema.Key("epochs", "integer", default: .value("2"), example: "3", doc: "")
+        #expect(try !Self.defaultHolds(FinetuneConfig.self, wrong) { $0 })
+    }
+
     // MARK: - Specs built from one key
 
     /// An inline table from ordered pairs, `key` replaced by (or added as) `value`.
