@@ -11,7 +11,7 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a comparison sweep (trials in parallel child processes, results in SQLite), then write its report.")
 
-    @Argument(help: "Sweep spec (TOML).") var spec: String
+    @Argument(help: "Sweep spec (TOML).") var spec: String?
     @Option(name: .customLong("out"), help: "Output folder (default: runs/<sweep name>).") var outputDirectory: String?
     @Option(help: "Results database (default: <out>/results.db).") var db: String?
     // No Swift default: ArgumentParser would print it after the help's own "(default: ...)".
@@ -28,6 +28,7 @@ struct Sweep: ParsableCommand {
     @Option(name: .customLong("data"), help: "Data directory.") var dataDirectory: String?
     @Flag(help: "Plain log lines even on a terminal.") var plain = false
     @Flag(help: "Validate the spec against the registry and list its trials; run nothing.") var dryRun = false
+    @Flag(help: "Print the sweep spec reference (every key, Markdown; docs/sweep-spec.md) and exit.") var specReference = false
 
     func validate() throws {
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers \(workers): expected 1...64") }
@@ -37,10 +38,17 @@ struct Sweep: ParsableCommand {
             throw ValidationError("--latency-budget \(b): expected seconds in 1...86400")
         }
         guard !retryFailed || resume else { throw ValidationError("--retry-failed applies to a resumed sweep: add --resume") }
+        if specReference { return }
+        guard let spec else { throw ValidationError("missing the sweep spec (a TOML file; --spec-reference lists its keys)") }
         guard FileManager.default.fileExists(atPath: spec) else { throw ValidationError("sweep spec '\(spec)' does not exist") }
     }
 
     func run() throws {
+        if specReference {
+            print(SpecReference.markdown(), terminator: "")
+            return
+        }
+        guard let spec else { throw ValidationError("missing the sweep spec") }
         if dryRun {
             let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
             let parsed = try SweepSpec.load(spec, registry: reg)

@@ -1,5 +1,4 @@
 import Foundation
-import LatheModels
 import LathePlugins
 import LatheTrain
 
@@ -48,7 +47,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable { case model, width, recipe }
 
         public init(from decoder: Decoder) throws {
-            try rejectUnknownKeys(decoder, CodingKeys.self, in: "teacher")
+            try rejectUnknownKeys(decoder, Self.schema, in: "teacher")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             model = try c.decode(String.self, forKey: .model)
             width = try c.decodeIfPresent(Double.self, forKey: .width) ?? 1
@@ -76,7 +75,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable { case model, width }
 
         public init(from decoder: Decoder) throws {
-            try rejectUnknownKeys(decoder, CodingKeys.self, in: "student")
+            try rejectUnknownKeys(decoder, Self.schema, in: "student")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             model = try c.decode(String.self, forKey: .model)
             width = try c.decodeIfPresent(Double.self, forKey: .width) ?? 1
@@ -113,7 +112,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
         }
 
         public init(from decoder: Decoder) throws {
-            try rejectUnknownKeys(decoder, CodingKeys.self, in: "term")
+            try rejectUnknownKeys(decoder, Self.schema, in: "term")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             method = try c.decode(String.self, forKey: .method)
             params = try c.decodeIfPresent([String: HyperValue].self, forKey: .params) ?? [:]
@@ -156,7 +155,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
     }
 
     public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self, in: "distillation config")
+        try rejectUnknownKeys(decoder, Self.schema, in: "distillation config")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         teacher = try c.decode(Teacher.self, forKey: .teacher)
         student = try c.decode(Student.self, forKey: .student)
@@ -190,27 +189,27 @@ public struct DistillConfig: Sendable, Codable, Equatable {
     /// Checks what can be checked without the registry or the data: zoo names, widths,
     /// weights, the teacher recipe. Errors name the key and the value.
     public func validate(base: Recipe) throws {
-        func model(_ name: String, _ key: String) throws {
-            guard Zoo.names.contains(name) else {
-                throw DistillError.invalidConfig("\(key) '\(name)' is not a zoo model; expected one of: \(Zoo.names.joined(separator: ", "))")
+        func model(_ name: String, _ key: String, _ allowed: ConfigSchema.Key) throws {
+            guard allowed.allows(name) else {
+                throw DistillError.invalidConfig("\(key) '\(name)' is not a zoo model; expected \(allowed.expected)")
             }
         }
         func width(_ value: Double, _ key: String) throws {
-            guard value.isFinite, value > 0, value <= 16 else {
-                throw DistillError.invalidConfig("\(key) \(value): expected a number in (0, 16]")
+            guard Self.widths.contains(value) else {
+                throw DistillError.invalidConfig("\(key) \(value): expected \(Self.widths.expected)")
             }
         }
-        try model(teacher.model, "teacher.model")
+        try model(teacher.model, "teacher.model", Teacher.key(.model))
         try width(teacher.width, "teacher.width")
-        try model(student.model, "student.model")
+        try model(student.model, "student.model", Student.key(.model))
         try width(student.width, "student.width")
-        if let w = ceWeight, !(w.isFinite && w >= 0) {
-            throw DistillError.invalidConfig("ce_weight \(w): expected a finite number ≥ 0")
+        if let w = ceWeight, !Self.key(.ceWeight).allows(w) {
+            throw DistillError.invalidConfig("ce_weight \(w): expected \(Self.key(.ceWeight).expected)")
         }
         for (index, term) in terms.enumerated() {
             let label = "terms[\(index)] (\(term.method))"
-            guard term.weight.isFinite, term.weight >= 0 else {
-                throw DistillError.invalidConfig("\(label): weight \(term.weight): expected a finite number ≥ 0")
+            guard Term.key(.weight).allows(term.weight) else {
+                throw DistillError.invalidConfig("\(label): weight \(term.weight): expected \(Term.key(.weight).expected)")
             }
         }
         do { try teacher.trainingRecipe(base: base).validate() } catch let error as TrainingError {
@@ -249,7 +248,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
     }
 
     public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self, in: "recipe")
+        try rejectUnknownKeys(decoder, Recipe.schema, in: "recipe")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize)
@@ -311,10 +310,10 @@ private struct AnyKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-/// Throws when the JSON object has a key that `Keys` does not know, naming it and the known ones.
-func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: Decoder, _: Keys.Type, in context: String) throws {
+/// Throws when the JSON object has a key that `schema` does not list, naming it and the known ones.
+func rejectUnknownKeys(_ decoder: Decoder, _ schema: ConfigSchema, in context: String) throws {
     guard let c = try? decoder.container(keyedBy: AnyKey.self) else { return }
-    let known = Set(Keys.allCases.map(\.stringValue))
+    let known = Set(schema.names)
     if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
         throw DistillError.invalidConfig(
             "\(context): unknown key '\(unknown)'; expected one of: \(known.sorted().joined(separator: ", "))")

@@ -68,19 +68,20 @@ public struct PruningConfig: Sendable, Codable, Equatable {
     /// The defaults: local one-shot magnitude pruning to 50%, one fine-tuning epoch.
     public init() {}
 
-    /// Every key of the config, e.g. to list them when one is unknown.
-    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
-
+    /// In the order the spec reference lists them.
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case criterion, params, sparsity, scope, schedule, steps, exclude, physical
+        case criterion, params, sparsity
         case initialSparsity = "initial_sparsity"
+        case scope, schedule, steps
         case finetuneEpochs = "finetune_epochs"
         case finalFinetuneEpochs = "final_finetune_epochs"
         case finetuneLearningRate = "finetune_lr"
+        case exclude
         case layerSparsity = "layer_sparsity"
         case rewindEpoch = "rewind_epoch"
         case slimmingL1 = "slimming_l1"
         case calibrationBatches = "calibration_batches"
+        case physical
     }
 
     public init(from decoder: Decoder) throws {
@@ -120,27 +121,29 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         }
         try require(criterion.split(separator: "/", omittingEmptySubsequences: false).count == 2, "criterion", criterion,
                     "PLUGIN/METHOD, e.g. prune/magnitude")
-        try require(sparsity >= 0 && sparsity < 1, "sparsity", sparsity, "a fraction in [0, 1)")
-        try require(initialSparsity >= 0 && initialSparsity <= sparsity, "initial_sparsity", initialSparsity,
-                    "a fraction in [0, sparsity]")
-        try require(steps >= 1 && steps <= 1000, "steps", steps, "an integer in 1...1000")
-        let epochs = 0...Recipe.maxEpochs
-        try require(epochs.contains(finetuneEpochs), "finetune_epochs", finetuneEpochs, "an integer in 0...\(Recipe.maxEpochs)")
-        if let f = finalFinetuneEpochs {
-            try require(epochs.contains(f), "final_finetune_epochs", f, "an integer in 0...\(Recipe.maxEpochs)")
+        func check(_ key: CodingKeys, _ value: Int?) throws {
+            guard let value else { return }
+            let k = Self.key(key)
+            try require(k.allows(value), k.name, value, k.expected)
         }
-        if let lr = finetuneLearningRate {
-            try require(lr > 0 && lr.isFinite, "finetune_lr", lr, "a positive number")
+        func check(_ key: CodingKeys, _ value: Double?, name: String? = nil) throws {
+            guard let value else { return }
+            let k = Self.key(key)
+            try require(k.allows(value), name ?? k.name, value, k.expected)
         }
+        try check(.sparsity, sparsity)
+        try check(.initialSparsity, initialSparsity)
+        try require(initialSparsity <= sparsity, "initial_sparsity", initialSparsity, "a fraction in [0, sparsity]")
+        try check(.steps, steps)
+        try check(.finetuneEpochs, finetuneEpochs)
+        try check(.finalFinetuneEpochs, finalFinetuneEpochs)
+        try check(.finetuneLearningRate, finetuneLearningRate)
         for (layer, s) in layerSparsity.sorted(by: { $0.key < $1.key }) {
-            try require(s >= 0 && s < 1, "layer_sparsity.\(layer)", s, "a fraction in [0, 1)")
+            try check(.layerSparsity, s, name: "layer_sparsity.\(layer)")
         }
-        if let e = rewindEpoch {
-            try require(epochs.contains(e), "rewind_epoch", e, "an epoch in 0...\(Recipe.maxEpochs) (0: initialisation)")
-        }
-        try require(slimmingL1 >= 0 && slimmingL1.isFinite, "slimming_l1", slimmingL1, "a non-negative number")
-        try require(calibrationBatches >= 1 && calibrationBatches <= 100_000, "calibration_batches", calibrationBatches,
-                    "an integer in 1...100000")
+        try check(.rewindEpoch, rewindEpoch)
+        try check(.slimmingL1, slimmingL1)
+        try check(.calibrationBatches, calibrationBatches)
     }
 
     /// Checks the criterion against the registry's manifests (no code is loaded): it exists, is a

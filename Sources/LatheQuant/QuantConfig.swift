@@ -45,9 +45,6 @@ public struct QuantConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// Every key of the config, e.g. to list them when one is unknown.
-    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
-
     enum CodingKeys: String, CodingKey, CaseIterable {
         case method, params, workflow, activations
         case activationMethod = "activation_method", activationParams = "activation_params"
@@ -80,16 +77,20 @@ public struct QuantConfig: Codable, Sendable, Equatable {
 
     /// Checks values that need no plugin (the plugins check their own parameters).
     public func validate() throws {
-        guard (1...100_000).contains(calibrationBatches) else {
-            throw QuantError("calibration_batches \(calibrationBatches): expected an integer in 1...100000")
+        let calibration = Self.key(.calibrationBatches)
+        guard calibration.allows(calibrationBatches) else {
+            throw QuantError("calibration_batches \(calibrationBatches): expected \(calibration.expected)")
         }
-        guard (workflow == .qat ? 1 : 0)...Recipe.maxEpochs ~= qatEpochs else {
+        let qat = Self.key(.qatEpochs)
+        guard qat.allows(qatEpochs), workflow != .qat || qatEpochs >= 1 else {
             throw QuantError("qat_epochs \(qatEpochs): expected an integer in \(workflow == .qat ? 1 : 0)...\(Recipe.maxEpochs)")
         }
-        guard qatLearningRate > 0, qatLearningRate.isFinite else { throw QuantError("qat_learning_rate \(qatLearningRate): expected a positive number") }
-        if let bits = firstLastBits, !(1...16).contains(bits) { throw QuantError("first_last_bits \(bits): expected 1...16") }
-        for (layer, bits) in layerBits where !(1...16).contains(bits) {
-            throw QuantError("layer_bits.\(layer) = \(bits): expected 1...16")
+        let lr = Self.key(.qatLearningRate)
+        guard lr.allows(qatLearningRate) else { throw QuantError("qat_learning_rate \(qatLearningRate): expected \(lr.expected)") }
+        let bits = Self.key(.firstLastBits)
+        if let b = firstLastBits, !bits.allows(b) { throw QuantError("first_last_bits \(b): expected \(bits.expected)") }
+        for (layer, b) in layerBits.sorted(by: { $0.key < $1.key }) where !Self.key(.layerBits).allows(b) {
+            throw QuantError("layer_bits.\(layer) = \(b): expected \(Self.key(.layerBits).expected)")
         }
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import LatheDistill
-import LatheModels
 import LathePlugins
 import LathePruning
 import LatheQuant
@@ -83,7 +82,7 @@ public struct SweepSpec: Sendable {
             throw SweepError("\(file):\(error.source.begin.line): invalid TOML: \(error.description)")
         }
         let root = JSONValue(toml: table).object ?? [:]
-        let known: Set<String> = ["name", "model", "dataset", "seeds", "limit_train", "limit_test", "timeout", "baseline", "groups"]
+        let known = SpecSchema.topLevel.names
         for key in root.keys.sorted() where !known.contains(key) {
             throw locate.error(key, "unknown key '\(key)' (expected one of: \(known.sorted().joined(separator: ", ")))")
         }
@@ -95,10 +94,11 @@ public struct SweepSpec: Sendable {
             guard case .string(let s) = v else { throw locate.error(key, "key '\(key)' must be a string") }
             return s
         }
-        /// An integer value of `key`, converted only when it is exactly an integer in `range`.
-        func integer(_ v: JSONValue, _ key: String, in range: ClosedRange<Int>) throws -> Int {
-            guard let n = v.int, range.contains(n) else {
-                throw locate.error(key, "key '\(key)' = \(v): expected an integer in \(range.lowerBound)...\(range.upperBound)")
+        /// An integer value of `key`, converted only when it is exactly an integer the schema allows.
+        func integer(_ v: JSONValue, _ key: SpecSchema.Key) throws -> Int {
+            let allowed = SpecSchema.key(key)
+            guard let n = v.int, allowed.allows(n) else {
+                throw locate.error(key.rawValue, "key '\(key.rawValue)' = \(v): expected \(allowed.expected)")
             }
             return n
         }
@@ -106,29 +106,29 @@ public struct SweepSpec: Sendable {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw locate.error("name", "key 'name' = \"\(name)\" must be letters, digits, - and _")
         }
-        let model = try string("model", default: "lenet5")
-        guard Zoo.names.contains(model) else {
-            throw locate.error("model", "key 'model' = \"\(model)\" is not a zoo model (\(Zoo.names.joined(separator: ", ")))")
+        let model = try string("model", default: SpecSchema.defaultModel)
+        guard SpecSchema.key(.model).allows(model) else {
+            throw locate.error("model", "key 'model' = \"\(model)\" is not a zoo model; expected \(SpecSchema.key(.model).expected)")
         }
         let datasetName = try string("dataset", default: DataSource.fashionMNIST.rawValue)
         guard let dataset = DataSource(rawValue: datasetName) else {
-            throw locate.error("dataset", "key 'dataset' = \"\(datasetName)\" (expected \(DataSource.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw locate.error("dataset", "key 'dataset' = \"\(datasetName)\": expected \(SpecSchema.key(.dataset).expected)")
         }
         guard case .array(let seedValues)? = root["seeds"], !seedValues.isEmpty else {
             throw locate.error("seeds", "key 'seeds' must be a non-empty array of integers, e.g. seeds = [0, 1]")
         }
-        let seeds = try seedValues.map { UInt64(try integer($0, "seeds", in: 0...maxSeed)) }
+        let seeds = try seedValues.map { UInt64(try integer($0, .seeds)) }
         guard Set(seeds).count == seeds.count else { throw locate.error("seeds", "key 'seeds' repeats a seed") }
-        let limitTrain = try root["limit_train"].map { try integer($0, "limit_train", in: 1...maxImages) }
-        let limitTest = try root["limit_test"].map { try integer($0, "limit_test", in: 1...maxImages) }
-        var timeout = 1800.0
+        let limitTrain = try root["limit_train"].map { try integer($0, .limitTrain) }
+        let limitTest = try root["limit_test"].map { try integer($0, .limitTest) }
+        var timeout = SpecSchema.defaultTimeout
         if let v = root["timeout"] {
-            guard let t = v.double, t > 0, t <= maxTimeout else {
-                throw locate.error("timeout", "key 'timeout' = \(v): expected a number of seconds in (0, \(Int(maxTimeout))]")
+            guard let t = v.double, SpecSchema.timeouts.contains(t) else {
+                throw locate.error("timeout", "key 'timeout' = \(v): expected a number of seconds in \(SpecSchema.timeouts.notation)")
             }
             timeout = t
         }
-        let baseline = try decode(RecipeOverrides.self, root["baseline"] ?? .object([:]), section: "baseline", locate: locate)
+        let baseline = try decode(RecipeOverrides.self, root["baseline"] ?? .object([:]), section: "baseline", keys: Recipe.schema.names, locate: locate)
             .applied(to: Recipe())
         do { try baseline.validate() } catch { throw locate.error("baseline", "[baseline]: \(error)") }
 
@@ -139,8 +139,8 @@ public struct SweepSpec: Sendable {
         var trialCount = seeds.count
         for (index, value) in groupValues.enumerated() {
             guard let g = value.object else { throw SweepError("\(file): groups[\(index)] must be a table") }
-            for key in g.keys.sorted() where !["name", "stages", "grid"].contains(key) {
-                throw locate.error(key, "groups[\(index)]: unknown key '\(key)' (expected name, stages, grid)")
+            for key in g.keys.sorted() where !SpecSchema.group.names.contains(key) {
+                throw locate.error(key, "groups[\(index)]: unknown key '\(key)' (expected one of: \(SpecSchema.group.names.sorted().joined(separator: ", ")))")
             }
             guard case .string(let groupName)? = g["name"], !groupName.isEmpty, groupName != "baseline" else {
                 throw SweepError("\(file): groups[\(index)] needs a name (not \"baseline\", which is reserved)")
@@ -153,7 +153,8 @@ public struct SweepSpec: Sendable {
             }
             let stages = try stageValues.enumerated().map { i, v -> [String: JSONValue] in
                 guard let s = v.object, case .string? = s["kind"] else {
-                    throw SweepError("\(file): group '\(groupName)' stage \(i + 1) needs a kind (quantize, prune, finetune or distill)")
+                    throw locate.error(inGroup: groupName, key: "stages",
+                                       "group '\(groupName)': stage \(i + 1) of 'stages' needs a kind (\(SpecSchema.StageKind.list))")
                 }
                 return s
             }

@@ -177,12 +177,10 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
     public var epochs: Int = 1
     public var lr: Double?
     public init() {}
-    /// Every key of the stage, e.g. to list them when one is unknown.
-    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
     enum CodingKeys: String, CodingKey, CaseIterable { case epochs, lr }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? 1
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? FinetuneConfig().epochs
         lr = try c.decodeIfPresent(Double.self, forKey: .lr)
     }
 }
@@ -253,31 +251,31 @@ extension SweepSpec.Group {
             do {
                 switch kind {
                 case "quantize":
-                    let c = try SweepSpec.decode(QuantConfig.self, config, section: section, keys: ["kind"] + QuantConfig.keys, locate: locate)
+                    let c = try SweepSpec.decode(QuantConfig.self, config, section: section, keys: ["kind"] + QuantConfig.schema.names, locate: locate)
                     try c.validate()
                     try Self.checkQuantizer(c.method, c.params, registry: registry)
                     if c.activations != .none || c.realInt8 { try Self.checkQuantizer(c.activationMethod, c.activationParams, registry: registry) }
                 case "prune":
-                    let c = try SweepSpec.decode(PruningConfig.self, config, section: section, keys: ["kind"] + PruningConfig.keys, locate: locate)
+                    let c = try SweepSpec.decode(PruningConfig.self, config, section: section, keys: ["kind"] + PruningConfig.schema.names, locate: locate)
                     try c.validate()
                     _ = try c.validate(against: registry)
                 case "finetune":
-                    let c = try SweepSpec.decode(FinetuneConfig.self, config, section: section, keys: ["kind"] + FinetuneConfig.keys, locate: locate)
-                    guard (1...Recipe.maxEpochs).contains(c.epochs) else {
-                        throw locate.error(inGroup: name, key: "epochs",
-                                           "[\(section)]: key 'epochs' = \(c.epochs): expected an integer in 1...\(Recipe.maxEpochs)")
+                    let c = try SweepSpec.decode(FinetuneConfig.self, config, section: section, keys: ["kind"] + FinetuneConfig.schema.names, locate: locate)
+                    let epochs = FinetuneConfig.key(.epochs), lr = FinetuneConfig.key(.lr)
+                    guard epochs.allows(c.epochs) else {
+                        throw locate.error(inGroup: name, key: "epochs", "[\(section)]: key 'epochs' = \(c.epochs): expected \(epochs.expected)")
                     }
-                    if let lr = c.lr, !(lr > 0 && lr.isFinite) {
-                        throw locate.error(inGroup: name, key: "lr", "[\(section)]: key 'lr' = \(lr): expected a positive number")
+                    if let value = c.lr, !lr.allows(value) {
+                        throw locate.error(inGroup: name, key: "lr", "[\(section)]: key 'lr' = \(value): expected \(lr.expected)")
                     }
                 case "distill":
                     // `recipe` (optional) overrides the baseline recipe for the student.
                     var distill = body
                     if let overrides = distill.removeValue(forKey: "recipe") {
-                        _ = try SweepSpec.decode(RecipeOverrides.self, overrides, section: section + " recipe", locate: locate)
+                        _ = try SweepSpec.decode(RecipeOverrides.self, overrides, section: section + " recipe", keys: Recipe.schema.names, locate: locate)
                             .applied(to: Recipe()).validate()
                     }
-                    let c = try SweepSpec.decode(DistillConfig.self, .object(distill), section: section, locate: locate)
+                    let c = try SweepSpec.decode(DistillConfig.self, .object(distill), section: section, keys: ["kind"] + SpecSchema.distill.names, locate: locate)
                     try c.validate(base: Recipe())
                     for term in c.terms {
                         let (manifest, descriptor) = try registry.resolve(term.method)
@@ -287,7 +285,7 @@ extension SweepSpec.Group {
                         _ = try descriptor.bind(term.params, plugin: manifest.plugin.name)
                     }
                 default:
-                    throw locate.error(inGroup: name, key: "kind = \"\(kind)\"", "\(section): unknown stage kind '\(kind)' (expected quantize, prune, finetune or distill)")
+                    throw locate.error(inGroup: name, key: "kind = \"\(kind)\"", "\(section): unknown stage kind '\(kind)' (expected \(SpecSchema.StageKind.list))")
                 }
             } catch let error as SweepError {
                 throw error

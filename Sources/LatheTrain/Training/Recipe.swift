@@ -35,14 +35,23 @@ public struct Recipe: Sendable, Codable, Equatable {
         func require(_ ok: Bool, _ field: String, _ value: Any, _ expected: String) throws {
             if !ok { throw TrainingError.invalidRecipe(field: field, value: "\(value)", expected: expected) }
         }
-        try require(epochs >= 0 && epochs <= Self.maxEpochs, "epochs", epochs, "an integer in 0...\(Self.maxEpochs)")
-        try require(batchSize >= 1 && batchSize <= 65_536, "batch-size", batchSize, "an integer in 1...65536")
-        try require(learningRate > 0 && learningRate.isFinite, "lr", learningRate, "a positive number")
-        try require(momentum >= 0 && momentum < 1, "momentum", momentum, "a number in [0, 1)")
-        try require(weightDecay >= 0 && weightDecay.isFinite, "weight-decay", weightDecay, "a non-negative number")
-        try require(stepEpochs >= 1, "step-epochs", stepEpochs, "an integer ≥ 1")
-        try require(gamma > 0 && gamma <= 1, "gamma", gamma, "a number in (0, 1]")
-        try require(labelSmoothing >= 0 && labelSmoothing < 1, "label-smoothing", labelSmoothing, "a number in [0, 1)")
+        // Ranges from the schema; fields named as the command-line options name them.
+        func check(_ field: Field, _ name: String, _ value: Int) throws {
+            let key = Self.key(field)
+            try require(key.allows(value), name, value, key.expected)
+        }
+        func check(_ field: Field, _ name: String, _ value: Double) throws {
+            let key = Self.key(field)
+            try require(key.allows(value), name, value, key.expected)
+        }
+        try check(.epochs, "epochs", epochs)
+        try check(.batchSize, "batch-size", batchSize)
+        try check(.learningRate, "lr", learningRate)
+        try check(.momentum, "momentum", momentum)
+        try check(.weightDecay, "weight-decay", weightDecay)
+        try check(.stepEpochs, "step-epochs", stepEpochs)
+        try check(.gamma, "gamma", gamma)
+        try check(.labelSmoothing, "label-smoothing", labelSmoothing)
         try require(!nesterov || momentum > 0, "nesterov", nesterov, "momentum > 0 when Nesterov momentum is on")
     }
 

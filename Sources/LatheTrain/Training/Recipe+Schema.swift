@@ -1,0 +1,70 @@
+extension Recipe {
+    /// A recipe field by its snake_case key (a sweep spec's `[baseline]`, a teacher's or a
+    /// student's `recipe`); `RecipeOverrides` decodes exactly these keys.
+    public enum Field: String, Sendable, CaseIterable {
+        case epochs
+        case batchSize = "batch_size"
+        case learningRate = "learning_rate"
+        case optimizer, momentum, nesterov
+        case weightDecay = "weight_decay"
+        case schedule
+        case stepEpochs = "step_epochs"
+        case gamma
+        case labelSmoothing = "label_smoothing"
+        case seed
+    }
+
+    /// The recipe's keys, defaults (those of `Recipe()`) and ranges, as `validate()` checks them.
+    public static let schema = ConfigSchema(
+        title: "Recipes: `[baseline]` and every `recipe` table",
+        doc: """
+            A training recipe. `[baseline]` changes the default recipe for the dense baseline (and every trial of \
+            its seed starts from that baseline); a distill stage's `recipe` and its teacher's `recipe` change the \
+            baseline's recipe for the student and the teacher. Absent keys keep the default.
+            """,
+        keys: Field.allCases.map(key))
+
+    /// The schema entry of `field`.
+    public static func key(_ field: Field) -> ConfigSchema.Key {
+        let d = Recipe()
+        let toml = ConfigSchema.Key.toml
+        return switch field {
+        case .epochs:
+            .init(field.rawValue, "integer", default: .value("\(d.epochs)"), allowed: .integers(0...maxEpochs), example: "4",
+                  doc: "Training epochs.")
+        case .batchSize:
+            .init(field.rawValue, "integer", default: .value("\(d.batchSize)"), allowed: .integers(1...65_536), example: "256",
+                  doc: "Images per training batch.")
+        case .learningRate:
+            .init(field.rawValue, "number", default: .value(toml(d.learningRate)), allowed: .numbers(.positive), example: "0.01",
+                  doc: "Peak learning rate.")
+        case .optimizer:
+            .init(field.rawValue, "string", default: .value("\"\(d.optimizer.rawValue)\""), allowed: .choices(of: OptimizerKind.self),
+                  example: "\"adam\"", doc: "Optimizer family (Adam ignores `momentum` and `nesterov`).")
+        case .momentum:
+            .init(field.rawValue, "number", default: .value(toml(d.momentum)), allowed: .numbers(.init(lower: 0, lowerClosed: true, upper: 1)),
+                  example: "0.95", doc: "SGD momentum.")
+        case .nesterov:
+            .init(field.rawValue, "bool", default: .value("\(d.nesterov)"), allowed: .text("true needs momentum > 0"), example: "true",
+                  doc: "Nesterov momentum (SGD).")
+        case .weightDecay:
+            .init(field.rawValue, "number", default: .value(String(d.weightDecay)), allowed: .numbers(.nonNegative), example: "0.0001",
+                  doc: "L2 weight decay.")
+        case .schedule:
+            .init(field.rawValue, "string", default: .value("\"\(d.schedule.rawValue)\""), allowed: .choices(of: ScheduleKind.self),
+                  example: "\"step\"", doc: "Learning-rate schedule over the epochs.")
+        case .stepEpochs:
+            .init(field.rawValue, "integer", default: .value("\(d.stepEpochs)"), allowed: .integers(1...Int.max), example: "2",
+                  doc: "`step` schedule: epochs between decays.")
+        case .gamma:
+            .init(field.rawValue, "number", default: .value(toml(d.gamma)), allowed: .numbers(.init(lower: 0, lowerClosed: false, upper: 1, upperClosed: true)),
+                  example: "0.5", doc: "`step` schedule: decay factor.")
+        case .labelSmoothing:
+            .init(field.rawValue, "number", default: .value(toml(d.labelSmoothing)), allowed: .numbers(.fraction), example: "0.1",
+                  doc: "Label smoothing of the cross-entropy.")
+        case .seed:
+            .init(field.rawValue, "integer", default: .value("\(d.seed)"), allowed: .text("a non-negative integer"), example: "7",
+                  doc: "Seeds initialisation and batch order. In `[baseline]` and a distill stage's `recipe` the trial's seed replaces it; in a teacher's `recipe` it is the teacher's seed (default 0, so that every student seed shares one cached teacher).")
+        }
+    }
+}
