@@ -51,15 +51,20 @@ struct Reproduce: ParsableCommand {
         let job = try TrialProvenance.job(for: trial, provenance: provenance, registryDirectory: registry.directory,
                                           threads: threads ?? recordedThreads, latheVersion: Lathe.configuration.version,
                                           dataDirectory: dataDirectory)
+        func refuse(_ differences: [TrialProvenance.Difference]) throws {
+            // An explicit --threads is the override: said, not refused.
+            let refusals = differences.filter { threads == nil || $0.key != "threads" }
+            guard refusals.isEmpty else {
+                throw SweepError("refusing to re-run trial \(trial.id) of sweep '\(sweep)':\n" + refusals.map { "  \($0)" }.joined(separator: "\n"))
+            }
+        }
+        // The cheap checks first: the data is loaded (seconds for a whole data set) only when they pass.
+        try refuse(TrialProvenance.differences(provenance, registry: registry, dataFingerprint: nil, threads: job.threads))
         let (train, test) = try job.dataset.load(directory: job.dataDirectory, limitTrain: job.limitTrain, limitTest: job.limitTest)
         let differences = TrialProvenance.differences(provenance, registry: registry,
                                                       dataFingerprint: TrialProvenance.dataFingerprint(train: train, test: test),
                                                       threads: job.threads)
-        // An explicit --threads is the override: said, not refused.
-        let refusals = differences.filter { threads == nil || $0.key != "threads" }
-        guard refusals.isEmpty else {
-            throw SweepError("refusing to re-run trial \(trial.id) of sweep '\(sweep)':\n" + refusals.map { "  \($0)" }.joined(separator: "\n"))
-        }
+        try refuse(differences)
         // Said, not refused: an overridden thread count, another Lathe version or host.
         var notes = differences
         for (key, current) in [("lathe_version", job.latheVersion), ("host", ProcessInfo.processInfo.hostName)] {
@@ -132,7 +137,7 @@ struct Reproduce: ParsableCommand {
             let a = recorded[name], b = now[name]
             let verdict: String
             if Self.isTiming(name) {
-                verdict = b == nil ? "not re-measured" : "timing, not compared"
+                verdict = b == nil ? "not re-measured" : "varies, not compared"
             } else if a == b {
                 verdict = "yes"
             } else {

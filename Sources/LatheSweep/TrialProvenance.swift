@@ -99,12 +99,12 @@ public enum TrialProvenance {
 
     /// What would make a re-run of a trial with `provenance` differ, as differences by key: each
     /// recorded plugin's sha256 against `registry` (`missing` when it is not registered), the
-    /// libtorch version, the data fingerprint and the thread count.
-    public static func differences(_ provenance: [String: String], registry: Registry, dataFingerprint: String,
+    /// libtorch version, the thread count and the data fingerprint (skipped when nil: computing
+    /// it takes a load of the data).
+    public static func differences(_ provenance: [String: String], registry: Registry, dataFingerprint: String?,
                                    threads: Int) -> [Difference] {
-        var current: [String: String] = [
-            "libtorch": Engine.libtorchVersion, "data_fingerprint": dataFingerprint, "threads": String(threads),
-        ]
+        var current: [String: String] = ["libtorch": Engine.libtorchVersion, "threads": String(threads)]
+        current["data_fingerprint"] = dataFingerprint
         for key in provenance.keys where key.hasPrefix("plugin.") && key.hasSuffix(".sha256") {
             let name = String(key.dropFirst("plugin.".count).dropLast(".sha256".count))
             current[key] = registry.manifests[name].map { $0.sha256 ?? "unpinned" } ?? "missing (not in \(registry.directory))"
