@@ -93,7 +93,9 @@ public enum TrialRunner {
                                                             registry: registry, progress: progress)
                 model = pruned
                 quantized = nil
-                compressSeconds += timer.methodSeconds(excludingTraining: report.steps.reduce(0) { $0 + $1.finetuneSeconds })
+                let finetuneSeconds = report.steps.reduce(0) { $0 + $1.finetuneSeconds }
+                compressSeconds += timer.methodSeconds(excludingTraining: finetuneSeconds)
+                trainingSeconds += finetuneSeconds
                 metrics["sparsity_masked"] = report.maskedSparsity
                 metrics["params_removed"] = Double(report.physicallyRemovedParameters)
                 for l in report.layers {

@@ -79,6 +79,9 @@ struct ReproduceCommandTests {
             let (method, trial) = try #require(compress[group])
             #expect(method > 0 && method < trial, "\(group): compress_seconds \(method) of a \(trial) s trial")
         }
+        // The pruning stage's fine-tuning epoch counts as training, not as compression.
+        let training = try SweepCommandTests.sqlite(db, "SELECT value FROM metrics WHERE name = 'train_seconds' AND trial_id = \(pruning)")
+        #expect(training.count == 1 && (Double(training[0]) ?? 0) > 0, "\(training)")
 
         // A PTQ trial from the cached baseline: every compared metric identical.
         let recordedAccuracy = try SweepCommandTests.sqlite(db, "SELECT value FROM metrics WHERE name = 'accuracy' AND trial_id = \(ptq)")
