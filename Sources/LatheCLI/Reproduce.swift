@@ -23,7 +23,7 @@ struct Reproduce: ParsableCommand {
         """)
 
     @Argument(help: "The results database (SQLite) written by `lathe sweep`.") var database: String
-    @Argument(help: "The trial's id (the `id` of its row in the trials table).") var trial: Int64
+    @Argument(help: "The trial's id (`trial_id` in the report's trials.csv; `id` in the trials table).") var trial: Int64
     @Option(help: "Intra-op threads (default: the recorded count; another count need not give identical figures).") var threads: Int?
     @Option(help: "Registry folder.") var registry: String?
     @Option(name: .customLong("data"), help: "Data directory (default: the recorded one).") var dataDirectory: String?
