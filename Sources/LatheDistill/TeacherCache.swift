@@ -54,8 +54,9 @@ public struct TeacherKey: Sendable, Codable, Equatable {
     /// sha256 of the canonical JSON (hex): the cache entry's name.
     public func digest() throws -> String { SHA256.hex(Array(try canonicalJSON().utf8)) }
 
-    /// FNV-1a over the 64-bit words of the pixels' bit patterns, then the labels and the shape.
-    static func fingerprint(_ data: ImageDataset) -> String {
+    /// FNV-1a over the 64-bit words of the pixels' bit patterns, then the labels and the shape
+    /// (hex): of the data as loaded (limited and normalised), so it covers what a run saw.
+    public static func fingerprint(_ data: ImageDataset) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         let prime: UInt64 = 0x0000_0100_0000_01b3
         data.images.withUnsafeBufferPointer { pixels in

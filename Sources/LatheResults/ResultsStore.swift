@@ -10,16 +10,20 @@ import Foundation
 ///   `grp` is the spec's group name ("baseline" for the dense fp32 reference of each seed),
 ///   `method` the human label of the trial's configuration without the seed.
 /// - `metrics(trial_id, name, value)`: accuracy, size_bytes, params, macs, latency_b1_ms, flip_rate and
-///   kl_to_baseline (agreement with the same seed's baseline; 0 for baseline trials), ...
+///   kl_to_baseline (agreement with the same seed's baseline; 0 for baseline trials),
+///   compress_seconds (the compression stages' own wall time, see LatheSweep's `StageTimer`), ...
 /// - `layer_stats(trial_id, layer, name, value)`: per-layer bits, bytes, sparsity, sensitivity drop
-/// - `provenance(trial_id, key, value)`: plugin sha256s and versions, ABI, seed, host, Lathe version
+/// - `provenance(trial_id, key, value)`: plugin sha256s and versions, ABI, seed, host, Lathe and
+///   libtorch versions, threads, and what re-runs the trial (LatheSweep's `TrialProvenance`)
 public final class ResultsStore {
     public let db: SQLiteDatabase
     public static let schemaVersion = 1
 
-    /// Opens or creates the database and its schema.
-    public init(path: String) throws {
-        db = try SQLiteDatabase(path: path)
+    /// Opens or creates the database and its schema; `readOnly` opens an existing database
+    /// for reading only (nothing is created or written).
+    public init(path: String, readOnly: Bool = false) throws {
+        db = try SQLiteDatabase(path: path, readOnly: readOnly)
+        if readOnly { return }
         try db.execute("""
         CREATE TABLE IF NOT EXISTS sweeps (
             id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec_path TEXT NOT NULL, spec_text TEXT NOT NULL,
@@ -114,12 +118,22 @@ public final class ResultsStore {
     /// The trials of a sweep, by id.
     public func trials(sweep: Int64) throws -> [Trial] {
         try db.query("SELECT id, key, grp, method, config_json, seed, status, error, attempts FROM trials WHERE sweep_id = ? ORDER BY id",
-                     [.integer(sweep)]).map { row in
-            Trial(id: row["id"]?.int ?? 0,
-                  record: TrialRecord(key: row["key"]?.string ?? "", group: row["grp"]?.string ?? "", method: row["method"]?.string ?? "",
-                                      configJSON: row["config_json"]?.string ?? "", seed: row["seed"]?.int ?? 0),
-                  status: row["status"]?.string ?? "", error: row["error"]?.string, attempts: Int(row["attempts"]?.int ?? 0))
-        }
+                     [.integer(sweep)]).map(Self.trial)
+    }
+
+    /// The trial `id` and the name of its sweep, or nil when there is no such trial.
+    public func trial(id: Int64) throws -> (trial: Trial, sweep: String)? {
+        try db.query("""
+            SELECT t.id, t.key, t.grp, t.method, t.config_json, t.seed, t.status, t.error, t.attempts, s.name
+            FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE t.id = ?
+            """, [.integer(id)]).first.map { (Self.trial($0), $0["name"]?.string ?? "") }
+    }
+
+    private static func trial(_ row: [String: SQLValue]) -> Trial {
+        Trial(id: row["id"]?.int ?? 0,
+              record: TrialRecord(key: row["key"]?.string ?? "", group: row["grp"]?.string ?? "", method: row["method"]?.string ?? "",
+                                  configJSON: row["config_json"]?.string ?? "", seed: row["seed"]?.int ?? 0),
+              status: row["status"]?.string ?? "", error: row["error"]?.string, attempts: Int(row["attempts"]?.int ?? 0))
     }
 
     /// Trials left `running` by a parent that died go back to `pending` (their partial work
@@ -192,20 +206,20 @@ public final class ResultsStore {
                      [.text(error), .text(Self.now()), .real(seconds), .integer(trial)])
     }
 
+    /// Provenance of a trial, by key.
+    public func provenance(trial: Int64) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for row in try db.query("SELECT key, value FROM provenance WHERE trial_id = ?", [.integer(trial)]) {
+            if let key = row["key"]?.string, let value = row["value"]?.string { out[key] = value }
+        }
+        return out
+    }
+
     /// Metrics of a trial.
     public func metrics(trial: Int64) throws -> [String: Double] {
         var out: [String: Double] = [:]
         for row in try db.query("SELECT name, value FROM metrics WHERE trial_id = ?", [.integer(trial)]) {
             if let name = row["name"]?.string, let value = row["value"]?.double { out[name] = value }
-        }
-        return out
-    }
-
-    /// Provenance of a trial (key → value).
-    public func provenance(trial: Int64) throws -> [String: String] {
-        var out: [String: String] = [:]
-        for row in try db.query("SELECT key, value FROM provenance WHERE trial_id = ?", [.integer(trial)]) {
-            if let key = row["key"]?.string, let value = row["value"]?.string { out[key] = value }
         }
         return out
     }

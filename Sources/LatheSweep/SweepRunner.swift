@@ -230,19 +230,12 @@ final class Scheduler {
         let jobURL = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).job.json")
         let result = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).result.json")
         let log = URL(fileURLWithPath: out).appendingPathComponent("logs/\(stem).log")
-        try? FileManager.default.removeItem(at: result)
-        try atomicWrite(JSONEncoder().encode(job), to: jobURL)
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMP_NUM_THREADS"] = String(options.threads)
         try store.markRunning(trial.id)
-        let child = try ChildProcess.start(options.executable, ["__trial", "--job", jobURL.path, "--result", result.path],
-                                           environment: environment, stdout: log.path, stderr: log.path)
+        let child = try TrialProcess.start(job, executable: options.executable, jobFile: jobURL, result: result, log: log)
         return Running(trial: trial, child: child, started: Date(), log: log, result: result)
     }
 
-    /// Records how a trial ended. It is done only if its process exited with status 0 AND left a
-    /// complete result file (written atomically, so complete iff it decodes): a plugin that calls
-    /// exit(0) halfway must not pass.
+    /// Records how a trial ended: done only with an outcome (`TrialProcess.outcome`).
     private func record(_ r: Running, _ exit: ChildExit) throws {
         let seconds = Date().timeIntervalSince(r.started)
         finished += 1
@@ -259,13 +252,13 @@ final class Scheduler {
         case .exited:
             break
         }
-        guard exit.succeeded, let data = try? Data(contentsOf: r.result),
-              let outcome = try? JSONDecoder().decode(ResultsStore.Outcome.self, from: data) else {
-            let last = (try? String(contentsOf: r.log, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
-            let what = exit.succeeded ? "the process \(exit) before writing its result" : "\(exit)"
-            let reason = what + (last.isEmpty ? "" : ": \(last)")
-            try store.fail(r.trial.id, error: reason, seconds: seconds)
-            report("FAILED \(label): \(reason)")
+        let outcome: ResultsStore.Outcome
+        switch TrialProcess.outcome(exit, result: r.result, log: r.log) {
+        case .success(let o):
+            outcome = o
+        case .failure(let reason):
+            try store.fail(r.trial.id, error: reason.message, seconds: seconds)
+            report("FAILED \(label): \(reason.message)")
             return
         }
         try store.finish(r.trial.id, outcome: outcome, seconds: seconds)

@@ -51,8 +51,12 @@ public enum TrialRunner {
             "lathe_version": job.latheVersion, "libtorch": Engine.libtorchVersion, "seed": String(job.plan.seed),
             "host": ProcessInfo.processInfo.hostName, "threads": String(job.threads), "abi": ABI.version,
             "baseline_checkpoint": base.path, "baseline_cache_hit": String(base.hit),
+            "data_fingerprint": TrialProvenance.dataFingerprint(train: train, test: test),
         ]
+        provenance.merge(try TrialProvenance.specFragment(of: job)) { $1 }
         var trainingSeconds = base.hit ? 0 : base.training?.trainingSeconds ?? 0
+        // The compression stages' own time (see StageTimer): quantize, prune and distill.
+        var compressSeconds = 0.0
         func note(plugin qualified: String) {
             guard let name = qualified.split(separator: "/").first.map(String.init), let m = registry.manifests[name] else { return }
             provenance["plugin.\(name).sha256"] = m.sha256 ?? "unpinned"
@@ -62,6 +66,7 @@ public enum TrialRunner {
 
         for (index, stage) in job.plan.stages.enumerated() {
             progress.note("stage \(index + 1)/\(job.plan.stages.count): \(stage.kind)")
+            let timer = StageTimer()
             let data = try JSONSerialization.data(withJSONObject: stage.config.any)
             switch stage.kind {
             case "quantize":
@@ -73,6 +78,7 @@ public enum TrialRunner {
                 model = q.model
                 quantized = q
                 quantReport = report
+                compressSeconds += timer.methodSeconds(excludingTraining: report.qatTraining?.trainingSeconds ?? 0)
                 trainingSeconds += report.qatTraining?.trainingSeconds ?? 0
                 for l in report.layers { layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes)]) { $1 } }
                 for row in report.sensitivity { layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
@@ -88,6 +94,9 @@ public enum TrialRunner {
                                                             registry: registry, progress: progress)
                 model = pruned
                 quantized = nil
+                let finetuneSeconds = report.steps.reduce(0) { $0 + $1.finetuneSeconds }
+                compressSeconds += timer.methodSeconds(excludingTraining: finetuneSeconds)
+                trainingSeconds += finetuneSeconds
                 metrics["sparsity_masked"] = report.maskedSparsity
                 metrics["params_removed"] = Double(report.physicallyRemovedParameters)
                 for l in report.layers {
@@ -117,6 +126,7 @@ public enum TrialRunner {
                                                                   recipe: studentRecipe, registry: registry, cache: teachers, progress: progress)
                 model = student
                 quantized = nil
+                compressSeconds += timer.methodSeconds(excludingTraining: report.teacher.cacheHit ? 0 : report.teacher.training?.trainingSeconds ?? 0)
                 metrics["teacher_accuracy"] = report.teacher.accuracy
                 provenance["teacher_checkpoint"] = report.teacher.cachePath
                 trainingSeconds += report.training.trainingSeconds
@@ -124,6 +134,7 @@ public enum TrialRunner {
                 throw SweepError("unknown stage kind '\(stage.kind)'")
             }
         }
+        metrics["compress_seconds"] = compressSeconds
 
         let accuracy = try quantized?.evaluate(on: test).accuracy ?? Evaluation.evaluate(model, on: test).accuracy
         // Against the same seed's baseline; a baseline trial (no stages) compares the baseline

@@ -97,6 +97,8 @@ public struct Latency: Sendable, Codable, Equatable {
     /// Median wall time of `forward` on a zero batch of `[batchSize] + input` (no gradients).
     public static func measure(input: [Int], batchSize: Int, runs: Int = 20, warmup: Int = 3,
                                forward: (Tensor) throws -> Tensor) throws -> Latency {
+        let started = MeasurementClock.start()
+        defer { MeasurementClock.stop(started) }
         let x = try Tensor.zeros([batchSize] + input)
         for _ in 0..<warmup { _ = try withNoGrad { try forward(x) } }
         var times: [Double] = []

@@ -15,6 +15,8 @@ public enum Evaluation {
     /// error, not an accuracy of 0.
     public static func evaluate(on data: ImageDataset, batchSize: Int = 1000, forward: (Tensor) throws -> Tensor) throws -> (accuracy: Double, loss: Double) {
         guard data.count > 0 else { throw TrainingError.emptyDataSet("evaluation") }
+        let started = MeasurementClock.start()
+        defer { MeasurementClock.stop(started) }
         var correct = 0.0
         var lossSum = 0.0
         try withNoGrad {
