@@ -117,6 +117,10 @@ public enum TrialRunner {
                 model = student
                 quantized = nil
                 metrics["teacher_accuracy"] = report.teacher.accuracy
+                // The teacher as stored (fp32, dense), measured like every trial's size_bytes.
+                metrics["teacher_size_bytes"] = Double(try ModelCost.of(Checkpoint.load(report.teacher.cachePath).model).sizeBytes)
+                provenance["teacher"] = "\(config.teacher.model) (width \(config.teacher.width))"
+                provenance["teacher_checkpoint"] = report.teacher.cachePath
                 trainingSeconds += report.training.trainingSeconds
             default:
                 throw SweepError("unknown stage kind '\(stage.kind)'")
@@ -130,10 +134,12 @@ public enum TrialRunner {
         let finalContext = try quantized?.context() ?? ForwardContext(training: false)
         let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
                                               compressed: { try model.forward($0, finalContext) })
-        let cost = try ModelCost.of(model)
+        // Sparse formats at the quantized widths while the final model is the quantized one.
+        let cost = try QuantizedStorage.cost(of: model, quantized: quantized == nil ? [] : quantReport?.layers ?? [])
+        provenance["storage_format"] = cost.storageSummary
         let latency = try [1, 256].map { try Latency.measure(model, batchSize: $0, runs: $0 == 1 ? 50 : 8) }
         let baseBytes = Double(base.model.state.reduce(0) { $0 + 4 * $1.1.count })
-        let size = quantReport.map { Double($0.sizeBytes) } ?? Double(cost.sizeBytes)
+        let size = Double(cost.sizeBytes)
         metrics.merge([
             "accuracy": accuracy, "baseline_accuracy": baseAccuracy, "accuracy_delta": 100 * (accuracy - baseAccuracy),
             "flip_rate": agreement.flipRate, "kl_to_baseline": agreement.klToBaseline,
