@@ -119,6 +119,8 @@ public enum HTMLReport {
     td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
     tr.front td.method { font-weight: bold; }
     tr.baseline { background: #fafafa; }
+    tr.teacher td { background: #f5f8fc; font-style: italic; }
+    .meta.warning { color: #a00; font-weight: bold; }
     td.ids, td.mono, code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.88em; }
     td.ids a { color: #1f5fa8; text-decoration: none; }
     td.error { color: #a00; white-space: pre-wrap; max-width: 60em; }

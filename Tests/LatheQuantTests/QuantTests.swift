@@ -132,6 +132,20 @@ struct QuantizedStorageTests {
         #expect(try QuantizedStorage.cost(of: model, quantized: []).sparseStorage?["fc1.weight"]
                 == TensorStorage(format: .csr8, bytes: 14_700 * 5 + 1_204))
     }
+
+    /// Dense weights (8-bit codes of a random resnet8, nested layer names, batch norms): the
+    /// ledger's size exactly, so every quantized weight is found under its state name.
+    @Test func denseQuantizedWeightsCostTheLedgersSize() throws {
+        let model = try Zoo.make("resnet8", seed: 2)
+        var config = QuantConfig()
+        config.params = ["bits": .int(8), "per_channel": .bool(true)]
+        let quantizers = try Quantization.weightQuantizers(model, config: config, registry: try Checkout.registry())
+        let records = try Quantization.quantizeWeights(model, with: quantizers).map(\.record)
+        #expect(records.count >= 7)
+        let cost = try QuantizedStorage.cost(of: model, quantized: records)
+        #expect(cost.sparseStorage == nil && cost.storageSummary == "dense")
+        #expect(cost.sizeBytes == Quantization.sizeBytes(model, quantized: records).bytes)
+    }
 }
 
 @Suite("batch-norm folding and the straight-through estimator")
