@@ -67,6 +67,12 @@ public enum LatencySummary {
     /// baseline trial's interval, the noise, and a warning when a control misses 1.00.
     public static func lines(_ model: ReportModel) -> [String] {
         guard model.hasLatency else { return ["Latency: \(notMeasured)."] }
+        let phase = [ReportMetric.latencyB1Noise, ReportMetric.latencyB256Noise].contains(where: model.metricNames.contains)
+            || ReportMetric.speedups.map(ReportMetric.lower).contains(where: model.metricNames.contains)
+        guard phase else {
+            return ["Latency: measured inside each trial while other trials ran (a sweep from before the latency phase): "
+                + "no intervals and no control, so speedups cannot be told from noise."]
+        }
         var lines = ["Latency: median ms per forward pass; all models timed after the trials in one process, interleaved. "
             + "Speedup = the same seed's baseline median / the trial's median, with a 95% interval (one trial: from the per-round "
             + "paired ratios; a configuration: the paired ratio over seeds); “within noise” marks an interval that contains 1.00."]

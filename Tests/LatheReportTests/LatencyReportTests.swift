@@ -75,6 +75,19 @@ struct LatencyReportTests {
         #expect(HTMLReport.render(sweep.model).contains("class=\"meta latency warning\""))
     }
 
+    /// A database from before the latency phase: in-trial latency, no noise or intervals.
+    @Test func inTrialLatencyIsNotPassedOffAsThePhase() throws {
+        let sweep = try MiniSweep.make([
+            .init(group: "baseline", method: "fp32", seed: 1, metrics: ["accuracy": 0.9, "latency_b1_ms": 0.2, "speedup_b256": 0.85]),
+            .init(group: "q", method: "int8", seed: 1, metrics: ["accuracy": 0.89, "latency_b1_ms": 0.1, "speedup_b256": 1.9]),
+        ])
+        defer { sweep.remove() }
+        #expect(LatencySummary.lines(sweep.model) == [
+            "Latency: measured inside each trial while other trials ran (a sweep from before the latency phase): "
+                + "no intervals and no control, so speedups cannot be told from noise.",
+        ])
+    }
+
     /// `lathe sweep --no-latency`: no latency metric at all.
     @Test func noLatencySweepSaysSoInsteadOfEmptyColumns() throws {
         let sweep = try MiniSweep.make([1, 2].flatMap { seed -> [MiniSweep.Trial] in [
