@@ -111,9 +111,11 @@ public enum CSVReport {
     }
 
     /// `aggregates.csv`: per configuration, n and the trial ids, then mean, sample std, 95% CI
-    /// half-width and n of every metric, then per paired metric (`paired_<metric>_<kind>_…`) the
-    /// mean, sample std, paired-t 95% interval, bootstrap interval (empty below 5 pairs), the
-    /// number of pairs and the trials without a baseline of their seed.
+    /// half-width and n of every metric, then per paired metric the sweep has
+    /// (`paired_<metric>_<kind>_…`; speedups only when latency was measured) the estimate
+    /// (geometric mean for ratios), sample std (of the logs for ratios), paired-t 95% interval,
+    /// bootstrap interval (empty below 5 pairs), the number of pairs and the trials without a
+    /// baseline of their seed.
     public static func aggregates(_ model: ReportModel) -> String {
         var header = ["group", "method", "n", "trial_ids", "seeds"]
         for m in model.metricNames { header += ["\(m)_mean", "\(m)_std", "\(m)_ci95", "\(m)_n"] }
