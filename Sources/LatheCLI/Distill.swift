@@ -8,8 +8,9 @@ import LatheTrain
 
 /// `lathe distill`: one knowledge-distillation run. A cached teacher (trained once per model,
 /// data, recipe and seed), a zoo student, distillation loss plugins on logits or tapped
-/// layers, then `model.safetensors` (the student) and `metrics.json` (its RunMetrics plus a
-/// `distillation` object: teacher accuracy, terms, weights, adapters, cache use).
+/// layers, then `model.safetensors` (the student) and `metrics.json` (its RunMetrics, with the
+/// flip rate and KL against the teacher, plus a `distillation` object: teacher accuracy, terms,
+/// weights, adapters, cache use).
 struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a student from a cached teacher with distillation loss plugins.",
@@ -178,9 +179,14 @@ struct Distill: ParsableCommand {
         let (model, report) = try DistillationStage.run(
             config, train: train, test: test, dataset: engine.dataset.rawValue, recipe: recipe,
             registry: reg, cache: cache, progress: progress)
-        let metrics = try RunMetrics.measure(
+        // The student against the model it compresses: its teacher, as cached.
+        let teacherModel = try Checkpoint.load(report.teacher.cachePath).model
+        var metrics = try RunMetrics.measure(
             model, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: report.training, threads: engine.threads,
-            reference: try Checkpoint.load(report.teacher.cachePath).model, latency: engine.latencyPlan)
+            reference: teacherModel, latency: engine.latencyPlan)
+        let context = ForwardContext(training: false)
+        metrics.record(try Agreement.measure(on: test, baseline: { try teacherModel.forward($0, context) },
+                                             compressed: { try model.forward($0, context) }))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(model, to: "\(out)/model.safetensors", metadata: [
             "lathe.dataset": engine.dataset.rawValue,

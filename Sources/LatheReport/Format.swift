@@ -107,7 +107,9 @@ public enum ReportFormat {
             if a < 1024 * 1024 * 1024 { return Style(scale: 1.0 / (1024 * 1024), kind: .fixed(2), suffix: " MiB") }
             return Style(scale: 1.0 / (1024 * 1024 * 1024), kind: .fixed(2), suffix: " GiB")
         case _ where name.hasSuffix("_ms"): return Style(kind: .fixed(a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3))
-        case ReportMetric.compressionRatio, ReportMetric.speedup: return Style(kind: .fixed(2), suffix: "×")
+        case ReportMetric.compressionRatio: return Style(kind: .fixed(2), suffix: "×")
+        case _ where name.hasPrefix("speedup_"): return Style(kind: .fixed(2), suffix: "×")
+        case _ where name.hasSuffix("_noise"): return Style(scale: 100, kind: .fixed(1), suffix: " %")
         case _ where name.hasPrefix("sparsity"): return Style(scale: 100, kind: .fixed(1), suffix: " %")
         case ReportMetric.params, ReportMetric.macs, ReportMetric.paramsRemoved: return Style(kind: .count)
         case _ where name.hasSuffix("seconds"): return Style(kind: .fixed(1), suffix: " s")
@@ -148,12 +150,22 @@ public enum ReportFormat {
         return s + ")"
     }
 
+    /// A speedup: "1.52× [1.48, 1.56]", "(n=3)" when over seeds, then "within noise" (when
+    /// `mark`) if its interval contains 1.00; "–" for none.
+    public static func speedup(_ f: SpeedupFigure?, mark: Bool = true) -> String {
+        guard let f else { return "–" }
+        var s = fixed(f.estimate, 2) + "×"
+        if let lo = f.lower, let hi = f.upper { s += " [\(fixed(lo, 2)), \(fixed(hi, 2))]" }
+        if f.interval == .seeds { s += " (n=\(f.n))" }
+        return mark && f.withinNoise ? s + " within noise" : s
+    }
+
     /// Title of the paired comparison of `metric`.
     public static func pairedTitle(_ metric: String) -> String {
         switch metric {
         case ReportMetric.accuracy: return "Paired Δ accuracy (pts, 95% CI)"
         case ReportMetric.sizeBytes: return "Paired size ratio (95% CI)"
-        case ReportMetric.latencyB1: return "Paired latency b1 ratio (95% CI)"
+        case ReportMetric.speedupB1, ReportMetric.speedupB256: return title(metric) + " (95% CI)"
         default: return "Paired " + title(metric)
         }
     }
@@ -173,7 +185,8 @@ public enum ReportFormat {
         case ReportMetric.macs: return "MACs"
         case ReportMetric.latencyB1: return "Latency b1 (ms)"
         case ReportMetric.latencyB256: return "Latency b256 (ms)"
-        case ReportMetric.speedup: return "Speedup b256"
+        case ReportMetric.speedupB1: return "Speedup b1"
+        case ReportMetric.speedupB256: return "Speedup b256"
         case ReportMetric.sensitivityDrop: return "Sensitivity drop (pts)"
         default: return name.replacingOccurrences(of: "_", with: " ")
         }

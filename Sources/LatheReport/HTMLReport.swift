@@ -20,7 +20,7 @@ enum HTML {
     }
 }
 
-/// The two charts of a report, built from its model.
+/// The charts of a report, built from its model.
 public enum ReportCharts {
     /// Group names in legend order: the baseline first, then in order of first appearance.
     public static func groups(_ model: ReportModel) -> [String] {
@@ -66,6 +66,43 @@ public enum ReportCharts {
         if !isSize { chart.xBounds = 0...Double.greatestFiniteMagnitude }
         return chart
     }
+
+    /// Accuracy vs flip rate (both in %, inside 0…100), one point per method mean, no front.
+    public static func flipChart(_ model: ReportModel, id: String) -> ScatterChart {
+        let acc = ReportMetric.accuracy, flips = ReportMetric.flipRate
+        let points = model.aggregates.compactMap { a -> ScatterChart.Point? in
+            guard let y = a[acc], let x = a[flips] else { return nil }
+            let tip = "\(a.method) (\(a.group)): accuracy \(ReportFormat.statistic(y, metric: acc)) %, "
+                + "flips \(ReportFormat.statistic(x, metric: flips)); trials \(ReportFormat.trialIDs(a.trialIDs))"
+            return ScatterChart.Point(label: shortLabel(a.method, group: a.group), group: a.group,
+                                      x: x.mean * 100, xInterval: x.ciHalfWidth.map { _ in (x.lower * 100)...(x.upper * 100) },
+                                      y: y.mean * 100, yInterval: y.ciHalfWidth.map { _ in (y.lower * 100)...(y.upper * 100) },
+                                      onFront: false, tooltip: tip)
+        }
+        var chart = ScatterChart(
+            id: id, title: "Accuracy vs flip rate", xLabel: "test predictions differing from the same seed's baseline (%)",
+            yLabel: "top-1 accuracy (%)", logX: false, points: points, front: [], groups: groups(model),
+            formatX: ReportFormat.plain, formatY: ReportFormat.plain)
+        chart.xBounds = 0...100
+        chart.yBounds = 0...100
+        return chart
+    }
+}
+
+/// The rows of the methods table: the configurations in aggregate order, each teacher right
+/// after the last configuration of the groups that used it.
+enum MethodRows {
+    static func rows(_ model: ReportModel) -> [(aggregate: ReportModel.MethodAggregate, isTeacher: Bool)] {
+        var rows: [(aggregate: ReportModel.MethodAggregate, isTeacher: Bool)] = []
+        for (i, a) in model.aggregates.enumerated() {
+            rows.append((a, false))
+            let later = Set(model.aggregates[(i + 1)...].map(\.group))
+            for t in model.teachers where t.groups.contains(a.group) && later.isDisjoint(with: t.groups) {
+                rows.append((t.aggregate, true))
+            }
+        }
+        return rows
+    }
 }
 
 /// Renders a report as one self-contained HTML page: inline CSS and SVG, no scripts, no external URLs.
@@ -82,6 +119,8 @@ public enum HTMLReport {
     td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
     tr.front td.method { font-weight: bold; }
     tr.baseline { background: #fafafa; }
+    tr.teacher td { background: #f5f8fc; font-style: italic; }
+    .meta.warning { color: #a00; font-weight: bold; }
     td.ids, td.mono, code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.88em; }
     td.ids a { color: #1f5fa8; text-decoration: none; }
     td.error { color: #a00; white-space: pre-wrap; max-width: 60em; }
@@ -138,6 +177,9 @@ public enum HTMLReport {
             + "\(model.aggregates.count) configurations · created \(HTML.escape(s.createdAt)) on \(HTML.escape(s.host)) · "
             + "Lathe \(HTML.escape(s.latheVersion)) · \(s.workers) worker(s) × \(s.threads) thread(s)</p>\n"
         h += "<p class=\"meta\">Database: <code>\(HTML.escape(model.database))</code> (sweep id \(s.id))</p>\n"
+        for line in LatencySummary.lines(model) {
+            h += "<p class=\"meta latency\(line.hasPrefix("Warning") ? " warning" : "")\">\(HTML.escape(line))</p>\n"
+        }
         h += "<details><summary>Sweep spec: <code>\(HTML.escape(s.specPath))</code></summary>\n<pre>\(HTML.escape(s.specText))</pre>\n</details>\n"
         if !model.provenance.isEmpty {
             h += "<details><summary>Provenance (\(model.provenance.count) keys over the trials)</summary>\n"
@@ -162,34 +204,47 @@ public enum HTMLReport {
         guard !model.aggregates.isEmpty else { return h + "<p>No trial of this sweep is done yet.</p>\n" }
         let onSizeFront = Set(model.paretoSize.front.map { model.paretoSize.points[$0] }.map { "\($0.group)\u{1F}\($0.method)" })
         let onLatencyFront = Set(model.paretoLatency.front.map { model.paretoLatency.points[$0] }.map { "\($0.group)\u{1F}\($0.method)" })
+        let columns = AggregateColumns.all(model)
         h += "<table class=\"methods\"><thead><tr><th>method</th><th>group</th><th>n</th>"
-        for c in AggregateColumns.all { h += "<th>\(HTML.escape(c.title))</th>" }
+        for c in columns { h += "<th>\(HTML.escape(c.title))</th>" }
         h += "<th>Pareto</th><th>trials</th></tr></thead><tbody>\n"
-        for a in model.aggregates {
+        for (a, isTeacher) in MethodRows.rows(model) {
             let key = "\(a.group)\u{1F}\(a.method)"
             var fronts: [String] = []
-            if onSizeFront.contains(key) { fronts.append("size") }
-            if onLatencyFront.contains(key) { fronts.append("latency") }
-            let cls = [a.group == ReportModel.baselineGroup ? "baseline" : nil, fronts.isEmpty ? nil : "front"].compactMap { $0 }
-            h += "<tr\(cls.isEmpty ? "" : " class=\"\(cls.joined(separator: " "))\"")><td class=\"method\">\(HTML.escape(a.method))</td>"
+            if !isTeacher, onSizeFront.contains(key) { fronts.append("size") }
+            if !isTeacher, onLatencyFront.contains(key) { fronts.append("latency") }
+            let cls = [a.group == ReportModel.baselineGroup ? "baseline" : nil, isTeacher ? "teacher" : nil,
+                       fronts.isEmpty ? nil : "front"].compactMap { $0 }
+            h += "<tr\(cls.isEmpty ? "" : " class=\"\(cls.joined(separator: " "))\"")><td class=\"method\">"
+                + "\(isTeacher ? "↳ " : "")\(HTML.escape(a.method))</td>"
             h += "<td>\(HTML.escape(a.group))</td><td class=\"num\">\(a.n)</td>"
-            for c in AggregateColumns.all { h += "<td class=\"num\">\(HTML.escape(c.cell(a)))</td>" }
+            for c in columns { h += "<td class=\"num\">\(HTML.escape(c.cell(a)))</td>" }
             h += "<td>\(fronts.joined(separator: ", "))</td><td class=\"ids\">\(idLinks(a.trialIDs))</td></tr>\n"
         }
         h += "</tbody></table>\n"
-        h += "<p class=\"note\">Pareto: on the front of accuracy vs size and/or accuracy vs latency at batch 1 (method means; bold).</p>\n"
+        h += "<p class=\"note\">Pareto: on the front of accuracy vs size and/or accuracy vs latency at batch 1 (method means; bold)."
+        if !model.teachers.isEmpty { h += " ↳ teacher: the distillation groups' teacher, its accuracy, size and latency over the trials that used it." }
+        if !model.hasLatency { h += " No latency columns: \(LatencySummary.notMeasured)." }
+        h += "</p>\n"
         return h
     }
 
     static func charts(_ model: ReportModel) -> String {
         var h = "<h2>Trade-offs</h2>\n<div class=\"charts\">\n"
-        for (front, id) in [(model.paretoSize, "chart-size"), (model.paretoLatency, "chart-latency")] {
+        let fronts = [(model.paretoSize, "chart-size")] + (model.hasLatency ? [(model.paretoLatency, "chart-latency")] : [])
+        for (front, id) in fronts {
             let chart = ReportCharts.chart(model, front: front, id: id)
             let names = front.front.map { front.points[$0].method }
             h += "<figure>\n\(chart.render())\n<figcaption>One point per configuration (mean over seeds) with 95% CI bars; the dashed "
                 + "step line is the Pareto front (higher accuracy, lower \(front.costMetric == ReportMetric.sizeBytes ? "size" : "latency")). "
                 + "On the front: \(names.isEmpty ? "–" : HTML.escape(names.joined(separator: ", "))).</figcaption>\n</figure>\n"
         }
+        if model.aggregates.contains(where: { $0[ReportMetric.flipRate] != nil }) {
+            h += "<figure>\n\(ReportCharts.flipChart(model, id: "chart-flips").render())\n<figcaption>One point per configuration (mean "
+                + "over seeds) with 95% CI bars: top-1 accuracy against the share of test predictions that differ from the same seed's "
+                + "baseline. Equal accuracy with more flips is more damage.</figcaption>\n</figure>\n"
+        }
+        if !model.hasLatency { h += "<p class=\"note\">No latency chart: \(LatencySummary.notMeasured).</p>\n" }
         return h + "</div>\n"
     }
 
@@ -228,12 +283,12 @@ public enum HTMLReport {
         let columns = TrialColumns.shown(model)
         var h = "<h2>Trials</h2>\n<details open><summary>\(model.trials.count) trials (all metrics in trials.csv)</summary>\n"
         h += "<table class=\"trials\"><thead><tr><th>trial</th><th>method</th><th>group</th><th>seed</th><th>status</th>"
-        for c in columns { h += "<th>\(HTML.escape(ReportFormat.title(c)))</th>" }
+        for c in columns { h += "<th>\(HTML.escape(c.title))</th>" }
         h += "<th>key</th></tr></thead><tbody>\n"
         for t in model.trials {
             h += "<tr id=\"trial-\(t.id)\"><td class=\"num\">#\(t.id)</td><td>\(HTML.escape(t.method))</td><td>\(HTML.escape(t.group))</td>"
             h += "<td class=\"num\">\(t.seed)</td><td class=\"status-\(HTML.escape(t.status))\">\(HTML.escape(t.status))</td>"
-            for c in columns { h += "<td class=\"num\">\(t.metrics[c].map { HTML.escape(ReportFormat.value($0, metric: c)) } ?? "")</td>" }
+            for c in columns { h += "<td class=\"num\">\(HTML.escape(c.cell(t)))</td>" }
             h += "<td class=\"mono\">\(HTML.escape(t.key))</td></tr>\n"
         }
         return h + "</tbody></table>\n</details>\n"
@@ -253,25 +308,48 @@ struct AggregateColumns: Sendable {
         AggregateColumns(title: ReportFormat.pairedTitle(name)) { ReportFormat.paired($0.paired[name]) }
     }
 
-    /// The paired comparisons first (the primary figures), then the absolute means.
-    static let all: [AggregateColumns] = ReportMetric.paired.map { paired($0.metric) } + [
-        stat(ReportMetric.accuracy),
-        stat(ReportMetric.accuracyDelta),
-        stat(ReportMetric.flipRate),
-        stat(ReportMetric.klToBaseline),
-        stat(ReportMetric.sizeBytes, withCI: false),
-        stat(ReportMetric.compressionRatio, withCI: false),
-        stat(ReportMetric.latencyB1),
-        stat(ReportMetric.latencyB256),
-        stat(ReportMetric.speedup),
-    ]
+    static func speedup(_ name: String, _ model: ReportModel) -> AggregateColumns {
+        AggregateColumns(title: ReportFormat.pairedTitle(name)) { ReportFormat.speedup(SpeedupFigure.of($0, name, in: model)) }
+    }
+
+    /// The paired comparisons first (the primary figures), then the absolute means; latency
+    /// and speedups only when the sweep measured latency.
+    static func all(_ model: ReportModel) -> [AggregateColumns] {
+        let latency = model.hasLatency
+        return [paired(ReportMetric.accuracy), paired(ReportMetric.sizeBytes)]
+            + (latency ? ReportMetric.speedups.map { speedup($0, model) } : [])
+            + [
+                stat(ReportMetric.accuracy),
+                stat(ReportMetric.accuracyDelta),
+                stat(ReportMetric.flipRate),
+                stat(ReportMetric.klToBaseline),
+                stat(ReportMetric.sizeBytes, withCI: false),
+                stat(ReportMetric.compressionRatio, withCI: false),
+            ]
+            + (latency ? [stat(ReportMetric.latencyB1), stat(ReportMetric.latencyB256)] : [])
+    }
 }
 
-/// The metric columns of the trials table.
-enum TrialColumns {
+/// The metric columns of the trials table (shared by HTML and Markdown).
+struct TrialColumns {
+    var title: String
+    var cell: (ReportModel.Trial) -> String
+
     static let preferred = [
         ReportMetric.accuracy, ReportMetric.accuracyDelta, ReportMetric.flipRate, ReportMetric.klToBaseline,
-        ReportMetric.sizeBytes, ReportMetric.compressionRatio, ReportMetric.latencyB1, ReportMetric.latencyB256, ReportMetric.speedup, ReportMetric.sparsityMasked,
+        ReportMetric.sizeBytes, ReportMetric.compressionRatio, ReportMetric.latencyB1, ReportMetric.latencyB256,
+        ReportMetric.speedupB1, ReportMetric.speedupB256, ReportMetric.sparsityMasked,
     ]
-    static func shown(_ model: ReportModel) -> [String] { preferred.filter(model.metricNames.contains) }
+
+    /// The preferred metrics the sweep has; speedups with their interval and noise mark.
+    static func shown(_ model: ReportModel) -> [TrialColumns] {
+        preferred.filter(model.metricNames.contains).map { name in
+            guard ReportMetric.speedups.contains(name) else {
+                return TrialColumns(title: ReportFormat.title(name)) { t in t.metrics[name].map { ReportFormat.value($0, metric: name) } ?? "" }
+            }
+            return TrialColumns(title: ReportFormat.title(name) + " (95% CI)") { t in
+                SpeedupFigure.of(t, name).map { ReportFormat.speedup($0) } ?? ""
+            }
+        }
+    }
 }

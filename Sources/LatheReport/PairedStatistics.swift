@@ -84,6 +84,18 @@ public struct PairedStatistic: Codable, Sendable, Equatable {
         }
     }
 
+    /// A ratio already formed per trial against the same seed's baseline (the latency phase's
+    /// speedups), summarized over seeds like a `.ratio`: on the log scale, so the estimate is the
+    /// geometric mean and its interval exp(mean log ± t·s/√n). `baselineIDs` gives each seed's
+    /// baseline trial (a baseline's own speedup is its control, paired with itself); trials
+    /// whose seed is missing from it pair with themselves.
+    public static func recordedRatios(metric: String, trials: [(id: Int64, seed: Int64, value: Double)],
+                                      baselineIDs: [Int64: Int64]) -> PairedStatistic? {
+        var unit: [Int64: (id: Int64, value: Double)] = [:]
+        for t in trials { unit[t.seed] = (baselineIDs[t.seed] ?? t.id, 1) }
+        return PairedStatistic(metric: metric, kind: .ratio, trials: trials, baselines: unit)
+    }
+
     /// The percentile bootstrap 95% interval of the mean of `values` (`bootstrapResamples`
     /// resamples with replacement from a SplitMix64 generator seeded with `bootstrapSeed`).
     public static func bootstrapInterval(_ values: [Double]) -> (lower: Double, upper: Double) {

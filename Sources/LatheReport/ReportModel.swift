@@ -53,7 +53,8 @@ public struct ReportModel: Codable, Sendable, Equatable {
         /// One statistic per metric name present in at least one of the trials.
         public var metrics: [String: Statistic]
         /// Per metric of `ReportMetric.paired`: the comparison with the same seed's baseline
-        /// (empty for the baseline itself and where no seed has a done baseline).
+        /// (for the baseline itself only its speedups, the control; none where no seed has a
+        /// done baseline).
         public var paired: [String: PairedStatistic] = [:]
 
         /// Number of done trials (seeds).
@@ -110,6 +111,20 @@ public struct ReportModel: Codable, Sendable, Equatable {
         public var values: [Value]
     }
 
+    /// A distillation teacher: one row per distinct teacher over the done trials that used it.
+    public struct TeacherRow: Codable, Sendable, Equatable {
+        /// The teacher as recorded (provenance `teacher`, e.g. "convnet (width 1.0)"), else "teacher".
+        public var name: String
+        /// What tells two teachers apart: their checkpoint (provenance `teacher_checkpoint`), or
+        /// the group when the trials recorded none.
+        public var identity: String
+        /// The groups whose done trials used it, in aggregate order.
+        public var groups: [String]
+        /// The trials' `teacher_*` metrics under the names they show as in the methods table
+        /// (`accuracy`, `size_bytes`, `latency_b1_ms`, `latency_b256_ms`); method "teacher: NAME".
+        public var aggregate: MethodAggregate
+    }
+
     /// The database file the report was loaded from.
     public var database: String
     public var sweep: SweepInfo
@@ -131,6 +146,11 @@ public struct ReportModel: Codable, Sendable, Equatable {
     public var failures: [Trial]
     /// Provenance keys with their values over the sweep.
     public var provenance: [ProvenanceEntry]
+    /// The teachers of the distillation trials.
+    public var teachers: [TeacherRow]
+
+    /// Whether any trial has a latency (none after `lathe sweep --no-latency`).
+    public var hasLatency: Bool { metricNames.contains(ReportMetric.latencyB1) || metricNames.contains(ReportMetric.latencyB256) }
 
     /// The trial with `id`.
     public func trial(_ id: Int64) -> Trial? { trials.first { $0.id == id } }
@@ -154,9 +174,34 @@ public enum ReportMetric {
     public static let compressionRatio = "compression_ratio"
     public static let params = "params"
     public static let macs = "macs"
+    /// Median ms per forward pass at batch 1 and 256, from the latency phase after the trials.
     public static let latencyB1 = "latency_b1_ms"
     public static let latencyB256 = "latency_b256_ms"
-    public static let speedup = "speedup_b256"
+    /// Relative half-width of the median's 95% CI (0.012 = ±1.2 %).
+    public static let latencyB1Noise = "latency_b1_noise"
+    public static let latencyB256Noise = "latency_b256_noise"
+    /// Same-seed baseline median / this trial's median, with `lower(_:)`/`upper(_:)` the 95% CI
+    /// from the per-round paired ratios. On a baseline trial: the control (the baseline timed
+    /// against a second copy of itself), which must read 1.00 inside its interval.
+    public static let speedupB1 = "speedup_b1"
+    public static let speedupB256 = "speedup_b256"
+    /// The speedups, batch 1 first.
+    public static let speedups = [speedupB1, speedupB256]
+    /// The noise figure of each speedup's batch size.
+    public static let noise = [speedupB1: latencyB1Noise, speedupB256: latencyB256Noise]
+    /// Lower end of the 95% CI recorded with `metric` (`speedup_b1_lower`).
+    public static func lower(_ metric: String) -> String { metric + "_lower" }
+    /// Upper end of the 95% CI recorded with `metric` (`speedup_b1_upper`).
+    public static func upper(_ metric: String) -> String { metric + "_upper" }
+    /// Distillation trials: their teacher's accuracy, size as stored and latency.
+    public static let teacherAccuracy = "teacher_accuracy"
+    public static let teacherSizeBytes = "teacher_size_bytes"
+    public static let teacherLatencyB1 = "teacher_latency_b1_ms"
+    public static let teacherLatencyB256 = "teacher_latency_b256_ms"
+    /// Each teacher metric with the metric it shows as in a teacher row.
+    public static let teacherMetrics = [
+        (teacherAccuracy, accuracy), (teacherSizeBytes, sizeBytes), (teacherLatencyB1, latencyB1), (teacherLatencyB256, latencyB256),
+    ]
     public static let sparsityMasked = "sparsity_masked"
     public static let paramsRemoved = "params_removed"
     public static let trainSeconds = "train_seconds"
@@ -164,15 +209,19 @@ public enum ReportMetric {
     /// Layer stat: points of accuracy lost when only that layer is compressed.
     public static let sensitivityDrop = "sensitivity_drop"
 
-    /// The metrics compared with the same seed's baseline, and how.
+    /// The metrics compared with the same seed's baseline, and how (the speedups are already
+    /// ratios to it: `PairedStatistic.recordedRatios`).
     public static let paired: [(metric: String, kind: PairedStatistic.Kind)] = [
-        (accuracy, .differencePoints), (sizeBytes, .ratio), (latencyB1, .ratio),
+        (accuracy, .differencePoints), (sizeBytes, .ratio), (speedupB1, .ratio), (speedupB256, .ratio),
     ]
 
     /// The well-known metrics, in report order.
     public static let preferredOrder = [
         accuracy, baselineAccuracy, accuracyDelta, flipRate, klToBaseline, sizeBytes, fp32SizeBytes, compressionRatio, params, macs,
-        latencyB1, latencyB256, speedup, sparsityMasked, paramsRemoved, trainSeconds, peakRSS,
+        latencyB1, latencyB256, latencyB1Noise, latencyB256Noise,
+        speedupB1, lower(speedupB1), upper(speedupB1), speedupB256, lower(speedupB256), upper(speedupB256),
+        teacherAccuracy, teacherSizeBytes, teacherLatencyB1, teacherLatencyB256,
+        sparsityMasked, paramsRemoved, trainSeconds, peakRSS,
     ]
 
     /// `names` with the well-known ones first (in report order), then the others sorted.
@@ -280,9 +329,13 @@ extension ReportModel {
                 stats[metric] = Statistic(values: having.compactMap { $0.metrics[metric] }, trialIDs: having.map(\.id))
             }
             var paired: [String: PairedStatistic] = [:]
-            if key.group != baselineGroup {
-                for (metric, kind) in ReportMetric.paired {
-                    let trials = ts.compactMap { t in t.metrics[metric].map { (id: t.id, seed: t.seed, value: $0) } }
+            for (metric, kind) in ReportMetric.paired {
+                let trials = ts.compactMap { t in t.metrics[metric].map { (id: t.id, seed: t.seed, value: $0) } }
+                if ReportMetric.speedups.contains(metric) {
+                    // Recorded against the same seed's baseline; a baseline's own is its control.
+                    let baselineIDs = baselineBySeed(done, metric: metric).mapValues { $0.id }
+                    paired[metric] = PairedStatistic.recordedRatios(metric: metric, trials: trials, baselineIDs: baselineIDs)
+                } else if key.group != baselineGroup {
                     paired[metric] = PairedStatistic(metric: metric, kind: kind, trials: trials,
                                                      baselines: baselineBySeed(done, metric: metric))
                 }
@@ -334,6 +387,17 @@ extension ReportModel {
             }
         }
 
+        // Teachers, told apart by their recorded checkpoint.
+        var teacherProvenance: [Int64: [String: String]] = [:]
+        for p in try db.query("""
+            SELECT p.trial_id AS trial_id, p.key AS key, p.value AS value FROM provenance p JOIN trials t ON t.id = p.trial_id
+            WHERE t.sweep_id = ? AND t.status = 'done' AND p.key IN ('teacher', 'teacher_checkpoint')
+            """, [.integer(sweepID)]) {
+            guard let id = p["trial_id"]?.int, let key = p["key"]?.string, let value = p["value"]?.string else { continue }
+            teacherProvenance[id, default: [:]][key] = value
+        }
+        let teachers = teacherRows(order.flatMap { byConfig[$0] ?? [] }, provenance: teacherProvenance)
+
         var statusCounts: [String: Int] = [:]
         for t in trials { statusCounts[t.status, default: 0] += 1 }
 
@@ -343,7 +407,34 @@ extension ReportModel {
             statusCounts: statusCounts, aggregates: aggregates,
             paretoSize: paretoFront(aggregates, cost: ReportMetric.sizeBytes),
             paretoLatency: paretoFront(aggregates, cost: ReportMetric.latencyB1),
-            layerTables: layerTables, failures: trials.filter { $0.status == "failed" }, provenance: provenance)
+            layerTables: layerTables, failures: trials.filter { $0.status == "failed" }, provenance: provenance, teachers: teachers)
+    }
+
+    /// One row per distinct teacher of the done `trials` (in aggregate order) that recorded
+    /// `teacher_accuracy`; `provenance` holds each trial's `teacher` and `teacher_checkpoint`.
+    static func teacherRows(_ trials: [Trial], provenance: [Int64: [String: String]]) -> [TeacherRow] {
+        var order: [String] = []
+        var byTeacher: [String: [Trial]] = [:]
+        for t in trials where t.metrics[ReportMetric.teacherAccuracy] != nil {
+            let identity = provenance[t.id]?["teacher_checkpoint"] ?? "group \(t.group)"
+            if byTeacher[identity] == nil { order.append(identity) }
+            byTeacher[identity, default: []].append(t)
+        }
+        return order.map { identity in
+            let inOrder = byTeacher[identity] ?? []
+            var groups: [String] = []
+            for t in inOrder where !groups.contains(t.group) { groups.append(t.group) }
+            let ts = inOrder.sorted { $0.id < $1.id }
+            let name = ts.lazy.compactMap { provenance[$0.id]?["teacher"] }.first ?? "teacher"
+            var stats: [String: Statistic] = [:]
+            for (teacherMetric, shownAs) in ReportMetric.teacherMetrics {
+                let having = ts.filter { $0.metrics[teacherMetric] != nil }
+                stats[shownAs] = Statistic(values: having.compactMap { $0.metrics[teacherMetric] }, trialIDs: having.map(\.id))
+            }
+            let aggregate = MethodAggregate(group: groups.joined(separator: ", "), method: "teacher: \(name)", trialIDs: ts.map(\.id),
+                                            seeds: ts.map(\.seed), metrics: stats)
+            return TeacherRow(name: name, identity: identity, groups: groups, aggregate: aggregate)
+        }
     }
 
     /// Per seed, the first done baseline trial (lowest id) that has `metric`, with its value.

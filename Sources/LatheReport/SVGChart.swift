@@ -180,16 +180,19 @@ public struct ScatterChart: Sendable {
         ly += 18
         for g in groups {
             s += "<rect x=\"\(f(Self.legendX))\" y=\"\(f(ly - 10))\" width=\"12\" height=\"12\" rx=\"3\" fill=\"\(color(of: g))\"/>"
-            s += "<text x=\"\(f(Self.legendX + 18))\" y=\"\(f(ly))\">\(HTML.escape(Self.clip(g, 20)))</text>\n"
+            let name = Self.clip(g, 20), hover = name == g ? "" : "<title>\(HTML.escape(g))</title>"
+            s += "<text x=\"\(f(Self.legendX + 18))\" y=\"\(f(ly))\">\(hover)\(HTML.escape(name))</text>\n"
             ly += 18
         }
         ly += 8
-        s += "<line x1=\"\(f(Self.legendX))\" y1=\"\(f(ly - 4))\" x2=\"\(f(Self.legendX + 22))\" y2=\"\(f(ly - 4))\" stroke=\"#111\" stroke-width=\"1.6\" stroke-dasharray=\"6 3\"/>"
-        s += "<text x=\"\(f(Self.legendX + 28))\" y=\"\(f(ly))\">Pareto front</text>\n"
-        ly += 18
-        s += "<rect x=\"\(f(Self.legendX + 5))\" y=\"\(f(ly - 10))\" width=\"11\" height=\"11\" rx=\"5.5\" fill=\"#bbb\" stroke=\"#000\" stroke-width=\"2.2\"/>"
-        s += "<text x=\"\(f(Self.legendX + 28))\" y=\"\(f(ly))\">on the front</text>\n"
-        ly += 18
+        if !front.isEmpty {
+            s += "<line x1=\"\(f(Self.legendX))\" y1=\"\(f(ly - 4))\" x2=\"\(f(Self.legendX + 22))\" y2=\"\(f(ly - 4))\" stroke=\"#111\" stroke-width=\"1.6\" stroke-dasharray=\"6 3\"/>"
+            s += "<text x=\"\(f(Self.legendX + 28))\" y=\"\(f(ly))\">Pareto front</text>\n"
+            ly += 18
+            s += "<rect x=\"\(f(Self.legendX + 5))\" y=\"\(f(ly - 10))\" width=\"11\" height=\"11\" rx=\"5.5\" fill=\"#bbb\" stroke=\"#000\" stroke-width=\"2.2\"/>"
+            s += "<text x=\"\(f(Self.legendX + 28))\" y=\"\(f(ly))\">on the front</text>\n"
+            ly += 18
+        }
         s += "<path d=\"M \(f(Self.legendX + 10)) \(f(ly - 12)) V \(f(ly + 2)) M \(f(Self.legendX + 6)) \(f(ly - 12)) H \(f(Self.legendX + 14)) "
             + "M \(f(Self.legendX + 6)) \(f(ly + 2)) H \(f(Self.legendX + 14))\" stroke=\"#555\" stroke-width=\"1.2\"/>"
         s += "<text x=\"\(f(Self.legendX + 28))\" y=\"\(f(ly))\">95% CI over seeds</text>\n"
@@ -201,12 +204,20 @@ public struct ScatterChart: Sendable {
         if !unlabelled.isEmpty {
             ly += 26
             s += "<text x=\"\(f(Self.legendX))\" y=\"\(f(ly))\" font-weight=\"bold\">Also plotted</text>\n"
-            for i in unlabelled where ly + 18 <= H - 4 {
+            // Room for the names, keeping one line for "+N more" when they do not all fit.
+            let room = Swift.max(0, Int((H - 4 - ly) / 16))
+            let listed = unlabelled.count <= room ? unlabelled : Array(unlabelled.prefix(Swift.max(0, room - 1)))
+            for i in listed {
                 ly += 16
                 let p = points[i], short = Self.clip(p.label, 22)
                 s += "<g class=\"unlabelled\"><title>\(HTML.escape(p.tooltip))</title>"
                 s += "<rect x=\"\(f(Self.legendX + 2))\" y=\"\(f(ly - 9))\" width=\"9\" height=\"9\" rx=\"4.5\" fill=\"\(color(of: p.group))\"/>"
                 s += "<text x=\"\(f(Self.legendX + 16))\" y=\"\(f(ly))\" font-size=\"11\">\(HTML.escape(short))</text></g>\n"
+            }
+            if listed.count < unlabelled.count, room > 0 {
+                ly += 16
+                s += "<text class=\"more\" x=\"\(f(Self.legendX + 2))\" y=\"\(f(ly))\" font-size=\"11\">+\(unlabelled.count - listed.count) more "
+                    + "(hover the points)</text>\n"
             }
         }
         s += "</g>\n</svg>"

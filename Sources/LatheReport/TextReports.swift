@@ -24,23 +24,29 @@ public enum MarkdownReport {
         s += "Database: `\(model.database)` (sweep id \(sw.id)); spec: `\(sw.specPath)`.\n\n"
         s += "Accuracy in % (2 decimals); ± is the 95% CI half-width over seeds (Student's t, n−1 dof); (n=1): a single seed, no CI. "
         s += "Paired columns (the primary figures): each trial against the baseline trial of the same seed, accuracy as a "
-        s += "difference in points, size and latency as ratios; mean [95% CI by paired t], boot [percentile bootstrap 95% CI, "
+        s += "difference in points, size as a ratio and speedups (already ratios to the baseline) by their geometric mean; mean [95% CI by paired t], boot [percentile bootstrap 95% CI, "
         s += "\(PairedStatistic.bootstrapResamples) resamples] from \(PairedStatistic.bootstrapMinimumPairs) pairs on, n = pairs. "
         s += "Δ vs baseline in accuracy points. Charts: see report.html. Raw values per trial: trials.csv, report.json.\n\n"
+        s += LatencySummary.lines(model).map { $0 + "\n" }.joined(separator: "\n") + "\n"
 
         s += "## Methods\n\n"
         if model.aggregates.isEmpty {
             s += "No trial of this sweep is done yet.\n\n"
         } else {
-            let header = ["method", "group", "n"] + AggregateColumns.all.map(\.title) + ["trials"]
-            let rows = model.aggregates.map { a in
-                [a.method, a.group, "\(a.n)"] + AggregateColumns.all.map { $0.cell(a) } + [ReportFormat.trialIDs(a.trialIDs)]
+            let columns = AggregateColumns.all(model)
+            let header = ["method", "group", "n"] + columns.map(\.title) + ["trials"]
+            let rows = MethodRows.rows(model).map { a, isTeacher in
+                [(isTeacher ? "↳ " : "") + a.method, a.group, "\(a.n)"] + columns.map { $0.cell(a) } + [ReportFormat.trialIDs(a.trialIDs)]
             }
-            s += table(header, rows, numeric: Set(2..<(3 + AggregateColumns.all.count))) + "\n"
+            s += table(header, rows, numeric: Set(2..<(3 + columns.count))) + "\n"
         }
 
         s += "## Pareto fronts (method means)\n\n"
         for (front, what) in [(model.paretoSize, "accuracy vs size"), (model.paretoLatency, "accuracy vs latency at batch 1")] {
+            guard model.hasLatency || front.costMetric != ReportMetric.latencyB1 else {
+                s += "- \(what): \(LatencySummary.notMeasured)\n"
+                continue
+            }
             let names = front.front.map { i -> String in
                 let p = front.points[i]
                 return "\(p.method) (\(ReportFormat.percent(p.quality)) %, \(ReportFormat.value(p.cost, metric: front.costMetric))"
@@ -72,11 +78,8 @@ public enum MarkdownReport {
 
         s += "## Trials\n\n"
         let columns = TrialColumns.shown(model)
-        let rows = model.trials.map { t in
-            ["#\(t.id)", t.method, t.group, "\(t.seed)", t.status]
-                + columns.map { c in t.metrics[c].map { ReportFormat.value($0, metric: c) } ?? "" }
-        }
-        s += table(["trial", "method", "group", "seed", "status"] + columns.map(ReportFormat.title), rows,
+        let rows = model.trials.map { t in ["#\(t.id)", t.method, t.group, "\(t.seed)", t.status] + columns.map { $0.cell(t) } }
+        s += table(["trial", "method", "group", "seed", "status"] + columns.map(\.title), rows,
                    numeric: Set(5..<(5 + columns.count)))
         return s
     }
@@ -108,13 +111,17 @@ public enum CSVReport {
     }
 
     /// `aggregates.csv`: per configuration, n and the trial ids, then mean, sample std, 95% CI
-    /// half-width and n of every metric, then per paired metric (`paired_<metric>_<kind>_…`) the
-    /// mean, sample std, paired-t 95% interval, bootstrap interval (empty below 5 pairs), the
-    /// number of pairs and the trials without a baseline of their seed.
+    /// half-width and n of every metric, then per paired metric the sweep has
+    /// (`paired_<metric>_<kind>_…`; speedups only when latency was measured) the estimate
+    /// (geometric mean for ratios), sample std (of the logs for ratios), paired-t 95% interval,
+    /// bootstrap interval (empty below 5 pairs), the number of pairs and the trials without a
+    /// baseline of their seed.
     public static func aggregates(_ model: ReportModel) -> String {
         var header = ["group", "method", "n", "trial_ids", "seeds"]
         for m in model.metricNames { header += ["\(m)_mean", "\(m)_std", "\(m)_ci95", "\(m)_n"] }
-        for (m, kind) in ReportMetric.paired {
+        // The paired metrics the sweep has (no speedups after --no-latency).
+        let paired = ReportMetric.paired.filter { model.metricNames.contains($0.metric) }
+        for (m, kind) in paired {
             let p = "paired_\(m)_\(kind.rawValue)"
             header += ["\(p)_mean", "\(p)_std", "\(p)_t_lower", "\(p)_t_upper", "\(p)_boot_lower", "\(p)_boot_upper",
                        "\(p)_n", "\(p)_unpaired_trial_ids"]
@@ -128,7 +135,7 @@ public enum CSVReport {
                 row += [st.map { number($0.mean) } ?? "", st?.std.map(number) ?? "", st?.ciHalfWidth.map(number) ?? "",
                         st.map { "\($0.n)" } ?? ""]
             }
-            for (m, _) in ReportMetric.paired {
+            for (m, _) in paired {
                 let p = a.paired[m], st = p?.statistic
                 let interval = st?.ciHalfWidth != nil
                 row += [p.map { number($0.estimate) } ?? "", st?.std.map(number) ?? "",

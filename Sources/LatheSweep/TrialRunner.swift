@@ -128,6 +128,9 @@ public enum TrialRunner {
                 quantized = nil
                 compressSeconds += timer.methodSeconds(excludingTraining: report.teacher.cacheHit ? 0 : report.teacher.training?.trainingSeconds ?? 0)
                 metrics["teacher_accuracy"] = report.teacher.accuracy
+                // The teacher as stored (fp32, dense), measured like every trial's size_bytes.
+                metrics["teacher_size_bytes"] = Double(try ModelCost.of(Checkpoint.load(report.teacher.cachePath).model).sizeBytes)
+                provenance["teacher"] = "\(config.teacher.model) (width \(config.teacher.width))"
                 provenance["teacher_checkpoint"] = report.teacher.cachePath
                 trainingSeconds += report.training.trainingSeconds
             default:
@@ -143,9 +146,11 @@ public enum TrialRunner {
         let finalContext = try quantized?.context() ?? ForwardContext(training: false)
         let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
                                               compressed: { try model.forward($0, finalContext) })
-        let cost = try ModelCost.of(model)
+        // Sparse formats at the quantized widths while the final model is the quantized one.
+        let cost = try QuantizedStorage.cost(of: model, quantized: quantized == nil ? [] : quantReport?.layers ?? [])
+        provenance["storage_format"] = cost.storageSummary
         let baseBytes = Double(base.model.state.reduce(0) { $0 + 4 * $1.1.count })
-        let size = quantReport.map { Double($0.sizeBytes) } ?? Double(cost.sizeBytes)
+        let size = Double(cost.sizeBytes)
         metrics.merge([
             "accuracy": accuracy, "baseline_accuracy": baseAccuracy, "accuracy_delta": 100 * (accuracy - baseAccuracy),
             "flip_rate": agreement.flipRate, "kl_to_baseline": agreement.klToBaseline,

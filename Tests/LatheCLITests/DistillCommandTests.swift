@@ -75,6 +75,11 @@ struct DistillCommandTests {
         let metrics = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(metrics["model"] as? String == "lenet5")
         #expect((metrics["accuracy"] as? Double ?? 0) > 0.1)
+        // The student against its teacher, as quantize and prune record against their fp32 model:
+        // a one-epoch student on 300 images disagrees with its teacher somewhere in 100 test images.
+        let flipRate = try #require(metrics["flipRate"] as? Double, "metrics.json lacks flipRate")
+        #expect(flipRate > 0 && flipRate <= 1)
+        #expect(try #require(metrics["klToBaseline"] as? Double, "metrics.json lacks klToBaseline") > 0)
         let distillation = try #require(metrics["distillation"] as? [String: Any])
         let teacher = try #require(distillation["teacher"] as? [String: Any])
         #expect(teacher["model"] as? String == "mlp")

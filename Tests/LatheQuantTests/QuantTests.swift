@@ -103,6 +103,51 @@ struct SizeAccountingTests {
     }
 }
 
+@Suite("sparse storage at quantized widths")
+struct QuantizedStorageTests {
+    /// fc1 [300, 784] keeps every 16th column (49 per row, 14 700 nonzeros, distances of 16),
+    /// fc2 and fc3 are full; 4-bit per-tensor symmetric weights keep zeros at zero. By hand:
+    /// fc1 as CSR-8 is 14 700 entries × (4 + 8) bits = 22 050 B plus 301 row pointers × 4 B =
+    /// 23 254 B (bitmask: 29 400 + 7 350 = 36 750 B; CSR-16: 36 750 + 1 204 B; dense: 117 600 B);
+    /// fc2 30 000 × 4 bits = 15 000 B, fc3 500 B, biases 410 × 4 B, one 4-byte scale per layer.
+    @Test func prunedThenQuantizedWeightsAreStoredSparseAtTheirBitWidth() throws {
+        let model = try Zoo.make("mlp", seed: 1)
+        let fc1 = (0..<(300 * 784)).map { $0 % 784 % 16 == 0 ? Float(1) : 0 }
+        try #require(model.layer(named: "fc1")).replace("weight", with: try Tensor(fc1, shape: [300, 784]))
+        try #require(model.layer(named: "fc2")).replace("weight", with: try Tensor([Float](repeating: 0.5, count: 30_000), shape: [100, 300]))
+        try #require(model.layer(named: "fc3")).replace("weight", with: try Tensor([Float](repeating: 0.5, count: 1000), shape: [10, 100]))
+        var config = QuantConfig()
+        config.params = ["bits": .int(4), "per_channel": .bool(false)]
+        let quantizers = try Quantization.weightQuantizers(model, config: config, registry: try Checkout.registry())
+        let records = try Quantization.quantizeWeights(model, with: quantizers).map(\.record)
+
+        let cost = try QuantizedStorage.cost(of: model, quantized: records)
+        let rest: Int = 15_000 + 500 + 4 * 410 + 3 * 4
+        #expect(cost.sizeBytes == 23_254 + rest)
+        #expect(cost.sparseStorage == ["fc1.weight": TensorStorage(format: .csr8, bytes: 23_254)])
+        #expect(cost.storageSummary == "fc1.weight csr-8; others dense")
+        // Dense, the ledger's size: the same formula without the sparse format.
+        #expect(Quantization.sizeBytes(model, quantized: records).bytes == 117_600 + rest)
+        // Without a ledger every value is counted at 32 bits: fc1 is 14 700 × (32 + 8) bits + 1 204 B.
+        #expect(try QuantizedStorage.cost(of: model, quantized: []).sparseStorage?["fc1.weight"]
+                == TensorStorage(format: .csr8, bytes: 14_700 * 5 + 1_204))
+    }
+
+    /// Dense weights (8-bit codes of a random resnet8, nested layer names, batch norms): the
+    /// ledger's size exactly, so every quantized weight is found under its state name.
+    @Test func denseQuantizedWeightsCostTheLedgersSize() throws {
+        let model = try Zoo.make("resnet8", seed: 2)
+        var config = QuantConfig()
+        config.params = ["bits": .int(8), "per_channel": .bool(true)]
+        let quantizers = try Quantization.weightQuantizers(model, config: config, registry: try Checkout.registry())
+        let records = try Quantization.quantizeWeights(model, with: quantizers).map(\.record)
+        #expect(records.count >= 7)
+        let cost = try QuantizedStorage.cost(of: model, quantized: records)
+        #expect(cost.sparseStorage == nil && cost.storageSummary == "dense")
+        #expect(cost.sizeBytes == Quantization.sizeBytes(model, quantized: records).bytes)
+    }
+}
+
 @Suite("batch-norm folding and the straight-through estimator")
 struct FoldingAndSTETests {
     @Test func foldedModelComputesTheSameFunction() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import LatheTestSupport
 import LatheResults
+@testable import LatheReport
 
 /// A real results database in a temp folder, written through `ResultsStore` like the sweep runner
 /// does: 3 seeds × (baseline + 3 methods), plus a method with one done and one failed seed.
@@ -27,20 +28,35 @@ struct Fixture {
 
     static func baseAccuracy(_ seed: Int64) -> Double { [1: 0.912, 2: 0.9075, 3: 0.915][seed] ?? 0.91 }
 
+    /// The baseline's latency medians of a seed (batch 1, batch 256).
+    static func baseLatency(_ seed: Int64) -> (b1: Double, b256: Double) { (0.21 + 0.01 * Double(seed), 30.0 + Double(seed) * 0.1) }
+
+    /// The latency phase's speedups with a ±2 % per-round interval.
+    static func speedups(b1: Double, b256: Double) -> [String: Double] {
+        ["speedup_b1": b1, "speedup_b1_lower": b1 * 0.98, "speedup_b1_upper": b1 * 1.02,
+         "speedup_b256": b256, "speedup_b256_lower": b256 * 0.98, "speedup_b256_upper": b256 * 1.02]
+    }
+
     static func common(_ seed: Int64, accuracy: Double, size: Double, latency: Double, latency256: Double) -> [String: Double] {
-        let base = baseAccuracy(seed)
+        let base = baseAccuracy(seed), baseLatency = baseLatency(seed)
         return [
             "accuracy": accuracy, "baseline_accuracy": base, "accuracy_delta": (accuracy - base) * 100,
             "flip_rate": accuracy == base ? 0 : abs(accuracy - base) + 0.01, "kl_to_baseline": accuracy == base ? 0 : 0.02 + abs(accuracy - base),
             "size_bytes": size, "fp32_size_bytes": fp32Size, "compression_ratio": fp32Size / size,
             "params": 61_706, "macs": 416_520, "latency_b1_ms": latency, "latency_b256_ms": latency256,
-            "speedup_b256": 30.0 / latency256, "train_seconds": 12.5 + Double(seed), "peak_rss_bytes": 300e6 + Double(seed) * 1e6,
-        ]
+            "latency_b1_noise": 0.01 + 0.001 * Double(seed), "latency_b256_noise": 0.008,
+            "train_seconds": 12.5 + Double(seed), "peak_rss_bytes": 300e6 + Double(seed) * 1e6,
+        ].merging(speedups(b1: baseLatency.b1 / latency, b256: baseLatency.b256 / latency256)) { a, _ in a }
     }
 
+    /// uniform int4's batch-256 speedups over the seeds: within noise over seeds.
+    static let int4Speedup256: [Int64: Double] = [1: 0.95, 2: 1.06, 3: 1.0]
+
     static let configs: [Config] = [
+        // The control: the baseline timed against a copy of itself reads 1.00 within its interval.
         Config(group: "baseline", method: "dense fp32") { s in
-            common(s, accuracy: baseAccuracy(s), size: fp32Size, latency: 0.21 + 0.01 * Double(s), latency256: 30.0 + Double(s) * 0.1)
+            common(s, accuracy: baseAccuracy(s), size: fp32Size, latency: baseLatency(s).b1, latency256: baseLatency(s).b256)
+                .merging(speedups(b1: 1 + 0.002 * Double(s - 2), b256: 1 - 0.001 * Double(s - 2))) { _, control in control }
         },
         // Accuracy exactly [0.90, 0.91, 0.92] over the seeds (the CI test's numbers).
         Config(group: "quant", method: "uniform int8", metrics: { s in
@@ -51,7 +67,8 @@ struct Fixture {
             })
         }),
         Config(group: "quant", method: "uniform int4", metrics: { s in
-            common(s, accuracy: 0.861 + 0.004 * Double(s), size: 31_400, latency: 0.16 + 0.002 * Double(s), latency256: 14.0 + Double(s) * 0.1)
+            common(s, accuracy: 0.861 + 0.004 * Double(s), size: 31_400, latency: 0.16 + 0.002 * Double(s),
+                   latency256: baseLatency(s).b256 / (int4Speedup256[s] ?? 1))
         }, layerStats: { s in
             Dictionary(uniqueKeysWithValues: layers.enumerated().map { i, l in
                 (l, ["bits": 4, "bytes": Double(500 * (i + 1)), "sensitivity_drop": 1.5 * Double(3 - i) + 0.2 * Double(s)])
@@ -66,9 +83,10 @@ struct Fixture {
         },
     ]
 
-    /// The method with a single done seed (2) and a failed seed (1).
+    /// The method with a single done seed (2) and a failed seed (1); as fast as the baseline at
+    /// batch 1 (a speedup of 1.00 within its per-round interval).
     static let lowbit = Config(group: "quant", method: "lowbit int2") { s in
-        common(s, accuracy: 0.801, size: 15_900, latency: 0.17, latency256: 15.0)
+        common(s, accuracy: 0.801, size: 15_900, latency: baseLatency(s).b1, latency256: 15.0)
     }
 
     static func make() throws -> Fixture {
@@ -142,4 +160,37 @@ enum CSV {
         guard let header = all.first else { return ([], []) }
         return (header, all.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) })
     }
+}
+
+/// A small sweep written through `ResultsStore`: one done trial per entry, in order.
+struct MiniSweep {
+    struct Trial {
+        var group: String
+        var method: String
+        var seed: Int64
+        var metrics: [String: Double]
+        var provenance: [String: String] = [:]
+    }
+
+    let directory: URL
+    let model: ReportModel
+
+    static func make(_ trials: [Trial], name: String = "mini") throws -> MiniSweep {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-mini-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("results.db").path
+        let store = try ResultsStore(path: path)
+        let records = trials.enumerated().map { i, t in
+            ResultsStore.TrialRecord(key: "\(i)", group: t.group, method: t.method, configJSON: "{}", seed: t.seed)
+        }
+        let id = try store.createSweep(name: name, specPath: "mini.toml", specText: "", latheVersion: "0", host: "h",
+                                       workers: 1, threads: 1, trials: records)
+        for (row, t) in zip(try store.trials(sweep: id), trials) {
+            try store.markRunning(row.id)
+            try store.finish(row.id, outcome: .init(metrics: t.metrics, provenance: t.provenance), seconds: 1)
+        }
+        return MiniSweep(directory: directory, model: try ReportModel.load(databasePath: path, sweep: name))
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
 }

@@ -50,7 +50,7 @@ struct NotebookTests {
         ])
         try #require(result.status == 0, "notebook failed (needs python3-pandas python3-matplotlib, see scripts/bootstrap.sh):\n\(result.output)")
         #expect(result.output.contains("sweep '\(Fixture.sweepName)'"))
-        for name in ["pareto_size.png", "pareto_latency.png", "ranking.png"] {
+        for name in ["pareto_size.png", "pareto_latency.png", "accuracy_flips.png", "speedups.png", "ranking.png"] {
             let data = try Data(contentsOf: out.appendingPathComponent(name))
             #expect(data.count > 10_000, "\(name) is \(data.count) bytes")
             #expect(Array(data.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "\(name) is not a PNG")
@@ -65,7 +65,16 @@ struct NotebookTests {
         for row in rows {
             let a = try #require(model.aggregate(group: row["grp"] ?? "", method: row["method"] ?? ""))
             #expect(row["trial_ids"] == a.trialIDs.map(String.init).joined(separator: " "))
-            for metric in ["accuracy", "size_bytes", "latency_b1_ms"] {
+            // Speedups as the report shows them: estimate, interval and the noise mark.
+            for metric in ReportMetric.speedups {
+                let f = try #require(SpeedupFigure.of(a, metric, in: model))
+                for (column, value) in [(metric, f.estimate), ("\(metric)_lower", f.lower), ("\(metric)_upper", f.upper)] {
+                    let v = try #require(value)
+                    #expect(abs((Double(row[column] ?? "") ?? .nan) - v) <= 1e-9 * max(1, v), "\(a.method) \(column)")
+                }
+                #expect(row["\(metric)_within_noise"] == (f.withinNoise ? "True" : "False"), "\(a.method) \(metric)")
+            }
+            for metric in ["accuracy", "flip_rate", "kl_to_baseline", "size_bytes", "latency_b1_ms"] {
                 let s = try #require(a[metric])
                 #expect(abs((Double(row["\(metric)_mean"] ?? "") ?? .nan) - s.mean) <= 1e-9 * max(1, abs(s.mean)))
                 if let ci = s.ciHalfWidth {
@@ -74,6 +83,29 @@ struct NotebookTests {
                     #expect((row["\(metric)_ci95"] ?? "").isEmpty, "\(a.method) \(metric): n=1 has no CI")
                 }
             }
+        }
+    }
+
+    /// A `--no-latency` sweep: the notebook says so and draws no latency or speedup chart.
+    @Test func notebookRunsWithoutLatency() throws {
+        let sweep = try MiniSweep.make([1, 2].flatMap { seed -> [MiniSweep.Trial] in [
+            .init(group: "baseline", method: "fp32", seed: seed, metrics: ["accuracy": 0.9, "size_bytes": 4000, "flip_rate": 0, "kl_to_baseline": 0]),
+            .init(group: "q", method: "int8", seed: seed, metrics: [
+                "accuracy": 0.88 + 0.01 * Double(seed), "size_bytes": 1000, "flip_rate": 0.02, "kl_to_baseline": 0.01]),
+        ] })
+        defer { sweep.remove() }
+        let out = sweep.directory.appendingPathComponent("notebook-out")
+        let result = try Self.run(script: try Self.script(), environment: [
+            "LATHE_RESULTS_DB": sweep.model.database, "LATHE_NOTEBOOK_OUT": out.path,
+            "MPLCONFIGDIR": sweep.directory.appendingPathComponent("mpl").path,
+        ])
+        try #require(result.status == 0, "notebook failed:\n\(result.output)")
+        #expect(result.output.contains("latency not measured (--no-latency)"))
+        for name in ["pareto_size.png", "accuracy_flips.png", "ranking.png"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name) missing")
+        }
+        for name in ["pareto_latency.png", "speedups.png"] {
+            #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "\(name) drawn without latency")
         }
     }
 

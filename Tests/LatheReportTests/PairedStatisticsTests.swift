@@ -56,13 +56,14 @@ struct PairedStatisticsTests {
     }
 
     /// In a loaded report: every compressed configuration pairs with the baseline trial of its
-    /// own seed; the baseline has no comparison; the outputs carry it.
+    /// own seed; the baseline has none but its control speedups; the outputs carry it.
     @Test func reportPairsEachTrialWithItsSeedsBaseline() throws {
         let fx = try Fixture.make()
         defer { fx.remove() }
         let model = try ReportModel.load(databasePath: fx.path, sweep: Fixture.sweepName)
         let base = try #require(model.aggregate(group: "baseline", method: "dense fp32"))
-        #expect(base.paired.isEmpty)
+        #expect(Set(base.paired.keys) == Set(ReportMetric.speedups))
+        #expect(base.paired["speedup_b1"]?.baselineTrialIDs == base.trialIDs)
         let int8 = try #require(model.aggregate(group: "quant", method: "uniform int8")?.paired["accuracy"])
         #expect(int8.n == 3 && int8.baselineTrialIDs == base.trialIDs)
         // 0.90 − 0.912, 0.91 − 0.9075, 0.92 − 0.915 in points.

@@ -24,9 +24,11 @@ struct ReportOutputTests {
         defer { fx.remove() }
         let model = try ReportModel.load(databasePath: fx.path, sweep: Fixture.sweepName)
         let html = HTMLReport.render(model)
-        let svgs = svgElements(html)
-        #expect(svgs.count == 2)
-        #expect(svgs.map { $0.contains("id=\"chart-size\"") } == [true, false])
+        let all = svgElements(html)
+        #expect(all.count == 3)
+        #expect(all.map { $0.contains("id=\"chart-size\"") } == [true, false, false])
+        #expect(all.last?.contains("id=\"chart-flips\"") == true)
+        let svgs = all.filter { !$0.contains("chart-flips") }
         for svg in svgs {
             #expect(occurrences(of: "<circle", in: svg) == model.aggregates.count)
             #expect(occurrences(of: "class=\"point on-front\"", in: svg) == (svg.contains("chart-size") ? 4 : 3))
@@ -119,7 +121,7 @@ struct ReportOutputTests {
         let md = MarkdownReport.render(model)
         // The paired comparisons with the same seed's baseline first, then the absolute means.
         #expect(md.contains("| method | group | n | Paired Δ accuracy (pts, 95% CI) | Paired size ratio (95% CI) | "
-                            + "Paired latency b1 ratio (95% CI) | Accuracy (%) |"))
+                            + "Speedup b1 (95% CI) | Speedup b256 (95% CI) | Accuracy (%) |"))
         #expect(md.contains("| uniform int8 | quant | 3 | -0.15 [-2.43, +2.13] (n=3) | 0.252× [0.252, 0.252] (n=3) | "))
         #expect(md.contains(" (n=3) | 91.00 ± 2.48 | "))
         #expect(md.contains("| lowbit int2 | quant | 1 | -10.65 (n=1) | "))
@@ -128,7 +130,8 @@ struct ReportOutputTests {
         // int8's flips 2.2, 1.25, 1.5 % and KL 0.032, 0.0225, 0.025 over the three seeds (Fixture.common).
         #expect(md.contains(" | 91.15 ± 0.94 | 0.00 | 0.00 % | 0.0000 | 241.0 KiB | "))
         #expect(md.contains(" | 91.00 ± 2.48 | -0.15 ± 2.28 | 1.65 ± 1.22 % | 0.0265 ± 0.0122 | 60.7 KiB | "))
-        #expect(md.contains(" (n=1) | 80.10 (n=1) | "))
+        // lowbit's one seed: its speedups with the trial's per-round interval (b1 as fast as the baseline).
+        #expect(md.contains(" | 1.00× [0.98, 1.02] within noise | 2.01× [1.97, 2.05] | 80.10 (n=1) | "))
         #expect(md.contains("### uniform int8 (quant)"))
         #expect(md.contains("accuracy vs size: lowbit int2"))
         // The multi-line error stays one table row.
@@ -171,7 +174,8 @@ struct ReportOutputTests {
         let model = try ReportModel.load(databasePath: path, sweep: "empty")
         #expect(model.aggregates.isEmpty && model.statusCounts == ["pending": 1])
         let html = HTMLReport.render(model)
-        #expect(svgElements(html).count == 2 && !html.contains("<circle"))
+        // Nothing measured yet: the size chart says so; no latency or flip chart.
+        #expect(svgElements(html).count == 1 && !html.contains("<circle"))
         #expect(html.contains("no data"))
     }
 }

@@ -16,7 +16,7 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     public var testLoss: Double
     public var testSamples: Int
     /// Share of test predictions that differ from the uncompressed model's: set by the
-    /// compression commands (quantize, prune), absent otherwise.
+    /// compression commands (quantize, prune; distill against the teacher), absent otherwise.
     public var flipRate: Double?
     /// Mean KL(uncompressed ‖ compressed) of the test-set softmax outputs, in nats: set with `flipRate`.
     public var klToBaseline: Double?

@@ -88,3 +88,13 @@ public enum SparseStorage {
         return best(rows: rows, columns: columns, nonzeroColumns: nonzeroColumns, valueBits: valueBits)
     }
 }
+
+extension ModelCost {
+    /// The storage formats in one line (the provenance key `storage_format`): "dense" when every
+    /// tensor is dense, else each sparse tensor with its format by name, e.g.
+    /// "fc1.weight csr-8, fc2.weight bitmask; others dense".
+    public var storageSummary: String {
+        guard let sparse = sparseStorage, !sparse.isEmpty else { return StorageFormat.dense.rawValue }
+        return sparse.keys.sorted().map { "\($0) \(sparse[$0]?.format.rawValue ?? "")" }.joined(separator: ", ") + "; others dense"
+    }
+}
