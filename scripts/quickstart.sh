@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs system packages, builds Lathe and its first-party plugins (release),
 # runs the quickstart sweep (sweeps/quickstart.toml: quantizers, pruning criteria and
-# distillation losses side by side, 2 seeds, each trial in its own process) and writes its
+# distillation losses side by side, 3 seeds, each trial in its own process, then every model timed alone) and writes its
 # report. Ends by printing the report's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."

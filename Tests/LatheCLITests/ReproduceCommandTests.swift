@@ -47,7 +47,7 @@ struct ReproduceCommandTests {
         try Data(Self.spec.utf8).write(to: spec)
         let out = dir.appendingPathComponent("out").path
         let db = out + "/results.db"
-        let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "2", "--no-report", "--plain"])
+        let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "2", "--no-report", "--plain", "--no-latency"])
         #expect(sweep.status == 0, "\(sweep.stderr)")
         let ids = Dictionary(uniqueKeysWithValues: try SweepCommandTests.sqlite(db, "SELECT grp, id FROM trials WHERE status = 'done'").map {
             let f = $0.split(separator: "|").map(String.init)
