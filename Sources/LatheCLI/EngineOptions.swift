@@ -23,7 +23,7 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Skip the latency phase (timing the model, interleaved with its reference and a control copy).")
     var noLatency = false
 
-    @Option(help: "Seconds the latency phase may take before it stops short of its ±3 % target (default: 10).")
+    @Option(help: "Seconds the latency phase may take before it stops short of its ±1.5 % target (default: 10).")
     var latencyBudget: Double = 10
 
     func validate() throws {

@@ -22,7 +22,7 @@ struct Sweep: ParsableCommand {
     @Flag(help: "With --resume: run failed and timed-out trials again (baselines included).") var retryFailed = false
     @Flag(help: "Do not write the report at the end.") var noReport = false
     @Flag(help: "Skip the latency phase (timing every trial's model alone after the trials).") var noLatency = false
-    @Option(help: "Seconds the latency phase may take at most before it stops short of its ±3 % target (default: 120).")
+    @Option(help: "Seconds the latency phase may take at most before it stops short of its ±1.5 % target (default: 120).")
     var latencyBudget: Double?
     @Option(help: "Registry folder.") var registry: String?
     @Option(name: .customLong("data"), help: "Data directory.") var dataDirectory: String?

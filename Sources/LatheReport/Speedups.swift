@@ -16,26 +16,33 @@ public struct SpeedupFigure: Sendable, Equatable {
     public var interval: Interval?
     /// Trials behind it.
     public var n: Int
+    /// The latency's own noise (relative half-width of a median's 95% interval), when known.
+    public var noise: Double?
 
-    /// The interval contains 1.00: the speedup cannot be told from timing noise (false
-    /// without an interval).
+    /// The speedup cannot be told from timing noise: its interval contains 1.00, or it is closer
+    /// to 1.00 than a median is known to (a 0.3 % "speedup" measured to ±0.1 % is still no
+    /// speedup a reader should act on). False without an interval.
     public var withinNoise: Bool {
         guard let lower, let upper else { return false }
-        return lower <= 1 && 1 <= upper
+        if lower <= 1 && 1 <= upper { return true }
+        if let noise, abs(estimate - 1) <= noise { return true }
+        return false
     }
 
     /// A trial's speedup `metric` with its per-round interval (`metric_lower`, `metric_upper`).
     public static func of(_ trial: ReportModel.Trial, _ metric: String) -> SpeedupFigure? {
         guard let value = trial.metrics[metric] else { return nil }
         let lower = trial.metrics[ReportMetric.lower(metric)], upper = trial.metrics[ReportMetric.upper(metric)]
-        return SpeedupFigure(estimate: value, lower: lower, upper: upper, interval: lower != nil && upper != nil ? .rounds : nil, n: 1)
+        return SpeedupFigure(estimate: value, lower: lower, upper: upper, interval: lower != nil && upper != nil ? .rounds : nil, n: 1,
+                             noise: ReportMetric.noise[metric].flatMap { trial.metrics[$0] })
     }
 
     /// A configuration's speedup `metric`: over two or more seeds the paired ratio and its
     /// interval; with one seed that trial's per-round interval.
     public static func of(_ aggregate: ReportModel.MethodAggregate, _ metric: String, in model: ReportModel) -> SpeedupFigure? {
         if let p = aggregate.paired[metric], p.n >= 2 {
-            return SpeedupFigure(estimate: p.estimate, lower: p.lower, upper: p.upper, interval: .seeds, n: p.n)
+            return SpeedupFigure(estimate: p.estimate, lower: p.lower, upper: p.upper, interval: .seeds, n: p.n,
+                                 noise: ReportMetric.noise[metric].flatMap { LatencySummary.median(model, $0) })
         }
         guard let id = aggregate[metric]?.trialIDs.first, let trial = model.trial(id) else { return nil }
         return of(trial, metric)
@@ -75,7 +82,8 @@ public enum LatencySummary {
         }
         var lines = ["Latency: median ms per forward pass; all models timed after the trials in one process, interleaved. "
             + "Speedup = the same seed's baseline median / the trial's median, with a 95% interval (one trial: from the per-round "
-            + "paired ratios; a configuration: the paired ratio over seeds); “within noise” marks an interval that contains 1.00."]
+            + "paired ratios; a configuration: the paired ratio over seeds); “within noise” marks an interval that contains 1.00 "
+            + "or a speedup closer to 1.00 than the latency's own noise (below)."]
         var control: [String] = [], failing: [String] = []
         for metric in ReportMetric.speedups {
             let trials = controls(model, metric)

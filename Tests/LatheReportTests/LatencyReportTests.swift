@@ -62,6 +62,18 @@ struct LatencyReportTests {
         #expect(MarkdownReport.render(model).contains("Control (baseline vs itself, must read 1.00 within its interval): b1 #"))
     }
 
+    /// A speedup whose interval excludes 1.00 but which is closer to 1.00 than a median is known
+    /// to is still within noise; one beyond the noise is not.
+    @Test func aSpeedupSmallerThanTheNoiseIsWithinNoise() {
+        let tiny = SpeedupFigure(estimate: 1.003, lower: 1.001, upper: 1.005, interval: .rounds, n: 1, noise: 0.008)
+        #expect(tiny.withinNoise)
+        var precise = tiny
+        precise.noise = 0.001
+        #expect(!precise.withinNoise, "0.3 % measured to ±0.1 % is beyond the noise")
+        let noInterval = SpeedupFigure(estimate: 1.0, lower: nil, upper: nil, interval: nil, n: 1, noise: 0.05)
+        #expect(!noInterval.withinNoise)
+    }
+
     @Test func aControlThatMissesOneIsAWarning() throws {
         let sweep = try MiniSweep.make([
             .init(group: "baseline", method: "fp32", seed: 1, metrics: [

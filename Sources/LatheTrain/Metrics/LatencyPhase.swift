@@ -1,4 +1,5 @@
 import Foundation
+import LatheData
 import LatheTensor
 
 /// A model to time: its forward function and the shape of one input sample.
@@ -17,17 +18,19 @@ public struct LatencySubject {
 /// How long and how precisely the latency phase times.
 public struct LatencyPlan: Sendable, Codable, Equatable {
     public var batchSizes: [Int] = [1, 256]
-    /// Rounds always run (after the warm-up round, which is discarded).
-    public var minRounds = 15
+    /// Rounds always run (after the warm-up, which is discarded).
+    public var minRounds = 30
     /// Rounds never exceeded.
     public var maxRounds = 400
-    /// Stop once every median's 95% interval is within ± this share of it (0.03 = ±3 %).
-    public var target = 0.03
+    /// Stop once every median's 95% interval is within ± this share of it (0.015 = ±1.5 %). Tighter
+    /// than the ±3 % a comparison needs: two runs of a sweep on this machine kind drifted by up to
+    /// 3 % at batch 1 (machine state between runs), so each median must carry less noise than that.
+    public var target = 0.015
     /// Stop after this many seconds even when the target is not met (the noise figure says so).
     public var budgetSeconds = 120.0
     /// Each sample times a block of passes at least this long, so that the clock's resolution
     /// and per-call overhead do not dominate small models at batch 1.
-    public var minBlockSeconds = 0.002
+    public var minBlockSeconds = 0.01
 
     public init() {}
 
@@ -41,7 +44,7 @@ public struct LatencyPlan: Sendable, Codable, Equatable {
 public struct LatencySeries: Sendable, Codable, Equatable {
     public var id: String
     public var batchSize: Int
-    /// Milliseconds per pass, one value per round, in round order (the warm-up round excluded).
+    /// Milliseconds per pass, one value per round, in round order (the warm-up excluded).
     public var samples: [Double]
     /// Passes per timed block.
     public var passesPerBlock: Int
@@ -85,9 +88,9 @@ public struct MedianInterval: Sendable, Equatable {
 /// The latency phase: every subject timed in one process, interleaved, so that slow drifts of
 /// the machine (frequency, another process, thermal state) fall on all subjects alike.
 ///
-/// Each round times every subject at every batch size once, starting at a rotating position;
+/// Each round times every subject at every batch size once, in a freshly shuffled order;
 /// a sample is the mean pass time of a block of passes (sized once, to `minBlockSeconds`).
-/// One warm-up round is run and discarded. Rounds continue until every median's 95% interval
+/// A warm-up (three passes of each) is run and discarded. Rounds continue until every median's 95% interval
 /// is within ±`target` of it, or `maxRounds` or `budgetSeconds` is reached; the achieved
 /// half-width is each series' noise figure.
 public enum LatencyPhase {
@@ -130,9 +133,13 @@ public enum LatencyPhase {
         }
         let started = clock()
         var round = 0
+        var order = Array(slots.indices)
+        var generator = SeededGenerator(seed: 0x1a7e)
         while round < plan.maxRounds {
-            for offset in 0..<slots.count {
-                let i = (round + offset) % slots.count
+            // A new order each round (seeded, so runs are repeatable): no subject keeps a
+            // position or a neighbour whose cache footprint it would inherit every round.
+            generator.shuffle(&order)
+            for i in order {
                 slots[i].samples.append(try time(slots[i]))
             }
             round += 1
@@ -157,3 +164,4 @@ public enum LatencyPhase {
         return MedianInterval(ratios)
     }
 }
+
