@@ -84,6 +84,15 @@ struct Sweep: ParsableCommand {
     }
 }
 
+/// The child side of a parent's job file: decodes `job`, runs `body` on it and writes what it
+/// returns to `result` atomically (sorted keys), so the parent reads a whole result or none.
+func runChildJob<Job: Decodable, Result: Encodable>(_ type: Job.Type, job: String, result: String, _ body: (Job) throws -> Result) throws {
+    let decoded = try JSONDecoder().decode(Job.self, from: Data(contentsOf: URL(fileURLWithPath: job)))
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    try atomicWrite(try encoder.encode(try body(decoded)), to: URL(fileURLWithPath: result))
+}
+
 /// `lathe __trial`: the child side of a sweep (one trial). Hidden.
 struct TrialWorker: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "__trial", abstract: "Internal: run one sweep trial.", shouldDisplay: false)
@@ -91,12 +100,7 @@ struct TrialWorker: ParsableCommand {
     @Option var result: String
 
     func run() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: job))
-        let trial = try JSONDecoder().decode(TrialJob.self, from: data)
-        let outcome = try TrialRunner.run(trial, progress: ProgressReporter(style: .lines))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try atomicWrite(try encoder.encode(outcome), to: URL(fileURLWithPath: result))
+        try runChildJob(TrialJob.self, job: job, result: result) { try TrialRunner.run($0, progress: ProgressReporter(style: .lines)) }
     }
 }
 
@@ -107,8 +111,6 @@ struct LatencyWorker: ParsableCommand {
     @Option var result: String
 
     func run() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: job))
-        let series = try JSONDecoder().decode(LatencyJob.self, from: data).run()
-        try atomicWrite(try JSONEncoder().encode(series), to: URL(fileURLWithPath: result))
+        try runChildJob(LatencyJob.self, job: job, result: result) { try $0.run() }
     }
 }
