@@ -38,10 +38,13 @@ public struct QuantParams: Sendable, Equatable, Codable {
         return payload + 4 * scales.count + zeroPointBytes + 4 * codebook.count
     }
 
-    init(reading q: lathe_qparams, shape: [Int]) throws {
-        guard Int(q.head.abi_major) == ABI.major, Int(q.head.size) >= MemoryLayout<lathe_qparams>.size else {
-            throw PluginError("malformed lathe_qparams (ABI \(q.head.abi_major), size \(q.head.size))")
+    /// Reads the plugin's `lathe_qparams` at `pointer` (its declared size, from ABI 1.0's up).
+    init(reading pointer: UnsafeRawPointer, shape: [Int]) throws {
+        let head = ABIStruct.head(pointer)
+        guard Int(head.abi_major) == ABI.major, Int(head.size) >= ABIStruct.qparams1_0 else {
+            throw PluginError("malformed lathe_qparams (ABI \(head.abi_major), size \(head.size); at least the 1.0 size \(ABIStruct.qparams1_0) expected)")
         }
+        let q = ABIStruct.read(pointer, as: lathe_qparams.self, declared: Int(head.size))
         let scheme: Scheme
         switch q.scheme {
         case Int32(LATHE_QSCHEME_AFFINE.rawValue): scheme = .affine
@@ -172,7 +175,7 @@ enum HostTable {
                     return Int32(LATHE_INVALID_ARGUMENT.rawValue)
                 }
                 do {
-                    state.qparams = try QuantParams(reading: qparams.pointee, shape: state.inputShape)
+                    state.qparams = try QuantParams(reading: UnsafeRawPointer(qparams), shape: state.inputShape)
                     return Int32(LATHE_OK.rawValue)
                 } catch {
                     state.qparamsError = String(describing: error)

@@ -68,24 +68,25 @@ public final class PluginLibrary: Sendable {
         guard let plugin = entry() else {
             throw PluginError("\(path): \(LATHE_ENTRY_SYMBOL)() returned NULL")
         }
-        let head = plugin.pointee.head
+        let head = ABIStruct.head(UnsafeRawPointer(plugin))
         guard Int(head.abi_major) == ABI.major else {
             throw PluginError("\(path): built for plugin ABI \(head.abi_major).\(head.abi_minor), but this host speaks ABI \(ABI.version); the major versions must match (rebuild the plugin against this host's lathe_plugin.h)")
         }
-        guard Int(head.size) >= MemoryLayout<lathe_plugin>.size else {
-            throw PluginError("\(path): malformed lathe_plugin descriptor: size \(head.size), expected at least \(MemoryLayout<lathe_plugin>.size)")
+        guard Int(head.size) >= ABIStruct.plugin1_0 else {
+            throw PluginError("\(path): malformed lathe_plugin descriptor: size \(head.size), expected at least \(ABIStruct.plugin1_0) (ABI 1.0)")
         }
-        guard let namePointer = plugin.pointee.name else {
+        let declared = ABIStruct.read(UnsafeRawPointer(plugin), as: lathe_plugin.self, declared: Int(head.size))
+        guard let namePointer = declared.name else {
             throw PluginError("\(path): malformed lathe_plugin descriptor: name is NULL")
         }
         let name = String(cString: namePointer)
         guard Identifier.isPluginName(name) else {
             throw PluginError("\(path): plugin name '\(name)' is not [a-z][a-z0-9_-]*")
         }
-        guard let versionPointer = plugin.pointee.version else {
+        guard let versionPointer = declared.version else {
             throw PluginError("\(path): plugin '\(name)': version is NULL")
         }
-        guard let initFunction = plugin.pointee.`init` else {
+        guard let initFunction = declared.`init` else {
             throw PluginError("\(path): plugin '\(name)': init is NULL")
         }
         let registration = Registration(plugin: name, path: path)
@@ -115,7 +116,7 @@ public final class PluginLibrary: Sendable {
         }
         let descriptor = PluginDescriptor(
             name: name, version: String(cString: versionPointer),
-            description: plugin.pointee.description.map { String(cString: $0) } ?? "",
+            description: declared.description.map { String(cString: $0) } ?? "",
             abiMajor: Int(head.abi_major), abiMinor: Int(head.abi_minor),
             methods: registration.methods.map(\.descriptor))
         let methods = try registration.methods.map {
@@ -158,12 +159,13 @@ private final class Registration {
     private static func read(_ pointer: UnsafePointer<lathe_method>, plugin: String)
         throws -> (MethodDescriptor, lathe_function)
     {
-        let m = pointer.pointee
+        let head = ABIStruct.head(UnsafeRawPointer(pointer))
+        guard Int(head.abi_major) == ABI.major, Int(head.size) >= ABIStruct.method1_0 else {
+            throw PluginError("plugin '\(plugin)': malformed lathe_method (ABI \(head.abi_major).\(head.abi_minor), size \(head.size); this host speaks \(ABI.version) and needs at least the 1.0 size \(ABIStruct.method1_0))")
+        }
+        let m = ABIStruct.read(UnsafeRawPointer(pointer), as: lathe_method.self, declared: Int(head.size))
         guard Int(m.head.abi_major) == ABI.major else {
             throw PluginError("plugin '\(plugin)': a lathe_method has ABI \(m.head.abi_major).\(m.head.abi_minor); this host speaks \(ABI.version)")
-        }
-        guard Int(m.head.size) >= MemoryLayout<lathe_method>.size else {
-            throw PluginError("plugin '\(plugin)': malformed lathe_method (size \(m.head.size), expected at least \(MemoryLayout<lathe_method>.size))")
         }
         guard let idPointer = m.id else { throw PluginError("plugin '\(plugin)': a method has a NULL id") }
         let id = String(cString: idPointer)
@@ -189,13 +191,13 @@ private final class Registration {
         if m.param_count > 0 {
             guard let base = m.params else { throw PluginError("\(owner): param_count \(m.param_count) but params is NULL") }
             // Arrays of size-prefixed structs are strided by the size their writer compiled.
-            let stride = Int(base.pointee.head.size)
-            guard stride >= MemoryLayout<lathe_param>.size else {
-                throw PluginError("\(owner): malformed lathe_param (size \(stride), expected at least \(MemoryLayout<lathe_param>.size))")
+            let stride = Int(ABIStruct.head(UnsafeRawPointer(base)).size)
+            guard stride >= ABIStruct.param1_0 else {
+                throw PluginError("\(owner): malformed lathe_param (size \(stride), expected at least \(ABIStruct.param1_0) (ABI 1.0))")
             }
             let raw = UnsafeRawPointer(base)
             for index in 0..<Int(m.param_count) {
-                let p = raw.advanced(by: index * stride).assumingMemoryBound(to: lathe_param.self).pointee
+                let p = ABIStruct.read(raw.advanced(by: index * stride), as: lathe_param.self, declared: stride)
                 guard Int(p.head.abi_major) == ABI.major, Int(p.head.size) == stride else {
                     throw PluginError("\(owner): parameter \(index) has a malformed header (ABI \(p.head.abi_major), size \(p.head.size))")
                 }
