@@ -11,35 +11,61 @@ import Testing
     /// The 1.0 sizes the host accepts are those of the header as released (kept frozen in
     /// Tests/Fixtures/abi), compiled by the system C compiler, not the current header's.
     @Test func frozenSizesAreTheReleasedHeaders() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-abi-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let program = dir.appendingPathComponent("sizes.c")
-        try Data("""
+        let printed = try Self.compileAndRun("""
             #include <stdio.h>
             #include "lathe_plugin_1_0.h"
             int main(void) {
                 printf("%zu %zu %zu %zu\\n", sizeof(lathe_plugin), sizeof(lathe_method), sizeof(lathe_param), sizeof(lathe_qparams));
                 return 0;
             }
-            """.utf8).write(to: program)
+            """)
+        #expect(printed == "\(ABIStruct.plugin1_0) \(ABIStruct.method1_0) \(ABIStruct.param1_0) \(ABIStruct.qparams1_0)\n")
+    }
+
+    /// The SDK's `LATHE_HAS_FIELD` tells a plugin which fields an older host's shorter struct
+    /// holds: a host table cut after `log` has `log` but not `report_qparams`; a full one has both.
+    @Test func hasFieldFollowsTheDeclaredSize() throws {
+        let printed = try Self.compileAndRun("""
+            #include <stdio.h>
+            #include <lathe_plugin.h>
+            int main(void) {
+                lathe_host host = {0};
+                host.head.size = (uint32_t)(offsetof(lathe_host, log) + sizeof(host.log));
+                int cut_log = LATHE_HAS_FIELD(&host, lathe_host, log), cut_q = LATHE_HAS_FIELD(&host, lathe_host, report_qparams);
+                host.head.size = (uint32_t)sizeof(lathe_host);
+                int full_q = LATHE_HAS_FIELD(&host, lathe_host, report_qparams);
+                const lathe_host *none = NULL;
+                printf("%d %d %d %d\\n", cut_log, cut_q, full_q, LATHE_HAS_FIELD(none, lathe_host, log));
+                return 0;
+            }
+            """)
+        #expect(printed == "1 0 1 0\n")
+    }
+
+    /// Compiles `source` with the SDK and frozen headers on the include path, runs it, returns stdout.
+    static func compileAndRun(_ source: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-abi-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = dir.appendingPathComponent("program.c")
+        try Data(source.utf8).write(to: program)
         let root = SourceTree.root
-        let binary = dir.appendingPathComponent("sizes").path
+        let binary = dir.appendingPathComponent("program").path
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-std=c11", "-I", root.appendingPathComponent("Tests/Fixtures/abi").path,
                         "-I", root.appendingPathComponent("Sources/CLathePlugin/include").path, "-o", binary, program.path]
         try cc.run()
         cc.waitUntilExit()
-        #expect(cc.terminationStatus == 0)
+        #expect(cc.terminationStatus == 0, "cc failed")
         let run = Process()
         run.executableURL = URL(fileURLWithPath: binary)
         let pipe = Pipe()
         run.standardOutput = pipe
         try run.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
         run.waitUntilExit()
-        let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(printed == "\(ABIStruct.plugin1_0) \(ABIStruct.method1_0) \(ABIStruct.param1_0) \(ABIStruct.qparams1_0)\n")
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// A plugin whose every struct is a later minor version's (1.0 fields + appended ones, the

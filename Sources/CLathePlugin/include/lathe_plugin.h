@@ -106,6 +106,15 @@ typedef struct lathe_head {
 /** Initializer for a `lathe_head` of struct type T. */
 #define LATHE_HEAD(T) { LATHE_ABI_MAJOR, LATHE_ABI_MINOR, (uint32_t)sizeof(T) }
 
+/** Whether the size-prefixed struct `p` of type T (the host table, a call) holds field `f`: true
+ *  when its writer's declared size reaches past the field's end. Structs grow only by appending
+ *  fields in minor versions, so every 1.0 field is always there; a plugin built against a later
+ *  minor must test each field added after 1.0 with this before reading it, because an older host
+ *  hands over a shorter struct. Example: `if (LATHE_HAS_FIELD(call->host, lathe_host, f)) ...`.
+ *  [thread: any] */
+#define LATHE_HAS_FIELD(p, T, f) \
+    ((p) != NULL && (size_t)(p)->head.size >= offsetof(T, f) + sizeof(((const T *)0)->f))
+
 /** Status returned by every plugin function. */
 typedef enum lathe_status {
     LATHE_OK = 0,
