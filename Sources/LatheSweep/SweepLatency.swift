@@ -1,5 +1,4 @@
 import Foundation
-import LatheIO
 import LatheModels
 import LathePlugins
 import LatheResults
@@ -39,12 +38,13 @@ enum SweepLatency {
     /// Where a trial leaves its final model for the phase.
     static func modelPath(out: String, trial: Int64) -> String { "\(out)/models/trial-\(trial).safetensors" }
 
-    /// Times the sweep's done trials and records the figures; returns a one-line summary.
+    /// Times the sweep's done trials and records the figures, logging a one-line summary.
     static func run(store: ResultsStore, sweep: Int64, out: String, options: SweepOptions, log: (String) -> Void) throws {
         let done = try store.trials(sweep: sweep).filter { $0.status == "done" }
         var entries: [LatencyJob.Entry] = []
         var timed: [ResultsStore.Trial] = []
         var teachers: [String: String] = [:]  // checkpoint → id
+        var teacherOf: [Int64: String] = [:]  // trial → its teacher's checkpoint
         for trial in done {
             let path = modelPath(out: out, trial: trial.id)
             guard FileManager.default.fileExists(atPath: path) else {
@@ -56,25 +56,22 @@ enum SweepLatency {
             if trial.record.group == "baseline" {
                 entries.append(.init(id: "trial-\(trial.id)\(controlSuffix)", checkpoint: path))
             }
-            if let teacher = try store.provenance(trial: trial.id)["teacher_checkpoint"], teachers[teacher] == nil,
-               FileManager.default.fileExists(atPath: teacher) {
-                teachers[teacher] = "teacher-\(teachers.count)"
-                entries.append(.init(id: "teacher-\(teachers.count - 1)", checkpoint: teacher))
+            if let teacher = try store.provenance(trial: trial.id)["teacher_checkpoint"], FileManager.default.fileExists(atPath: teacher) {
+                teacherOf[trial.id] = teacher
+                if teachers[teacher] == nil {
+                    teachers[teacher] = "teacher-\(teachers.count)"
+                    entries.append(.init(id: "teacher-\(teachers.count - 1)", checkpoint: teacher))
+                }
             }
         }
         guard !entries.isEmpty else { return }
         let job = LatencyJob(entries: entries, threads: options.threads, plan: options.latencyPlan)
-        let jobURL = URL(fileURLWithPath: out).appendingPathComponent("logs/latency.job.json")
-        let resultURL = URL(fileURLWithPath: out).appendingPathComponent("logs/latency.result.json")
-        let logPath = out + "/logs/latency.log"
-        try? FileManager.default.removeItem(at: resultURL)
-        try atomicWrite(JSONEncoder().encode(job), to: jobURL)
+        let logs = URL(fileURLWithPath: out).appendingPathComponent("logs")
+        let resultURL = logs.appendingPathComponent("latency.result.json"), logURL = logs.appendingPathComponent("latency.log")
         log("latency: timing \(entries.count) models interleaved at \(options.threads) thread(s), nothing else running")
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMP_NUM_THREADS"] = String(options.threads)
         let started = Date()
-        let child = try ChildProcess.start(options.executable, ["__latency", "--job", jobURL.path, "--result", resultURL.path],
-                                           environment: environment, stdout: logPath, stderr: logPath)
+        let child = try ChildJob.start("__latency", job, threads: options.threads, executable: options.executable,
+                                       jobFile: logs.appendingPathComponent("latency.job.json"), result: resultURL, log: logURL)
         let limit = job.plan.budgetSeconds * 3 + 600
         var exit: ChildExit?
         while exit == nil {
@@ -82,16 +79,17 @@ enum SweepLatency {
             exit = try child.poll()
             if exit == nil, Date().timeIntervalSince(started) > limit {
                 child.killGroup()
-                throw SweepError("the latency phase did not finish in \(Int(limit)) s (log: \(logPath)); the trials' other results are recorded")
+                throw SweepError("the latency phase did not finish in \(Int(limit)) s (log: \(logURL.path)); the trials' other results are recorded")
             }
         }
-        guard let exit, exit.succeeded, let data = try? Data(contentsOf: resultURL),
-              let series = try? JSONDecoder().decode([LatencySeries].self, from: data) else {
-            let last = (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
-            let how = exit.map { "\($0)" } ?? "no exit"
-            throw SweepError("the latency phase failed (\(how)): \(last) (log: \(logPath)); the trials' other results are recorded")
+        guard let exit else { throw SweepError("the latency phase ended without an exit status (log: \(logURL.path))") }
+        let series: [LatencySeries]
+        switch ChildJob.result([LatencySeries].self, exit, result: resultURL, log: logURL) {
+        case .success(let value): series = value
+        case .failure(let error):
+            throw SweepError("the latency phase failed (\(error.message)) (log: \(logURL.path)); the trials' other results are recorded")
         }
-        let figures = try metrics(series: series, trials: timed, teachers: teachers, store: store)
+        let figures = metrics(series: series, trials: timed, teacherOf: teacherOf, teachers: teachers)
         for (trial, values) in figures { try store.recordMetrics(trial, values) }
         let rounds = series.map(\.samples.count).max() ?? 0
         let noise = Statistics.median(series.map { $0.median.relativeHalfWidth })
@@ -100,8 +98,8 @@ enum SweepLatency {
 
     /// Per trial: medians, noise and speedups over the same seed's baseline (the baseline's own
     /// are over its control copy); distillation trials also get their teacher's medians.
-    static func metrics(series: [LatencySeries], trials: [ResultsStore.Trial], teachers: [String: String],
-                        store: ResultsStore) throws -> [Int64: [String: Double]] {
+    static func metrics(series: [LatencySeries], trials: [ResultsStore.Trial], teacherOf: [Int64: String],
+                        teachers: [String: String]) -> [Int64: [String: Double]] {
         var byID: [String: [Int: LatencySeries]] = [:]
         for s in series { byID[s.id, default: [:]][s.batchSize] = s }
         let baselineOfSeed = Dictionary(trials.filter { $0.record.group == "baseline" }.map { ($0.record.seed, $0.id) },
@@ -127,7 +125,7 @@ enum SweepLatency {
                 values["speedup_b\(batch)_lower"] = figure.speedupLower
                 values["speedup_b\(batch)_upper"] = figure.speedupUpper
             }
-            if let teacher = try store.provenance(trial: trial.id)["teacher_checkpoint"], let id = teachers[teacher] {
+            if let teacher = teacherOf[trial.id], let id = teachers[teacher] {
                 for (batch, s) in byID[id] ?? [:] { values["teacher_latency_b\(batch)_ms"] = s.median.median }
             }
             out[trial.id] = values

@@ -1,5 +1,4 @@
 import Foundation
-import LatheIO
 import LathePlugins
 import LatheResults
 import LatheTrain
@@ -139,9 +138,10 @@ public final class SweepRunner {
             }
         }
         try scheduler.run(rest, plans: byKey, job: jobBase)
-        let measured = try store.trials(sweep: sweepID).filter { $0.status == "done" }
-            .allSatisfy { try store.metrics(trial: $0.id)["latency_b1_ms"] != nil }
-        if options.latency, pending.isEmpty, measured {
+        // A resumed sweep with nothing left to run keeps the figures its phase already recorded.
+        let measured = try options.latency && pending.isEmpty
+            && store.trials(sweep: sweepID).filter { $0.status == "done" }.allSatisfy { try store.metrics(trial: $0.id)["latency_b1_ms"] != nil }
+        if measured {
             log("latency: already measured (nothing ran now)")
         } else if options.latency {
             // A failed phase costs only the latency figures: the trials' results stand.
