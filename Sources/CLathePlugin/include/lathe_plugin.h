@@ -3,7 +3,11 @@
  * (plus <dlpack/dlpack.h>, Debian's `libdlpack-dev`), exports one symbol, and never links
  * libtorch, Swift or Lathe. Get a copy without the source tree with `lathe plugins sdk DIR`.
  *
- *   ABI 1.0. SPDX-License-Identifier: MIT
+ *   ABI 1.1. SPDX-License-Identifier: MIT
+ *   1.1 added (append-only; a 1.0 plugin runs unchanged): the call context (layer, role, axis,
+ *   training position, sample indices), learnable tensors with an initialiser and a backward
+ *   entry, a persistent per-run state buffer (host->state), group/block granularity and
+ *   minifloat element formats in lathe_qparams. Fields added after 1.0 are marked [1.1].
  *
  * ---------------------------------------------------------------------------------------------
  * How a plugin is loaded
@@ -85,7 +89,7 @@ extern "C" {
 #endif
 
 #define LATHE_ABI_MAJOR 1
-#define LATHE_ABI_MINOR 0
+#define LATHE_ABI_MINOR 1
 
 /** The one symbol a plugin exports: `const lathe_plugin *lathe_plugin_entry(void)`. */
 #define LATHE_ENTRY_SYMBOL "lathe_plugin_entry"
@@ -186,9 +190,30 @@ typedef enum lathe_qscheme {
     LATHE_QSCHEME_TERNARY = 4,      /**< x -> scale * {-1, 0, 1}; bits = 2 */
     LATHE_QSCHEME_POWER_OF_TWO = 5, /**< x -> 0 or sign(x) * 2^k for 2^(bits-1) - 1 exponents
                                          k <= k_max; report count 1, scale 2^k_max */
-    LATHE_QSCHEME_CODEBOOK = 6      /**< x -> codebook[index]; bits = index width, so the
+    LATHE_QSCHEME_CODEBOOK = 6,     /**< x -> codebook[index]; bits = index width, so the
                                          codebook has at most 2^bits entries */
+    LATHE_QSCHEME_MINIFLOAT = 7     /**< [1.1] x -> scale * e(x / scale), e() rounding to the
+                                         `element_format` (nearest, ties to even, saturating
+                                         to its largest finite value); bits = the format's width */
 } lathe_qscheme;
+
+/** [1.1] Element format of a MINIFLOAT scheme (OCP 8-bit FP and Microscaling formats). */
+typedef enum lathe_element_format {
+    LATHE_ELEMENT_INT = 0,          /**< integers (every scheme but MINIFLOAT) */
+    LATHE_ELEMENT_FP8_E4M3 = 1,     /**< 8 bits: bias 7, max 448, no infinities, S.1111.111 NaN */
+    LATHE_ELEMENT_FP8_E5M2 = 2,     /**< 8 bits: bias 15, max 57344, IEEE-like inf/NaN */
+    LATHE_ELEMENT_FP6_E2M3 = 3,     /**< 6 bits: max 7.5, no inf/NaN */
+    LATHE_ELEMENT_FP6_E3M2 = 4,     /**< 6 bits: max 28, no inf/NaN */
+    LATHE_ELEMENT_FP4_E2M1 = 5      /**< 4 bits: values 0, 0.5, 1, 1.5, 2, 3, 4, 6, no inf/NaN */
+} lathe_element_format;
+
+/** [1.1] How the scales are stored in the deployed format (the size ledger counts them so). */
+typedef enum lathe_scale_format {
+    LATHE_SCALE_FP32 = 0,  /**< 4 bytes each (the 1.0 assumption) */
+    LATHE_SCALE_FP16 = 1,  /**< 2 bytes; the reported scales must be exactly representable */
+    LATHE_SCALE_BF16 = 2,  /**< 2 bytes; likewise */
+    LATHE_SCALE_E8M0 = 3   /**< 1 byte, a power of two 2^-127..2^127 (OCP MX shared scale) */
+} lathe_scale_format;
 
 /* Scales are positive: a channel that quantizes to all zeros (binary or ternary of an all-zero
  * channel) outputs zeros and reports scale 1. */
@@ -203,15 +228,59 @@ typedef struct lathe_qparams {
     const int32_t *zero_points;/**< `count` zero points; NULL means all 0 */
     const float *codebook;     /**< codebook scheme: the centroids; NULL otherwise */
     uint32_t codebook_size;
+    /* [1.1] */
+    int32_t group_size;        /**< 0: per tensor / per channel as `axis` says. > 0: one scale per
+                                    group of `group_size` consecutive elements of a row, a row
+                                    being everything after dimension 0 flattened (the input
+                                    dimension of a weight); `axis` is 0 and `count` is
+                                    shape[0] * ceil(row / group_size), row-major (a row's groups
+                                    are consecutive); the last group of a row may be shorter */
+    int32_t element_format;    /**< lathe_element_format; INT for every scheme but MINIFLOAT */
+    int32_t scale_format;      /**< lathe_scale_format */
 } lathe_qparams;
 
 struct lathe_host;
 
-/** The context of one method call, passed as the first argument. Host-owned; valid for the call. */
+/** [1.1] What the tensor a call is about is. */
+typedef enum lathe_role {
+    LATHE_ROLE_NONE = 0,       /**< not said (conformance checks, 1.0-style calls) */
+    LATHE_ROLE_WEIGHT = 1,     /**< a layer's weight */
+    LATHE_ROLE_ACTIVATION = 2, /**< a layer's input activation */
+    LATHE_ROLE_FEATURE = 3,    /**< an intermediate feature (feature and relation losses) */
+    LATHE_ROLE_LOGITS = 4      /**< the network's output (response losses) */
+} lathe_role;
+
+/** The context of one method call, passed as the first argument. Host-owned; valid for the call.
+ *  Fields marked [1.1] exist only when LATHE_HAS_FIELD(call, lathe_call, field) says so; a 1.1
+ *  host always sets all of them. */
 typedef struct lathe_call {
     lathe_head head;
     const struct lathe_host *host; /**< the host table */
     void *host_private;            /**< the host's; do not touch */
+    /* [1.1] Where the call comes from. */
+    const char *layer;             /**< the layer's name (e.g. "conv2"), or "" when the call is
+                                        not about one layer (a response loss, a check) */
+    int32_t role;                  /**< lathe_role of the (first) input */
+    int32_t axis;                  /**< the channel axis the host wants per-channel parameters
+                                        on: 0 for weights, 1 for NC.. activations; -1 per tensor */
+    /* [1.1] Training position, for schedules (warm-up, annealing). Outside training (PTQ,
+     *  scoring after training, checks) step and epoch are -1 and the totals 0. */
+    int64_t step;                  /**< optimizer step of this call, 0-based, within this run */
+    int64_t total_steps;           /**< optimizer steps the run will take */
+    int32_t epoch;                 /**< 0-based */
+    int32_t total_epochs;
+    /* [1.1] Learnable tensors (declared in lathe_method.learnables, owned by the host). */
+    uint32_t learnable_count;      /**< the method's declared count; 0 when it declares none */
+    const DLTensor *const *learnables; /**< forward, backward, loss: their current values, in
+                                        declaration order, read-only; NULL in init_learnables */
+    DLTensor *const *learnable_outputs; /**< init_learnables: the initial values to write;
+                                        backward and loss: the gradient of the loss w.r.t. each
+                                        learnable, to write (same shapes); NULL otherwise. Every
+                                        element must be written (canary rule) and finite */
+    /* [1.1] Losses: which samples the batch holds (e.g. for a memory bank). */
+    const int64_t *sample_indices; /**< batch-size indices into the training set, or NULL when
+                                        the batch is not from it (checks, evaluation) */
+    int64_t dataset_size;          /**< samples in the training set; 0 when sample_indices is NULL */
 } lathe_call;
 
 /** Services the host offers. Valid from init until the process exits. */
@@ -236,7 +305,20 @@ typedef struct lathe_host {
     /** Scratch memory for this call: 64-byte aligned, uninitialised, freed by the host when the
      *  call returns. NULL if it cannot be had. [thread: any] */
     void *(*scratch)(lathe_call *call, size_t bytes);
+
+    /** [1.1] The persistent state buffer of this method instance for this run (e.g. a memory
+     *  bank): 64-byte aligned, zero-filled when first handed out, then the same bytes on every
+     *  later call of the instance until the run ends; the host saves it with checkpoints and
+     *  restores it on resume. The first request fixes the size: a later request of another
+     *  size, or one over LATHE_STATE_MAX_BYTES, returns NULL (then fail the call with
+     *  LATHE_NO_MEMORY). Calls of an instance that has state are serialized by the host, so the
+     *  plugin needs no lock for it. Test with LATHE_HAS_FIELD(call->host, lathe_host, state).
+     *  [thread: any] */
+    void *(*state)(lathe_call *call, size_t bytes);
 } lathe_host;
+
+/** [1.1] The largest state buffer a method instance may hold: 1 GiB. */
+#define LATHE_STATE_MAX_BYTES ((size_t)1 << 30)
 
 /*
  * Calling conventions. Each method's `function` has its kind's fixed leading arguments, then
@@ -260,8 +342,54 @@ typedef struct lathe_host {
  *   int32_t f(lathe_call *call, const DLTensor *student, const DLTensor *teacher,
  *             const DLTensor *labels, double *loss, DLTensor *student_grad, ...hyperparameters);
  *   `labels` is int64 [B]; `student_grad` has the student's shape. Shapes follow the category.
+ *   [1.1] A loss with learnables reads them from call->learnables and writes the gradient of
+ *   `*loss` w.r.t. each into call->learnable_outputs in the same call.
+ *
+ * [1.1] Learnables. A method may declare up to LATHE_MAX_LEARNABLES learnable tensors. The host
+ * owns them as leaf tensors: it allocates each with the shape its rule gives, calls
+ * `init_learnables` once per instance (a layer's weight quantizer, a layer's activation
+ * quantizer, a loss term) with the first tensor(s) the instance sees, trains them with the
+ * model's optimizer (their own learning rate and weight decay in the recipe), saves them in
+ * checkpoints and reports their final values. A method with learnables must set
+ * `init_learnables`; a quantizer with learnables must set `backward`.
+ *
+ *   Quantizer initialiser:  int32_t f(lathe_call *call, const DLTensor *input, ...hyperparameters);
+ *   Loss initialiser:       int32_t f(lathe_call *call, const DLTensor *student,
+ *                                     const DLTensor *teacher, ...hyperparameters);
+ *     writing every call->learnable_outputs[i]. The quantizer forward is the 1.0 function,
+ *     reading the learnables from call->learnables.
+ *   Quantizer backward:     int32_t f(lathe_call *call, const DLTensor *input,
+ *                                     const DLTensor *grad_output, DLTensor *grad_input,
+ *                                     ...hyperparameters);
+ *     given dL/d(output) (the input's shape), writes dL/d(input) and, for each learnable,
+ *     dL/d(learnable) into call->learnable_outputs[i]. A quantizer without learnables may set
+ *     `backward` too (the host then uses it instead of the straight-through estimator).
+ *   `lathe plugins check` verifies every backward by central finite differences.
  */
 typedef void (*lathe_function)(void);
+
+/** [1.1] Most learnables a method may declare. */
+#define LATHE_MAX_LEARNABLES 8
+
+/** [1.1] How the host shapes a learnable tensor from the tensors its instance sees. `size_param`
+ *  names an I32 or I64 hyperparameter of the method whose value gives a size (G or E below). */
+typedef enum lathe_shape_rule {
+    LATHE_SHAPE_SCALAR = 1,             /**< [1] */
+    LATHE_SHAPE_PER_CHANNEL = 2,        /**< [C]: C = input.shape[call->axis] ([1] if axis is -1) */
+    LATHE_SHAPE_PER_GROUP = 3,          /**< [shape[0], ceil(row / G)]: row = elements / shape[0] */
+    LATHE_SHAPE_VECTOR = 4,             /**< [E] */
+    LATHE_SHAPE_STUDENT_PROJECTION = 5, /**< losses: [E, student elements per sample] */
+    LATHE_SHAPE_TEACHER_PROJECTION = 6  /**< losses: [E, teacher elements per sample] */
+} lathe_shape_rule;
+
+/** [1.1] One learnable tensor of a method. */
+typedef struct lathe_learnable {
+    lathe_head head;
+    const char *name;        /**< [a-z][a-z0-9_]*, unique within the method */
+    int32_t shape_rule;      /**< lathe_shape_rule; quantizers: SCALAR, PER_CHANNEL, PER_GROUP */
+    const char *size_param;  /**< PER_GROUP, VECTOR, *_PROJECTION: an I32/I64 hyperparameter; else NULL */
+    const char *doc;         /**< one line; may be NULL */
+} lathe_learnable;
 
 /** A method's descriptor, passed to register_method. */
 typedef struct lathe_method {
@@ -278,6 +406,11 @@ typedef struct lathe_method {
     const lathe_param *params; /**< `param_count` hyperparameters, in argument order */
     uint32_t param_count;      /**< at most 16 */
     lathe_function function;   /**< the entry function, cast to lathe_function */
+    /* [1.1] */
+    const struct lathe_learnable *learnables; /**< `learnable_count` declarations, or NULL */
+    uint32_t learnable_count;  /**< at most LATHE_MAX_LEARNABLES */
+    lathe_function init_learnables; /**< required when learnable_count > 0; NULL otherwise */
+    lathe_function backward;   /**< quantizers: required with learnables, optional without */
 } lathe_method;
 
 /** Handed to init: registers methods. Valid only during init. */
