@@ -188,7 +188,8 @@ enum HostTable {
                 guard posix_memalign(&block, 64, Swift.max(bytes, 1)) == 0, let block else { return nil }
                 state.scratch.append(block)
                 return block
-            }))
+            },
+            state: { _, _ in nil }))
         return UnsafePointer(table)
     }()
 

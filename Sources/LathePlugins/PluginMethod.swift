@@ -77,11 +77,14 @@ public final class PluginMethod: @unchecked Sendable {
         for (argument, spec) in zip(params.arguments, descriptor.params) where !Self.matches(argument, spec.type) {
             throw PluginError("\(qualifiedID): parameter '\(spec.name)' is declared \(spec.type.rawValue); got \(argument)")
         }
-        var call = lathe_call(
-            head: lathe_head(abi_major: UInt16(ABI.major), abi_minor: UInt16(ABI.minor),
-                             size: UInt32(MemoryLayout<lathe_call>.size)),
-            host: HostTable.shared,
-            host_private: Unmanaged.passUnretained(state).toOpaque())
+        var call = lathe_call()
+        call.head = lathe_head(abi_major: UInt16(ABI.major), abi_minor: UInt16(ABI.minor),
+                               size: UInt32(MemoryLayout<lathe_call>.size))
+        call.host = HostTable.shared
+        call.host_private = Unmanaged.passUnretained(state).toOpaque()
+        call.step = -1
+        call.epoch = -1
+        call.axis = -1
         let status = try CallGuard.run(arguments, method: qualifiedID) { pointers in
             withExtendedLifetime(state) {
                 withUnsafeMutablePointer(to: &call) { callPointer in

@@ -107,7 +107,8 @@ extension ScaffoldRequest {
                         head: head(lathe_method.self), id: id, title: title, doc: doc, reference: reference,
                         kind: Int32(kind.rawValue), flags: UInt32(LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC),
                         granularity: Int32(granularity.rawValue), loss_category: Int32(category.rawValue),
-                        params: list.baseAddress, param_count: UInt32(list.count), function: function)
+                        params: list.baseAddress, param_count: UInt32(list.count), function: function,
+                        learnables: nil, learnable_count: 0, init_learnables: nil, backward: nil)
                     return registrar.pointee.register_method(registrar, &method)
                 } } } }
             }
@@ -131,7 +132,8 @@ extension ScaffoldRequest {
             return withUnsafePointer(to: &scale) { scalePointer in
                 var q = lathe_qparams(head: head(lathe_qparams.self), scheme: Int32(LATHE_QSCHEME_SYMMETRIC.rawValue), bits: bits,
                                       axis: -1, qmin: -Int32(qmax), qmax: Int32(qmax), count: 1, scales: scalePointer,
-                                      zero_points: nil, codebook: nil, codebook_size: 0)
+                                      zero_points: nil, codebook: nil, codebook_size: 0,
+                                      group_size: 0, element_format: 0, scale_format: 0)
                 return call?.pointee.host?.pointee.report_qparams?(call, &q) ?? Int32(LATHE_ERROR.rawValue)
             }
         }
