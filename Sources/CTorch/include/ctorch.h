@@ -91,6 +91,20 @@ int32_t ct_backward(ct_tensor t, ct_tensor grad, bool retain_graph);
 int32_t ct_autograd_grad(const ct_tensor *outputs, int64_t n_outputs, const ct_tensor *inputs,
                          int64_t n_inputs, bool create_graph, ct_tensor *out);
 ct_tensor ct_detach(ct_tensor t);
+/** Backward of a ct_custom_function node: given the upstream gradient (borrowed), store one NEW
+ *  handle (or NULL for no gradient) per input in `grads` and return 0; on failure write a
+ *  message (NUL-terminated, at most `capacity` bytes) and return non-zero: the backward pass
+ *  then fails with that message. Runs on the thread that called backward. */
+typedef int32_t (*ct_backward_fn)(void *context, ct_tensor grad_output, ct_tensor *grads, int64_t n, char *message,
+                                  size_t capacity);
+/** Releases the context of a ct_custom_function node (called once, when the node dies). */
+typedef void (*ct_release_fn)(void *context);
+/** `value` (computed outside autograd) attached to the graph as a function of `inputs`, with
+ *  gradients from `backward`. The result shares value's storage. When no input requires grad or
+ *  grad mode is off, the result has no history. `context` is released exactly once, also on
+ *  failure. */
+ct_tensor ct_custom_function(ct_tensor value, const ct_tensor *inputs, int64_t n, ct_backward_fn backward, void *context,
+                             ct_release_fn release);
 
 /* ---- element-wise ------------------------------------------------------------------ */
 typedef enum {
