@@ -19,27 +19,6 @@ public enum SpecSchema {
     /// A key of a `[[groups]]` table.
     public enum GroupKey: String, Sendable, CaseIterable { case name, stages, grid }
 
-    /// The kind of a stage.
-    public enum StageKind: String, Sendable, CaseIterable {
-        case quantize, prune, finetune, distill
-
-        /// The stage's keys besides `kind`.
-        public var schema: ConfigSchema {
-            switch self {
-            case .quantize: QuantConfig.schema
-            case .prune: PruningConfig.schema
-            case .finetune: FinetuneConfig.schema
-            case .distill: SpecSchema.distill
-            }
-        }
-
-        /// "quantize, prune, finetune or distill".
-        public static var list: String {
-            let names = allCases.map(\.rawValue)
-            return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
-        }
-    }
-
     /// The model used when the spec names none.
     public static let defaultModel = "lenet5"
     /// The per-trial timeout used when the spec gives none, in seconds.
@@ -111,7 +90,7 @@ public enum SpecSchema {
     }
 
     /// The `kind` key every stage has.
-    public static let kind = ConfigSchema.Key("kind", "string", default: .required, allowed: .choices(of: StageKind.self), example: "\"prune\"",
+    public static let kind = ConfigSchema.Key("kind", "string", default: .required, allowed: .choices(StageKinds.names), example: "\"prune\"",
                                               doc: "The stage kind.")
 
     /// A distill stage: `DistillConfig`'s keys plus `recipe`, the student's recipe overrides.
@@ -127,7 +106,7 @@ public enum SpecSchema {
 
     /// The stage kinds' keys, then the distill stage's nested tables.
     public static var stages: [ConfigSchema] {
-        StageKind.allCases.map(\.schema) + [DistillConfig.Teacher.schema, DistillConfig.Student.schema, DistillConfig.Term.schema]
+        StageKinds.all.map(\.schema) + StageKinds.all.flatMap(\.nestedSchemas)
     }
 
     /// Every section the reference lists, in its order.

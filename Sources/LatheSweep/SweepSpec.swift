@@ -154,7 +154,7 @@ public struct SweepSpec: Sendable {
             let stages = try stageValues.enumerated().map { i, v -> [String: JSONValue] in
                 guard let s = v.object, case .string? = s["kind"] else {
                     throw locate.error(inGroup: groupName, key: "stages",
-                                       "group '\(groupName)': stage \(i + 1) of 'stages' needs a kind (\(SpecSchema.StageKind.list))")
+                                       "group '\(groupName)': stage \(i + 1) of 'stages' needs a kind (\(StageKinds.list))")
                 }
                 return s
             }

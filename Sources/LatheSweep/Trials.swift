@@ -64,6 +64,11 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     public var object: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
+
+    /// This value decoded as `T` (a stage's table as its config type).
+    public func decoded<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(type, from: JSONSerialization.data(withJSONObject: any))
+    }
     /// The value as an `Int` when it is exactly one (nil for fractions, NaN, ±inf and
     /// magnitudes beyond `Int`).
     public var int: Int? { if case .number(let n) = self { return Int(exactly: n) }; return nil }
@@ -249,44 +254,10 @@ extension SweepSpec.Group {
             let section = "group '\(name)' stage \(i + 1) (\(kind))"
             let config = JSONValue.object(body)
             do {
-                switch kind {
-                case "quantize":
-                    let c = try SweepSpec.decode(QuantConfig.self, config, section: section, keys: ["kind"] + QuantConfig.schema.names, locate: locate)
-                    try c.validate()
-                    try Self.checkQuantizer(c.method, c.params, registry: registry)
-                    if c.activations != .none || c.realInt8 { try Self.checkQuantizer(c.activationMethod, c.activationParams, registry: registry) }
-                case "prune":
-                    let c = try SweepSpec.decode(PruningConfig.self, config, section: section, keys: ["kind"] + PruningConfig.schema.names, locate: locate)
-                    try c.validate()
-                    _ = try c.validate(against: registry)
-                case "finetune":
-                    let c = try SweepSpec.decode(FinetuneConfig.self, config, section: section, keys: ["kind"] + FinetuneConfig.schema.names, locate: locate)
-                    let epochs = FinetuneConfig.key(.epochs), lr = FinetuneConfig.key(.lr)
-                    guard epochs.allows(c.epochs) else {
-                        throw locate.error(inGroup: name, key: "epochs", "[\(section)]: key 'epochs' = \(c.epochs): expected \(epochs.expected)")
-                    }
-                    if let value = c.lr, !lr.allows(value) {
-                        throw locate.error(inGroup: name, key: "lr", "[\(section)]: key 'lr' = \(value): expected \(lr.expected)")
-                    }
-                case "distill":
-                    // `recipe` (optional) overrides the baseline recipe for the student.
-                    var distill = body
-                    if let overrides = distill.removeValue(forKey: "recipe") {
-                        _ = try SweepSpec.decode(RecipeOverrides.self, overrides, section: section + " recipe", keys: Recipe.schema.names, locate: locate)
-                            .applied(to: Recipe()).validate()
-                    }
-                    let c = try SweepSpec.decode(DistillConfig.self, .object(distill), section: section, keys: ["kind"] + SpecSchema.distill.names, locate: locate)
-                    try c.validate(base: Recipe())
-                    for term in c.terms {
-                        let (manifest, descriptor) = try registry.resolve(term.method)
-                        guard descriptor.kind == .loss else {
-                            throw PluginError("term method '\(term.method)' is a \(descriptor.kind.rawValue), not a distillation loss")
-                        }
-                        _ = try descriptor.bind(term.params, plugin: manifest.plugin.name)
-                    }
-                default:
-                    throw locate.error(inGroup: name, key: "kind = \"\(kind)\"", "\(section): unknown stage kind '\(kind)' (expected \(SpecSchema.StageKind.list))")
+                guard let stageKind = StageKinds.named(kind) else {
+                    throw locate.error(inGroup: name, key: "kind = \"\(kind)\"", "\(section): unknown stage kind '\(kind)' (expected \(StageKinds.list))")
                 }
+                try stageKind.validate(config, StageCheck(section: section, group: name, registry: registry, locate: locate))
             } catch let error as SweepError {
                 throw error
             } catch {
@@ -297,14 +268,6 @@ extension SweepSpec.Group {
         }
         let label = point.isEmpty ? name : "\(name): " + point.map { "\($0.key.split(separator: ".").last ?? "")=\($0.value)" }.joined(separator: ", ")
         return (label, resolved)
-    }
-
-    private static func checkQuantizer(_ method: String, _ params: [String: HyperValue], registry: Registry) throws {
-        let (manifest, descriptor) = try registry.resolve(method)
-        guard descriptor.kind == .quantizer else {
-            throw PluginError("method '\(method)' is a \(descriptor.kind.rawValue), not a quantizer")
-        }
-        _ = try descriptor.bind(params, plugin: manifest.plugin.name)
     }
 }
 

@@ -69,7 +69,7 @@ struct SpecReferenceTests {
         #expect(DistillConfig.Term.schema.names == DistillConfig.Term.CodingKeys.allCases.map(\.stringValue))
         #expect(Set(Recipe.schema.names) == Set(RecipeOverrides.CodingKeys.allCases.map(\.stringValue)))
         #expect(SpecSchema.distill.names == DistillConfig.schema.names + ["recipe"])
-        #expect(SpecSchema.kind.allowed == .choices(SpecSchema.StageKind.allCases.map(\.rawValue)))
+        #expect(SpecSchema.kind.allowed == .choices(StageKinds.names))
     }
 
     /// A TOML value text as the spec's JSON value.
@@ -225,7 +225,7 @@ struct SpecReferenceTests {
             let message = error(text)
             #expect(message.hasPrefix("spec.toml:\(line): ") && message.contains("unknown key 'colour'"), "\(context.name): \(message)")
             // The valid keys listed are the schema's (a stage's with its `kind`).
-            let stage = SpecSchema.StageKind.allCases.map(\.rawValue).contains(context.name)
+            let stage = StageKinds.names.contains(context.name)
             let valid = (context.schema.names + (stage ? ["kind"] : [])).sorted().joined(separator: ", ")
             #expect(message.contains("expected one of: \(valid)"), "\(context.name): \(message)")
         }

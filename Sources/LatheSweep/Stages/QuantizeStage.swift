@@ -1,0 +1,58 @@
+import LatheData
+import LatheModels
+import LathePlugins
+import LatheQuant
+import LatheTensor
+import LatheTrain
+
+/// `kind = "quantize"`: `QuantizationStage` (PTQ or QAT, weights and activations).
+struct QuantizeStage: MethodStage {
+    let kind = "quantize"
+    var schema: ConfigSchema { QuantConfig.schema }
+
+    func validate(_ config: JSONValue, _ check: StageCheck) throws {
+        let c = try check.decode(QuantConfig.self, config, keys: QuantConfig.schema.names)
+        try c.validate()
+        try Self.checkQuantizer(c.method, c.params, check)
+        if c.activations != .none || c.realInt8 { try Self.checkQuantizer(c.activationMethod, c.activationParams, check) }
+    }
+
+    private static func checkQuantizer(_ method: String, _ params: [String: HyperValue], _ check: StageCheck) throws {
+        let (manifest, descriptor) = try check.registry.resolve(method)
+        guard descriptor.kind == .quantizer else {
+            throw PluginError("method '\(method)' is a \(descriptor.kind.rawValue), not a quantizer")
+        }
+        _ = try descriptor.bind(params, plugin: manifest.plugin.name)
+    }
+
+    func run(_ config: JSONValue, on trial: TrialState) throws {
+        let config = try config.decoded(QuantConfig.self)
+        trial.note(plugin: config.method)
+        if config.activations != .none { trial.note(plugin: config.activationMethod) }
+        let timer = StageTimer()
+        let (q, report) = try QuantizationStage.run(config, model: trial.model, train: trial.train, test: trial.test, recipe: trial.recipe,
+                                                    registry: trial.registry, progress: trial.progress)
+        trial.replace(q.model, view: QuantizedView(quantized: q, layers: report.layers))
+        trial.compressSeconds += timer.methodSeconds(excludingTraining: report.qatTraining?.trainingSeconds ?? 0)
+        trial.trainingSeconds += report.qatTraining?.trainingSeconds ?? 0
+        for l in report.layers { trial.layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes)]) { $1 } }
+        for row in report.sensitivity { trial.layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
+        for e in report.int8 {
+            trial.metrics["int8_\(e.engine)_accuracy"] = e.accuracy
+            trial.metrics["int8_\(e.engine)_speedup_b1"] = e.speedup[0]
+            trial.metrics["int8_\(e.engine)_speedup_b256"] = e.speedup[1]
+        }
+    }
+}
+
+/// A quantized model as a trial's final model: evaluated with its activation quantization,
+/// stored at its weights' widths.
+struct QuantizedView: FinalModelView {
+    let quantized: QuantizedModel
+    let layers: [LayerQuant]
+
+    func context() throws -> ForwardContext { try quantized.context() }
+    func accuracy(on data: ImageDataset) throws -> Double { try quantized.evaluate(on: data).accuracy }
+    var quantizedLayers: [LayerQuant] { layers }
+    func checkpointExtras() throws -> [String: Tensor] { [:] }
+}
