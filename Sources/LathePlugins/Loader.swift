@@ -56,7 +56,9 @@ public final class PluginLibrary: Sendable {
         }
     }
 
-    private static func open(_ path: String) throws -> PluginLibrary {
+    /// Opens the library at `path` without recording it by name (`load` refuses a second library
+    /// of the same plugin name; the ABI compatibility tests open two builds of one plugin).
+    static func open(_ path: String) throws -> PluginLibrary {
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
             throw PluginError("\(path): cannot load: \(reason)")

@@ -1,0 +1,97 @@
+import Foundation
+import LatheTensor
+import LatheTestSupport
+import Testing
+@testable import LathePlugins
+
+/// The ABI's central promise: a plugin built against ABI 1.0 loads and runs unchanged under this
+/// (1.1) host. The first-party C plugins' unchanged sources are compiled here against the frozen
+/// 1.0 header (`Tests/Fixtures/abi/lathe_plugin_1_0.h`, installed as `lathe_plugin.h`), so every
+/// struct they hand the host has its 1.0 size; each library loads, passes every conformance
+/// check, and gives bit-identical outputs, at every hyperparameter setting the checker uses, to
+/// the same sources built against the current header (the libraries `scripts/build-plugins.sh`
+/// installs in `.build/plugins`).
+@Suite(.serialized) struct FrozenABIPluginTests {
+    static let families: [(folder: String, installed: String)] = [
+        ("c-uniform", "libLatheUniform.so"), ("c-lowbit", "libLatheLowBit.so"), ("c-distill", "libLatheDistillLosses.so"),
+    ]
+
+    /// `Plugins/FOLDER` compiled with the frozen 1.0 header (and the C support library).
+    static func buildAgainst1_0(_ folder: String) throws -> String {
+        let root = SourceTree.root
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-abi10-\(getpid())-\(folder)")
+        let include = dir.appendingPathComponent("include")
+        try FileManager.default.createDirectory(at: include, withIntermediateDirectories: true)
+        let header = include.appendingPathComponent("lathe_plugin.h")
+        try? FileManager.default.removeItem(at: header)
+        try FileManager.default.copyItem(at: root.appendingPathComponent("Tests/Fixtures/abi/lathe_plugin_1_0.h"), to: header)
+        let source = root.appendingPathComponent("Plugins/\(folder)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: source.path).filter { $0.hasSuffix(".c") }.sorted()
+            .map { source.appendingPathComponent($0).path }
+        let library = dir.appendingPathComponent("lib\(folder)-abi10.so").path
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["clang", "-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-I", include.path,
+                        "-I", root.appendingPathComponent("Plugins/c-support/include").path, "-I", source.path, "-o", library]
+            + files + [root.appendingPathComponent("Plugins/c-support/support.c").path, "-lm", "-lpthread"]
+        try cc.run()
+        cc.waitUntilExit()
+        guard cc.terminationStatus == 0 else { throw Fixtures.FixtureError(message: "cc failed building \(folder) against ABI 1.0") }
+        return library
+    }
+
+    static func installed(_ name: String) -> String { SourceTree.root.appendingPathComponent(".build/plugins/\(name)").path }
+
+    @Test(arguments: families.map(\.folder))
+    func aPluginBuiltAgainst1_0LoadsPassesCheckAndMatchesTheCurrentBuild(_ folder: String) throws {
+        let old = try PluginLibrary.open(try Self.buildAgainst1_0(folder))
+        #expect(old.descriptor.abiMajor == 1 && old.descriptor.abiMinor == 0)
+        let current = try PluginLibrary.load(path: Self.installed(try #require(Self.families.first { $0.folder == folder }).installed))
+        #expect(current.descriptor.abiMinor >= 1)
+        #expect(old.methods.map(\.descriptor.id) == current.methods.map(\.descriptor.id))
+        #expect(!old.methods.isEmpty)
+        for method in old.methods {
+            var failures: [String] = []
+            let passed = ConformanceChecker(method: method) { record in
+                if record.status == .fail { failures.append("\(record.check): \(record.detail)") }
+            }.run()
+            #expect(passed, "\(method.qualifiedID) built against 1.0 fails check: \(failures)")
+            let twin = try current.method(method.descriptor.id)
+            for setting in try ConformanceChecker(method: method) { _ in }.settings() {
+                try Self.expectIdentical(method, twin, setting.params, label: "\(method.qualifiedID) at \(setting.label)")
+            }
+        }
+    }
+
+    /// The same call on both builds: outputs equal bit for bit (and reported parameters equal).
+    static func expectIdentical(_ a: PluginMethod, _ b: PluginMethod, _ params: BoundParams, label: String) throws {
+        let g = try RandomGenerator(seed: 11)
+        switch a.descriptor.kind {
+        case .quantizer:
+            let x = try Tensor.randn([6, 3, 3, 3], generator: g)
+            let (ya, qa) = try a.quantize(x, params: params)
+            let (yb, qb) = try b.quantize(x, params: params)
+            #expect(try ya.bytes() == yb.bytes(), "\(label): outputs differ")
+            #expect(qa == qb, "\(label): reported parameters differ")
+        case .criterion:
+            let w = try Tensor.randn([6, 4, 3, 3], generator: g)
+            let grad = try Tensor.randn([6, 4, 3, 3], generator: g)
+            let aux = try Tensor.randn([6], generator: g)
+            let sa = try a.score(weight: w, gradient: grad, aux: aux, params: params)
+            let sb = try b.score(weight: w, gradient: grad, aux: aux, params: params)
+            #expect(try sa.bytes() == sb.bytes(), "\(label): scores differ")
+        case .loss:
+            let (s, t): (Tensor, Tensor)
+            switch a.descriptor.lossCategory {
+            case .relation: (s, t) = (try Tensor.randn([8, 12], generator: g), try Tensor.randn([8, 20], generator: g))
+            case .feature: (s, t) = (try Tensor.randn([8, 4, 5, 5], generator: g), try Tensor.randn([8, 4, 5, 5], generator: g))
+            default: (s, t) = (try Tensor.randn([8, 10], generator: g), try Tensor.randn([8, 10], generator: g))
+            }
+            let labels = try Tensor((0..<8).map { Int64($0 % 10) }, shape: [8])
+            let la = try a.loss(student: s, teacher: t, labels: labels, params: params)
+            let lb = try b.loss(student: s, teacher: t, labels: labels, params: params)
+            #expect(la.loss.bitPattern == lb.loss.bitPattern, "\(label): loss values differ")
+            #expect(try la.gradient.bytes() == lb.gradient.bytes(), "\(label): gradients differ")
+        }
+    }
+}
