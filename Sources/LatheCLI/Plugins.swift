@@ -36,10 +36,13 @@ struct Plugins: ParsableCommand {
                     if method.granularity != .none { traits.append(method.granularity.rawValue) }
                     if method.lossCategory != .none { traits.append(method.lossCategory.rawValue) }
                     traits += method.flags.names
+                    if method.hasBackward { traits.append("backward") }
+                    if !method.learnables.isEmpty { traits.append("learnables: \(method.learnables.map(\.name).joined(separator: ", "))") }
                     let id = "\(manifest.plugin.name)/\(method.id)"
                     print("  \(id.padding(toLength: 24, withPad: " ", startingAt: 0)) \(method.title) [\(traits.joined(separator: ", "))]")
                     if verbose {
                         for p in method.params { print("      \(Plugins.describe(p))") }
+                        for l in method.learnables { print("      \(Plugins.describe(l))") }
                         if !method.reference.isEmpty { print("      ref: \(method.reference)") }
                     }
                 }
@@ -58,6 +61,11 @@ struct Plugins: ParsableCommand {
         case .enum: range = "default \(p.defaultHyperValue), one of \(p.choices.joined(separator: "|"))"
         }
         return "\(p.name): \(p.type.rawValue), \(range)\(p.doc.isEmpty ? "" : " — \(p.doc)")"
+    }
+
+    static func describe(_ l: LearnableDescriptor) -> String {
+        let size = l.sizeParam.map { " (size: \($0))" } ?? ""
+        return "learnable \(l.name): \(l.rule.rawValue)\(size)\(l.doc.isEmpty ? "" : " — \(l.doc)")"
     }
 
     // MARK: add

@@ -13,6 +13,8 @@ enum ABIStruct {
     static let method1_0 = 80
     static let param1_0 = 72
     static let qparams1_0 = 64
+    /// `lathe_learnable` first appeared in ABI 1.1: the smallest size a plugin may declare for it.
+    static let learnable1_1 = 40
 
     /// The struct at `pointer` as this host's layout: the first min(`declared`, current size)
     /// bytes, the rest zero. The caller has checked `declared` ≥ the 1.0 size.

@@ -133,6 +133,7 @@ public struct ConformanceChecker {
         case .loss:
             step("gradient vs finite differences") { try atEachSetting(settings, gradientCheck) }
         }
+        runLearnableChecks(settings, step: step)
         step("edge cases") { try edgeCaseCheck(settings) }
         step("thread safety", when: d.flags.contains(.threadSafe), why: "not declared thread-safe") { try threadSafety(settings) }
         return ok
@@ -178,14 +179,36 @@ public struct ConformanceChecker {
     static func call(_ method: PluginMethod, _ params: BoundParams, _ x: [Tensor]) throws -> Outcome {
         switch method.descriptor.kind {
         case .quantizer:
-            let (out, q) = try method.quantize(x[0], params: params)
+            let (out, q) = try quantizer(method, params)(x[0])
             return Outcome(values: try out.scalars(as: Float.self), qparams: q)
         case .criterion:
             let scores = try method.score(weight: x[0], gradient: x[1], aux: x[2], params: params)
             return Outcome(values: try scores.scalars(as: Float.self))
         case .loss:
-            let (loss, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
+            guard !method.descriptor.learnables.isEmpty else {
+                let (loss, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
+                return Outcome(values: try grad.scalars(as: Float.self), scalar: loss)
+            }
+            let instance = MethodInstance(method: method, params: params)
+            let (loss, grad, _) = try instance.loss(student: x[0], teacher: x[1], labels: x[2], context: context(method))
             return Outcome(values: try grad.scalars(as: Float.self), scalar: loss)
+        }
+    }
+
+    /// The quantizer as a function: the plain call, or for a method with learnables one fresh
+    /// instance (initialized on the first input it is given) for all calls of the function.
+    static func quantizer(_ method: PluginMethod, _ params: BoundParams) -> (Tensor) throws -> (Tensor, QuantParams) {
+        guard !method.descriptor.learnables.isEmpty else { return { try method.quantize($0, params: params) } }
+        let instance = MethodInstance(method: method, params: params)
+        return { try instance.quantize($0, context: context(method)) }
+    }
+
+    /// The context of the checks' calls through an instance: the standard inputs are a weight
+    /// (per-channel learnables on dimension 0) or a loss's [B, ...] tensors (dimension 1).
+    static func context(_ method: PluginMethod) -> CallContext {
+        switch method.descriptor.kind {
+        case .loss: return CallContext(role: method.descriptor.lossCategory == .response ? .logits : .feature, axis: 1)
+        default: return CallContext(role: .weight, axis: 0)
         }
     }
 
@@ -247,8 +270,9 @@ public struct ConformanceChecker {
 
     private func idempotence(_ params: BoundParams) throws -> String {
         let x = try inputs(seed: 4)[0]
-        let (q1, _) = try method.quantize(x, params: params)
-        let (q2, _) = try method.quantize(q1, params: params)
+        let q = Self.quantizer(method, params)
+        let (q1, _) = try q(x)
+        let (q2, _) = try q(q1)
         let a = try q1.scalars(as: Float.self), b = try q2.scalars(as: Float.self)
         let scale = a.reduce(Float(0)) { Swift.max($0, Swift.abs($1)) }
         let diff = maxDifference(a, b)
@@ -260,7 +284,7 @@ public struct ConformanceChecker {
 
     private func levels(_ params: BoundParams) throws -> String {
         let x = try inputs(seed: 5)[0]
-        let (out, q) = try method.quantize(x, params: params)
+        let (out, q) = try Self.quantizer(method, params)(x)
         let values = try out.scalars(as: Float.self)
         let channels = q.axis == 0 ? x.shape[0] : 1
         let per = values.count / channels
@@ -277,8 +301,8 @@ public struct ConformanceChecker {
 
     private func gradientCheck(_ params: BoundParams) throws -> String {
         let x = try inputs(seed: 6)
-        let (_, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
-        let analytic = try grad.scalars(as: Float.self)
+        let loss = try LossEvaluator(method: method, params: params, inputs: x)
+        let analytic = try loss.gradients(student: x[0])
         var student = try x[0].scalars(as: Float.self)
         let shape = x[0].shape
         var rng = UInt64(0x9E37_79B9_7F4A_7C15)
@@ -290,18 +314,19 @@ public struct ConformanceChecker {
             let i = Int((rng >> 33) % UInt64(student.count))
             let original = student[i]
             student[i] = original + eps
-            let plus = try method.loss(student: Tensor(student, shape: shape), teacher: x[1], labels: x[2], params: params).loss
+            let plus = try loss.value(student: Tensor(student, shape: shape))
             student[i] = original - eps
-            let minus = try method.loss(student: Tensor(student, shape: shape), teacher: x[1], labels: x[2], params: params).loss
+            let minus = try loss.value(student: Tensor(student, shape: shape))
             student[i] = original
             let numeric = (plus - minus) / Double(2 * eps)
-            let error = Swift.abs(numeric - Double(analytic[i])) / (1e-3 + Swift.abs(numeric))
+            let error = Swift.abs(numeric - Double(analytic.student[i])) / (1e-3 + Swift.abs(numeric))
             worst = Swift.max(worst, error)
         }
         guard worst <= 2e-2 else {
             throw PluginError("gradient differs from central finite differences (eps \(eps)): worst relative error \(String(format: "%.3g", worst)) over \(probes) coordinates (tolerance 0.02)")
         }
-        return "worst relative error \(String(format: "%.2e", worst)) over \(probes) coordinates (eps \(eps), tolerance 0.02)"
+        let learnables = try loss.learnableCheck(analytic.learnables, student: x[0])
+        return "worst relative error \(String(format: "%.2e", worst)) over \(probes) coordinates (eps \(eps), tolerance 0.02)\(learnables)"
     }
 
     /// Each edge-case input at each setting: computed (every output written and finite, qparams

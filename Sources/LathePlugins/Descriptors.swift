@@ -189,6 +189,69 @@ public struct ParamSpec: Sendable, Equatable {
     }
 }
 
+/// [1.1] How the host shapes a learnable tensor from the tensors its instance sees
+/// (`lathe_shape_rule`). Names as written in manifests.
+public enum ShapeRule: String, Sendable, Codable, CaseIterable {
+    /// `[1]`.
+    case scalar
+    /// `[C]`: the size of the input's dimension `CallContext.axis` (`[1]` for axis -1).
+    case perChannel = "per-channel"
+    /// `[shape[0], ceil(row / G)]`, row = elements / shape[0], G = the size parameter.
+    case perGroup = "per-group"
+    /// `[E]`, E = the size parameter.
+    case vector
+    /// Losses: `[E, student elements per sample]`.
+    case studentProjection = "student-projection"
+    /// Losses: `[E, teacher elements per sample]`.
+    case teacherProjection = "teacher-projection"
+
+    init?(code: Int32) {
+        switch code {
+        case Int32(LATHE_SHAPE_SCALAR.rawValue): self = .scalar
+        case Int32(LATHE_SHAPE_PER_CHANNEL.rawValue): self = .perChannel
+        case Int32(LATHE_SHAPE_PER_GROUP.rawValue): self = .perGroup
+        case Int32(LATHE_SHAPE_VECTOR.rawValue): self = .vector
+        case Int32(LATHE_SHAPE_STUDENT_PROJECTION.rawValue): self = .studentProjection
+        case Int32(LATHE_SHAPE_TEACHER_PROJECTION.rawValue): self = .teacherProjection
+        default: return nil
+        }
+    }
+
+    /// Whether the rule takes its size (G or E) from an integer hyperparameter.
+    public var needsSizeParam: Bool {
+        switch self {
+        case .scalar, .perChannel: return false
+        case .perGroup, .vector, .studentProjection, .teacherProjection: return true
+        }
+    }
+
+    /// The rules a method of `kind` may use.
+    static func allowed(for kind: MethodKind) -> [ShapeRule] {
+        switch kind {
+        case .quantizer: return [.scalar, .perChannel, .perGroup]
+        case .loss: return allCases
+        case .criterion: return []
+        }
+    }
+}
+
+/// [1.1] One learnable tensor a method declares (`lathe_learnable`).
+public struct LearnableDescriptor: Sendable, Equatable {
+    /// `[a-z][a-z0-9_]*`, unique within the method.
+    public var name: String
+    public var rule: ShapeRule
+    /// The I32/I64 hyperparameter giving the rule's size (per-group, vector, projections); nil otherwise.
+    public var sizeParam: String?
+    public var doc: String
+
+    public init(name: String, rule: ShapeRule, sizeParam: String? = nil, doc: String = "") {
+        self.name = name
+        self.rule = rule
+        self.sizeParam = sizeParam
+        self.doc = doc
+    }
+}
+
 /// A method as declared by its plugin (and recorded in the manifest).
 public struct MethodDescriptor: Sendable, Equatable {
     /// The plugin-local id; the namespaced id is `plugin/id`.
@@ -201,10 +264,17 @@ public struct MethodDescriptor: Sendable, Equatable {
     public var granularity: Granularity
     public var lossCategory: LossCategory
     public var params: [ParamSpec]
+    /// [1.1] Learnable tensors, in declaration order (the host owns them: `MethodInstance`).
+    public var learnables: [LearnableDescriptor]
+    /// [1.1] Whether the method has a `backward` entry (quantizers).
+    public var hasBackward: Bool
+    /// [1.1] Whether the method has an `init_learnables` entry (exactly when it has learnables).
+    public var hasInitLearnables: Bool
 
     public init(id: String, title: String, doc: String = "", reference: String = "", kind: MethodKind,
                 flags: MethodFlags, granularity: Granularity = .none, lossCategory: LossCategory = .none,
-                params: [ParamSpec] = []) {
+                params: [ParamSpec] = [], learnables: [LearnableDescriptor] = [], hasBackward: Bool = false,
+                hasInitLearnables: Bool = false) {
         self.id = id
         self.title = title
         self.doc = doc
@@ -214,10 +284,15 @@ public struct MethodDescriptor: Sendable, Equatable {
         self.granularity = granularity
         self.lossCategory = lossCategory
         self.params = params
+        self.learnables = learnables
+        self.hasBackward = hasBackward
+        self.hasInitLearnables = hasInitLearnables
     }
 
     /// Maximum number of hyperparameters a method may declare.
     public static let maxParams = 16
+    /// [1.1] Maximum number of learnables a method may declare (`LATHE_MAX_LEARNABLES`).
+    public static let maxLearnables = Int(LATHE_MAX_LEARNABLES)
 
     /// Checks that the descriptor is internally consistent; `plugin` names the plugin.
     public func validate(plugin: String) throws {
@@ -257,6 +332,58 @@ public struct MethodDescriptor: Sendable, Equatable {
             guard granularity == .none, !flags.contains(.needsGradient), !flags.contains(.needsAux) else {
                 throw PluginError("\(owner): a loss declares granularity none and neither needs-gradient nor needs-aux")
             }
+        }
+        try validateLearnables(owner: owner)
+    }
+
+    /// [1.1] The learnables, `init_learnables` and `backward` against the kind and the parameters.
+    private func validateLearnables(owner: String) throws {
+        guard learnables.count <= Self.maxLearnables else {
+            throw PluginError("\(owner): declares \(learnables.count) learnables; at most \(Self.maxLearnables) (LATHE_MAX_LEARNABLES) are allowed")
+        }
+        if kind == .criterion {
+            guard learnables.isEmpty, !hasBackward, !hasInitLearnables else {
+                throw PluginError("\(owner): a criterion declares no learnables, init_learnables or backward")
+            }
+            return
+        }
+        if kind == .loss, hasBackward {
+            throw PluginError("\(owner): backward applies to quantizers only (a loss writes its learnables' gradients in the loss call)")
+        }
+        var seen = Set<String>()
+        for learnable in learnables {
+            let label = "\(owner): learnable '\(learnable.name)'"
+            guard Identifier.isParamName(learnable.name) else {
+                throw PluginError("\(owner): learnable name '\(learnable.name)' is not [a-z][a-z0-9_]*")
+            }
+            guard seen.insert(learnable.name).inserted else {
+                throw PluginError("\(label) is declared twice")
+            }
+            let allowed = ShapeRule.allowed(for: kind)
+            guard allowed.contains(learnable.rule) else {
+                throw PluginError("\(label) has shape rule \(learnable.rule.rawValue); a \(kind.rawValue) may use \(allowed.map(\.rawValue).joined(separator: ", "))")
+            }
+            if learnable.rule.needsSizeParam {
+                guard let size = learnable.sizeParam else {
+                    throw PluginError("\(label) has shape rule \(learnable.rule.rawValue), which needs size_param (an i32 or i64 hyperparameter)")
+                }
+                guard let spec = params.first(where: { $0.name == size }) else {
+                    throw PluginError("\(label): size_param '\(size)' is not a hyperparameter of the method")
+                }
+                guard spec.type.isInteger else {
+                    throw PluginError("\(label): size_param '\(size)' is a \(spec.type.rawValue) hyperparameter; expected i32 or i64")
+                }
+            } else if let size = learnable.sizeParam {
+                throw PluginError("\(label) has shape rule \(learnable.rule.rawValue), which takes no size_param (got '\(size)'; set it to NULL)")
+            }
+        }
+        guard hasInitLearnables == !learnables.isEmpty else {
+            throw PluginError(learnables.isEmpty
+                ? "\(owner): sets init_learnables but declares no learnables"
+                : "\(owner): declares \(learnables.count) learnable(s) but no init_learnables (required with learnables)")
+        }
+        if kind == .quantizer, !learnables.isEmpty, !hasBackward {
+            throw PluginError("\(owner): a quantizer with learnables must set backward (the gradient w.r.t. its input and each learnable)")
         }
     }
 }

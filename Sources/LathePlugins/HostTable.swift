@@ -118,6 +118,13 @@ final class CallState {
     /// Shape of the quantizer's input (to check reported per-channel parameters).
     var inputShape: [Int] = []
     var scratch: [UnsafeMutableRawPointer] = []
+    /// [1.1] The persistent state of the instance the call belongs to (host->state).
+    let stateBuffer: StateBuffer
+    /// [1.1] Why host->state returned NULL, if it did.
+    var stateError: String?
+
+    /// `stateBuffer`: the instance's; a call outside any instance gets a buffer of its own.
+    init(stateBuffer: StateBuffer = StateBuffer()) { self.stateBuffer = stateBuffer }
 
     deinit { for block in scratch { free(block) } }
 }
@@ -189,7 +196,15 @@ enum HostTable {
                 state.scratch.append(block)
                 return block
             },
-            state: { _, _ in nil }))
+            state: { call, bytes in
+                guard let state = HostTable.state(call) else { return nil }
+                do {
+                    return try state.stateBuffer.request(bytes)
+                } catch {
+                    if state.stateError == nil { state.stateError = String(describing: error) }
+                    return nil
+                }
+            }))
         return UnsafePointer(table)
     }()
 

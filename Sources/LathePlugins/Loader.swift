@@ -122,7 +122,7 @@ public final class PluginLibrary: Sendable {
             abiMajor: Int(head.abi_major), abiMinor: Int(head.abi_minor),
             methods: registration.methods.map(\.descriptor))
         let methods = try registration.methods.map {
-            try PluginMethod(plugin: name, descriptor: $0.descriptor, function: $0.function)
+            try PluginMethod(plugin: name, descriptor: $0.descriptor, entries: $0.entries)
         }
         return PluginLibrary(path: path, descriptor: descriptor, methods: methods)
     }
@@ -132,7 +132,7 @@ public final class PluginLibrary: Sendable {
 private final class Registration {
     let plugin: String
     let path: String
-    var methods: [(descriptor: MethodDescriptor, function: lathe_function)] = []
+    var methods: [(descriptor: MethodDescriptor, entries: MethodEntries)] = []
     var errors: [String] = []
 
     init(plugin: String, path: String) {
@@ -143,12 +143,12 @@ private final class Registration {
     func register(_ pointer: UnsafePointer<lathe_method>?) -> Int32 {
         do {
             guard let pointer else { throw PluginError("register_method(NULL)") }
-            let (descriptor, function) = try Self.read(pointer, plugin: plugin)
+            let (descriptor, entries) = try Self.read(pointer, plugin: plugin)
             try descriptor.validate(plugin: plugin)
             guard !methods.contains(where: { $0.descriptor.id == descriptor.id }) else {
                 throw PluginError("plugin '\(plugin)' registers method id '\(descriptor.id)' twice")
             }
-            methods.append((descriptor, function))
+            methods.append((descriptor, entries))
             return Int32(LATHE_OK.rawValue)
         } catch {
             errors.append(String(describing: error))
@@ -159,7 +159,7 @@ private final class Registration {
     private static func string(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
 
     private static func read(_ pointer: UnsafePointer<lathe_method>, plugin: String)
-        throws -> (MethodDescriptor, lathe_function)
+        throws -> (MethodDescriptor, MethodEntries)
     {
         let head = ABIStruct.head(UnsafeRawPointer(pointer))
         guard Int(head.abi_major) == ABI.major, Int(head.size) >= ABIStruct.method1_0 else {
@@ -229,7 +229,39 @@ private final class Registration {
         let descriptor = MethodDescriptor(
             id: id, title: String(cString: title), doc: string(m.doc), reference: string(m.reference),
             kind: kind, flags: MethodFlags(rawValue: m.flags), granularity: granularity,
-            lossCategory: category, params: params)
-        return (descriptor, function)
+            lossCategory: category, params: params, learnables: try readLearnables(m, owner: owner),
+            hasBackward: m.backward != nil, hasInitLearnables: m.init_learnables != nil)
+        return (descriptor, MethodEntries(function: function, initLearnables: m.init_learnables, backward: m.backward))
+    }
+
+    /// [1.1] The learnable declarations (none for a 1.0 method, whose fields read as zero).
+    private static func readLearnables(_ m: lathe_method, owner: String) throws -> [LearnableDescriptor] {
+        guard m.learnable_count > 0 else { return [] }
+        guard Int(m.learnable_count) <= MethodDescriptor.maxLearnables else {
+            throw PluginError("\(owner): declares \(m.learnable_count) learnables; at most \(MethodDescriptor.maxLearnables) (LATHE_MAX_LEARNABLES) are allowed")
+        }
+        guard let base = m.learnables else {
+            throw PluginError("\(owner): learnable_count \(m.learnable_count) but learnables is NULL")
+        }
+        let raw = UnsafeRawPointer(base)
+        let stride = Int(ABIStruct.head(raw).size)
+        guard stride >= ABIStruct.learnable1_1 else {
+            throw PluginError("\(owner): malformed lathe_learnable (size \(stride), expected at least \(ABIStruct.learnable1_1) (ABI 1.1))")
+        }
+        var learnables: [LearnableDescriptor] = []
+        for index in 0..<Int(m.learnable_count) {
+            let l = ABIStruct.read(raw.advanced(by: index * stride), as: lathe_learnable.self, declared: stride)
+            guard Int(l.head.abi_major) == ABI.major, Int(l.head.size) == stride else {
+                throw PluginError("\(owner): learnable \(index) has a malformed header (ABI \(l.head.abi_major), size \(l.head.size))")
+            }
+            guard let namePointer = l.name else { throw PluginError("\(owner): learnable \(index) has a NULL name") }
+            let name = String(cString: namePointer)
+            guard let rule = ShapeRule(code: l.shape_rule) else {
+                throw PluginError("\(owner): learnable '\(name)' has unknown shape rule \(l.shape_rule); expected 1-6 (scalar, per-channel, per-group, vector, student-projection, teacher-projection)")
+            }
+            learnables.append(LearnableDescriptor(name: name, rule: rule, sizeParam: l.size_param.map { String(cString: $0) },
+                                                  doc: string(l.doc)))
+        }
+        return learnables
     }
 }

@@ -156,10 +156,22 @@ public struct Manifest: Sendable, Equatable {
                 }
                 params.append(spec)
             }
+            var learnables: [LearnableDescriptor] = []
+            for (l, learnableTable) in try m.tables("learnables").enumerated() {
+                let r = Reader(table: learnableTable, file: file, path: "methods[\(index)].learnables[\(l)].")
+                let ruleName = try r.string("rule")
+                guard let rule = ShapeRule(rawValue: ruleName) else {
+                    throw PluginError("\(file): key '\(r.path)rule' = \"\(ruleName)\"; expected \(ShapeRule.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                learnables.append(LearnableDescriptor(name: try r.string("name"), rule: rule, sizeParam: try r.optionalString("size_param"),
+                                                      doc: try r.optionalString("doc") ?? ""))
+            }
+            // init_learnables is required exactly when there are learnables, so it is implied.
             let method = MethodDescriptor(
                 id: try m.string("id"), title: try m.string("title"), doc: try m.optionalString("doc") ?? "",
                 reference: try m.optionalString("reference") ?? "", kind: kind, flags: flags,
-                granularity: granularity, lossCategory: category, params: params)
+                granularity: granularity, lossCategory: category, params: params, learnables: learnables,
+                hasBackward: try m.optionalBool("backward") ?? false, hasInitLearnables: !learnables.isEmpty)
             do {
                 try method.validate(plugin: name)
             } catch let error as PluginError {
@@ -258,6 +270,7 @@ public struct Manifest: Sendable, Equatable {
             out += "flags = [\(method.flags.names.map(quote).joined(separator: ", "))]\n"
             if method.granularity != .none { out += "granularity = \(quote(method.granularity.rawValue))\n" }
             if method.lossCategory != .none { out += "loss_category = \(quote(method.lossCategory.rawValue))\n" }
+            if method.hasBackward { out += "backward = true\n" }
             for param in method.params {
                 out += "\n[[methods.params]]\n"
                 out += "name = \(quote(param.name))\n"
@@ -275,6 +288,13 @@ public struct Manifest: Sendable, Equatable {
                     out += "choices = [\(param.choices.map(quote).joined(separator: ", "))]\n"
                 }
                 if !param.doc.isEmpty { out += "doc = \(quote(param.doc))\n" }
+            }
+            for learnable in method.learnables {
+                out += "\n[[methods.learnables]]\n"
+                out += "name = \(quote(learnable.name))\n"
+                out += "rule = \(quote(learnable.rule.rawValue))\n"
+                if let size = learnable.sizeParam { out += "size_param = \(quote(size))\n" }
+                if !learnable.doc.isEmpty { out += "doc = \(quote(learnable.doc))\n" }
             }
         }
         return out

@@ -3,45 +3,59 @@ import CLathePlugin
 import LatheTensor
 import Synchronization
 
-/// One method of a loaded plugin, callable with tensors and checked hyperparameters.
-///
-/// The libffi call interface is prepared once, when the library loads. Every call checks the
-/// bound hyperparameters' count and C types against the declaration, the tensors' dtypes and
-/// shapes against the kind's calling convention, and the plugin's outputs (status, reported
-/// error, every element written, finite values, quantization parameters, inputs unchanged)
-/// before anything is returned.
-/// Methods that do not declare `thread-safe` are serialized.
-public final class PluginMethod: @unchecked Sendable {
-    /// The plugin's name (the method's namespace).
-    public let plugin: String
-    /// What the method declared.
-    public let descriptor: MethodDescriptor
-    /// `plugin/method`.
-    public var qualifiedID: String { "\(plugin)/\(descriptor.id)" }
+/// The entry functions a method registered: the 1.0 function and the [1.1] optional ones.
+struct MethodEntries {
+    var function: lathe_function
+    var initLearnables: lathe_function?
+    var backward: lathe_function?
+}
 
-    private let function: lathe_function
-    // Owned for the life of the process, like the library itself.
-    private let cif: UnsafeMutablePointer<ffi_cif>
-    private let argumentTypes: UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>
-    private let argumentCount: Int
-    private let leading: Int
-    private let serial = Mutex<Void>(())
+/// Which of a method's entry functions a call goes to.
+enum MethodEntry {
+    case forward, initLearnables, backward
 
-    init(plugin: String, descriptor: MethodDescriptor, function: lathe_function) throws {
-        self.plugin = plugin
-        self.descriptor = descriptor
+    /// Pointer arguments after `lathe_call*` in this entry's calling convention.
+    func pointerArguments(_ kind: MethodKind) -> Int {
+        switch self {
+        case .forward: return kind.fixedPointerArguments
+        case .initLearnables: return kind == .loss ? 2 : 1  // student, teacher | input
+        case .backward: return 3                            // input, grad_output, grad_input
+        }
+    }
+
+    /// How errors name the call: the method, and the entry when it is not the forward function.
+    func label(_ method: String) -> String {
+        switch self {
+        case .forward: return method
+        case .initLearnables: return "\(method) init_learnables"
+        case .backward: return "\(method) backward"
+        }
+    }
+}
+
+/// One entry function with its libffi call interface (`lathe_call*`, the pointer arguments,
+/// then the hyperparameters), prepared once and owned for the life of the process.
+final class FFIEntry: @unchecked Sendable {
+    let function: lathe_function
+    let cif: UnsafeMutablePointer<ffi_cif>
+    let argumentTypes: UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>
+    /// `lathe_call*` plus the pointer arguments.
+    let leading: Int
+    let argumentCount: Int
+
+    init(function: lathe_function, pointers: Int, params: [ParamSpec], owner: String) throws {
         self.function = function
-        leading = 1 + descriptor.kind.fixedPointerArguments
-        argumentCount = leading + descriptor.params.count
+        leading = 1 + pointers
+        argumentCount = leading + params.count
         argumentTypes = .allocate(capacity: argumentCount)
         for index in 0..<leading { argumentTypes[index] = lathe_ffi_pointer() }
-        for (offset, param) in descriptor.params.enumerated() {
+        for (offset, param) in params.enumerated() {
             argumentTypes[leading + offset] = Self.ffiType(param.type)
         }
         cif = .allocate(capacity: 1)
         let status = ffi_prep_cif(cif, FFI_DEFAULT_ABI, UInt32(argumentCount), lathe_ffi_sint32(), argumentTypes)
         guard status == FFI_OK else {
-            throw PluginError("\(plugin)/\(descriptor.id): libffi could not prepare the call interface (status \(status.rawValue))")
+            throw PluginError("\(owner): libffi could not prepare the call interface (status \(status.rawValue))")
         }
     }
 
@@ -55,6 +69,71 @@ public final class PluginMethod: @unchecked Sendable {
         }
     }
 
+    /// Calls the function with `call`, `pointers` and `params` (already checked against the
+    /// declaration); returns its status.
+    func call(_ call: UnsafeMutablePointer<lathe_call>, _ pointers: [UnsafeMutableRawPointer?], _ params: BoundParams) -> Int32 {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: argumentCount) { slots in
+            withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: argumentCount) { values in
+                let base = UnsafeMutableRawPointer(slots.baseAddress ?? UnsafeMutablePointer<UInt64>.allocate(capacity: 0))
+                func slot(_ i: Int) -> UnsafeMutableRawPointer { base + i * 8 }
+                slot(0).storeBytes(of: UnsafeMutableRawPointer(call), as: UnsafeMutableRawPointer.self)
+                for (i, pointer) in pointers.enumerated() {
+                    slot(1 + i).storeBytes(of: pointer, as: UnsafeMutableRawPointer?.self)
+                }
+                for (i, argument) in params.arguments.enumerated() {
+                    let s = slot(leading + i)
+                    switch argument {
+                    case .i32(let v): s.storeBytes(of: v, as: Int32.self)
+                    case .i64(let v): s.storeBytes(of: v, as: Int64.self)
+                    case .f32(let v): s.storeBytes(of: v, as: Float.self)
+                    case .f64(let v): s.storeBytes(of: v, as: Double.self)
+                    case .bool(let v): s.storeBytes(of: v ? 1 : 0, as: UInt8.self)
+                    }
+                }
+                for i in 0..<argumentCount { values[i] = slot(i) }
+                var result: UInt64 = 0
+                ffi_call(cif, function, &result, values.baseAddress)
+                return Int32(truncatingIfNeeded: result)
+            }
+        }
+    }
+}
+
+/// One method of a loaded plugin, callable with tensors and checked hyperparameters.
+///
+/// The libffi call interfaces are prepared once, when the library loads. Every call checks the
+/// bound hyperparameters' count and C types against the declaration, the tensors' dtypes and
+/// shapes against the kind's calling convention, and the plugin's outputs (status, reported
+/// error, every element written, finite values, quantization parameters, inputs unchanged)
+/// before anything is returned. Every call carries a `CallContext`.
+/// Methods that do not declare `thread-safe` are serialized. A method with learnables is called
+/// through a `MethodInstance`, which owns them.
+public final class PluginMethod: @unchecked Sendable {
+    /// The plugin's name (the method's namespace).
+    public let plugin: String
+    /// What the method declared.
+    public let descriptor: MethodDescriptor
+    /// `plugin/method`.
+    public var qualifiedID: String { "\(plugin)/\(descriptor.id)" }
+
+    private let forward: FFIEntry
+    private let initializer: FFIEntry?
+    private let backwardEntry: FFIEntry?
+    private let serial = Mutex<Void>(())
+
+    init(plugin: String, descriptor: MethodDescriptor, entries: MethodEntries) throws {
+        self.plugin = plugin
+        self.descriptor = descriptor
+        let owner = "\(plugin)/\(descriptor.id)"
+        func entry(_ function: lathe_function?, _ kind: MethodEntry) throws -> FFIEntry? {
+            try function.map { try FFIEntry(function: $0, pointers: kind.pointerArguments(descriptor.kind), params: descriptor.params, owner: owner) }
+        }
+        forward = try FFIEntry(function: entries.function, pointers: MethodEntry.forward.pointerArguments(descriptor.kind),
+                               params: descriptor.params, owner: owner)
+        initializer = try entry(entries.initLearnables, .initLearnables)
+        backwardEntry = try entry(entries.backward, .backward)
+    }
+
     /// Checks `values` against the declaration and fills defaults.
     public func bind(_ values: [String: HyperValue] = [:]) throws -> BoundParams {
         try descriptor.bind(values, plugin: plugin)
@@ -62,14 +141,28 @@ public final class PluginMethod: @unchecked Sendable {
 
     // MARK: Raw call
 
-    /// Calls the function with `arguments` as the kind's fixed arguments, then `params`, under
-    /// the host's guarantees (`CallGuard`: canary-filled outputs, inputs passed as copies and
-    /// verified unchanged), and turns every fault into an error: a failed status, a refused
-    /// value, a written input, an unwritten or non-finite output. `state` collects what the
-    /// plugin reported. Every typed call below goes through here.
-    func invoke(_ arguments: [CallArgument], params: BoundParams, state: CallState) throws {
-        guard arguments.count == leading - 1 else {
-            throw PluginError("\(qualifiedID): internal error: \(arguments.count) fixed arguments for a \(descriptor.kind.rawValue)")
+    /// Calls `entry` with `arguments` as its fixed arguments, then `params`, under the host's
+    /// guarantees (`CallGuard`: canary-filled outputs, inputs passed as copies and verified
+    /// unchanged), and turns every fault into an error: a failed status, a refused value, a
+    /// refused state request, a written input, an unwritten or non-finite output. `learnables`
+    /// (read-only inputs) and `learnableOutputs` (initial values or gradients to write) are passed
+    /// in `lathe_call`, guarded like the fixed arguments. `state` collects what the plugin
+    /// reported. Every typed call goes through here.
+    func invoke(_ arguments: [CallArgument], entry: MethodEntry = .forward, params: BoundParams, state: CallState,
+                context: CallContext, learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
+        let label = entry.label(qualifiedID)
+        let function: FFIEntry
+        switch entry {
+        case .forward: function = forward
+        case .initLearnables:
+            guard let initializer else { throw PluginError("\(qualifiedID) has no init_learnables") }
+            function = initializer
+        case .backward:
+            guard let backwardEntry else { throw PluginError("\(qualifiedID) has no backward") }
+            function = backwardEntry
+        }
+        guard arguments.count == function.leading - 1 else {
+            throw PluginError("\(label): internal error: \(arguments.count) fixed arguments for a \(descriptor.kind.rawValue)")
         }
         guard params.arguments.count == descriptor.params.count else {
             throw PluginError("\(qualifiedID): \(params.arguments.count) hyperparameter values for \(descriptor.params.count) declared")
@@ -77,53 +170,35 @@ public final class PluginMethod: @unchecked Sendable {
         for (argument, spec) in zip(params.arguments, descriptor.params) where !Self.matches(argument, spec.type) {
             throw PluginError("\(qualifiedID): parameter '\(spec.name)' is declared \(spec.type.rawValue); got \(argument)")
         }
+        let inputViews: [UnsafePointer<DLTensor>?] = learnables.map { $0.pointer.map { UnsafePointer($0.assumingMemoryBound(to: DLTensor.self)) } }
+        let outputViews: [UnsafeMutablePointer<DLTensor>?] = learnableOutputs.map { $0.pointer?.assumingMemoryBound(to: DLTensor.self) }
         var call = lathe_call()
         call.head = lathe_head(abi_major: UInt16(ABI.major), abi_minor: UInt16(ABI.minor),
                                size: UInt32(MemoryLayout<lathe_call>.size))
         call.host = HostTable.shared
         call.host_private = Unmanaged.passUnretained(state).toOpaque()
-        call.step = -1
-        call.epoch = -1
-        call.axis = -1
-        let status = try CallGuard.run(arguments, method: qualifiedID) { pointers in
+        call.learnable_count = UInt32(descriptor.learnables.count)
+        let status = try CallGuard.run(arguments + learnables + learnableOutputs, method: label) { pointers in
             withExtendedLifetime(state) {
-                withUnsafeMutablePointer(to: &call) { callPointer in
-                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: argumentCount) { slots in
-                        withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: argumentCount) { values in
-                            let base = UnsafeMutableRawPointer(slots.baseAddress ?? UnsafeMutablePointer<UInt64>.allocate(capacity: 0))
-                            func slot(_ i: Int) -> UnsafeMutableRawPointer { base + i * 8 }
-                            slot(0).storeBytes(of: UnsafeMutableRawPointer(callPointer), as: UnsafeMutableRawPointer.self)
-                            for (i, pointer) in pointers.enumerated() {
-                                slot(1 + i).storeBytes(of: pointer, as: UnsafeMutableRawPointer?.self)
-                            }
-                            for (i, argument) in params.arguments.enumerated() {
-                                let s = slot(leading + i)
-                                switch argument {
-                                case .i32(let v): s.storeBytes(of: v, as: Int32.self)
-                                case .i64(let v): s.storeBytes(of: v, as: Int64.self)
-                                case .f32(let v): s.storeBytes(of: v, as: Float.self)
-                                case .f64(let v): s.storeBytes(of: v, as: Double.self)
-                                case .bool(let v): s.storeBytes(of: v ? 1 : 0, as: UInt8.self)
+                inputViews.withUnsafeBufferPointer { inputs in
+                    outputViews.withUnsafeBufferPointer { outputs in
+                        call.learnables = inputViews.isEmpty ? nil : inputs.baseAddress
+                        call.learnable_outputs = outputViews.isEmpty ? nil : outputs.baseAddress
+                        return context.withFields(of: &call) { call in
+                            withUnsafeMutablePointer(to: &call) { callPointer in
+                                let fixed = Array(pointers.prefix(arguments.count))
+                                if descriptor.flags.contains(.threadSafe) {
+                                    return function.call(callPointer, fixed, params)
                                 }
+                                return serial.withLock { _ in function.call(callPointer, fixed, params) }
                             }
-                            for i in 0..<argumentCount { values[i] = slot(i) }
-                            var result: UInt64 = 0
-                            let run = {
-                                ffi_call(self.cif, self.function, &result, values.baseAddress)
-                            }
-                            if descriptor.flags.contains(.threadSafe) {
-                                run()
-                            } else {
-                                serial.withLock { _ in run() }
-                            }
-                            return Int32(truncatingIfNeeded: result)
                         }
                     }
                 }
             }
         }
-        try check(status, state)
-        try CallGuard.verifyOutputs(arguments, method: qualifiedID)
+        try check(status, state, label: label)
+        try CallGuard.verifyOutputs(arguments + learnableOutputs, method: label)
     }
 
     private static func matches(_ argument: CArgument, _ type: ParamType) -> Bool {
@@ -135,18 +210,23 @@ public final class PluginMethod: @unchecked Sendable {
 
     /// Turns a finished call into an error if it failed. A refusal of reported quantization
     /// parameters names the host's reason, whatever status the method returned after it.
-    private func check(_ status: Int32, _ state: CallState) throws {
+    private func check(_ status: Int32, _ state: CallState, label: String) throws {
+        if let refusal = state.stateError {
+            var text = "\(label): the host refused its state request: \(refusal)"
+            if status != Int32(LATHE_OK.rawValue), let said = state.error { text += " (the method then failed with status \(status): \(said))" }
+            throw PluginError(text)
+        }
         if let refusal = state.qparamsError {
-            var text = "\(qualifiedID): the host refused the quantization parameters it reported: \(refusal)"
+            var text = "\(label): the host refused the quantization parameters it reported: \(refusal)"
             if status != Int32(LATHE_OK.rawValue), let said = state.error { text += " (the method then failed with status \(status): \(said))" }
             throw PluginError(text)
         }
         if status != Int32(LATHE_OK.rawValue) {
             let reason = state.error ?? "no message reported"
-            throw PluginError("\(qualifiedID) failed (status \(status)): \(reason)", declinedStatus: status)
+            throw PluginError("\(label) failed (status \(status)): \(reason)", declinedStatus: status)
         }
         if let error = state.error {
-            throw PluginError("\(qualifiedID) returned OK but reported an error: \(error)")
+            throw PluginError("\(label) returned OK but reported an error: \(error)")
         }
     }
 
@@ -154,15 +234,26 @@ public final class PluginMethod: @unchecked Sendable {
 
     /// Fake-quantizes `input` (any float tensor; converted to contiguous float32) and returns the
     /// output (same shape) with the quantization parameters the plugin reported.
-    public func quantize(_ input: Tensor, params: BoundParams) throws -> (output: Tensor, qparams: QuantParams) {
+    public func quantize(_ input: Tensor, params: BoundParams, context: CallContext = CallContext()) throws
+        -> (output: Tensor, qparams: QuantParams)
+    {
         let x = try Self.float32(input, role: "input")
         let output = try Tensor.empty(x.shape)
-        return (output, try quantize(x, into: output, params: params))
+        return (output, try quantize(x, into: output, params: params, context: context))
     }
 
     /// Fake-quantizes contiguous float32 `input` into a preallocated `output` of the same shape
     /// (the allocation-free path for repeated calls, e.g. in QAT). Returns the reported parameters.
-    public func quantize(_ input: Tensor, into output: Tensor, params: BoundParams) throws -> QuantParams {
+    public func quantize(_ input: Tensor, into output: Tensor, params: BoundParams,
+                         context: CallContext = CallContext()) throws -> QuantParams {
+        try requireNoLearnables()
+        return try quantize(input, into: output, params: params, context: context, learnables: [], state: StateBuffer())
+    }
+
+    /// The quantizer call with an instance's learnables (contiguous float32, declaration order)
+    /// and state.
+    func quantize(_ input: Tensor, into output: Tensor, params: BoundParams, context: CallContext,
+                  learnables: [Tensor], state buffer: StateBuffer) throws -> QuantParams {
         try requireKind(.quantizer)
         guard input.dtype == .float32, input.isContiguous, output.dtype == .float32, output.isContiguous else {
             throw PluginError("\(qualifiedID): quantize(into:) takes contiguous float32 tensors")
@@ -171,13 +262,17 @@ public final class PluginMethod: @unchecked Sendable {
         guard output.shape == shape else {
             throw PluginError("\(qualifiedID): output shape \(output.shape) differs from input shape \(shape)")
         }
+        try validate(context, rank: shape.count, batch: nil)
         let aliased = try input.withUnsafeMutableRawPointer { x in try output.withUnsafeMutableRawPointer { $0 == x && x != nil } }
         guard !aliased else { throw PluginError("\(qualifiedID): the output must not share the input's storage") }
-        let state = CallState()
+        let state = CallState(stateBuffer: buffer)
         state.inputShape = shape
         try input.withDLTensor { xin in
             try output.withDLTensor { out in
-                try invoke([.input("input", xin), .output("output", out)], params: params, state: state)
+                try withLearnableViews(learnables, output: nil) { values in
+                    try invoke([.input("input", xin), .output("output", out)], params: params, state: state,
+                               context: context, learnables: values)
+                }
             }
         }
         guard let qparams = state.qparams else {
@@ -187,10 +282,12 @@ public final class PluginMethod: @unchecked Sendable {
     }
 
     /// Importance scores of `weight`: its shape (element granularity) or `[shape[0]]` (output channel).
-    public func score(weight: Tensor, gradient: Tensor? = nil, aux: Tensor? = nil, params: BoundParams) throws -> Tensor {
+    public func score(weight: Tensor, gradient: Tensor? = nil, aux: Tensor? = nil, params: BoundParams,
+                      context: CallContext = CallContext()) throws -> Tensor {
         try requireKind(.criterion)
         let w = try Self.float32(weight, role: "weight")
         guard w.rank >= 1 else { throw PluginError("\(qualifiedID): the weight must have at least one dimension") }
+        try validate(context, rank: w.rank, batch: nil)
         let needsGradient = descriptor.flags.contains(.needsGradient)
         let needsAux = descriptor.flags.contains(.needsAux)
         let g: Tensor? = try needsGradient ? Self.float32(try required(gradient, "gradient"), role: "gradient") : nil
@@ -208,7 +305,7 @@ public final class PluginMethod: @unchecked Sendable {
                 try Self.withOptionalView(a) { av in
                     try scores.withDLTensor { sv in
                         try invoke([.input("weight", wv), .input("gradient", gv), .input("aux", av), .output("scores", sv)],
-                                   params: params, state: state)
+                                   params: params, state: state, context: context)
                     }
                 }
             }
@@ -217,8 +314,45 @@ public final class PluginMethod: @unchecked Sendable {
     }
 
     /// Loss (mean over the batch) and its gradient with respect to `student`.
-    public func loss(student: Tensor, teacher: Tensor, labels: Tensor, params: BoundParams) throws -> (loss: Double, gradient: Tensor) {
+    public func loss(student: Tensor, teacher: Tensor, labels: Tensor, params: BoundParams,
+                     context: CallContext = CallContext()) throws -> (loss: Double, gradient: Tensor) {
+        try requireNoLearnables()
+        return try loss(student: student, teacher: teacher, labels: labels, params: params, context: context,
+                        learnables: [], learnableGrads: [], state: StateBuffer())
+    }
+
+    /// The loss call with an instance's learnables and state; writes the learnables' gradients
+    /// into `learnableGrads` (float32, the learnables' shapes).
+    func loss(student: Tensor, teacher: Tensor, labels: Tensor, params: BoundParams, context: CallContext,
+              learnables: [Tensor], learnableGrads: [Tensor], state buffer: StateBuffer) throws -> (loss: Double, gradient: Tensor) {
         try requireKind(.loss)
+        let (s, t, y) = try lossOperands(student: student, teacher: teacher, labels: labels)
+        try validate(context, rank: s.rank, batch: s.shape[0])
+        let gradient = try Tensor.empty(s.shape)
+        var value = Double.nan
+        let state = CallState(stateBuffer: buffer)
+        try s.withDLTensor { sv in
+            try t.withDLTensor { tv in
+                try y.withDLTensor { yv in
+                    try gradient.withDLTensor { gv in
+                        try withUnsafeMutablePointer(to: &value) { lv in
+                            try withLearnableViews(learnables, output: nil) { values in
+                                try withLearnableViews(learnableGrads, output: "gradient") { grads in
+                                    try invoke([.input("student", sv), .input("teacher", tv), .input("labels", yv),
+                                                .scalar("loss", lv), .output("student gradient", gv)], params: params, state: state,
+                                               context: context, learnables: values, learnableOutputs: grads)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (value, gradient)
+    }
+
+    /// Student, teacher and labels as the loss convention wants them, with their shapes checked.
+    func lossOperands(student: Tensor, teacher: Tensor, labels: Tensor) throws -> (Tensor, Tensor, Tensor) {
         let s = try Self.float32(student, role: "student")
         let t = try Self.float32(teacher, role: "teacher")
         let y = labels.dtype == .int64 && labels.isContiguous ? labels : try labels.converted(to: .int64).contiguous()
@@ -228,22 +362,77 @@ public final class PluginMethod: @unchecked Sendable {
         if descriptor.lossCategory != .relation, s.shape != t.shape {
             throw PluginError("\(qualifiedID): a \(descriptor.lossCategory.rawValue) loss needs equal student and teacher shapes; got \(s.shape) and \(t.shape)")
         }
-        let gradient = try Tensor.empty(s.shape)
-        var value = Double.nan
-        let state = CallState()
-        try s.withDLTensor { sv in
-            try t.withDLTensor { tv in
-                try y.withDLTensor { yv in
-                    try gradient.withDLTensor { gv in
-                        try withUnsafeMutablePointer(to: &value) { lv in
-                            try invoke([.input("student", sv), .input("teacher", tv), .input("labels", yv),
-                                        .scalar("loss", lv), .output("student gradient", gv)], params: params, state: state)
-                        }
-                    }
+        return (s, t, y)
+    }
+
+    /// [1.1] `init_learnables` on `inputs` (the quantizer's input, or the loss's student and
+    /// teacher: contiguous float32), writing the initial values into `values`.
+    func initializeLearnables(_ inputs: [Tensor], into values: [Tensor], params: BoundParams, context: CallContext,
+                              state buffer: StateBuffer) throws {
+        try validate(context, rank: inputs.first?.rank ?? 0, batch: descriptor.kind == .loss ? inputs.first?.shape.first : nil)
+        let roles = descriptor.kind == .loss ? ["student", "teacher"] : ["input"]
+        let state = CallState(stateBuffer: buffer)
+        try Self.withViews(inputs) { views in
+            try withLearnableViews(values, output: "initial value") { outputs in
+                try invoke(zip(roles, views).map { CallArgument.input($0, $1) }, entry: .initLearnables, params: params, state: state,
+                           context: context, learnableOutputs: outputs)
+            }
+        }
+    }
+
+    /// [1.1] The quantizer's `backward`: writes dL/d(input) into `gradInput` and dL/d(learnable)
+    /// into `learnableGrads`, given dL/d(output) (contiguous float32, the input's shape).
+    func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, params: BoundParams, context: CallContext,
+                  learnables: [Tensor], learnableGrads: [Tensor], state buffer: StateBuffer) throws {
+        try requireKind(.quantizer)
+        guard gradOutput.shape == input.shape, gradInput.shape == input.shape else {
+            throw PluginError("\(qualifiedID) backward: the output gradient has shape \(gradOutput.shape); expected the input's \(input.shape)")
+        }
+        try validate(context, rank: input.rank, batch: nil)
+        let state = CallState(stateBuffer: buffer)
+        try Self.withViews([input, gradOutput, gradInput]) { views in
+            try withLearnableViews(learnables, output: nil) { values in
+                try withLearnableViews(learnableGrads, output: "gradient") { grads in
+                    try invoke([.input("input", views[0]), .input("output gradient", views[1]), .output("input gradient", views[2])],
+                               entry: .backward, params: params, state: state, context: context, learnables: values, learnableOutputs: grads)
                 }
             }
         }
-        return (value, gradient)
+    }
+
+    private func validate(_ context: CallContext, rank: Int, batch: Int?) throws {
+        try context.validate(owner: qualifiedID, batch: batch)
+        guard context.axis < Swift.max(rank, 1) else {
+            throw PluginError("\(qualifiedID): call context axis \(context.axis) is not a dimension of the \(rank)-d input")
+        }
+    }
+
+    private func requireNoLearnables() throws {
+        guard descriptor.learnables.isEmpty else {
+            throw PluginError("\(qualifiedID) declares learnables (\(descriptor.learnables.map(\.name).joined(separator: ", "))): call it through a MethodInstance, which owns them")
+        }
+    }
+
+    /// `tensors` (the learnables, in declaration order) as guarded call arguments: read-only
+    /// inputs when `output` is nil, else outputs named "<output> of learnable 'name'".
+    private func withLearnableViews<R>(_ tensors: [Tensor], output: String?, _ body: ([CallArgument]) throws -> R) throws -> R {
+        let names = descriptor.learnables.map(\.name)
+        return try Self.withViews(tensors) { views in
+            try body(views.enumerated().map { index, view in
+                let name = names.indices.contains(index) ? names[index] : "#\(index)"
+                if let output { return .output("\(output) for learnable '\(name)'", view) }
+                return .input("learnable '\(name)'", view)
+            })
+        }
+    }
+
+    /// DLPack views of `tensors`, all alive for `body`.
+    static func withViews<R>(_ tensors: [Tensor], _ body: ([UnsafeMutablePointer<DLTensor>]) throws -> R) throws -> R {
+        func nest(_ index: Int, _ views: [UnsafeMutablePointer<DLTensor>]) throws -> R {
+            guard index < tensors.count else { return try body(views) }
+            return try tensors[index].withDLTensor { try nest(index + 1, views + [$0]) }
+        }
+        return try nest(0, [])
     }
 
     private func requireKind(_ kind: MethodKind) throws {

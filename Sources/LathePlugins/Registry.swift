@@ -166,6 +166,10 @@ public struct Registry: Sendable {
         return library
     }
 
+    private static func learnableSummary(_ m: MethodDescriptor) -> String {
+        m.learnables.isEmpty ? "none" : m.learnables.map { "\($0.name): \($0.rule.rawValue)" }.joined(separator: ", ")
+    }
+
     private static func firstDifference(_ a: PluginDescriptor, _ b: PluginDescriptor) -> String {
         if a.name != b.name { return " (name \(a.name) vs \(b.name))" }
         if a.version != b.version { return " (version \(a.version) vs \(b.version))" }
@@ -174,6 +178,8 @@ public struct Registry: Sendable {
         }
         for (x, y) in zip(a.methods, b.methods) where x != y {
             if x.params != y.params { return " (parameters of '\(x.id)')" }
+            if x.learnables != y.learnables { return " (learnables of '\(x.id)': \(Self.learnableSummary(x)) vs \(Self.learnableSummary(y)))" }
+            if x.hasBackward != y.hasBackward { return " (backward of '\(x.id)': \(x.hasBackward ? "set" : "none") vs \(y.hasBackward ? "set" : "none"))" }
             return " (method '\(x.id)')"
         }
         return ""
