@@ -82,6 +82,8 @@ public enum TrialRunner {
                 trainingSeconds += report.qatTraining?.trainingSeconds ?? 0
                 for l in report.layers { layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes)]) { $1 } }
                 for row in report.sensitivity { layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
+                // A learnable's final mean per layer, e.g. `weight_step` for an LSQ step size.
+                for v in report.learned ?? [] { layers[v.layer, default: [:]]["\(v.role)_\(v.name)"] = v.mean }
                 for e in report.int8 {
                     metrics["int8_\(e.engine)_accuracy"] = e.accuracy
                     metrics["int8_\(e.engine)_speedup_b1"] = e.speedup[0]
@@ -162,7 +164,7 @@ public enum TrialRunner {
         // this saved model afterwards, alone.
         if let path = job.modelPath {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Checkpoint.save(model, to: path, shapesChanged: true)
+            try Checkpoint.save(model, to: path, shapesChanged: true, extras: try quantized?.checkpointExtras() ?? [:])
         }
         return ResultsStore.Outcome(metrics: metrics, layerStats: layers, provenance: provenance)
     }
