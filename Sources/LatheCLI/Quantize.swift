@@ -27,6 +27,8 @@ struct Quantize: ParsableCommand {
     @Option(help: "Calibration batches.") var calibrationBatches: Int = 8
     @Option(help: "QAT epochs.") var qatEpochs: Int = 2
     @Option(help: "QAT peak learning rate.") var qatLr: Double = 0.005
+    @Option(help: "QAT peak learning rate of learnable quantizer tensors (default: --qat-lr).") var learnableLr: Double?
+    @Option(help: "Weight decay of learnable quantizer tensors.") var learnableWeightDecay: Double = 0
     @Flag(help: "Do not fold batch norm into convolutions.") var noFoldBn = false
     @Flag(help: "Plain (unclipped) straight-through estimator.") var noClippedSte = false
     @Flag(help: "Also run real int8 layers on libtorch's quantized engines.") var int8 = false
@@ -66,6 +68,8 @@ struct Quantize: ParsableCommand {
         c.calibrationBatches = calibrationBatches
         c.qatEpochs = qatEpochs
         c.qatLearningRate = qatLr
+        c.learnableLearningRate = learnableLr
+        c.learnableWeightDecay = learnableWeightDecay
         c.foldBatchNorm = !noFoldBn
         c.clippedSTE = !noClippedSte
         c.realInt8 = int8
@@ -116,7 +120,8 @@ struct Quantize: ParsableCommand {
         let data = try encoder.encode(document)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(quantized.model, to: "\(out)/model.safetensors",
-                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.quantized": config.method])
+                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.quantized": config.method],
+                            extras: try quantized.checkpointExtras())
         try atomicWrite(data, to: URL(fileURLWithPath: "\(out)/metrics.json"))
         print(Self.summary(report))
         print("metrics: \(out)/metrics.json")
@@ -128,6 +133,11 @@ struct Quantize: ParsableCommand {
                             Double(r.fp32SizeBytes) / 1024, Double(r.sizeBytes) / 1024, r.compressionRatio)]
         for layer in r.layers {
             lines.append("  \(layer.layer): \(layer.scheme) \(layer.bits)-bit \(layer.axis < 0 ? "per tensor" : "per channel"), \(layer.bytes) B (fp32 \(layer.fp32Bytes) B)")
+        }
+        for v in r.learned ?? [] {
+            let values = v.values.map { $0.count <= 4 ? " = " + $0.map { String(format: "%.4g", $0) }.joined(separator: ", ") : "" } ?? ""
+            lines.append(String(format: "  learned %@ %@.%@ %@: mean %.4g, min %.4g, max %.4g", v.layer, v.role, v.name,
+                                "\(v.shape)", v.mean, v.min, v.max) + values)
         }
         for e in r.int8 {
             lines.append(String(format: "  real int8 on %@: accuracy %.2f%% (simulated %.2f%%); latency b1 %.3f ms vs fp32 %.3f ms (%.2fx), b256 %.2f ms vs %.2f ms (%.2fx): %@",

@@ -34,6 +34,9 @@ public enum DistillationStage {
         public let teacherShape: [Int]
         /// The adapter on the student tensor, if any.
         public let adapter: Adapter?
+        /// The term's instance of its method: its learnables (e.g. CRD's embedding heads,
+        /// trained with the student) and state (e.g. a memory bank), and the call context.
+        public let instance: MethodInstance
 
         /// `terms[i] (plugin/method)`, for messages.
         public var label: String { "terms[\(index)] (\(term.method))" }
@@ -56,6 +59,8 @@ public enum DistillationStage {
 
         /// The adapters' parameters, trained with the student.
         public var adapterParameters: [Tensor] { terms.compactMap(\.adapter).flatMap(\.parameters) }
+        /// The terms' learnable tensors (e.g. projection heads), trained with the student.
+        public var learnableParameters: [Tensor] { terms.flatMap(\.instance.learnables) }
     }
 
     /// Resolves `config`: zoo names, teacher recipe, each term's method (a loss, loaded from the
@@ -123,11 +128,20 @@ public enum DistillationStage {
                 adapter = try Adapter(student: studentShape, teacher: teacherShape, label: label,
                                       seed: recipe.seed &* 0x9E37_79B9 &+ UInt64(index) &+ 0xADA9)
             }
-            // One call on the probe batch: the plugin's own shape checks, before any training.
+            // The learnables initialised from the probe batch; one call on it, by a throwaway
+            // instance (its state must not outlive the probe), runs the plugin's own shape checks
+            // before any training.
             let adapted = try withNoGrad { try adapter.map { try $0(s) } ?? s }
-            _ = try wrap(label) { try method.loss(student: adapted, teacher: t, labels: y, params: params) }
+            let context = callContext(term, category: method.descriptor.lossCategory, position: nil)
+            let instance = MethodInstance(method: method, params: params)
+            try wrap(label) { try instance.initialize(student: adapted, teacher: t, context: context) }
+            let probe = MethodInstance(method: method, params: params)
+            _ = try wrap(label) {
+                try probe.initialize(student: adapted, teacher: t, context: context)
+                return try probe.loss(student: adapted, teacher: t, labels: y, context: context)
+            }
             terms.append(ResolvedTerm(index: index, term: term, method: method, params: params,
-                                      studentShape: studentShape, teacherShape: teacherShape, adapter: adapter))
+                                      studentShape: studentShape, teacherShape: teacherShape, adapter: adapter, instance: instance))
         }
 
         let ceWeight: Double, rule: String
@@ -163,7 +177,7 @@ public enum DistillationStage {
         let student = try Zoo.make(config.student.model, options: plan.studentOptions, seed: recipe.seed)
         let stats = TermStatistics(terms: plan.terms.count, stepsPerEpoch: (train.count + recipe.batchSize - 1) / recipe.batchSize, epochs: recipe.epochs)
         var trainer = Trainer(recipe: recipe, progress: progress)
-        trainer.extraParameters = plan.adapterParameters
+        trainer.extraParameters = plan.adapterParameters + plan.learnableParameters
         if !plan.terms.isEmpty || plan.ceWeight != 1 {
             let studentTaps = Set(plan.terms.compactMap(\.term.studentLayer))
             let teacherTaps = Set(plan.terms.compactMap(\.term.teacherLayer))
@@ -227,10 +241,16 @@ public enum DistillationStage {
                 (raw, target) = (s, t)
             }
             let student = try term.adapter.map { try $0(raw) } ?? raw
-            let (value, gradient) = try term.method.loss(student: try student.detached(), teacher: target, labels: labels, params: term.params)
+            let call = callContext(term.term, category: term.category, position: context.position)
+            let (value, gradient, learnableGrads) = try term.instance.loss(student: try student.detached(), teacher: target, labels: labels,
+                                                                           context: call)
             values.append(value)
             if term.term.weight != 0 {
-                try add(try GradientInjection.surrogate(student: student, gradient: gradient, loss: value) * term.term.weight)
+                var piece = try GradientInjection.surrogate(student: student, gradient: gradient, loss: value)
+                for (learnable, g) in zip(term.instance.learnables, learnableGrads) {
+                    piece = try piece + GradientInjection.surrogate(student: learnable, gradient: g, loss: 0)
+                }
+                try add(try piece * term.term.weight)
             }
         }
         stats.record(values)
@@ -238,6 +258,23 @@ public enum DistillationStage {
     }
 
     // MARK: Helpers
+
+    /// A term's call context: the student layer it reads ("" for logits), its role, and the
+    /// training position and batch sample indices when training.
+    static func callContext(_ term: DistillConfig.Term, category: LossCategory, position: TrainingPosition?) -> CallContext {
+        var c = CallContext()
+        c.layer = category == .response ? "" : term.studentLayer ?? ""
+        c.role = category == .response ? .logits : .feature
+        if let position {
+            c.step = position.step
+            c.totalSteps = position.totalSteps
+            c.epoch = position.epoch
+            c.totalEpochs = position.totalEpochs
+            c.sampleIndices = position.sampleIndices.map(Int64.init)
+            c.datasetSize = position.datasetSize
+        }
+        return c
+    }
 
     private static func requireLayer(_ name: String?, in model: Model, role: String, key: String, label: String) throws {
         guard let name, !name.isEmpty else {

@@ -60,6 +60,12 @@ extension QuantConfig {
         case .clippedSTE:
             .init(name, "bool", default: .value("\(d.clippedSTE)"), example: "false",
                   doc: "Zero the straight-through gradient outside the quantizer's clipping range.")
+        case .learnableLearningRate:
+            .init(name, "number", default: .note("`qat_learning_rate`"), allowed: .numbers(.positive), example: "0.01",
+                  doc: "QAT peak learning rate of the quantizers' learnable tensors (LSQ step sizes, PACT clips), same schedule.")
+        case .learnableWeightDecay:
+            .init(name, "number", default: .value(ConfigSchema.Key.toml(d.learnableWeightDecay)), allowed: .numbers(.nonNegative), example: "0.0001",
+                  doc: "Weight decay of the quantizers' learnable tensors.")
         case .realInt8:
             .init(name, "bool", default: .value("\(d.realInt8)"), example: "true",
                   doc: "Also build real int8 layers on libtorch's quantized engines and measure them.")

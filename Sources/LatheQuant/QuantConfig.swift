@@ -38,6 +38,12 @@ public struct QuantConfig: Codable, Sendable, Equatable {
     public var qatLearningRate: Double = 0.005
     /// Zero the straight-through gradient outside the quantizer's clipping range.
     public var clippedSTE: Bool = true
+    /// Peak learning rate of the quantizers' learnable tensors (LSQ step sizes, PACT clips) in
+    /// QAT, on the same schedule; nil: `qat_learning_rate`.
+    public var learnableLearningRate: Double?
+    /// Weight decay of the learnable tensors (0: none, as LSQ and PACT train their step sizes
+    /// and clips; PACT's paper regularises α, set it here).
+    public var learnableWeightDecay: Double = 0
     /// Also build real int8 layers on libtorch's quantized engines and measure them.
     public var realInt8: Bool = false
     /// Also quantize one layer at a time and tabulate the accuracy drop per layer.
@@ -51,6 +57,7 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         case layerBits = "layer_bits", firstLastBits = "first_last_bits", exclude
         case calibrationBatches = "calibration_batches", foldBatchNorm = "fold_batch_norm"
         case qatEpochs = "qat_epochs", qatLearningRate = "qat_learning_rate", clippedSTE = "clipped_ste"
+        case learnableLearningRate = "learnable_lr", learnableWeightDecay = "learnable_weight_decay"
         case realInt8 = "real_int8", sensitivity
     }
 
@@ -71,6 +78,8 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         qatEpochs = try c.decodeIfPresent(Int.self, forKey: .qatEpochs) ?? d.qatEpochs
         qatLearningRate = try c.decodeIfPresent(Double.self, forKey: .qatLearningRate) ?? d.qatLearningRate
         clippedSTE = try c.decodeIfPresent(Bool.self, forKey: .clippedSTE) ?? d.clippedSTE
+        learnableLearningRate = try c.decodeIfPresent(Double.self, forKey: .learnableLearningRate)
+        learnableWeightDecay = try c.decodeIfPresent(Double.self, forKey: .learnableWeightDecay) ?? d.learnableWeightDecay
         realInt8 = try c.decodeIfPresent(Bool.self, forKey: .realInt8) ?? d.realInt8
         sensitivity = try c.decodeIfPresent(Bool.self, forKey: .sensitivity) ?? d.sensitivity
     }
@@ -87,6 +96,14 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         }
         let lr = Self.key(.qatLearningRate)
         guard lr.allows(qatLearningRate) else { throw QuantError("qat_learning_rate \(qatLearningRate): expected \(lr.expected)") }
+        let learnableLR = Self.key(.learnableLearningRate)
+        if let value = learnableLearningRate, !learnableLR.allows(value) {
+            throw QuantError("learnable_lr \(value): expected \(learnableLR.expected)")
+        }
+        let decay = Self.key(.learnableWeightDecay)
+        guard decay.allows(learnableWeightDecay) else {
+            throw QuantError("learnable_weight_decay \(learnableWeightDecay): expected \(decay.expected)")
+        }
         let bits = Self.key(.firstLastBits)
         if let b = firstLastBits, !bits.allows(b) { throw QuantError("first_last_bits \(b): expected \(bits.expected)") }
         for (layer, b) in layerBits.sorted(by: { $0.key < $1.key }) where !Self.key(.layerBits).allows(b) {

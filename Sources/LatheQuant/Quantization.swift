@@ -81,14 +81,29 @@ public enum Quantization {
     }
 
     /// Post-training quantization of the weights, in place: each weight is replaced by its
-    /// fake-quantized value. Returns the ledger entries with the reported parameters.
-    public static func quantizeWeights(_ model: Model, with quantizers: [LayerQuantizer]) throws -> [(record: LayerQuant, qparams: QuantParams)] {
+    /// fake-quantized value. A quantizer with learnables uses its instance in `learned` (the
+    /// trained values), or a fresh one initialised from the weight. Returns the ledger entries
+    /// with the reported parameters.
+    public static func quantizeWeights(_ model: Model, with quantizers: [LayerQuantizer], learned: LearnedQuantizers? = nil) throws
+        -> [(record: LayerQuant, qparams: QuantParams)]
+    {
         var records: [(LayerQuant, QuantParams)] = []
         for q in quantizers {
             guard let layer = model.layer(named: q.layer), let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else {
                 throw QuantError("layer '\(q.layer)' has no weight")
             }
-            let (output, qparams) = try q.method.quantize(try weight.detached(), params: q.params)
+            let (output, qparams): (Tensor, QuantParams)
+            if let done = try learned?.quantizeWeight(layer: q.layer, weight) {
+                (output, qparams) = done
+            } else if LearnedQuantizers.runsAsInstance(q.method) {
+                let instance = MethodInstance(method: q.method, params: q.params)
+                let context = LearnedQuantizers.context(q.layer, .weight, position: nil)
+                let w = try weight.detached().contiguous()
+                try instance.initialize(input: w, context: context)
+                (output, qparams) = try instance.quantize(w, context: context)
+            } else {
+                (output, qparams) = try q.method.quantize(try weight.detached(), params: q.params)
+            }
             try layer.replace("weight", with: try output.requiringGrad(weight.requiresGrad))
             records.append((record(layer: q.layer, kind: layer is Conv2d ? "conv2d" : "linear", elements: weight.count, qparams: qparams), qparams))
         }

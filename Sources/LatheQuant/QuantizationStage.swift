@@ -54,11 +54,13 @@ public struct QuantReport: Codable, Sendable {
     public var qatTraining: TrainingSummary?
     public var int8: [Int8Result]
     public var sensitivity: [SensitivityRow]
+    /// Final values of the quantizers' learnable tensors (absent when none learns).
+    public var learned: [LearnedValue]?
 
     enum CodingKeys: String, CodingKey {
         case config, fp32Accuracy = "fp32_accuracy", accuracy, layers, sizeBytes = "size_bytes"
         case fp32SizeBytes = "fp32_size_bytes", compressionRatio = "compression_ratio"
-        case foldedBatchNorm = "folded_batch_norm", qatTraining = "qat_training", int8, sensitivity
+        case foldedBatchNorm = "folded_batch_norm", qatTraining = "qat_training", int8, sensitivity, learned
     }
 }
 
@@ -79,6 +81,9 @@ public enum QuantizationStage {
         let quantizers = try weightQuantizers(model, config, registry)
         let activation = config.activations == .none && !config.realInt8 ? nil : try activationQuantizer(config, registry)
         let layerNames = quantizers.map(\.layer)
+        let learned = try LearnedQuantizers.make(model, weights: quantizers, activation: activation, config: config, train: train,
+                                                 batchSize: recipe.batchSize)
+        let learnedActivations = !(learned?.activations.isEmpty ?? true)
 
         var training: TrainingSummary?
         if config.workflow == .qat {
@@ -86,22 +91,36 @@ public enum QuantizationStage {
             qatRecipe.epochs = config.qatEpochs
             qatRecipe.learningRate = config.qatLearningRate
             qatRecipe.schedule = .cosine
-            let ranges = config.activations == .static
+            let ranges = config.activations == .static && !learnedActivations
                 ? try activationRanges(model, layerNames, activation, train: train, config: config, batchSize: recipe.batchSize) : nil
             var trainer = Trainer(recipe: qatRecipe, progress: progress)
             trainer.configureContext = { context in
-                for q in quantizers { context.weightTransforms[q.layer] = Quantization.steTransform(q, clipped: config.clippedSTE) }
-                try installActivations(context, config: config, activation: activation, ranges: ranges, straightThrough: true)
+                for q in quantizers where learned?.weights[q.layer] == nil {
+                    context.weightTransforms[q.layer] = Quantization.steTransform(q, clipped: config.clippedSTE)
+                }
+                if !learnedActivations {
+                    try installActivations(context, config: config, activation: activation, ranges: ranges, straightThrough: true)
+                }
+                learned?.installTraining(context)
+            }
+            if let learned {
+                trainer.parameterGroup = .init(parameters: learned.parameters, learningRate: config.learnableLearningRate ?? config.qatLearningRate,
+                                               weightDecay: config.learnableWeightDecay)
             }
             training = try trainer.train(model, on: train)
         }
 
-        let quantizedWeights = try Quantization.quantizeWeights(model, with: quantizers)
+        let quantizedWeights = try Quantization.quantizeWeights(model, with: quantizers, learned: learned)
         let layers = quantizedWeights.map(\.record)
         let weightParams = Dictionary(uniqueKeysWithValues: quantizedWeights.map { ($0.record.layer, $0.qparams) })
-        let ranges = activation == nil ? nil
-            : try activationRanges(model, layerNames, activation, train: train, config: config, batchSize: recipe.batchSize)
-        let quantized = QuantizedModel(model: model, config: config, activation: activation, ranges: ranges)
+        let ranges: ActivationRanges?
+        if let learned, learnedActivations {
+            ranges = ActivationRanges(inputs: try learned.activationParams(model, data: train, batchSize: recipe.batchSize), outputs: [:])
+        } else {
+            ranges = activation == nil ? nil
+                : try activationRanges(model, layerNames, activation, train: train, config: config, batchSize: recipe.batchSize)
+        }
+        let quantized = QuantizedModel(model: model, config: config, activation: activation, ranges: ranges, learned: learned)
         let accuracy = try quantized.evaluate(on: test).accuracy
         let (size, fp32Size) = Quantization.sizeBytes(model, quantized: layers)
 
@@ -121,7 +140,7 @@ public enum QuantizationStage {
         let report = QuantReport(
             config: config, fp32Accuracy: fp32Accuracy, accuracy: accuracy, layers: layers, sizeBytes: size,
             fp32SizeBytes: fp32Size, compressionRatio: Double(fp32Size) / Double(Swift.max(size, 1)),
-            foldedBatchNorm: folded, qatTraining: training, int8: int8, sensitivity: sensitivity)
+            foldedBatchNorm: folded, qatTraining: training, int8: int8, sensitivity: sensitivity, learned: try learned?.values())
         return (quantized, report)
     }
 
@@ -259,19 +278,28 @@ public final class QuantizedModel {
     public let config: QuantConfig
     let activation: LayerQuantizer?
     public let ranges: ActivationRanges?
+    /// The quantizers that run as instances (learnables, own backward), when any does.
+    public let learned: LearnedQuantizers?
 
-    init(model: Model, config: QuantConfig, activation: LayerQuantizer?, ranges: ActivationRanges?) {
+    init(model: Model, config: QuantConfig, activation: LayerQuantizer?, ranges: ActivationRanges?, learned: LearnedQuantizers? = nil) {
         self.model = model
         self.config = config
         self.activation = activation
         self.ranges = ranges
+        self.learned = learned
     }
 
     /// An evaluation context with the activation quantization installed.
     public func context() throws -> ForwardContext {
         let context = ForwardContext(training: false)
         try QuantizationStage.installActivations(context, config: config, activation: activation, ranges: ranges, straightThrough: false)
+        learned?.installEvaluation(context)
         return context
+    }
+
+    /// The learnables and state of the quantizers, for a checkpoint's `extra/` tensors.
+    public func checkpointExtras() throws -> [String: Tensor] {
+        try learned?.checkpointTensors() ?? [:]
     }
 
     /// Accuracy and loss of the quantized model on `data`.

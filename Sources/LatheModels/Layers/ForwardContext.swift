@@ -16,6 +16,28 @@ public struct LayerProfile: Sendable, Equatable, Codable {
     public var parameters: Int
 }
 
+/// Where a training forward pass is in its run (for schedules that plugins compute themselves).
+public struct TrainingPosition: Sendable, Equatable {
+    /// Optimizer step of this pass, 0-based, within the run.
+    public var step: Int
+    public var totalSteps: Int
+    /// 0-based.
+    public var epoch: Int
+    public var totalEpochs: Int
+    /// Indices of the batch's samples in the training set, and its size.
+    public var sampleIndices: [Int]
+    public var datasetSize: Int
+
+    public init(step: Int, totalSteps: Int, epoch: Int, totalEpochs: Int, sampleIndices: [Int] = [], datasetSize: Int = 0) {
+        self.step = step
+        self.totalSteps = totalSteps
+        self.epoch = epoch
+        self.totalEpochs = totalEpochs
+        self.sampleIndices = sampleIndices
+        self.datasetSize = datasetSize
+    }
+}
+
 /// State threaded through one forward pass: train/eval mode, feature taps, profiling and
 /// per-layer weight transforms (used by masks and fake quantization).
 ///
@@ -37,6 +59,8 @@ public final class ForwardContext {
     /// A transform applied to a conv or linear layer's input (by layer name), e.g. activation
     /// fake quantization or calibration observers.
     public var inputTransforms: [String: (Tensor) throws -> Tensor] = [:]
+    /// The training position of this pass; nil outside training.
+    public var position: TrainingPosition?
 
     /// A context for training (`training: true`) or evaluation.
     public init(training: Bool, taps: Set<String> = [], profile: Bool = false) {

@@ -37,6 +37,8 @@ struct QuantizeStage: MethodStage {
         trial.trainingSeconds += report.qatTraining?.trainingSeconds ?? 0
         for l in report.layers { trial.layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes)]) { $1 } }
         for row in report.sensitivity { trial.layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
+        // A learnable's final mean per layer, e.g. `weight_step` for an LSQ step size.
+        for v in report.learned ?? [] { trial.layers[v.layer, default: [:]]["\(v.role)_\(v.name)"] = v.mean }
         for e in report.int8 {
             trial.metrics["int8_\(e.engine)_accuracy"] = e.accuracy
             trial.metrics["int8_\(e.engine)_speedup_b1"] = e.speedup[0]
@@ -54,5 +56,5 @@ struct QuantizedView: FinalModelView {
     func context() throws -> ForwardContext { try quantized.context() }
     func accuracy(on data: ImageDataset) throws -> Double { try quantized.evaluate(on: data).accuracy }
     var quantizedLayers: [LayerQuant] { layers }
-    func checkpointExtras() throws -> [String: Tensor] { [:] }
+    func checkpointExtras() throws -> [String: Tensor] { try quantized.checkpointExtras() }
 }

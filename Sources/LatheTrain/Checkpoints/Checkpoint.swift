@@ -12,10 +12,17 @@ public enum Checkpoint {
     private static let optionsKey = "lathe.options"
     private static let shapesChangedKey = "lathe.shapes_changed"
 
-    /// Writes `model` atomically to `path`, with extra string `metadata`.
-    public static func save(_ model: Model, to path: String, metadata: [String: String] = [:], shapesChanged: Bool = false) throws {
+    /// Prefix of the tensors stored beside the model's own (e.g. a quantizer's learned step
+    /// sizes): `extra/NAME`. Loading the model ignores them; `extras(_:)` reads them.
+    public static let extraPrefix = "extra/"
+
+    /// Writes `model` atomically to `path`, with extra string `metadata` and `extras` tensors
+    /// (stored as `extra/NAME`).
+    public static func save(_ model: Model, to path: String, metadata: [String: String] = [:], shapesChanged: Bool = false,
+                            extras: [String: Tensor] = [:]) throws {
         var tensors: [String: SafeTensors.Entry] = [:]
-        for (name, tensor) in model.state {
+        let stored = model.state + extras.sorted { $0.key < $1.key }.map { (extraPrefix + $0.key, $0.value) }
+        for (name, tensor) in stored {
             guard let dtype = SafeTensors.DType(rawValue: safetensorsCode(tensor.dtype)) else {
                 throw TrainingError.badCheckpoint(path: path, reason: "tensor \(name) has type \(tensor.dtype), which safetensors cannot store")
             }
@@ -53,7 +60,7 @@ public enum Checkpoint {
             throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(key)': \(error.description)")
         }
         var tensors: [String: Tensor] = [:]
-        for (name, entry) in file.tensors {
+        for (name, entry) in file.tensors where !name.hasPrefix(extraPrefix) {
             guard let dtype = DType.fromSafetensors(entry.dtype.rawValue) else {
                 throw TrainingError.badCheckpoint(path: path, reason: "tensor \(name) has unsupported type \(entry.dtype.rawValue)")
             }
@@ -65,6 +72,19 @@ public enum Checkpoint {
             throw TrainingError.badCheckpoint(path: path, reason: error.description)
         }
         return (model, file.metadata)
+    }
+
+    /// The `extra/` tensors stored at `path`, by name without the prefix.
+    public static func extras(_ path: String) throws -> [String: Tensor] {
+        let file = try SafeTensors.read(path: path)
+        var out: [String: Tensor] = [:]
+        for (name, entry) in file.tensors where name.hasPrefix(extraPrefix) {
+            guard let dtype = DType.fromSafetensors(entry.dtype.rawValue) else {
+                throw TrainingError.badCheckpoint(path: path, reason: "tensor \(name) has unsupported type \(entry.dtype.rawValue)")
+            }
+            out[String(name.dropFirst(extraPrefix.count))] = try Tensor(bytes: entry.bytes, shape: entry.shape, dtype: dtype)
+        }
+        return out
     }
 
     static func safetensorsCode(_ dtype: DType) -> String {

@@ -44,6 +44,22 @@ public struct Trainer {
     public var afterStep: (() throws -> Void)?
     /// Tensors trained along with the model's parameters (e.g. distillation adapters).
     public var extraParameters: [Tensor] = []
+    /// Tensors trained with their own learning rate and weight decay (e.g. a quantizer's
+    /// learnable step sizes): the recipe's optimizer family, the same schedule scaled to
+    /// `learningRate`.
+    public var parameterGroup: ParameterGroup?
+
+    /// Tensors with their own base learning rate and weight decay.
+    public struct ParameterGroup {
+        public var parameters: [Tensor]
+        public var learningRate: Double
+        public var weightDecay: Double
+        public init(parameters: [Tensor], learningRate: Double, weightDecay: Double) {
+            self.parameters = parameters
+            self.learningRate = learningRate
+            self.weightDecay = weightDecay
+        }
+    }
 
     /// A trainer following `recipe`.
     public init(recipe: Recipe, progress: ProgressReporter = ProgressReporter(style: .silent)) {
@@ -65,6 +81,13 @@ public struct Trainer {
             throw TrainingError.dataModelMismatch("\(model.architecture) has \(o.classCount) outputs; the data set has \(data.classCount) classes")
         }
         let optimizer = recipe.makeOptimizer(model.parameters + extraParameters)
+        let groupOptimizer = parameterGroup.flatMap { group -> (any Optimizer)? in
+            guard !group.parameters.isEmpty else { return nil }
+            var own = recipe
+            own.learningRate = group.learningRate
+            own.weightDecay = group.weightDecay
+            return own.makeOptimizer(group.parameters)
+        }
         let stepsPerEpoch = (data.count + recipe.batchSize - 1) / recipe.batchSize
         let totalSteps = stepsPerEpoch * recipe.epochs
         var records: [EpochRecord] = []
@@ -80,15 +103,23 @@ public struct Trainer {
                 let stepStart = DispatchTime.now().uptimeNanoseconds
                 lr = recipe.lrSchedule.rate(base: recipe.learningRate, step: globalStep, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
                 optimizer.learningRate = lr
+                if let groupOptimizer, let group = parameterGroup {
+                    groupOptimizer.learningRate = recipe.lrSchedule.rate(base: group.learningRate, step: globalStep, totalSteps: totalSteps,
+                                                                         stepsPerEpoch: stepsPerEpoch)
+                }
                 let (x, y) = try data.batch(indices[...])
                 let context = ForwardContext(training: true)
+                context.position = TrainingPosition(step: globalStep, totalSteps: totalSteps, epoch: epoch, totalEpochs: recipe.epochs,
+                                                    sampleIndices: Array(indices), datasetSize: data.count)
                 try configureContext?(context)
                 let logits = try model.forward(x, context)
                 var loss = try logits.crossEntropy(labels: y, labelSmoothing: recipe.labelSmoothing)
                 if let extra = try extraLoss?(context, x, y, logits) { loss = try loss + extra }
                 try optimizer.zeroGrad()
+                try groupOptimizer?.zeroGrad()
                 try loss.backward()
                 try optimizer.step()
+                try groupOptimizer?.step()
                 try afterStep?()
                 let value = try loss.item()
                 guard value.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: step + 1) }
