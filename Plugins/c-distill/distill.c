@@ -135,7 +135,8 @@ static const lathe_method methods[] = {
      "form (1/B) sum_i [-log softmax_j(<v_s,i, v_t,j>/tau)_i - log softmax_j(<v_t,i, v_s,j>/tau)_i]. Gradients (banks held "
      "constant, as the authors detach them): the student features and all four learnables. Cost per batch O(B (nce_k + 1) "
      "feat_dim). Labels are ignored (checked as int64 [B], never read): the host adds the label term.",
-     "Tian, Krishnan & Isola, Contrastive Representation Distillation, ICLR 2020", LATHE_KIND_LOSS, 0,
+     "Tian, Krishnan & Isola, Contrastive Representation Distillation, ICLR 2020", LATHE_KIND_LOSS,
+     LATHE_FLAG_DETERMINISTIC,
      LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION, crd_params, 5, (lathe_function)crd, crd_learnables, 4,
      (lathe_function)crd_init, NULL},
 };

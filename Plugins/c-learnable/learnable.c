@@ -46,8 +46,8 @@ static const lathe_param pact_params[] = {
      "clip range: unsigned clip(x, 0, alpha) (activations, the paper's), signed clip(x, -alpha, alpha) (weights), "
      "auto = unsigned when the call's role is activation, signed otherwise",
      0.0, 0.0, 0.0, SIGN_CHOICES, 3},
-    {LATHE_HEAD(lathe_param), "alpha_init", LATHE_PARAM_F32,
-     "initial clip alpha (the paper: 10); 0 = the first tensor's max (signed: max |x|)", 10.0, 0.0, 1e6, NULL, 0},
+    {LATHE_HEAD(lathe_param), "init_ratio", LATHE_PARAM_F32,
+     "initial clip alpha as a fraction of the first tensor's max (signed: max |x|)", 1.0, 0.01, 1.0, NULL, 0},
 };
 
 static const lathe_learnable step_scalar[] = {
@@ -98,8 +98,10 @@ static const lathe_method methods[] = {
      "Unsigned (activations, the paper's): y = clip(x, 0, alpha), x_q = round(y / d) * d with d = alpha / (2^b - 1) "
      "(reported affine, zero point 0). Signed (weights): y = clip(x, -alpha, alpha), d = alpha / (2^(b-1) - 1) "
      "(reported symmetric, restricted range). Backward (straight-through): dx = dy where 0 <= x < alpha (signed: |x| < "
-     "alpha), else 0; dalpha = sum of dy where x >= alpha (signed: minus the sum where x <= -alpha). The paper's L2 "
-     "penalty on alpha is the recipe's learnable weight decay. An alpha at or below 1e-8 is used as 1e-8.",
+     "alpha), else 0; dalpha = sum of dy where x >= alpha (signed: minus the sum where x <= -alpha). Init: alpha = "
+     "init_ratio * the first tensor's max (signed: max |x|), not the paper's fixed 10, so that alpha gets a gradient "
+     "from the start. The paper's L2 penalty on alpha is the recipe's learnable weight decay. An alpha at or below 1e-8 "
+     "is used as 1e-8.",
      "Choi et al., PACT: Parameterized Clipping Activation for Quantized Neural Networks, arXiv:1805.06085, 2018",
      LATHE_KIND_QUANTIZER, FLAGS, LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, pact_params, 3, (lathe_function)pact_forward,
      clip_alpha, 1, (lathe_function)pact_init, (lathe_function)pact_backward},

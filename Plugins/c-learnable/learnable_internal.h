@@ -71,10 +71,10 @@ LATHE_SUPPORT_HIDDEN int32_t lsq_plus_forward(lathe_call *call, const DLTensor *
 LATHE_SUPPORT_HIDDEN int32_t lsq_plus_backward(lathe_call *call, const DLTensor *input, const DLTensor *grad_output,
                                                DLTensor *grad_input, int32_t bits);
 /* pact.c ------------------------------------------------------------------------------------ */
-LATHE_SUPPORT_HIDDEN int32_t pact_init(lathe_call *call, const DLTensor *input, int32_t bits, int32_t sign, float alpha_init);
+LATHE_SUPPORT_HIDDEN int32_t pact_init(lathe_call *call, const DLTensor *input, int32_t bits, int32_t sign, float init_ratio);
 LATHE_SUPPORT_HIDDEN int32_t pact_forward(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits,
-                                          int32_t sign, float alpha_init);
+                                          int32_t sign, float init_ratio);
 LATHE_SUPPORT_HIDDEN int32_t pact_backward(lathe_call *call, const DLTensor *input, const DLTensor *grad_output,
-                                           DLTensor *grad_input, int32_t bits, int32_t sign, float alpha_init);
+                                           DLTensor *grad_input, int32_t bits, int32_t sign, float init_ratio);
 
 #endif

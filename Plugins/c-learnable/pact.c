@@ -20,34 +20,34 @@ static grid pact_grid(const lathe_call *call, int32_t bits, int32_t sign, float 
     return g;
 }
 
-static int32_t check_common(lathe_call *call, int32_t bits, int32_t sign, float alpha_init) {
+static int32_t check_common(lathe_call *call, int32_t bits, int32_t sign, float init_ratio) {
     int32_t status = check_bits_sign(call, bits, sign);
     if (status != LATHE_OK) return status;
-    if (!(alpha_init >= 0.0f && isfinite(alpha_init)))
-        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "alpha_init must be finite and >= 0, got %g", (double)alpha_init);
+    if (!(init_ratio > 0.0f && init_ratio <= 1.0f))
+        return lathe_failf(call, LATHE_INVALID_ARGUMENT, "init_ratio must be in (0, 1], got %g", (double)init_ratio);
     return LATHE_OK;
 }
 
-/** Initialiser: alpha = alpha_init, or when that is 0 the first tensor's max (unsigned) or max |x|
- *  (signed); 1 when that is not positive. */
-int32_t pact_init(lathe_call *call, const DLTensor *input, int32_t bits, int32_t sign, float alpha_init) {
+/** Initialiser: alpha = init_ratio * the first tensor's max (unsigned) or max |x| (signed); 1 when
+ *  that is not positive. Relative to the data, so some inputs reach alpha and it gets a gradient
+ *  from the start (the paper's fixed alpha = 10 would get none while activations stay below it). */
+int32_t pact_init(lathe_call *call, const DLTensor *input, int32_t bits, int32_t sign, float init_ratio) {
     if (call == NULL) return LATHE_INVALID_ARGUMENT;
     int32_t status;
-    if ((status = check_common(call, bits, sign, alpha_init)) != LATHE_OK) return status;
+    if ((status = check_common(call, bits, sign, init_ratio)) != LATHE_OK) return status;
     if ((status = lathe_require_learnables(call, NAME, 1, false, true)) != LATHE_OK) return status;
     layout l;
     if ((status = prepare_layout(call, input, NULL, NULL, false, &l)) != LATHE_OK) return status;
     float *alpha;
     if ((status = lathe_learnable_data(call, 0, "alpha", 1, NULL, &alpha)) != LATHE_OK) return status;
-    float a = alpha_init;
-    if (a == 0.0f) {
-        bool is_unsigned = resolve_unsigned(call, sign);
-        for (size_t i = 0; i < l.count; i++) {
-            if (!isfinite(l.x[i])) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s: input element %zu is not finite", NAME, i);
-            float v = is_unsigned ? l.x[i] : fabsf(l.x[i]);
-            a = v > a ? v : a;
-        }
+    float a = 0.0f;
+    bool is_unsigned = resolve_unsigned(call, sign);
+    for (size_t i = 0; i < l.count; i++) {
+        if (!isfinite(l.x[i])) return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s: input element %zu is not finite", NAME, i);
+        float v = is_unsigned ? l.x[i] : fabsf(l.x[i]);
+        a = v > a ? v : a;
     }
+    a *= init_ratio;
     *alpha = a >= STEP_MIN ? a : 1.0f;
     return LATHE_OK;
 }
@@ -62,10 +62,10 @@ static int32_t read_alpha(lathe_call *call, float *alpha) {
 }
 
 /** Forward: y = clip(x, lo, alpha); y_q = round(y / d) * d with d = alpha / levels. */
-int32_t pact_forward(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits, int32_t sign, float alpha_init) {
+int32_t pact_forward(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits, int32_t sign, float init_ratio) {
     if (call == NULL) return LATHE_INVALID_ARGUMENT;
     int32_t status;
-    if ((status = check_common(call, bits, sign, alpha_init)) != LATHE_OK) return status;
+    if ((status = check_common(call, bits, sign, init_ratio)) != LATHE_OK) return status;
     if ((status = lathe_require_learnables(call, NAME, 1, true, false)) != LATHE_OK) return status;
     layout l;
     if ((status = prepare_layout(call, input, output, NULL, false, &l)) != LATHE_OK) return status;
@@ -90,10 +90,10 @@ int32_t pact_forward(lathe_call *call, const DLTensor *input, DLTensor *output, 
 /** Backward (straight-through): dx = dy where lo <= x < alpha (signed: -alpha < x < alpha), else 0;
  *  dalpha = sum of dy where x >= alpha (signed: minus the sum where x <= -alpha). */
 int32_t pact_backward(lathe_call *call, const DLTensor *input, const DLTensor *grad_output, DLTensor *grad_input, int32_t bits,
-                      int32_t sign, float alpha_init) {
+                      int32_t sign, float init_ratio) {
     if (call == NULL) return LATHE_INVALID_ARGUMENT;
     int32_t status;
-    if ((status = check_common(call, bits, sign, alpha_init)) != LATHE_OK) return status;
+    if ((status = check_common(call, bits, sign, init_ratio)) != LATHE_OK) return status;
     if (grad_output == NULL) return lathe_fail(call, LATHE_INVALID_ARGUMENT, "grad_output must be non-NULL");
     if ((status = lathe_require_learnables(call, NAME, 1, true, true)) != LATHE_OK) return status;
     layout l;
