@@ -18,7 +18,8 @@ static range lsq_range(const lathe_call *call, int32_t bits, int32_t sign) {
 
 static const char *const NAME[2] = {"lsq", "lsq-channel"};
 
-/** Initialiser: s_c = 2 mean|x_c| / sqrt(Qp) over the elements of each channel (1 when that is 0). */
+/** Initialiser: s_c = 2 mean|x_c| / sqrt(Qp) over the elements of each channel (1 when that is 0,
+ *  at least STEP_MIN). */
 static int32_t init(lathe_call *call, const DLTensor *input, int32_t bits, int32_t sign, bool per_channel) {
     if (call == NULL) return LATHE_INVALID_ARGUMENT;
     int32_t status;
@@ -39,7 +40,7 @@ static int32_t init(lathe_call *call, const DLTensor *input, int32_t bits, int32
         if (!isfinite(sum))
             return lathe_failf(call, LATHE_INVALID_ARGUMENT, "%s: the input holds NaN or infinity (channel %zu)", NAME[per_channel], c);
         double step = per > 0 ? 2.0 * (sum / (double)per) / sqrt((double)r.qp) : 0.0;
-        s[c] = step > 0 && (float)step >= STEP_MIN ? (float)step : 1.0f;
+        s[c] = step > 0 ? fmaxf((float)step, STEP_MIN) : 1.0f;
     }
     return LATHE_OK;
 }

@@ -23,7 +23,7 @@ int32_t lsq_plus_init(lathe_call *call, const DLTensor *input, int32_t bits) {
     }
     if (l.count == 0) lo = hi = 0.0f;
     float step = (float)(((double)hi - (double)lo) / (double)((1 << bits) - 1));
-    *s = step >= STEP_MIN ? step : 1.0f;
+    *s = step > 0 ? fmaxf(step, STEP_MIN) : 1.0f;
     *beta = lo;
     return LATHE_OK;
 }

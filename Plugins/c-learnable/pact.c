@@ -48,7 +48,7 @@ int32_t pact_init(lathe_call *call, const DLTensor *input, int32_t bits, int32_t
         a = v > a ? v : a;
     }
     a *= init_ratio;
-    *alpha = a >= STEP_MIN ? a : 1.0f;
+    *alpha = a > 0 ? fmaxf(a, STEP_MIN) : 1.0f;
     return LATHE_OK;
 }
 
