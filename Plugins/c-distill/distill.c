@@ -1,10 +1,12 @@
 /*
- * distill.c — the `distill` plugin: feature and relation knowledge-distillation losses.
+ * distill.c — the `distill` plugin: response, feature and relation knowledge-distillation losses.
  *
- * Written in C11 against lathe_plugin.h (ABI 1.0) only. Built by SwiftPM as
+ * Written in C11 against lathe_plugin.h (ABI 1.1; dkd reads the call's epoch, crd has learnables and
+ * state: both fields are tested with LATHE_HAS_FIELD, so a 1.0 host runs dkd without warm-up and
+ * refuses crd with a message). Built by SwiftPM as
  * libLatheDistillLosses.so; standalone:
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,rkd,sp}.c Plugins/c-support/support.c -lm
+ *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,rkd,sp,dkd,crd}.c Plugins/c-support/support.c -lm
  * Files: distill.c (descriptors), one file per loss, distill_internal.h (shared helpers).
  *
  * Methods (each: loss = a scalar, mean over the batch as stated; gradient w.r.t. the student)
@@ -13,19 +15,22 @@
  *   distill/rkd-distance  RELATION  RKD distance-wise loss (Park et al., CVPR 2019)
  *   distill/rkd-angle     RELATION  RKD angle-wise loss (Park et al., CVPR 2019)
  *   distill/sp            RELATION  similarity-preserving loss (Tung & Mori, ICCV 2019)
+ *   distill/dkd           RESPONSE  decoupled KD, TCKD + NCKD with warm-up (Zhao et al., CVPR 2022)
+ *   distill/crd           RELATION  contrastive representation distillation (Tian et al., ICLR 2020)
  * The formulas are in each method's `doc` string below (and so in registry/distill.toml).
  *
  * Conventions shared by every method
  *   - Inputs: float32 CPU tensors, student [B, ...] and teacher [B, ...] with the same B >= 1.
  *     The relation losses read each sample as a flat vector (its trailing dimensions
  *     multiplied); `attention` keeps the layout [B, C, spatial...].
- *   - Labels are ignored by every method here: the host checks them (int64 [B]) and this
- *     plugin checks their shape, but never reads a value. The label term (cross-entropy) is
+ *   - Labels are ignored by every method here but dkd (which reads each sample's target class):
+ *     the host checks them (int64 [B]) and this plugin checks their shape. The label term (cross-entropy) is
  *     the host's, weighted by its `ce_weight`.
  *   - Everything is accumulated in double; outputs are rounded to float32 once.
  *   - Non-finite inputs are refused (LATHE_INVALID_ARGUMENT) with the offending element.
  *   - Deterministic (fixed loop order, no threads, no randomness) and thread-safe: nothing
- *     global is written; temporaries come from host->scratch and live for one call.
+ *     global is written; temporaries come from host->scratch and live for one call. Except
+ *     crd, whose memory banks and sampler live in host->state (the host serializes its calls).
  *   - Vector normalisation follows torch.nn.functional.normalize: v / max(||v||, 1e-12). Where
  *     a vector is exactly zero its gradient is defined as 0 (see each method's note): the
  *     only case where these losses differ from autograd on the reference formula, which would
@@ -37,6 +42,35 @@
 /* Descriptors                                                                                 */
 
 #define FLAGS (LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC)
+
+static const lathe_param dkd_params[] = {
+    {LATHE_HEAD(lathe_param), "alpha", LATHE_PARAM_F32, "weight of TCKD (the paper: 1)", 1.0, 0.0, 100.0, NULL, 0},
+    {LATHE_HEAD(lathe_param), "beta", LATHE_PARAM_F32, "weight of NCKD (the paper: 8 on CIFAR-100, 0.5 on ImageNet)", 8.0, 0.0,
+     100.0, NULL, 0},
+    {LATHE_HEAD(lathe_param), "temperature", LATHE_PARAM_F32, "softmax temperature T (the paper: 4)", 4.0, 0.1, 100.0, NULL, 0},
+    {LATHE_HEAD(lathe_param), "warmup", LATHE_PARAM_I32,
+     "epochs of linear warm-up of the loss (the paper: 20); 0 = none", 20.0, 0.0, 10000.0, NULL, 0},
+};
+
+static const lathe_param crd_params[] = {
+    {LATHE_HEAD(lathe_param), "feat_dim", LATHE_PARAM_I32, "embedding size E of both heads (the paper: 128)", 128.0, 1.0, 4096.0,
+     NULL, 0},
+    {LATHE_HEAD(lathe_param), "nce_k", LATHE_PARAM_I32, "negatives K drawn from the memory bank per sample (the paper: 16384)",
+     16384.0, 1.0, 1048576.0, NULL, 0},
+    {LATHE_HEAD(lathe_param), "temperature", LATHE_PARAM_F32, "NCE temperature tau (the paper: 0.07)", 0.07, 0.001, 10.0, NULL, 0},
+    {LATHE_HEAD(lathe_param), "momentum", LATHE_PARAM_F32, "memory-bank momentum (the paper: 0.5)", 0.5, 0.0, 1.0, NULL, 0},
+    {LATHE_HEAD(lathe_param), "seed", LATHE_PARAM_I32, "seed of the head initialisation, the bank initialisation and the sampler",
+     0.0, 0.0, 2147483647.0, NULL, 0},
+};
+
+static const lathe_learnable crd_learnables[] = {
+    {LATHE_HEAD(lathe_learnable), "student_head", LATHE_SHAPE_STUDENT_PROJECTION, "feat_dim",
+     "linear embedding of the student's features [E, student elements per sample]"},
+    {LATHE_HEAD(lathe_learnable), "student_bias", LATHE_SHAPE_VECTOR, "feat_dim", "its bias [E]"},
+    {LATHE_HEAD(lathe_learnable), "teacher_head", LATHE_SHAPE_TEACHER_PROJECTION, "feat_dim",
+     "linear embedding of the teacher's features [E, teacher elements per sample]"},
+    {LATHE_HEAD(lathe_learnable), "teacher_bias", LATHE_SHAPE_VECTOR, "feat_dim", "its bias [E]"},
+};
 
 static const lathe_param attention_params[] = {
     {LATHE_HEAD(lathe_param), "p", LATHE_PARAM_F32,
@@ -78,6 +112,33 @@ static const lathe_method methods[] = {
      "1e-12); loss = ||G_s - G_t||_F^2 / B^2. Paper weight (gamma): 3000." LABELS,
      "Tung & Mori, Similarity-Preserving Knowledge Distillation, ICCV 2019", LATHE_KIND_LOSS, FLAGS,
      LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION, NULL, 0, (lathe_function)sp},
+    {LATHE_HEAD(lathe_method), "dkd", "Decoupled knowledge distillation (TCKD + NCKD)",
+     "Logits [B, K], K >= 2; labels give each sample's target class g. z = s/T, u = t/T, p = softmax(z), q = softmax(u). "
+     "TCKD = KL((q_g, 1 - q_g) || (p_g, 1 - p_g)) (target vs all non-targets); NCKD = KL(q^ || p^), p^ and q^ the "
+     "softmaxes over the K - 1 non-target classes (the target masked out). loss = w * T^2 * (1/B) sum_b (alpha TCKD + "
+     "beta NCKD), the authors' code exactly (their -1000 mask is an exact exclusion here). Warm-up w = min((epoch + 1) / "
+     "warmup, 1) from the call's 0-based epoch (the authors' min(epoch / warmup, 1) with 1-based epochs); w = 1 outside "
+     "training (epoch -1) and with warmup 0. Gradient (analytic, log domain): w T / B times alpha (p_g - q_g) at g and "
+     "alpha p^_j (q_g - p_g) + beta (p^_j - q^_j) elsewhere. The label term (cross-entropy) is the host's.",
+     "Zhao, Cui, Song, Qiu & Liang, Decoupled Knowledge Distillation, CVPR 2022", LATHE_KIND_LOSS, FLAGS,
+     LATHE_GRANULARITY_NONE, LATHE_LOSS_RESPONSE, dkd_params, 4, (lathe_function)dkd},
+    {LATHE_HEAD(lathe_method), "crd", "Contrastive representation distillation",
+     "Samples flattened, trailing sizes may differ. Learnable heads: v_s = normalize(W_s f_s + b_s), v_t = "
+     "normalize(W_t f_t + b_t), feat_dim each, initialised like torch's nn.Linear (uniform +-1/sqrt(fan in), from seed). "
+     "Training batches (the call carries sample indices and the dataset size): the authors' NCE with two memory banks of "
+     "dataset_size x feat_dim unit rows in the host's state (initialised uniform +-sqrt(3/feat_dim)); per sample the "
+     "positive is its own bank row and nce_k negatives are drawn uniformly with replacement (the authors' sampler without "
+     "class-aware indices); x = exp(<row, v>/tau)/Z, Z = n * mean x of the first batch, then fixed; loss = -(1/B) sum_b "
+     "[log(x_0/(x_0 + c)) + sum_k log(m/(x_k + c))], m = nce_k/n, c = m + 1e-7, for the student against the teacher bank "
+     "plus the teacher against the student bank; afterwards each positive row becomes normalize(momentum row + (1 - "
+     "momentum) v). Batches without indices (checks, evaluation) use no memory and store nothing: the in-batch softmax "
+     "form (1/B) sum_i [-log softmax_j(<v_s,i, v_t,j>/tau)_i - log softmax_j(<v_t,i, v_s,j>/tau)_i]. Gradients (banks held "
+     "constant, as the authors detach them): the student features and all four learnables. Cost per batch O(B (nce_k + 1) "
+     "feat_dim). Labels are ignored (checked as int64 [B], never read): the host adds the label term.",
+     "Tian, Krishnan & Isola, Contrastive Representation Distillation, ICLR 2020", LATHE_KIND_LOSS,
+     LATHE_FLAG_DETERMINISTIC,
+     LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION, crd_params, 5, (lathe_function)crd, crd_learnables, 4,
+     (lathe_function)crd_init, NULL},
 };
 
 static int32_t plugin_init(const lathe_host *host, const lathe_registrar *registrar) {
@@ -95,8 +156,9 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
 }
 
 static const lathe_plugin plugin = {
-    LATHE_HEAD(lathe_plugin), "distill", "1.0.0",
-    "Feature and relation distillation losses: FitNets hint, attention transfer, RKD distance and angle, similarity-preserving",
+    LATHE_HEAD(lathe_plugin), "distill", "1.1.0",
+    "Distillation losses: DKD (response); FitNets hint (feature); attention transfer, RKD distance and angle, "
+    "similarity-preserving, CRD (relation)",
     plugin_init, NULL,
 };
 

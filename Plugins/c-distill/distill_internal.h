@@ -208,5 +208,10 @@ LATHE_SUPPORT_HIDDEN int32_t attention(DISTILL_LOSS_ARGS, float p_value);
 LATHE_SUPPORT_HIDDEN int32_t rkd_distance(DISTILL_LOSS_ARGS);
 LATHE_SUPPORT_HIDDEN int32_t rkd_angle(DISTILL_LOSS_ARGS);
 LATHE_SUPPORT_HIDDEN int32_t sp(DISTILL_LOSS_ARGS);
+LATHE_SUPPORT_HIDDEN int32_t dkd(DISTILL_LOSS_ARGS, float alpha, float beta, float temperature, int32_t warmup);
+LATHE_SUPPORT_HIDDEN int32_t crd(DISTILL_LOSS_ARGS, int32_t feat_dim, int32_t nce_k, float temperature, float momentum,
+                                 int32_t seed);
+LATHE_SUPPORT_HIDDEN int32_t crd_init(lathe_call *call, const DLTensor *student, const DLTensor *teacher, int32_t feat_dim,
+                                      int32_t nce_k, float temperature, float momentum, int32_t seed);
 
 #endif

@@ -326,6 +326,8 @@ extension Plugins {
         @Option(help: "Language: c, swift or rust.") var lang: String = "c"
         @Option(help: "Method kind: quantizer, criterion or loss.") var kind: String = "quantizer"
         @Option(name: .shortAndLong, help: "Project folder (default: ./NAME).") var output: String?
+        @Flag(help: "A method with a learnable tensor, an initialiser and a backward (ABI 1.1; C quantizers: a learned-step quantizer).")
+        var learnable = false
         @OptionGroup var registry: RegistryOption
 
         func run() throws {
@@ -342,6 +344,9 @@ extension Plugins {
             guard let methodKind = ScaffoldKind(rawValue: kind) else {
                 throw PluginError("--kind \(kind): expected quantizer, criterion or loss")
             }
+            if learnable, !ScaffoldRequest.supportsLearnable(language: language, kind: methodKind) {
+                throw PluginError("--learnable: only a C quantizer has a learnable scaffold (--lang c --kind quantizer), not --lang \(lang) --kind \(kind)")
+            }
             if FileManager.default.fileExists(atPath: registry.directory) {
                 let reg = try Registry(directory: registry.directory)
                 if let existing = reg.manifests[name]?.file ?? reg.conflicts[name]?.first {
@@ -349,7 +354,7 @@ extension Plugins {
                 }
             }
             let request = ScaffoldRequest(name: name, kind: methodKind, header: EmbeddedSDK.header,
-                                          rustBindings: EmbeddedSDK.rustBindings)
+                                          rustBindings: EmbeddedSDK.rustBindings, learnable: learnable)
             let files: [ScaffoldFile]
             switch language {
             case .c: files = request.cFiles()

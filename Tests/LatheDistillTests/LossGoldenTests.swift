@@ -38,6 +38,29 @@ struct LossGoldenTests {
         }
     }
 
+    // MARK: distill/dkd
+
+    /// The authors' dkd_loss (mdistiller) transcribed: TCKD from the (target, rest) split of both
+    /// softmaxes, NCKD from the softmaxes with the target logit pushed down by 1000, both × T².
+    /// Outside training (the host's default context) there is no warm-up factor.
+    @Test(arguments: [(1.0, 8.0, 4.0), (0.5, 2.0, 1.0)])
+    func dkd(alpha: Double, beta: Double, temperature: Double) throws {
+        let s = try Support.randn([8, 10], seed: 21, scale: 3), t = try Support.randn([8, 10], seed: 22, scale: 4)
+        let params: [String: HyperValue] = ["alpha": .double(alpha), "beta": .double(beta), "temperature": .double(temperature)]
+        try check("distill/dkd", params: params, student: s, teacher: t) { s, t, y in
+            // The plugin declares them as f32: the reference uses the same rounded values.
+            let T = Double(Float(temperature)), a = Double(Float(alpha)), b = Double(Float(beta))
+            let labels = try y.scalars(as: Int64.self)
+            let mask = try Tensor((0..<80).map { labels[$0 / 10] == Int64($0 % 10) ? 1.0 : 0.0 } as [Double], shape: [8, 10])
+            let ps = try (s / T).softmax(1), pt = try (t / T).softmax(1)
+            let sg = try (ps * mask).sum([1]), sn = try (ps * (1.0 - mask)).sum([1])
+            let tg = try (pt * mask).sum([1]), tn = try (pt * (1.0 - mask)).sum([1])
+            let tckd = try (tg * (tg.log() - sg.log()) + tn * (tn.log() - sn.log())).sum() / 8
+            let nckd = try (s / T - mask * 1000).logSoftmax(1).klDivergence(target: try (t / T - mask * 1000).softmax(1))
+            return try (tckd * a + nckd * b) * (T * T)
+        }
+    }
+
     // MARK: distill/hint
 
     @Test func hint() throws {

@@ -42,8 +42,9 @@ import Testing
         #expect(printed == "1 0 1 0\n")
     }
 
-    /// Compiles `source` with the SDK and frozen headers on the include path, runs it, returns stdout.
-    static func compileAndRun(_ source: String) throws -> String {
+    /// Compiles `source` with the SDK and frozen headers on the include path (and `extraArguments`
+    /// after it: more sources, include paths, libraries), runs it, returns stdout.
+    static func compileAndRun(_ source: String, extraArguments: [String] = []) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-abi-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -54,7 +55,7 @@ import Testing
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-std=c11", "-I", root.appendingPathComponent("Tests/Fixtures/abi").path,
-                        "-I", root.appendingPathComponent("Sources/CLathePlugin/include").path, "-o", binary, program.path]
+                        "-I", root.appendingPathComponent("Sources/CLathePlugin/include").path, "-o", binary, program.path] + extraArguments
         try cc.run()
         cc.waitUntilExit()
         #expect(cc.terminationStatus == 0, "cc failed")

@@ -60,4 +60,36 @@ typedef struct lathe_quantizer_job {
 LATHE_SUPPORT_HIDDEN int32_t lathe_prepare_quantizer(lathe_call *call, const DLTensor *input, DLTensor *output,
                                                      bool per_channel, lathe_quantizer_job *out);
 
+/* ------------------------------------------------------------------------------------------ */
+/* [1.1] Call context, learnables and state (read only within the size the host declared)     */
+
+/** call->role, or LATHE_ROLE_NONE when the call is 1.0-sized. */
+LATHE_SUPPORT_HIDDEN int32_t lathe_call_role(const lathe_call *call);
+
+/** call->axis, or -1 (per tensor) when the call is 1.0-sized. */
+LATHE_SUPPORT_HIDDEN int32_t lathe_call_axis(const lathe_call *call);
+
+/** call->epoch and call->total_epochs, or -1 and 0 (outside training) when the call lacks them. */
+LATHE_SUPPORT_HIDDEN void lathe_call_epochs(const lathe_call *call, int32_t *epoch, int32_t *total_epochs);
+
+/** call->sample_indices (NULL when absent) and call->dataset_size (0 when absent). */
+LATHE_SUPPORT_HIDDEN const int64_t *lathe_call_samples(const lathe_call *call, int64_t *dataset_size);
+
+/** Checks that the call carries the method's `count` learnables (the call is 1.1-sized, its
+ *  learnable_count is `count`, and `learnables` (inputs) or `learnable_outputs` (outputs) is
+ *  non-NULL); reports and returns LATHE_INVALID_ARGUMENT otherwise, naming `method`. */
+LATHE_SUPPORT_HIDDEN int32_t lathe_require_learnables(lathe_call *call, const char *method, uint32_t count, bool inputs,
+                                                      bool outputs);
+
+/** Learnable `index` (named `name` in messages) as `count` float32 values: call->learnables[index]
+ *  (read-only) into `*values`, or call->learnable_outputs[index] (to write) into `*outputs`; pass
+ *  NULL for the one not wanted. The tensor must be float32, CPU, compact and hold exactly `count`
+ *  elements; otherwise reports and returns the failure. Call lathe_require_learnables first. */
+LATHE_SUPPORT_HIDDEN int32_t lathe_learnable_data(lathe_call *call, uint32_t index, const char *name, size_t count,
+                                             const float **values, float **outputs);
+
+/** host->state(call, bytes) when the host table has it; NULL otherwise (then fail the call with
+ *  LATHE_NO_MEMORY, as the header says). */
+LATHE_SUPPORT_HIDDEN void *lathe_state(lathe_call *call, size_t bytes);
+
 #endif

@@ -1,4 +1,4 @@
-//! Rust bindings of `lathe_plugin.h`, the Lathe plugin SDK (ABI 1.0). SPDX-License-Identifier: MIT
+//! Rust bindings of `lathe_plugin.h`, the Lathe plugin SDK (ABI 1.1). SPDX-License-Identifier: MIT
 //!
 //! This one file is the whole Rust SDK: it depends on nothing but `core`/`std` (no crates, no
 //! bindgen), and it mirrors the C header field for field, so everything the header says about
@@ -79,7 +79,11 @@
 //! - Method functions are called through libffi with plain C values: `int32_t` -> `i32`,
 //!   `int64_t` -> `i64`, `float` -> `f32`, `double` -> `f64`, `bool` -> `bool`.
 //! - A plugin must not read host struct fields beyond the `head.size` the host declared; the
-//!   helpers here ([`report_error`], [`report_qparams`], [`scratch`], [`log`]) check that.
+//!   helpers here ([`report_error`], [`report_qparams`], [`scratch`], [`log`], [`state`]) check
+//!   that. The fields added in 1.1 (marked \[1.1\]) may be missing from an older host's shorter
+//!   structs: read the call's through the accessors [`call_layer`], [`call_role`], [`call_axis`],
+//!   [`call_training`], [`call_learnables`], [`call_learnable_outputs`], [`call_samples`] (the
+//!   Rust counterparts of C's `LATHE_HAS_FIELD`), which give the documented defaults then.
 
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
 
@@ -148,7 +152,7 @@ pub struct DLTensor {
 // ---------------------------------------------------------------------------------------------
 
 pub const LATHE_ABI_MAJOR: u16 = 1;
-pub const LATHE_ABI_MINOR: u16 = 0;
+pub const LATHE_ABI_MINOR: u16 = 1;
 
 /// The one symbol a plugin exports: `const lathe_plugin *lathe_plugin_entry(void)`.
 pub const LATHE_ENTRY_SYMBOL: &str = "lathe_plugin_entry";
@@ -228,6 +232,70 @@ pub const LATHE_QSCHEME_TERNARY: lathe_qscheme = 4;
 pub const LATHE_QSCHEME_POWER_OF_TWO: lathe_qscheme = 5;
 /// x -> codebook\[index\]; bits = log2(codebook size)
 pub const LATHE_QSCHEME_CODEBOOK: lathe_qscheme = 6;
+/// \[1.1\] x -> scale * e(x / scale), e() rounding to `element_format` (nearest, ties to even,
+/// saturating); bits = the format's width.
+pub const LATHE_QSCHEME_MINIFLOAT: lathe_qscheme = 7;
+
+/// \[1.1\] `lathe_element_format`: element format of a MINIFLOAT scheme.
+pub type lathe_element_format = i32;
+/// Integers (every scheme but MINIFLOAT).
+pub const LATHE_ELEMENT_INT: lathe_element_format = 0;
+/// 8 bits: bias 7, max 448, no infinities, S.1111.111 NaN.
+pub const LATHE_ELEMENT_FP8_E4M3: lathe_element_format = 1;
+/// 8 bits: bias 15, max 57344, IEEE-like inf/NaN.
+pub const LATHE_ELEMENT_FP8_E5M2: lathe_element_format = 2;
+/// 6 bits: max 7.5, no inf/NaN.
+pub const LATHE_ELEMENT_FP6_E2M3: lathe_element_format = 3;
+/// 6 bits: max 28, no inf/NaN.
+pub const LATHE_ELEMENT_FP6_E3M2: lathe_element_format = 4;
+/// 4 bits: values 0, 0.5, 1, 1.5, 2, 3, 4, 6, no inf/NaN.
+pub const LATHE_ELEMENT_FP4_E2M1: lathe_element_format = 5;
+
+/// \[1.1\] `lathe_scale_format`: how the scales are stored in the deployed format.
+pub type lathe_scale_format = i32;
+/// 4 bytes each (the 1.0 assumption).
+pub const LATHE_SCALE_FP32: lathe_scale_format = 0;
+/// 2 bytes; the reported scales must be exactly representable.
+pub const LATHE_SCALE_FP16: lathe_scale_format = 1;
+/// 2 bytes; likewise.
+pub const LATHE_SCALE_BF16: lathe_scale_format = 2;
+/// 1 byte, a power of two 2^-127..2^127 (OCP MX shared scale).
+pub const LATHE_SCALE_E8M0: lathe_scale_format = 3;
+
+/// \[1.1\] `lathe_role`: what the tensor a call is about is.
+pub type lathe_role = i32;
+/// Not said (conformance checks, 1.0-style calls).
+pub const LATHE_ROLE_NONE: lathe_role = 0;
+/// A layer's weight.
+pub const LATHE_ROLE_WEIGHT: lathe_role = 1;
+/// A layer's input activation.
+pub const LATHE_ROLE_ACTIVATION: lathe_role = 2;
+/// An intermediate feature (feature and relation losses).
+pub const LATHE_ROLE_FEATURE: lathe_role = 3;
+/// The network's output (response losses).
+pub const LATHE_ROLE_LOGITS: lathe_role = 4;
+
+/// \[1.1\] `lathe_shape_rule`: how the host shapes a learnable tensor. `size_param` names an I32 or
+/// I64 hyperparameter giving a size (G or E below).
+pub type lathe_shape_rule = i32;
+/// \[1\]
+pub const LATHE_SHAPE_SCALAR: lathe_shape_rule = 1;
+/// \[C\]: C = input.shape\[call->axis\] (\[1\] if axis is -1).
+pub const LATHE_SHAPE_PER_CHANNEL: lathe_shape_rule = 2;
+/// \[shape\[0\], ceil(row / G)\]: row = elements / shape\[0\].
+pub const LATHE_SHAPE_PER_GROUP: lathe_shape_rule = 3;
+/// \[E\]
+pub const LATHE_SHAPE_VECTOR: lathe_shape_rule = 4;
+/// Losses: \[E, student elements per sample\].
+pub const LATHE_SHAPE_STUDENT_PROJECTION: lathe_shape_rule = 5;
+/// Losses: \[E, teacher elements per sample\].
+pub const LATHE_SHAPE_TEACHER_PROJECTION: lathe_shape_rule = 6;
+
+/// \[1.1\] Most learnables a method may declare.
+pub const LATHE_MAX_LEARNABLES: u32 = 8;
+
+/// \[1.1\] The largest state buffer a method instance may hold: 1 GiB.
+pub const LATHE_STATE_MAX_BYTES: usize = 1 << 30;
 
 // ---------------------------------------------------------------------------------------------
 // Structs
@@ -310,6 +378,14 @@ pub struct lathe_qparams {
     /// Codebook scheme: the centroids; NULL otherwise.
     pub codebook: *const f32,
     pub codebook_size: u32,
+    /// \[1.1\] 0: per tensor / per channel as `axis` says. > 0: one scale per group of
+    /// `group_size` consecutive elements of a row (everything after dimension 0 flattened);
+    /// `axis` is 0 and `count` is shape\[0\] * ceil(row / group_size), row-major.
+    pub group_size: i32,
+    /// \[1.1\] `lathe_element_format`; INT for every scheme but MINIFLOAT.
+    pub element_format: i32,
+    /// \[1.1\] `lathe_scale_format`.
+    pub scale_format: i32,
 }
 
 impl lathe_qparams {
@@ -327,10 +403,15 @@ impl lathe_qparams {
         zero_points: core::ptr::null(),
         codebook: core::ptr::null(),
         codebook_size: 0,
+        group_size: 0,
+        element_format: LATHE_ELEMENT_INT,
+        scale_format: LATHE_SCALE_FP32,
     };
 }
 
 /// The context of one method call, passed as the first argument. Host-owned; valid for the call.
+/// Fields marked \[1.1\] exist only when the host declared a large enough `head.size`: read them
+/// through the `call_*` accessors, which check that.
 #[repr(C)]
 #[derive(Debug)]
 pub struct lathe_call {
@@ -339,6 +420,33 @@ pub struct lathe_call {
     pub host: *const lathe_host,
     /// The host's; do not touch.
     pub host_private: *mut c_void,
+    /// \[1.1\] The layer's name (e.g. "conv2"), or "" when the call is not about one layer.
+    pub layer: *const c_char,
+    /// \[1.1\] `lathe_role` of the (first) input.
+    pub role: i32,
+    /// \[1.1\] The channel axis the host wants per-channel parameters on: 0 for weights, 1 for
+    /// NC.. activations; -1 per tensor.
+    pub axis: i32,
+    /// \[1.1\] Optimizer step of this call, 0-based; -1 outside training.
+    pub step: i64,
+    /// \[1.1\] Optimizer steps the run will take; 0 outside training.
+    pub total_steps: i64,
+    /// \[1.1\] 0-based epoch; -1 outside training.
+    pub epoch: i32,
+    /// \[1.1\] 0 outside training.
+    pub total_epochs: i32,
+    /// \[1.1\] The method's declared learnable count; 0 when it declares none.
+    pub learnable_count: u32,
+    /// \[1.1\] Forward, backward, loss: the learnables' current values (read-only); NULL in
+    /// init_learnables.
+    pub learnables: *const *const DLTensor,
+    /// \[1.1\] init_learnables: the initial values to write; backward and loss: the gradients to
+    /// write (same shapes); NULL otherwise.
+    pub learnable_outputs: *const *mut DLTensor,
+    /// \[1.1\] Losses: batch-size indices into the training set, or NULL (checks, evaluation).
+    pub sample_indices: *const i64,
+    /// \[1.1\] Samples in the training set; 0 when `sample_indices` is NULL.
+    pub dataset_size: i64,
 }
 
 /// Services the host offers. Valid from init until the process exits.
@@ -356,6 +464,10 @@ pub struct lathe_host {
     pub report_qparams: Option<unsafe extern "C" fn(call: *mut lathe_call, qparams: *const lathe_qparams) -> i32>,
     /// Scratch memory for this call: 64-byte aligned, uninitialised, freed by the host. [thread: any]
     pub scratch: Option<unsafe extern "C" fn(call: *mut lathe_call, bytes: usize) -> *mut c_void>,
+    /// \[1.1\] The persistent state buffer of this method instance for this run (64-byte aligned,
+    /// zero-filled at first, kept and checkpointed by the host); the first request fixes the size.
+    /// Read it through [`state`]. [thread: any]
+    pub state: Option<unsafe extern "C" fn(call: *mut lathe_call, bytes: usize) -> *mut c_void>,
 }
 
 /// A method's entry function, type-erased (C: `void (*)(void)`). Build one with [`lathe_function!`].
@@ -404,6 +516,42 @@ pub struct lathe_method {
     pub param_count: u32,
     /// The entry function, erased with [`lathe_function!`].
     pub function: lathe_function,
+    /// \[1.1\] `learnable_count` declarations, or NULL.
+    pub learnables: *const lathe_learnable,
+    /// \[1.1\] At most [`LATHE_MAX_LEARNABLES`].
+    pub learnable_count: u32,
+    /// \[1.1\] Required when `learnable_count` > 0; `None` otherwise. Quantizer:
+    /// `fn(call, input, ...hyperparameters) -> i32`; loss: `fn(call, student, teacher, ...) -> i32`.
+    pub init_learnables: lathe_function,
+    /// \[1.1\] Quantizers: required with learnables, optional without:
+    /// `fn(call, input, grad_output, grad_input, ...hyperparameters) -> i32`.
+    pub backward: lathe_function,
+}
+
+/// \[1.1\] One learnable tensor of a method.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct lathe_learnable {
+    pub head: lathe_head,
+    /// `[a-z][a-z0-9_]*`, unique within the method.
+    pub name: *const c_char,
+    /// `lathe_shape_rule`; quantizers: SCALAR, PER_CHANNEL, PER_GROUP.
+    pub shape_rule: i32,
+    /// PER_GROUP, VECTOR, *_PROJECTION: an I32/I64 hyperparameter's name; else NULL.
+    pub size_param: *const c_char,
+    /// One line; may be NULL.
+    pub doc: *const c_char,
+}
+
+impl lathe_learnable {
+    /// A declaration with every pointer NULL, for `..lathe_learnable::EMPTY`.
+    pub const EMPTY: lathe_learnable = lathe_learnable {
+        head: lathe_head::of::<lathe_learnable>(),
+        name: core::ptr::null(),
+        shape_rule: 0,
+        size_param: core::ptr::null(),
+        doc: core::ptr::null(),
+    };
 }
 
 impl lathe_method {
@@ -421,6 +569,10 @@ impl lathe_method {
         params: core::ptr::null(),
         param_count: 0,
         function: None,
+        learnables: core::ptr::null(),
+        learnable_count: 0,
+        init_learnables: None,
+        backward: None,
     };
 }
 
@@ -460,6 +612,7 @@ pub type lathe_entry_function = Option<unsafe extern "C" fn() -> *const lathe_pl
 // (string literals, other static descriptors, functions), so sharing them between threads is fine.
 unsafe impl Sync for lathe_param {}
 unsafe impl Sync for lathe_method {}
+unsafe impl Sync for lathe_learnable {}
 unsafe impl Sync for lathe_plugin {}
 
 /// Makes immutable data that contains raw pointers usable in a `static`, e.g. the `choices` of
@@ -483,13 +636,29 @@ const _: () = {
     assert!(offset_of!(DLTensor, shape) == 24);
     assert!(size_of::<lathe_param>() == 72);
     assert!(offset_of!(lathe_param, choice_count) == 64);
-    assert!(size_of::<lathe_qparams>() == 64);
+    assert!(size_of::<lathe_qparams>() == 72);
     assert!(offset_of!(lathe_qparams, scales) == 32);
-    assert!(size_of::<lathe_call>() == 24);
-    assert!(size_of::<lathe_host>() == 48);
-    assert!(size_of::<lathe_method>() == 80);
+    assert!(offset_of!(lathe_qparams, group_size) == 60);
+    assert!(offset_of!(lathe_qparams, scale_format) == 68);
+    assert!(size_of::<lathe_call>() == 104);
+    assert!(offset_of!(lathe_call, layer) == 24);
+    assert!(offset_of!(lathe_call, step) == 40);
+    assert!(offset_of!(lathe_call, epoch) == 56);
+    assert!(offset_of!(lathe_call, learnable_count) == 64);
+    assert!(offset_of!(lathe_call, learnables) == 72);
+    assert!(offset_of!(lathe_call, sample_indices) == 88);
+    assert!(offset_of!(lathe_call, dataset_size) == 96);
+    assert!(size_of::<lathe_host>() == 56);
+    assert!(offset_of!(lathe_host, state) == 48);
+    assert!(size_of::<lathe_method>() == 112);
     assert!(offset_of!(lathe_method, kind) == 40);
     assert!(offset_of!(lathe_method, params) == 56);
+    assert!(offset_of!(lathe_method, learnables) == 80);
+    assert!(offset_of!(lathe_method, learnable_count) == 88);
+    assert!(offset_of!(lathe_method, init_learnables) == 96);
+    assert!(offset_of!(lathe_method, backward) == 104);
+    assert!(size_of::<lathe_learnable>() == 40);
+    assert!(offset_of!(lathe_learnable, size_param) == 24);
     assert!(size_of::<lathe_registrar>() == 24);
     assert!(size_of::<lathe_plugin>() == 48);
 };
@@ -593,6 +762,126 @@ pub unsafe fn scratch(call: *mut lathe_call, bytes: usize) -> *mut c_void {
         Some(f) => unsafe { f(call, bytes) },
         None => core::ptr::null_mut(),
     }
+}
+
+/// \[1.1\] The persistent state buffer of this method instance through `call->host->state` (see
+/// the header: 64-byte aligned, zero-filled when first handed out, the first request fixes the
+/// size), or NULL when the host lacks it (a 1.0 host), the size differs from the first request or
+/// exceeds [`LATHE_STATE_MAX_BYTES`]; then fail the call with `LATHE_NO_MEMORY`.
+///
+/// # Safety
+/// `call` must be the `lathe_call` the host passed to the running method.
+pub unsafe fn state(call: *mut lathe_call, bytes: usize) -> *mut c_void {
+    let Some(host) = (unsafe { call_host(call) }) else { return core::ptr::null_mut() };
+    if !has_field(host.head.size, offset_of!(lathe_host, state), size_of::<usize>()) {
+        return core::ptr::null_mut();
+    }
+    match host.state {
+        Some(f) => unsafe { f(call, bytes) },
+        None => core::ptr::null_mut(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// [1.1] The call context (the Rust counterpart of C's LATHE_HAS_FIELD(call, lathe_call, f))
+// ---------------------------------------------------------------------------------------------
+
+/// `Some(call.$field)` when the call is non-NULL and its declared size holds the field, else `None`.
+macro_rules! call_field {
+    ($call:expr, $field:ident) => {{
+        // SAFETY: the caller passes NULL or the valid call the host handed to the method.
+        match unsafe { ($call).as_ref() } {
+            Some(c) if has_field(c.head.size, offset_of!(lathe_call, $field), core::mem::size_of_val(&c.$field)) => Some(c.$field),
+            _ => None,
+        }
+    }};
+}
+
+/// The layer's name, or "" when the call does not say (a 1.0 host, a call about no layer).
+///
+/// # Safety
+/// `call` must be NULL or the `lathe_call` the host passed to the running method.
+pub unsafe fn call_layer<'a>(call: *const lathe_call) -> &'a str {
+    match call_field!(call, layer) {
+        Some(p) if !p.is_null() => unsafe { core::ffi::CStr::from_ptr(p) }.to_str().unwrap_or(""),
+        _ => "",
+    }
+}
+
+/// The `lathe_role` of the call's (first) input; `LATHE_ROLE_NONE` from a 1.0 host.
+///
+/// # Safety
+/// As for [`call_layer`].
+pub unsafe fn call_role(call: *const lathe_call) -> lathe_role {
+    call_field!(call, role).unwrap_or(LATHE_ROLE_NONE)
+}
+
+/// The channel axis the host wants per-channel parameters on; -1 (per tensor) from a 1.0 host.
+///
+/// # Safety
+/// As for [`call_layer`].
+pub unsafe fn call_axis(call: *const lathe_call) -> i32 {
+    call_field!(call, axis).unwrap_or(-1)
+}
+
+/// The training position of a call: -1 step and epoch and 0 totals outside training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Training {
+    pub step: i64,
+    pub total_steps: i64,
+    pub epoch: i32,
+    pub total_epochs: i32,
+}
+
+/// The call's training position; "outside training" from a 1.0 host.
+///
+/// # Safety
+/// As for [`call_layer`].
+pub unsafe fn call_training(call: *const lathe_call) -> Training {
+    Training {
+        step: call_field!(call, step).unwrap_or(-1),
+        total_steps: call_field!(call, total_steps).unwrap_or(0),
+        epoch: call_field!(call, epoch).unwrap_or(-1),
+        total_epochs: call_field!(call, total_epochs).unwrap_or(0),
+    }
+}
+
+/// The learnables' current values (forward, backward, loss), in declaration order; empty from a
+/// 1.0 host or when the call carries none (init_learnables).
+///
+/// # Safety
+/// As for [`call_layer`]; the tensors are valid for the call only.
+pub unsafe fn call_learnables<'a>(call: *const lathe_call) -> &'a [*const DLTensor] {
+    match (call_field!(call, learnable_count), call_field!(call, learnables)) {
+        (Some(n), Some(p)) if n > 0 && !p.is_null() => unsafe { core::slice::from_raw_parts(p, n as usize) },
+        _ => &[],
+    }
+}
+
+/// The learnables' outputs (init_learnables: initial values; backward and loss: gradients), in
+/// declaration order; empty from a 1.0 host or when the call carries none.
+///
+/// # Safety
+/// As for [`call_learnables`].
+pub unsafe fn call_learnable_outputs<'a>(call: *const lathe_call) -> &'a [*mut DLTensor] {
+    match (call_field!(call, learnable_count), call_field!(call, learnable_outputs)) {
+        (Some(n), Some(p)) if n > 0 && !p.is_null() => unsafe { core::slice::from_raw_parts(p, n as usize) },
+        _ => &[],
+    }
+}
+
+/// A loss call's sample indices (`batch` of them) and the dataset size, or `None` when the batch
+/// is not from the training set (checks, evaluation) or the host is 1.0.
+///
+/// # Safety
+/// As for [`call_layer`]; `batch` must be the batch size of the call's tensors.
+pub unsafe fn call_samples<'a>(call: *const lathe_call, batch: usize) -> Option<(&'a [i64], i64)> {
+    let p = call_field!(call, sample_indices)?;
+    let n = call_field!(call, dataset_size)?;
+    if p.is_null() {
+        return None;
+    }
+    Some((unsafe { core::slice::from_raw_parts(p, batch) }, n))
 }
 
 /// Logs a line through `host->log` (level: 0 debug, 1 info, 2 warning, 3 error).

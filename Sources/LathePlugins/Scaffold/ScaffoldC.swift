@@ -3,7 +3,7 @@ extension ScaffoldRequest {
     public func cFiles() -> [ScaffoldFile] {
         let method: String
         switch kind {
-        case .quantizer: method = cQuantizer
+        case .quantizer: method = learnable ? cLearnableQuantizer : cQuantizer
         case .criterion: method = cCriterion
         case .loss: method = cLoss
         }
@@ -113,6 +113,103 @@ extension ScaffoldRequest {
             "Krishnamoorthi, arXiv:1806.08342 (2018)", LATHE_KIND_QUANTIZER,
             LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC, LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE,
             params, 1, (lathe_function)quantize,
+        };
+        """
+    }
+
+    private var cLearnableQuantizer: String {
+        """
+        /* A learned-step quantizer (LSQ, Esser et al., ICLR 2020) with one learnable: the step s.
+         * The host owns s: it calls init_step once on the first tensor, passes s to quantize in
+         * call->learnables, and trains it with the gradient backward writes to call->learnable_outputs.
+         *   q(x) = clamp(round(x / s), -Qn, Qp) * s, Qn = 2^(b-1), Qp = 2^(b-1) - 1
+         *   init: s = 2 mean|x| / sqrt(Qp)
+         *   backward (straight-through): dx = dy inside the range, 0 outside;
+         *   ds = g * sum dy * (round(x/s) - x/s inside, -Qn below, Qp above), g = 1 / sqrt(N Qp) */
+
+        /* The learnable `index` (input or output) of a 1.1 call as `n` floats, or NULL after reporting. */
+        static float *learnable(lathe_call *call, int output, int64_t n) {
+            if (!LATHE_HAS_FIELD(call, lathe_call, learnable_outputs) || call->learnable_count != 1) {
+                fail(call, "this quantizer has a learnable step: it needs a host of ABI 1.1 or later");
+                return NULL;
+            }
+            const DLTensor *t = output ? call->learnable_outputs ? call->learnable_outputs[0] : NULL
+                                       : call->learnables ? call->learnables[0] : NULL;
+            if (elements(t) != n) {
+                fail(call, "the step must be a float32 tensor of one element");
+                return NULL;
+            }
+            return (float *)t->data;
+        }
+
+        static float qmin_of(int32_t bits) { return -(float)(1 << (bits - 1)); }
+        static float qmax_of(int32_t bits) { return (float)((1 << (bits - 1)) - 1); }
+
+        static int32_t init_step(lathe_call *call, const DLTensor *input, int32_t bits) {
+            int64_t n = elements(input);
+            if (n < 0) return fail(call, "expected a float32 input");
+            float *s = learnable(call, 1, 1);
+            if (!s) return LATHE_INVALID_ARGUMENT;
+            const float *x = (const float *)input->data;
+            double sum = 0.0;
+            for (int64_t i = 0; i < n; i++) sum += fabs((double)x[i]);
+            double step = n > 0 ? 2.0 * sum / (double)n / sqrt((double)qmax_of(bits)) : 0.0;
+            *s = step > 1e-8 && isfinite(step) ? (float)step : 1.0f;
+            return LATHE_OK;
+        }
+
+        static int32_t quantize(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits) {
+            int64_t n = elements(input);
+            if (n < 0 || elements(output) != n) return fail(call, "expected float32 input and output of equal size");
+            const float *sp = learnable(call, 0, 1);
+            if (!sp) return LATHE_INVALID_ARGUMENT;
+            float s = fmaxf(*sp, 1e-8f), lo = qmin_of(bits), hi = qmax_of(bits);
+            const float *x = (const float *)input->data;
+            float *y = (float *)output->data;
+            for (int64_t i = 0; i < n; i++) y[i] = fminf(fmaxf(nearbyintf(x[i] / s), lo), hi) * s;
+            lathe_qparams qp = { LATHE_HEAD(lathe_qparams), LATHE_QSCHEME_SYMMETRIC, bits, -1,
+                                 (int32_t)lo, (int32_t)hi, 1, &s, NULL, NULL, 0, 0, LATHE_ELEMENT_INT, LATHE_SCALE_FP32 };
+            return call->host->report_qparams(call, &qp);
+        }
+
+        static int32_t backward(lathe_call *call, const DLTensor *input, const DLTensor *grad_output,
+                                DLTensor *grad_input, int32_t bits) {
+            int64_t n = elements(input);
+            if (n < 0 || elements(grad_output) != n || elements(grad_input) != n)
+                return fail(call, "expected float32 input, grad_output and grad_input of equal size");
+            const float *sp = learnable(call, 0, 1);
+            float *ds = learnable(call, 1, 1);
+            if (!sp || !ds) return LATHE_INVALID_ARGUMENT;
+            float s = fmaxf(*sp, 1e-8f), lo = qmin_of(bits), hi = qmax_of(bits);
+            const float *x = (const float *)input->data, *dy = (const float *)grad_output->data;
+            float *dx = (float *)grad_input->data;
+            double sum = 0.0;
+            for (int64_t i = 0; i < n; i++) {
+                float v = x[i] / s;
+                int inside = v > lo && v < hi;
+                dx[i] = inside ? dy[i] : 0.0f;
+                sum += (double)dy[i] * (inside ? (double)(nearbyintf(v) - v) : (v <= lo ? lo : hi));
+            }
+            *ds = (float)(sum / sqrt((double)(n > 0 ? n : 1) * (double)hi));
+            return LATHE_OK;
+        }
+
+        static const lathe_param params[] = {
+            { LATHE_HEAD(lathe_param), "bits", LATHE_PARAM_I32, "bits per value", 4, 2, 8, NULL, 0 },
+        };
+
+        static const lathe_learnable learnables[] = {
+            { LATHE_HEAD(lathe_learnable), "step", LATHE_SHAPE_SCALAR, NULL, "the quantization step s" },
+        };
+
+        static const lathe_method method = {
+            LATHE_HEAD(lathe_method), "lsq", "Learned step size quantizer",
+            "q(x) = clamp(round(x / s), -2^(b-1), 2^(b-1) - 1) * s with a learned step s; "
+            "straight-through backward, step gradient scaled by 1 / sqrt(N Qp)",
+            "Esser et al., Learned Step Size Quantization, ICLR 2020", LATHE_KIND_QUANTIZER,
+            LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC, LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE,
+            params, 1, (lathe_function)quantize,
+            learnables, 1, (lathe_function)init_step, (lathe_function)backward,
         };
         """
     }

@@ -1,0 +1,78 @@
+//! Checks the Rust SDK's [1.1] accessors: a call struct cut to the 1.0 size reads as the
+//! documented defaults (nothing past the declared size is read), a full one gives its fields; the
+//! host's `state` entry likewise. Prints "FAIL ..." lines and "passed N of N".
+#[path = "../../../Sources/CLathePlugin/rust/lathe_plugin.rs"]
+mod lathe_plugin;
+use lathe_plugin::*;
+
+use core::ffi::c_void;
+use core::mem::{offset_of, size_of};
+
+static mut STATE: [u64; 8] = [0; 8];
+
+unsafe extern "C" fn host_state(_call: *mut lathe_call, bytes: usize) -> *mut c_void {
+    if bytes == 64 { core::ptr::addr_of_mut!(STATE) as *mut c_void } else { core::ptr::null_mut() }
+}
+
+fn main() {
+    let mut checks = 0;
+    let mut failures = 0;
+    let mut expect = |ok: bool, what: &str| {
+        checks += 1;
+        if !ok {
+            failures += 1;
+            println!("FAIL {what}");
+        }
+    };
+    let mut host = lathe_host {
+        head: lathe_head::of::<lathe_host>(),
+        host_private: core::ptr::null_mut(),
+        log: None,
+        report_error: None,
+        report_qparams: None,
+        scratch: None,
+        state: Some(host_state),
+    };
+    let host_ptr: *mut lathe_host = &mut host;
+    let indices = [3i64, 1, 4];
+    let values: [*const DLTensor; 2] = [core::ptr::null(); 2];
+    let mut call = lathe_call {
+        head: lathe_head::of::<lathe_call>(),
+        host: host_ptr,
+        host_private: core::ptr::null_mut(),
+        layer: c"conv2".as_ptr(),
+        role: LATHE_ROLE_ACTIVATION,
+        axis: 1,
+        step: 7,
+        total_steps: 100,
+        epoch: 2,
+        total_epochs: 10,
+        learnable_count: 2,
+        learnables: values.as_ptr(),
+        learnable_outputs: core::ptr::null(),
+        sample_indices: indices.as_ptr(),
+        dataset_size: 60000,
+    };
+    unsafe {
+        let c: *mut lathe_call = &mut call;
+        expect(call_layer(c) == "conv2", "layer of a 1.1 call");
+        expect(call_role(c) == LATHE_ROLE_ACTIVATION && call_axis(c) == 1, "role and axis of a 1.1 call");
+        expect(call_training(c) == Training { step: 7, total_steps: 100, epoch: 2, total_epochs: 10 }, "training position");
+        expect(call_learnables(c).len() == 2 && call_learnable_outputs(c).is_empty(), "learnables: 2 values, no outputs");
+        expect(call_samples(c, 3) == Some((&indices[..], 60000)), "sample indices and dataset size");
+        expect(state(c, 64) == core::ptr::addr_of_mut!(STATE) as *mut c_void, "host state of a 1.1 host");
+        // Cut to 1.0: every [1.1] field absent.
+        (*c).head.size = offset_of!(lathe_call, layer) as u32;
+        expect(call_layer(c).is_empty() && call_role(c) == LATHE_ROLE_NONE && call_axis(c) == -1, "1.0 call: layer, role, axis defaults");
+        expect(call_training(c) == Training { step: -1, total_steps: 0, epoch: -1, total_epochs: 0 }, "1.0 call: outside training");
+        expect(call_learnables(c).is_empty() && call_samples(c, 3).is_none(), "1.0 call: no learnables, no samples");
+        // Cut in the middle: role present, learnables absent.
+        (*c).head.size = (offset_of!(lathe_call, axis) + size_of::<i32>()) as u32;
+        expect(call_axis(c) == 1 && call_training(c).epoch == -1, "a call cut after axis");
+        (*c).head.size = size_of::<lathe_call>() as u32;
+        (*host_ptr).head.size = offset_of!(lathe_host, state) as u32;
+        expect(state(c, 64).is_null(), "1.0 host: no state");
+    }
+    println!("passed {} of {}", checks - failures, checks);
+    std::process::exit(if failures == 0 { 0 } else { 1 });
+}
