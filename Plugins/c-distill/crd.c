@@ -49,9 +49,9 @@ typedef struct crd_params {
 } crd_params;
 
 static int32_t check_params(lathe_call *call, const crd_params *p) {
-    if (p->feat_dim < 1 || p->nce_k < 1 || !(p->temperature > 0) || !(p->momentum >= 0 && p->momentum <= 1) || p->seed < 0)
+    if (p->feat_dim < 16 || p->nce_k < 1 || !(p->temperature > 0) || !(p->momentum >= 0 && p->momentum <= 1) || p->seed < 0)
         return lathe_failf(call, LATHE_INVALID_ARGUMENT,
-                           "crd: feat_dim %d and nce_k %d must be >= 1, temperature %g > 0, momentum %g in [0, 1], seed %d >= 0",
+                           "crd: feat_dim %d must be >= 16 and nce_k %d >= 1, temperature %g > 0, momentum %g in [0, 1], seed %d >= 0",
                            (int)p->feat_dim, (int)p->nce_k, (double)p->temperature, (double)p->momentum, (int)p->seed);
     return LATHE_OK;
 }

@@ -53,7 +53,9 @@ static const lathe_param dkd_params[] = {
 };
 
 static const lathe_param crd_params[] = {
-    {LATHE_HEAD(lathe_param), "feat_dim", LATHE_PARAM_I32, "embedding size E of both heads (the paper: 128)", 128.0, 1.0, 4096.0,
+    {LATHE_HEAD(lathe_param), "feat_dim", LATHE_PARAM_I32,
+     "embedding size E of both heads (the paper: 128; at least 16: on a lower-dimensional unit sphere the contrast at "
+     "temperature 0.07 is too sharp to train, and one element is only a sign, with no gradient)", 128.0, 16.0, 4096.0,
      NULL, 0},
     {LATHE_HEAD(lathe_param), "nce_k", LATHE_PARAM_I32, "negatives K drawn from the memory bank per sample (the paper: 16384)",
      16384.0, 1.0, 1048576.0, NULL, 0},

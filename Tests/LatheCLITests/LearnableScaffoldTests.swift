@@ -36,4 +36,16 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: target.path))
         }
     }
+
+    /// The generated learnable quantizer passes `lathe plugins check`, its learnable checks included.
+    @Test func learnableQuantizerScaffoldPassesCheck() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (_, library) = try Self.scaffold(in: dir)
+        let check = try CLIRunner.run(["plugins", "check", library])
+        #expect(check.status == 0, "\(check.stdout)")
+        #expect(check.stdout.contains("result: PASS"))
+        #expect(check.stdout.contains("pass  learnable gradients"), "\(check.stdout)")
+        #expect(!check.stdout.contains("FAIL"))
+    }
 }

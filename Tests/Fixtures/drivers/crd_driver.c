@@ -8,7 +8,7 @@ typedef int32_t (*crd_fn)(lathe_call *, const DLTensor *, const DLTensor *, cons
                           int32_t, float, float, int32_t);
 typedef int32_t (*crd_init_fn)(lathe_call *, const DLTensor *, const DLTensor *, int32_t, int32_t, float, float, int32_t);
 
-enum { B = 3, DS = 4, DT = 5, E = 3, NK = 4, N = 10 };
+enum { B = 3, DS = 4, DT = 5, E = 16, NK = 4, N = 10 };
 static const float TAU = 0.5f, MOMENTUM = 0.5f;
 
 static float fs[B * DS], ft[B * DT], ws[E * DS], bs[E], wt[E * DT], bt[E];

@@ -106,6 +106,44 @@ static void lsq_per_tensor(void) {
     end_call();
 }
 
+/** A tensor past one summation block (2048) and the eight lanes: dx exactly, ds against a plain
+ *  double-precision sum of the paper's terms. */
+static void lsq_large(void) {
+    const lathe_method *m = method("lsq");
+    enum { N = 5003 };
+    static float x[N], dy[N], dx[N];
+    uint64_t r = 7;
+    for (int i = 0; i < N; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((int)(r >> 41) % 4001 - 2000) / 997.0f;
+        dy[i] = (float)((int)(r >> 20) % 201 - 100) / 100.0f;
+    }
+    float s = 0.173f, ds;
+    F32(xt, x, N);
+    F32(gy, dy, N);
+    F32(gx, dx, N);
+    F32(step, &s, 1);
+    F32(dstep, &ds, 1);
+    const DLTensor *values[] = {&step};
+    DLTensor *outputs[] = {&dstep};
+    lathe_call c = make_call(LATHE_ROLE_WEIGHT, 0);
+    c.learnable_count = 1;
+    c.learnables = values;
+    c.learnable_outputs = outputs;
+    expect(((bwd2)m->backward)(&c, &xt, &gy, &gx, 3, SIGNED) == LATHE_OK, "lsq backward on 5003 elements succeeds");
+    end_call();
+    double sum = 0;
+    int dx_ok = 1;
+    for (int i = 0; i < N; i++) {
+        float v = x[i] / s;
+        double d = v <= -4.0f ? -4.0 : (v >= 3.0f ? 3.0 : (double)(nearbyintf(v) - v));
+        sum += d * dy[i];
+        dx_ok &= dx[i] == (v > -4.0f && v < 3.0f ? dy[i] : 0.0f);
+    }
+    expect(dx_ok, "lsq dx on 5003 elements: dy inside, 0 outside");
+    expect_near(ds, sum / sqrt(5003.0 * 3.0), 1e-5, "lsq ds on 5003 elements (blocked float lanes vs a double sum)");
+}
+
 static void lsq_per_channel(void) {
     const lathe_method *m = method("lsq-channel");
     expect(m->learnables[0].shape_rule == LATHE_SHAPE_PER_CHANNEL, "lsq-channel declares a per-channel step");
@@ -251,6 +289,7 @@ static void pact(void) {
 
 int main(void) {
     lsq_per_tensor();
+    lsq_large();
     lsq_per_channel();
     lsq_plus();
     pact();
