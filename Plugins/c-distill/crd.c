@@ -1,6 +1,7 @@
 /* distill: contrastive representation distillation, CRD (see distill.c for the formulas and
  * reference). Learnables: the two linear embedding heads; state: the two memory banks. */
 #include "distill_internal.h"
+#if LATHE_ABI_MINOR >= 1 /* an ABI 1.1 method: see distill.c */
 
 /** Learnables, in declaration order. */
 enum { L_STUDENT_HEAD = 0, L_STUDENT_BIAS = 1, L_TEACHER_HEAD = 2, L_TEACHER_BIAS = 3, L_COUNT = 4 };
@@ -342,3 +343,4 @@ int32_t crd(lathe_call *call, const DLTensor *student, const DLTensor *teacher, 
     }
     return LATHE_OK;
 }
+#endif

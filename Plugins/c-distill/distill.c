@@ -6,7 +6,7 @@
  * refuses crd with a message). Built by SwiftPM as
  * libLatheDistillLosses.so; standalone:
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,rkd,sp,dkd,crd}.c Plugins/c-support/support.c -lm
+ *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,rkd,sp,dkd,crd}.c Plugins/c-support/{support,context}.c -lm
  * Files: distill.c (descriptors), one file per loss, distill_internal.h (shared helpers).
  *
  * Methods (each: loss = a scalar, mean over the batch as stated; gradient w.r.t. the student)
@@ -43,6 +43,9 @@
 
 #define FLAGS (LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC)
 
+/* dkd and crd need ABI 1.1 (the call's epoch; learnables and state): built against an older header
+ * the plugin has the 1.0 methods only. */
+#if LATHE_ABI_MINOR >= 1
 static const lathe_param dkd_params[] = {
     {LATHE_HEAD(lathe_param), "alpha", LATHE_PARAM_F32, "weight of TCKD (the paper: 1)", 1.0, 0.0, 100.0, NULL, 0},
     {LATHE_HEAD(lathe_param), "beta", LATHE_PARAM_F32, "weight of NCKD (the paper: 8 on CIFAR-100, 0.5 on ImageNet)", 8.0, 0.0,
@@ -73,6 +76,7 @@ static const lathe_learnable crd_learnables[] = {
      "linear embedding of the teacher's features [E, teacher elements per sample]"},
     {LATHE_HEAD(lathe_learnable), "teacher_bias", LATHE_SHAPE_VECTOR, "feat_dim", "its bias [E]"},
 };
+#endif
 
 static const lathe_param attention_params[] = {
     {LATHE_HEAD(lathe_param), "p", LATHE_PARAM_F32,
@@ -114,6 +118,7 @@ static const lathe_method methods[] = {
      "1e-12); loss = ||G_s - G_t||_F^2 / B^2. Paper weight (gamma): 3000." LABELS,
      "Tung & Mori, Similarity-Preserving Knowledge Distillation, ICCV 2019", LATHE_KIND_LOSS, FLAGS,
      LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION, NULL, 0, (lathe_function)sp},
+#if LATHE_ABI_MINOR >= 1
     {LATHE_HEAD(lathe_method), "dkd", "Decoupled knowledge distillation (TCKD + NCKD)",
      "Logits [B, K], K >= 2; labels give each sample's target class g. z = s/T, u = t/T, p = softmax(z), q = softmax(u). "
      "TCKD = KL((q_g, 1 - q_g) || (p_g, 1 - p_g)) (target vs all non-targets); NCKD = KL(q^ || p^), p^ and q^ the "
@@ -141,6 +146,7 @@ static const lathe_method methods[] = {
      LATHE_FLAG_DETERMINISTIC,
      LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION, crd_params, 5, (lathe_function)crd, crd_learnables, 4,
      (lathe_function)crd_init, NULL},
+#endif
 };
 
 static int32_t plugin_init(const lathe_host *host, const lathe_registrar *registrar) {

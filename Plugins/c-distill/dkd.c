@@ -1,5 +1,6 @@
 /* distill: decoupled knowledge distillation, DKD (see distill.c for the formulas and reference). */
 #include "distill_internal.h"
+#if LATHE_ABI_MINOR >= 1 /* an ABI 1.1 method: see distill.c */
 
 /** log sum_j exp(z_j) over j in [0, k) except `skip` (pass k to skip none). */
 static double logsumexp_except(const double *z, size_t k, size_t skip) {
@@ -95,3 +96,4 @@ int32_t dkd(lathe_call *call, const DLTensor *student, const DLTensor *teacher, 
     *loss = total * loss_scale;
     return LATHE_OK;
 }
+#endif

@@ -3,7 +3,7 @@
  *
  * Written in C11 against lathe_plugin.h only. Built by SwiftPM as libLatheLearnable.so; standalone:
  *   cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o liblearnable.so Plugins/c-learnable/[a-z]*.c Plugins/c-support/support.c -lm
+ *      -o liblearnable.so Plugins/c-learnable/[a-z]*.c Plugins/c-support/{support,context}.c -lm
  * Files: learnable.c (descriptors), layout.c (argument checks, channel layout), lsq.c, lsq_plus.c,
  * pact.c (one method family each), learnable_internal.h (what they share).
  *

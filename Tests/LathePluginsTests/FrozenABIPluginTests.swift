@@ -10,7 +10,8 @@ import Testing
 /// struct they hand the host has its 1.0 size; each library loads, passes every conformance
 /// check, and gives bit-identical outputs, at every hyperparameter setting the checker uses, to
 /// the same sources built against the current header (the libraries `scripts/build-plugins.sh`
-/// installs in `.build/plugins`).
+/// installs in `.build/plugins`). Only `support.c` of the C support library is linked: its 1.1
+/// accessors live in `context.c`.
 @Suite(.serialized) struct FrozenABIPluginTests {
     static let families: [(folder: String, installed: String)] = [
         ("c-uniform", "libLatheUniform.so"), ("c-lowbit", "libLatheLowBit.so"), ("c-distill", "libLatheDistillLosses.so"),
@@ -40,6 +41,9 @@ import Testing
         return library
     }
 
+    /// Methods each family had at ABI 1.0 (a 1.0 build must still register all of them).
+    static let methodsAt1_0 = ["c-uniform": 2, "c-lowbit": 4, "c-distill": 5]
+
     static func installed(_ name: String) -> String { SourceTree.root.appendingPathComponent(".build/plugins/\(name)").path }
 
     @Test(arguments: families.map(\.folder))
@@ -48,8 +52,9 @@ import Testing
         #expect(old.descriptor.abiMajor == 1 && old.descriptor.abiMinor == 0)
         let current = try PluginLibrary.load(path: Self.installed(try #require(Self.families.first { $0.folder == folder }).installed))
         #expect(current.descriptor.abiMinor >= 1)
-        #expect(old.methods.map(\.descriptor.id) == current.methods.map(\.descriptor.id))
-        #expect(!old.methods.isEmpty)
+        // Methods that need 1.1 (distill/dkd, distill/crd) are left out of a 1.0 build.
+        #expect(Set(old.methods.map(\.descriptor.id)).isSubset(of: current.methods.map(\.descriptor.id)))
+        #expect(old.methods.count >= Self.methodsAt1_0[folder, default: 0])
         for method in old.methods {
             var failures: [String] = []
             let passed = ConformanceChecker(method: method) { record in

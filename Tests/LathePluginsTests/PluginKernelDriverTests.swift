@@ -19,7 +19,7 @@ import Testing
             sources += try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".c") }.sorted()
                 .map { url.appendingPathComponent($0).path }
         }
-        sources.append(root.appendingPathComponent("Plugins/c-support/support.c").path)
+        sources += ["support.c", "context.c"].map { root.appendingPathComponent("Plugins/c-support/\($0)").path }
         let flags = ["-O1", "-I", drivers.path, "-I", root.appendingPathComponent("Plugins/c-support/include").path]
         return try ABICompatibilityTests.compileAndRun(source, extraArguments: flags + sources + ["-lm"])
     }
