@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "LatheKD", type: .dynamic, targets: ["KDLossPlugin"]),
         .library(name: "LatheDistillLosses", type: .dynamic, targets: ["DistillLossPlugin"]),
         .library(name: "LatheLowBit", type: .dynamic, targets: ["LowBitQuantizerPlugin"]),
+        .library(name: "LatheFormats", type: .dynamic, targets: ["FormatsQuantizerPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -101,6 +102,8 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "KDLossPlugin", dependencies: ["CLathePlugin"], path: "Plugins/swift-kd"),
         .target(name: "LowBitQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-lowbit", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "FormatsQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-formats", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-distill", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),

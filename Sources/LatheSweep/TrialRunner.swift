@@ -80,7 +80,10 @@ public enum TrialRunner {
                 quantReport = report
                 compressSeconds += timer.methodSeconds(excludingTraining: report.qatTraining?.trainingSeconds ?? 0)
                 trainingSeconds += report.qatTraining?.trainingSeconds ?? 0
-                for l in report.layers { layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes)]) { $1 } }
+                for l in report.layers {
+                    layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes), "bits_per_weight": l.effectiveBits]) { $1 }
+                }
+                if let bits = report.bitsPerWeight { metrics["bits_per_weight"] = bits }
                 for row in report.sensitivity { layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
                 for e in report.int8 {
                     metrics["int8_\(e.engine)_accuracy"] = e.accuracy

@@ -19,7 +19,8 @@ struct FirstPartyPluginTests {
     @Test func registryListsEveryFirstPartyMethodWithoutLoadingCode() throws {
         let result = try CLIRunner.run(["plugins", "list", "--registry", Self.registry])
         #expect(result.status == 0, "\(result.stderr)")
-        for id in ["uniform/affine", "uniform/symmetric", "lowbit/binary", "lowbit/ternary", "lowbit/pow2", "lowbit/kmeans", "kd/hinton", "prune/magnitude", "prune/l1-filter", "prune/taylor"] {
+        for id in ["uniform/affine", "uniform/symmetric", "lowbit/binary", "lowbit/ternary", "lowbit/pow2", "lowbit/kmeans", "kd/hinton", "prune/magnitude", "prune/l1-filter", "prune/taylor",
+                   "formats/int_group", "formats/mxfp4", "formats/mxfp8", "formats/fp8"] {
             #expect(result.stdout.contains(id), "missing \(id)")
         }
         #expect(!result.stdout.contains("UNPINNED"))
