@@ -1,4 +1,5 @@
 import Foundation
+import LatheData
 import LatheModels
 import LathePlugins
 import LatheTensor
@@ -89,5 +90,40 @@ struct FormatLedgerTests {
         let new = LayerQuant(layer: "fc1", kind: "linear", elements: 256, bits: 4, scheme: "symmetric", axis: 0, bytes: 132,
                              fp32Bytes: 1024, effectiveBits: 4.125, groupSize: 128, scaleFormat: "fp16")
         #expect(try JSONDecoder().decode(LayerQuant.self, from: JSONEncoder().encode(new)) == new)
+    }
+}
+
+/// Where a stage cannot run a format, it says so instead of computing something else.
+@Suite("format refusals")
+struct FormatRefusalTests {
+    /// Real int8 packs per-tensor or per-channel qint8 weights: 8-bit symmetric groups are refused.
+    @Test func realInt8RefusesGroupWeights() throws {
+        let model = try Zoo.make("mlp")
+        let groups = QuantParams(scheme: .symmetric, bits: 8, axis: 0, qmin: -127, qmax: 127,
+                                 scales: [Float](repeating: 0.01, count: 300 * 25), groupSize: 32, scaleFormat: .fp16)
+        let activation = QuantParams(scheme: .affine, bits: 8, axis: -1, qmin: 0, qmax: 255, scales: [0.1], zeroPoints: [0])
+        let layers = ["fc1", "fc2", "fc3"]
+        let all = { (q: QuantParams) in Dictionary(uniqueKeysWithValues: layers.map { ($0, q) }) }
+        #expect {
+            try Int8Model(model, engine: QuantizedEngine.supported[0], weights: all(groups), inputs: all(activation), outputs: all(activation))
+        } throws: { error in
+            "\(error)".contains("per tensor or per channel") && "\(error)".contains("in groups of 32")
+        }
+    }
+
+    /// Static activations replay fixed integer ranges (`fakeQuantize`): a minifloat activation
+    /// quantizer is refused with the way out (dynamic activations).
+    @Test func staticActivationsRefuseMinifloat() throws {
+        let (train, test) = try DataSource.fashionMNIST.load(directory: nil, limitTrain: 256, limitTest: 64)
+        var config = QuantConfig()
+        config.activations = .static
+        config.activationMethod = "formats/fp8"
+        config.activationParams = ["per_channel": .bool(false)]
+        config.calibrationBatches = 1
+        #expect {
+            _ = try QuantizationStage.run(config, model: try Zoo.make("mlp"), train: train, test: test, recipe: Recipe(), registry: try Checkout.registry())
+        } throws: { error in
+            "\(error)".contains("static activations need an affine or symmetric activation quantizer") && "\(error)".contains("dynamic")
+        }
     }
 }
