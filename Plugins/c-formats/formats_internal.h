@@ -55,6 +55,14 @@ typedef struct group_job {
     float empty_scale;
 } group_job;
 
+/** Where group `b` (row-major: row b / per_row, its (b % per_row)-th group) starts in the tensor;
+ *  its length in *n (the group size, or what is left of the row). */
+static inline size_t group_start(const group_job *j, size_t b, size_t *n) {
+    const size_t row = b / j->per_row, offset = (b % j->per_row) * j->group;
+    *n = j->row - offset < j->group ? j->row - offset : j->group;
+    return row * j->row + offset;
+}
+
 /** Checks the tensors (float32 CPU, compact, at least one dimension), splits them into groups
  *  of `group` elements and gets the scale array; reports and returns the failure status. */
 LATHE_SUPPORT_HIDDEN int32_t prepare_groups(lathe_call *call, const DLTensor *input, DLTensor *output,

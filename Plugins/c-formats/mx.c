@@ -19,9 +19,8 @@ static int32_t quantize_mx(lathe_call *call, const DLTensor *input, DLTensor *ou
     if (status != LATHE_OK) return status;
     const int emax = ilogb(f->max_finite);
     for (size_t b = 0; b < j.groups; b++) {
-        const size_t r = b / (j.per_row ? j.per_row : 1), g = b - r * j.per_row;
-        const size_t start = r * j.row + g * j.group;
-        const size_t n = j.row - g * j.group < j.group ? j.row - g * j.group : j.group;
+        size_t n;
+        const size_t start = group_start(&j, b, &n);
         const float *x = j.t.x + start;
         float *y = j.t.y + start;
         float amax = max_abs_finite(x, n);
