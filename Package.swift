@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "LatheDistillLosses", type: .dynamic, targets: ["DistillLossPlugin"]),
         .library(name: "LatheLowBit", type: .dynamic, targets: ["LowBitQuantizerPlugin"]),
         .library(name: "LatheLearnable", type: .dynamic, targets: ["LearnableQuantizerPlugin"]),
+        .library(name: "LatheFormats", type: .dynamic, targets: ["FormatsQuantizerPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -104,6 +105,8 @@ let package = Package(
         .target(name: "LowBitQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-lowbit", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "LearnableQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-learnable", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "FormatsQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-formats", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-distill", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),

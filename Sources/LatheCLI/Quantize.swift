@@ -131,8 +131,11 @@ struct Quantize: ParsableCommand {
         var lines = [String(format: "fp32 accuracy %.2f%%, quantized %.2f%% (%+.2f pt); size %.1f KB -> %.1f KB (%.2fx)",
                             100 * r.fp32Accuracy, 100 * r.accuracy, 100 * (r.accuracy - r.fp32Accuracy),
                             Double(r.fp32SizeBytes) / 1024, Double(r.sizeBytes) / 1024, r.compressionRatio)]
+        if let bits = Quantization.bitsPerWeight(r.layers) {
+            lines.append(String(format: "  quantized weights: %.4g bits/weight (scales and zero points included)", bits))
+        }
         for layer in r.layers {
-            lines.append("  \(layer.layer): \(layer.scheme) \(layer.bits)-bit \(layer.axis < 0 ? "per tensor" : "per channel"), \(layer.bytes) B (fp32 \(layer.fp32Bytes) B)")
+            lines.append("  \(layer.layer): \(layer.formatDescription), \(String(format: "%.4g", layer.effectiveBits)) bits/weight, \(layer.bytes) B (fp32 \(layer.fp32Bytes) B)")
         }
         for v in r.learned ?? [] {
             let values = v.values.map { $0.count <= 4 ? " = " + $0.map { String(format: "%.4g", $0) }.joined(separator: ", ") : "" } ?? ""

@@ -92,8 +92,9 @@ public final class Int8Model {
 
     /// The qint8 weight from a fake-quantized one and its reported 8-bit symmetric parameters.
     private static func integerWeight(_ weight: Tensor, _ q: QuantParams, _ name: String) throws -> Tensor {
-        guard q.scheme == .symmetric, q.bits == 8, q.qmin >= -128, q.qmax <= 127, q.zeroPoints.allSatisfy({ $0 == 0 }) else {
-            throw QuantError("real int8: layer '\(name)' weights must be 8-bit symmetric (e.g. uniform/symmetric bits=8); got \(q.scheme.rawValue) \(q.bits)-bit")
+        guard q.scheme == .symmetric, q.bits == 8, q.qmin >= -128, q.qmax <= 127, q.zeroPoints.allSatisfy({ $0 == 0 }), q.groupSize == 0 else {
+            let layout = q.groupSize > 0 ? " in groups of \(q.groupSize)" : ""
+            throw QuantError("real int8: layer '\(name)' weights must be 8-bit symmetric per tensor or per channel (e.g. uniform/symmetric bits=8); got \(q.scheme.rawValue) \(q.bits)-bit\(layout)")
         }
         let w = try weight.detached().contiguous()
         if q.axis == -1 {

@@ -11,12 +11,63 @@ public struct LayerQuant: Codable, Sendable, Equatable {
     public var elements: Int
     public var bits: Int
     public var scheme: String
-    /// -1 per tensor, else the channel axis.
+    /// -1 per tensor, else the channel axis (0 for groups).
     public var axis: Int
     /// Bytes at the real bit width, with scales, zero points and codebook.
     public var bytes: Int
     /// Bytes in float32.
     public var fp32Bytes: Int
+    /// Storage bits per weight with the scales, zero points and codebook (`QuantParams.effectiveBits`):
+    /// 4.125 for INT4 in groups of 128 with fp16 scales.
+    public var effectiveBits: Double
+    /// Elements per group along a row (0: per tensor or per channel).
+    public var groupSize: Int
+    /// `ElementFormat` raw value: `int`, `fp8-e4m3`, …
+    public var elementFormat: String
+    /// `ScaleFormat` raw value: `fp32`, `fp16`, `bf16` or `e8m0`.
+    public var scaleFormat: String
+
+    public init(layer: String, kind: String, elements: Int, bits: Int, scheme: String, axis: Int, bytes: Int, fp32Bytes: Int,
+                effectiveBits: Double, groupSize: Int = 0, elementFormat: String = ElementFormat.int.rawValue,
+                scaleFormat: String = ScaleFormat.fp32.rawValue) {
+        self.layer = layer
+        self.kind = kind
+        self.elements = elements
+        self.bits = bits
+        self.scheme = scheme
+        self.axis = axis
+        self.bytes = bytes
+        self.fp32Bytes = fp32Bytes
+        self.effectiveBits = effectiveBits
+        self.groupSize = groupSize
+        self.elementFormat = elementFormat
+        self.scaleFormat = scaleFormat
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case layer, kind, elements, bits, scheme, axis, bytes, fp32Bytes, effectiveBits, groupSize, elementFormat, scaleFormat
+    }
+
+    /// Ledgers recorded before group and floating-point formats decode with no groups, integer
+    /// elements, fp32 scales and the effective bits their bytes give (8 * bytes / elements).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let elements = try c.decode(Int.self, forKey: .elements), bytes = try c.decode(Int.self, forKey: .bytes)
+        self.init(layer: try c.decode(String.self, forKey: .layer), kind: try c.decode(String.self, forKey: .kind), elements: elements,
+                  bits: try c.decode(Int.self, forKey: .bits), scheme: try c.decode(String.self, forKey: .scheme),
+                  axis: try c.decode(Int.self, forKey: .axis), bytes: bytes, fp32Bytes: try c.decode(Int.self, forKey: .fp32Bytes),
+                  effectiveBits: try c.decodeIfPresent(Double.self, forKey: .effectiveBits) ?? (elements > 0 ? 8 * Double(bytes) / Double(elements) : 0),
+                  groupSize: try c.decodeIfPresent(Int.self, forKey: .groupSize) ?? 0,
+                  elementFormat: try c.decodeIfPresent(String.self, forKey: .elementFormat) ?? ElementFormat.int.rawValue,
+                  scaleFormat: try c.decodeIfPresent(String.self, forKey: .scaleFormat) ?? ScaleFormat.fp32.rawValue)
+    }
+
+    /// "symmetric 4-bit g32 (fp16 scales)", "minifloat fp4-e2m1 g32 (e8m0 scales)", "affine 8-bit per channel".
+    public var formatDescription: String {
+        let element = elementFormat == ElementFormat.int.rawValue ? "\(bits)-bit" : elementFormat
+        let layout = groupSize > 0 ? "g\(groupSize)" : axis < 0 ? "per tensor" : "per channel"
+        return "\(scheme) \(element) \(layout) (\(scaleFormat) scales)"
+    }
 }
 
 /// A layer whose weight can be quantized (convolution or fully connected).
@@ -112,7 +163,17 @@ public enum Quantization {
 
     static func record(layer: String, kind: String, elements: Int, qparams: QuantParams) -> LayerQuant {
         LayerQuant(layer: layer, kind: kind, elements: elements, bits: qparams.bits, scheme: qparams.scheme.rawValue,
-                   axis: qparams.axis, bytes: qparams.storageBytes(elements: elements), fp32Bytes: 4 * elements)
+                   axis: qparams.axis, bytes: qparams.storageBytes(elements: elements), fp32Bytes: 4 * elements,
+                   effectiveBits: qparams.effectiveBits(elements: elements), groupSize: qparams.groupSize,
+                   elementFormat: qparams.elementFormat.rawValue, scaleFormat: qparams.scaleFormat.rawValue)
+    }
+
+    /// Storage bits per quantized weight over the whole ledger (its layers weighted by their
+    /// element counts), parameters included; nil for an empty ledger.
+    public static func bitsPerWeight(_ layers: [LayerQuant]) -> Double? {
+        let elements = layers.reduce(0) { $0 + $1.elements }
+        guard elements > 0 else { return nil }
+        return layers.reduce(0.0) { $0 + $1.effectiveBits * Double($1.elements) } / Double(elements)
     }
 
     /// Model size with the ledger's weights at their real width and every other tensor in fp32.
@@ -139,15 +200,49 @@ public enum Quantization {
         }
     }
 
-    /// The representable range of affine/symmetric parameters, broadcastable to `w`.
+    /// The representable range of affine, symmetric and minifloat parameters, broadcastable to
+    /// `w`: [scale * (qmin - zero point), scale * (qmax - zero point)] for the integer schemes,
+    /// scale * [-max, max] (the element format's largest finite value) for minifloat; per
+    /// tensor, per channel along `axis`, or per group (expanded to `w`'s shape). nil for the
+    /// other schemes, which have no clipping range.
     static func clipRange(_ q: QuantParams, like w: Tensor) throws -> (Tensor, Tensor)? {
-        guard q.scheme == .affine || q.scheme == .symmetric, !q.scales.isEmpty else { return nil }
+        guard !q.scales.isEmpty else { return nil }
         let zeros = q.zeroPoints.isEmpty ? [Int32](repeating: 0, count: q.scales.count) : q.zeroPoints
-        let low = zip(q.scales, zeros).map { Float($0) * Float(q.qmin - Int($1)) }
-        let high = zip(q.scales, zeros).map { Float($0) * Float(q.qmax - Int($1)) }
+        let low: [Float], high: [Float]
+        switch q.scheme {
+        case .affine, .symmetric:
+            low = zip(q.scales, zeros).map { Float($0) * Float(q.qmin - Int($1)) }
+            high = zip(q.scales, zeros).map { Float($0) * Float(q.qmax - Int($1)) }
+        case .minifloat:
+            guard let top = q.elementFormat.maxFinite else { return nil }
+            high = q.scales.map { $0 * top }
+            low = high.map { -$0 }
+        case .binary, .ternary, .powerOfTwo, .codebook:
+            return nil
+        }
+        if q.groupSize > 0 {
+            let expand = try groupExpansion(q, like: w)
+            return (try Tensor(expand.map { low[$0] }, shape: w.shape), try Tensor(expand.map { high[$0] }, shape: w.shape))
+        }
         var shape = [Int](repeating: 1, count: w.rank)
         if q.axis >= 0, q.axis < w.rank { shape[q.axis] = q.scales.count }
         return (try Tensor(low, shape: shape), try Tensor(high, shape: shape))
+    }
+
+    /// For each element of `w` (row-major), the index of its group's scale in `q.scales`.
+    static func groupExpansion(_ q: QuantParams, like w: Tensor) throws -> [Int] {
+        let rows = w.shape.first ?? 1
+        let row = rows > 0 ? w.count / rows : 0
+        let perRow = (row + q.groupSize - 1) / q.groupSize
+        guard w.rank >= 1, rows * perRow == q.scales.count else {
+            throw QuantError("group parameters: \(q.scales.count) scales for groups of \(q.groupSize) do not fit a weight of shape \(w.shape)")
+        }
+        var index: [Int] = []
+        index.reserveCapacity(w.count)
+        for r in 0..<rows {
+            for i in 0..<row { index.append(r * perRow + i / q.groupSize) }
+        }
+        return index
     }
 
     // MARK: Activations

@@ -50,6 +50,9 @@ public struct QuantReport: Codable, Sendable {
     public var sizeBytes: Int
     public var fp32SizeBytes: Int
     public var compressionRatio: Double
+    /// Storage bits per quantized weight, scales and zero points included
+    /// (`Quantization.bitsPerWeight`). Absent in reports recorded before it was measured.
+    public var bitsPerWeight: Double?
     public var foldedBatchNorm: [String]
     public var qatTraining: TrainingSummary?
     public var int8: [Int8Result]
@@ -59,7 +62,7 @@ public struct QuantReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case config, fp32Accuracy = "fp32_accuracy", accuracy, layers, sizeBytes = "size_bytes"
-        case fp32SizeBytes = "fp32_size_bytes", compressionRatio = "compression_ratio"
+        case fp32SizeBytes = "fp32_size_bytes", compressionRatio = "compression_ratio", bitsPerWeight = "bits_per_weight"
         case foldedBatchNorm = "folded_batch_norm", qatTraining = "qat_training", int8, sensitivity, learned
     }
 }
@@ -140,7 +143,8 @@ public enum QuantizationStage {
         let report = QuantReport(
             config: config, fp32Accuracy: fp32Accuracy, accuracy: accuracy, layers: layers, sizeBytes: size,
             fp32SizeBytes: fp32Size, compressionRatio: Double(fp32Size) / Double(Swift.max(size, 1)),
-            foldedBatchNorm: folded, qatTraining: training, int8: int8, sensitivity: sensitivity, learned: try learned?.values())
+            bitsPerWeight: Quantization.bitsPerWeight(layers), foldedBatchNorm: folded, qatTraining: training, int8: int8, sensitivity: sensitivity,
+            learned: try learned?.values())
         return (quantized, report)
     }
 
@@ -177,6 +181,9 @@ public enum QuantizationStage {
             try samples.mapValues { values in
                 let sample = values.count > 1 << 20 ? try values.narrowed(0, start: 0, length: 1 << 20) : values
                 let q = try activation.method.quantize(try sample.contiguous(), params: activation.params).qparams
+                guard q.scheme == .affine || q.scheme == .symmetric else {
+                    throw QuantError("static activations need an affine or symmetric activation quantizer (fixed integer ranges); \(activation.method.qualifiedID) reports \(q.scheme.rawValue): use dynamic activations")
+                }
                 guard q.axis == -1, q.scales.count == 1 else {
                     throw QuantError("activation quantizer \(activation.method.qualifiedID) must be per tensor (per_channel = false)")
                 }

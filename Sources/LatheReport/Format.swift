@@ -108,6 +108,7 @@ public enum ReportFormat {
             return Style(scale: 1.0 / (1024 * 1024 * 1024), kind: .fixed(2), suffix: " GiB")
         case _ where name.hasSuffix("_ms"): return Style(kind: .fixed(a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3))
         case ReportMetric.compressionRatio: return Style(kind: .fixed(2), suffix: "×")
+        case ReportMetric.bitsPerWeight: return Style(kind: .fixed(3))
         case _ where name.hasPrefix("speedup_"): return Style(kind: .fixed(2), suffix: "×")
         case _ where name.hasSuffix("_noise"): return Style(scale: 100, kind: .fixed(1), suffix: " %")
         case _ where name.hasPrefix("sparsity"): return Style(scale: 100, kind: .fixed(1), suffix: " %")
@@ -181,6 +182,7 @@ public enum ReportFormat {
         case ReportMetric.sizeBytes: return "Size"
         case ReportMetric.fp32SizeBytes: return "fp32 size"
         case ReportMetric.compressionRatio: return "Compression"
+        case ReportMetric.bitsPerWeight: return "Bits/weight"
         case ReportMetric.params: return "Params"
         case ReportMetric.macs: return "MACs"
         case ReportMetric.latencyB1: return "Latency b1 (ms)"

@@ -326,6 +326,7 @@ struct AggregateColumns: Sendable {
                 stat(ReportMetric.sizeBytes, withCI: false),
                 stat(ReportMetric.compressionRatio, withCI: false),
             ]
+            + (model.metricNames.contains(ReportMetric.bitsPerWeight) ? [stat(ReportMetric.bitsPerWeight, withCI: false)] : [])
             + (latency ? [stat(ReportMetric.latencyB1), stat(ReportMetric.latencyB256)] : [])
     }
 }
@@ -337,7 +338,7 @@ struct TrialColumns {
 
     static let preferred = [
         ReportMetric.accuracy, ReportMetric.accuracyDelta, ReportMetric.flipRate, ReportMetric.klToBaseline,
-        ReportMetric.sizeBytes, ReportMetric.compressionRatio, ReportMetric.latencyB1, ReportMetric.latencyB256,
+        ReportMetric.sizeBytes, ReportMetric.compressionRatio, ReportMetric.bitsPerWeight, ReportMetric.latencyB1, ReportMetric.latencyB256,
         ReportMetric.speedupB1, ReportMetric.speedupB256, ReportMetric.sparsityMasked,
     ]
 

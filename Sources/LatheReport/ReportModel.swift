@@ -172,6 +172,8 @@ public enum ReportMetric {
     public static let sizeBytes = "size_bytes"
     public static let fp32SizeBytes = "fp32_size_bytes"
     public static let compressionRatio = "compression_ratio"
+    /// Storage bits per quantized weight, scales and zero points included (also a layer stat).
+    public static let bitsPerWeight = "bits_per_weight"
     public static let params = "params"
     public static let macs = "macs"
     /// Median ms per forward pass at batch 1 and 256, from the latency phase after the trials.
@@ -217,7 +219,7 @@ public enum ReportMetric {
 
     /// The well-known metrics, in report order.
     public static let preferredOrder = [
-        accuracy, baselineAccuracy, accuracyDelta, flipRate, klToBaseline, sizeBytes, fp32SizeBytes, compressionRatio, params, macs,
+        accuracy, baselineAccuracy, accuracyDelta, flipRate, klToBaseline, sizeBytes, fp32SizeBytes, compressionRatio, bitsPerWeight, params, macs,
         latencyB1, latencyB256, latencyB1Noise, latencyB256Noise,
         speedupB1, lower(speedupB1), upper(speedupB1), speedupB256, lower(speedupB256), upper(speedupB256),
         teacherAccuracy, teacherSizeBytes, teacherLatencyB1, teacherLatencyB256,

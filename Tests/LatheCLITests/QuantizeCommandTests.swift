@@ -21,5 +21,11 @@ struct QuantizeCommandTests {
         let flipRate = try #require(metrics["flipRate"] as? Double)
         #expect(flipRate > 0 && flipRate <= 1, "2-bit weights must change some predictions")
         #expect(try #require(metrics["klToBaseline"] as? Double) > 0)
+        // 2-bit per-tensor weights of mlp with one fp32 scale per layer: 2 + 3 * 32 / weights bits each.
+        let quantization = try #require(document["quantization"] as? [String: Any])
+        let weights = Double(784 * 300 + 300 * 100 + 100 * 10)
+        let bits = try #require(quantization["bits_per_weight"] as? Double)
+        #expect(abs(bits - (2 + 96 / weights)) < 1e-12, "bits_per_weight \(bits)")
+        #expect(run.stdout.contains(String(format: "quantized weights: %.4g bits/weight", 2 + 96 / weights)), "\(run.stdout)")
     }
 }

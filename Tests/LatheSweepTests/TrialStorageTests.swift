@@ -63,6 +63,10 @@ struct TrialStorageTests {
         let bitmaskBound = Double(weights) / 8 + (1 - sparsity) * Double(weights) / 2 + Double(3 * 4 + 4 * 410) + 8
         #expect(size < dense4 && size <= bitmaskBound, "size \(size) B, dense 4-bit \(dense4) B, bitmask bound \(bitmaskBound) B")
         #expect(outcome.metrics["compression_ratio"] == outcome.metrics["fp32_size_bytes"].map { $0 / size })
+        // Storage bits per weight of the ledger (dense, scales included): 4 + 3 fp32 scales over the weights.
+        let bits = try #require(outcome.metrics["bits_per_weight"])
+        #expect(abs(bits - (4 + 96 / Double(weights))) < 1e-12, "bits_per_weight \(bits)")
+        #expect(outcome.layerStats["fc1"]?["bits_per_weight"] == 4 + 32 / Double(784 * 300))
         let format = try #require(outcome.provenance["storage_format"])
         #expect(format.contains("fc1.weight csr-") || format.contains("fc1.weight bitmask"), "\(format)")
     }

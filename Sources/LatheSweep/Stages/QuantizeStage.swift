@@ -35,7 +35,10 @@ struct QuantizeStage: MethodStage {
         trial.replace(q.model, view: QuantizedView(quantized: q, layers: report.layers))
         trial.compressSeconds += timer.methodSeconds(excludingTraining: report.qatTraining?.trainingSeconds ?? 0)
         trial.trainingSeconds += report.qatTraining?.trainingSeconds ?? 0
-        for l in report.layers { trial.layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes)]) { $1 } }
+        for l in report.layers {
+            trial.layers[l.layer, default: [:]].merge(["bits": Double(l.bits), "bytes": Double(l.bytes), "bits_per_weight": l.effectiveBits]) { $1 }
+        }
+        if let bits = report.bitsPerWeight { trial.metrics["bits_per_weight"] = bits }
         for row in report.sensitivity { trial.layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
         // A learnable's final mean per layer, e.g. `weight_step` for an LSQ step size.
         for v in report.learned ?? [] { trial.layers[v.layer, default: [:]]["\(v.role)_\(v.name)"] = v.mean }
