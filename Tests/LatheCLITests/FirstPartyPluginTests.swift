@@ -21,7 +21,6 @@ struct FirstPartyPluginTests {
         #expect(result.status == 0, "\(result.stderr)")
         for id in ["uniform/affine", "uniform/symmetric", "lowbit/binary", "lowbit/ternary", "lowbit/pow2", "lowbit/kmeans", "kd/hinton", "prune/magnitude", "prune/l1-filter", "prune/taylor",
                    "learnable/lsq", "learnable/lsq-channel", "learnable/lsq-plus", "learnable/pact", "distill/dkd", "distill/crd",
-
                    "formats/int_group", "formats/mxfp4", "formats/mxfp8", "formats/fp8"] {
             #expect(result.stdout.contains(id), "missing \(id)")
         }
