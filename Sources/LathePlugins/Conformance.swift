@@ -286,17 +286,22 @@ public struct ConformanceChecker {
         let x = try inputs(seed: 5)[0]
         let (out, q) = try Self.quantizer(method, params)(x)
         let values = try out.scalars(as: Float.self)
+        // One scale per group (rows split into groups of `groupSize`), per channel, or per tensor.
         let channels = q.axis == 0 ? x.shape[0] : 1
-        let per = values.count / channels
+        let row = values.count / Swift.max(channels, 1)
+        let groupSize = q.groupSize > 0 ? Swift.min(q.groupSize, row) : row
+        let unit = q.groupSize > 0 ? "group" : channels > 1 ? "channel" : "tensor"
         var most = 0
         for c in 0..<channels {
-            most = Swift.max(most, Set(values[(c * per)..<((c + 1) * per)]).count)
+            for start in stride(from: c * row, to: (c + 1) * row, by: Swift.max(groupSize, 1)) {
+                most = Swift.max(most, Set(values[start..<Swift.min(start + groupSize, (c + 1) * row)]).count)
+            }
         }
         let allowed = 1 << q.bits
         guard most <= allowed else {
-            throw PluginError("\(most) distinct values in one \(channels > 1 ? "channel" : "tensor"), more than 2^\(q.bits) = \(allowed) for the reported \(q.bits) bits")
+            throw PluginError("\(most) distinct values in one \(unit), more than 2^\(q.bits) = \(allowed) for the reported \(q.bits) bits")
         }
-        return "at most \(most) distinct values per \(channels > 1 ? "channel" : "tensor") (2^\(q.bits) = \(allowed) allowed)"
+        return "at most \(most) distinct values per \(unit) (2^\(q.bits) = \(allowed) allowed)"
     }
 
     private func gradientCheck(_ params: BoundParams) throws -> String {

@@ -8,7 +8,7 @@ import Testing
 struct FirstPartyPluginTests {
     static let registry = PluginCommandTests.root.appendingPathComponent("registry").path
 
-    @Test(arguments: ["uniform", "lowbit", "kd", "prune", "learnable", "distill"])
+    @Test(arguments: ["uniform", "lowbit", "kd", "prune", "learnable", "distill", "formats"])
     func registeredPluginPassesCheck(plugin: String) throws {
         let result = try CLIRunner.run(["plugins", "check", plugin, "--registry", Self.registry])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
