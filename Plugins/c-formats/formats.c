@@ -106,14 +106,7 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
          LATHE_KIND_QUANTIZER, flags, LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, fp8_params, 2,
          (lathe_function)quantize_fp8, NULL, 0, NULL, NULL},
     };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        int32_t status = registrar->register_method(registrar, &methods[i]);
-        if (status != LATHE_OK) {
-            lathe_log(host, 3, "formats: registering a method failed");
-            return status;
-        }
-    }
-    return LATHE_OK;
+    return lathe_register_methods(host, registrar, "formats", methods, sizeof methods / sizeof methods[0]);
 }
 
 static const lathe_plugin formats_plugin = {

@@ -108,17 +108,7 @@ static const lathe_method methods[] = {
 };
 
 static int32_t plugin_init(const lathe_host *host, const lathe_registrar *registrar) {
-    if (registrar == NULL || registrar->register_method == NULL) return LATHE_INVALID_ARGUMENT;
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        int32_t status = registrar->register_method(registrar, &methods[i]);
-        if (status != LATHE_OK) {
-            char message[128];
-            snprintf(message, sizeof message, "learnable: registering learnable/%s failed", methods[i].id);
-            lathe_log(host, 3, message);
-            return status;
-        }
-    }
-    return LATHE_OK;
+    return lathe_register_methods(host, registrar, "learnable", methods, sizeof methods / sizeof methods[0]);
 }
 
 static const lathe_plugin plugin = {

@@ -126,14 +126,7 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
          LATHE_KIND_QUANTIZER, flags, LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, kmeans_params, 3,
          (lathe_function)quantize_kmeans},
     };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        int32_t status = registrar->register_method(registrar, &methods[i]);
-        if (status != LATHE_OK) {
-            lathe_log(host, 3, "lowbit: registering a method failed");
-            return status;
-        }
-    }
-    return LATHE_OK;
+    return lathe_register_methods(host, registrar, "lowbit", methods, sizeof methods / sizeof methods[0]);
 }
 
 static const lathe_plugin lowbit_plugin = {

@@ -87,3 +87,18 @@ int32_t lathe_prepare_quantizer(lathe_call *call, const DLTensor *input, DLTenso
     out->inner = (size_t)count / channels;
     return LATHE_OK;
 }
+
+int32_t lathe_register_methods(const lathe_host *host, const lathe_registrar *registrar, const char *plugin,
+                               const lathe_method *methods, size_t count) {
+    if (registrar == NULL || registrar->register_method == NULL) return LATHE_INVALID_ARGUMENT;
+    for (size_t i = 0; i < count; i++) {
+        int32_t status = registrar->register_method(registrar, &methods[i]);
+        if (status != LATHE_OK) {
+            char message[160];
+            snprintf(message, sizeof message, "%s: registering %s/%s failed", plugin, plugin, methods[i].id ? methods[i].id : "?");
+            lathe_log(host, 3, message);
+            return status;
+        }
+    }
+    return LATHE_OK;
+}

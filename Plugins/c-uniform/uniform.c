@@ -242,14 +242,7 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
          LATHE_KIND_QUANTIZER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC, LATHE_GRANULARITY_NONE,
          LATHE_LOSS_NONE, quantizer_params, 4, (lathe_function)quantize_symmetric},
     };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        int32_t status = registrar->register_method(registrar, &methods[i]);
-        if (status != LATHE_OK) {
-            lathe_log(host, 3, "uniform: registering a method failed");
-            return status;
-        }
-    }
-    return LATHE_OK;
+    return lathe_register_methods(host, registrar, "uniform", methods, sizeof methods / sizeof methods[0]);
 }
 
 static const lathe_plugin uniform_plugin = {

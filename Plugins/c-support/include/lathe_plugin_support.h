@@ -39,6 +39,12 @@ LATHE_SUPPORT_HIDDEN int32_t lathe_failf(lathe_call *call, int32_t status, const
 #endif
     ;
 
+/** Registers `count` methods with `registrar`, in order. A refused one is logged as "PLUGIN:
+ *  registering PLUGIN/ID failed" and its status returned; LATHE_INVALID_ARGUMENT without a
+ *  registrar. The body of a first-party plugin's init. */
+LATHE_SUPPORT_HIDDEN int32_t lathe_register_methods(const lathe_host *host, const lathe_registrar *registrar, const char *plugin,
+                                                    const lathe_method *methods, size_t count);
+
 /** Whether `t` is a float32 CPU tensor with one lane. */
 LATHE_SUPPORT_HIDDEN int lathe_is_f32_cpu(const DLTensor *t);
 
