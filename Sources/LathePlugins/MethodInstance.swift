@@ -238,7 +238,7 @@ public final class MethodInstance: @unchecked Sendable {
                     }
                 }
             } else {
-                learnables = try copies.map { try $0.clone().requiringGrad() }
+                learnables = try copies.map { try $0.detached().clone().requiringGrad() }
             }
             initialized = true
         }

@@ -180,6 +180,15 @@ import Testing
             .contains("learnable 'a' has shape [2]; the value given has [3]"))
         #expect(message { try instance.setLearnables([]) }.contains("0 learnable values for 1 declared (a)"))
         #expect(message { try instance.setLearnables([try Tensor([Float.nan, 1], shape: [2])]) }.contains("the value of learnable 'a' is not finite"))
+        // Restored from another instance's learnables (which require gradients), a fresh
+        // instance's learnables are leaves of their own: gradients reach them.
+        let fresh = MethodInstance(method: gain, params: try gain.bind())
+        try fresh.setLearnables(instance.learnables)
+        let leaf = fresh.learnables[0]
+        #expect(leaf !== tensor && leaf.requiresGrad)
+        try (try leaf * 3).sum().backward()
+        #expect(try leaf.grad?.scalars(as: Float.self) == [3, 3])
+        #expect(tensor.grad == nil)
     }
 
     // MARK: Faults
