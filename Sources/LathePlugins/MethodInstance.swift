@@ -19,6 +19,8 @@ public final class MethodInstance: @unchecked Sendable {
     private let lock = NSLock()
     private let state = StateBuffer()
     private var initialized = false
+    /// The input shapes and axis the learnables' shapes were last checked against.
+    private var checked: (shapes: [[Int]], axis: Int)?
 
     /// Most elements all learnables of one instance may hold together (a guard against a size
     /// hyperparameter or an input that would make them absurdly large).
@@ -72,6 +74,7 @@ public final class MethodInstance: @unchecked Sendable {
         try method.initializeLearnables(inputs, into: values, params: params, context: context, state: state)
         for value in values { try value.requiringGrad() }
         learnables = values
+        checked = nil
         initialized = true
     }
 
@@ -148,10 +151,13 @@ public final class MethodInstance: @unchecked Sendable {
     private func prepare(_ inputs: [Tensor], context: CallContext) throws {
         try initializeLocked(inputs, context: context)
         guard !method.descriptor.learnables.isEmpty else { return }
+        let shapes = inputs.map(\.shape)
+        if let checked, checked.axis == context.axis, checked.shapes == shapes { return }
         let expected = try learnableShapes(inputs, context: context)
         for (index, (value, shape)) in zip(learnables, expected).enumerated() where value.shape != shape {
-            throw PluginError("\(owner): learnable '\(learnableNames[index])' has shape \(value.shape), but its rule gives \(shape) for inputs \(inputs.map(\.shape)) (one instance serves tensors of one shape)")
+            throw PluginError("\(owner): learnable '\(learnableNames[index])' has shape \(value.shape), but its rule gives \(shape) for inputs \(shapes) (one instance serves tensors of one shape)")
         }
+        checked = (shapes, context.axis)
     }
 
     // MARK: Calls
@@ -239,6 +245,7 @@ public final class MethodInstance: @unchecked Sendable {
                 }
             } else {
                 learnables = try copies.map { try $0.detached().clone().requiringGrad() }
+                checked = nil
             }
             initialized = true
         }

@@ -97,6 +97,29 @@ import Testing
             .contains("/tmp/m.toml: key 'methods[1].learnables[0].rule' = \"diagonal\"; expected scalar, per-channel"))
     }
 
+    @Test func aManifestWhoseLearnablesDifferFromTheLibraryIsRefused() throws {
+        let path = try Fixtures.library("learn_scale")
+        let described = try PluginLibrary.load(path: path).descriptor
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-registry-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var manifest = Manifest(file: folder.appendingPathComponent("learn_scale.toml").path, plugin: described,
+                                library: path, sha256: try SHA256.hex(fileAt: path), firstParty: false)
+        try manifest.write()
+        #expect(try Registry.load(try Manifest.read(manifest.file)).descriptor == described)
+        manifest.plugin.methods[0].learnables[0].rule = .perChannel
+        try manifest.write()
+        let text = message { _ = try Registry.load(try Manifest.read(manifest.file)) }
+        #expect(text.contains("differs from \(manifest.file) (learnables of 'lsq': s: scalar vs s: per-channel)"), "\(text)")
+        manifest.plugin = described
+        manifest.plugin.methods[1].hasBackward = false
+        manifest.plugin.methods[1].learnables = []
+        manifest.plugin.methods[1].hasInitLearnables = false
+        try manifest.write()
+        let second = message { _ = try Registry.load(try Manifest.read(manifest.file)) }
+        #expect(second.contains("(learnables of 'gain': a: per-channel vs none)"), "\(second)")
+    }
+
     // MARK: Instances
 
     @Test func aLearnedStepQuantizerInitializesQuantizesAndBackpropagates() throws {
