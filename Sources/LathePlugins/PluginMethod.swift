@@ -257,13 +257,13 @@ public final class PluginMethod: @unchecked Sendable {
     public func quantize(_ input: Tensor, into output: Tensor, params: BoundParams,
                          context: CallContext = CallContext()) throws -> QuantParams {
         try requireNoLearnables()
-        return try quantize(input, into: output, params: params, context: context, learnables: [], state: StateBuffer())
+        return try quantize(input, into: output, params: params, context: context, learnables: [], learnableShapes: [], state: StateBuffer())
     }
 
-    /// The quantizer call with an instance's learnables (contiguous float32, declaration order)
-    /// and state.
+    /// The quantizer call with an instance's learnables (contiguous float32, declaration order,
+    /// of shapes `learnableShapes`) and state.
     func quantize(_ input: Tensor, into output: Tensor, params: BoundParams, context: CallContext,
-                  learnables: [Tensor], state buffer: StateBuffer) throws -> QuantParams {
+                  learnables: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws -> QuantParams {
         try requireKind(.quantizer)
         guard input.dtype == .float32, input.isContiguous, output.dtype == .float32, output.isContiguous else {
             throw PluginError("\(qualifiedID): quantize(into:) takes contiguous float32 tensors")
@@ -273,7 +273,7 @@ public final class PluginMethod: @unchecked Sendable {
             throw PluginError("\(qualifiedID): output shape \(output.shape) differs from input shape \(shape)")
         }
         try validate(context, rank: shape.count, batch: nil)
-        let views = try TensorViews([input, output] + learnables, method: qualifiedID)
+        let views = try TensorViews([input, output] + learnables, known: [shape, shape] + learnableShapes, method: qualifiedID)
         guard views.data(0) == nil || views.data(0) != views.data(1) else {
             throw PluginError("\(qualifiedID): the output must not share the input's storage")
         }
@@ -326,13 +326,13 @@ public final class PluginMethod: @unchecked Sendable {
                      context: CallContext = CallContext()) throws -> (loss: Double, gradient: Tensor) {
         try requireNoLearnables()
         return try loss(student: student, teacher: teacher, labels: labels, params: params, context: context,
-                        learnables: [], learnableGrads: [], state: StateBuffer())
+                        learnables: [], learnableGrads: [], learnableShapes: [], state: StateBuffer())
     }
 
     /// The loss call with an instance's learnables and state; writes the learnables' gradients
     /// into `learnableGrads` (float32, the learnables' shapes).
     func loss(student: Tensor, teacher: Tensor, labels: Tensor, params: BoundParams, context: CallContext,
-              learnables: [Tensor], learnableGrads: [Tensor], state buffer: StateBuffer) throws -> (loss: Double, gradient: Tensor) {
+              learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws -> (loss: Double, gradient: Tensor) {
         try requireKind(.loss)
         let (s, t, y) = try lossOperands(student: student, teacher: teacher, labels: labels)
         let shape = s.shape
@@ -340,7 +340,8 @@ public final class PluginMethod: @unchecked Sendable {
         let gradient = try Tensor.empty(shape)
         var value = Double.nan
         let state = CallState(stateBuffer: buffer)
-        let views = try TensorViews([s, t, y, gradient] + learnables + learnableGrads, method: qualifiedID)
+        let views = try TensorViews([s, t, y, gradient] + learnables + learnableGrads,
+                                    known: [shape, nil, nil, shape] + learnableShapes + learnableShapes, method: qualifiedID)
         try withExtendedLifetime(views) {
             try withUnsafeMutablePointer(to: &value) { lv in
                 try invoke([.input("student", views[0]), .input("teacher", views[1]), .input("labels", views[2]),
@@ -382,10 +383,12 @@ public final class PluginMethod: @unchecked Sendable {
 
     /// [1.1] The quantizer's `backward`: writes dL/d(input) into `gradInput` and dL/d(learnable)
     /// into `learnableGrads`, given dL/d(output) (contiguous float32, the input's shape).
-    func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, params: BoundParams, context: CallContext,
-                  learnables: [Tensor], learnableGrads: [Tensor], state buffer: StateBuffer) throws {
+    /// `shape` is the input's and the input gradient's; `learnableShapes` the learnables' and their gradients'.
+    func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, shape: [Int], params: BoundParams, context: CallContext,
+                  learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws {
         try requireKind(.quantizer)
-        let views = try TensorViews([input, gradOutput, gradInput] + learnables + learnableGrads, method: qualifiedID)
+        let views = try TensorViews([input, gradOutput, gradInput] + learnables + learnableGrads,
+                                    known: [shape, nil, shape] + learnableShapes + learnableShapes, method: qualifiedID)
         guard views.shapes[1] == views.shapes[0], views.shapes[2] == views.shapes[0] else {
             throw PluginError("\(qualifiedID) backward: the output gradient has shape \(views.shapes[1]); expected the input's \(views.shapes[0])")
         }

@@ -13,7 +13,9 @@ final class TensorViews {
     private let extents: UnsafeMutablePointer<Int64>
 
     /// Views of `tensors`, each contiguous (`method` names the call in the message otherwise).
-    init(_ tensors: [Tensor], method: String) throws {
+    /// `known` gives the shapes the caller already has (nil entries, or no array, are asked of
+    /// the tensor: a shape query costs as much as the rest of a view).
+    init(_ tensors: [Tensor], known: [[Int]?] = [], method: String) throws {
         let types = try tensors.enumerated().map { index, tensor in
             guard tensor.isContiguous, let type = tensor.dtype.dlDataType else {
                 throw PluginError("\(method): internal error: tensor \(index) is not a contiguous DLPack-compatible tensor")
@@ -22,7 +24,7 @@ final class TensorViews {
         }
         let data = try tensors.map { try $0.withUnsafeMutableRawPointer { $0 } }
         self.tensors = tensors
-        shapes = tensors.map(\.shape)
+        shapes = tensors.indices.map { known.indices.contains($0) ? known[$0] ?? tensors[$0].shape : tensors[$0].shape }
         let dimensions = shapes.reduce(0) { $0 + $1.count }
         views = .allocate(capacity: Swift.max(tensors.count, 1))
         extents = .allocate(capacity: Swift.max(2 * dimensions, 1))
