@@ -71,7 +71,7 @@ final class FFIEntry: @unchecked Sendable {
 
     /// Calls the function with `call`, `pointers` and `params` (already checked against the
     /// declaration); returns its status.
-    func call(_ call: UnsafeMutablePointer<lathe_call>, _ pointers: [UnsafeMutableRawPointer?], _ params: BoundParams) -> Int32 {
+    func call(_ call: UnsafeMutablePointer<lathe_call>, _ pointers: ArraySlice<UnsafeMutableRawPointer?>, _ params: BoundParams) -> Int32 {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: argumentCount) { slots in
             withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: argumentCount) { values in
                 let base = UnsafeMutableRawPointer(slots.baseAddress ?? UnsafeMutablePointer<UInt64>.allocate(capacity: 0))
@@ -188,7 +188,8 @@ public final class PluginMethod: @unchecked Sendable {
         call.host = HostTable.shared
         call.host_private = Unmanaged.passUnretained(state).toOpaque()
         call.learnable_count = UInt32(descriptor.learnables.count)
-        let status = try CallGuard.run(arguments + learnables + learnableOutputs, method: label) { pointers in
+        let guarded = learnables.isEmpty && learnableOutputs.isEmpty ? arguments : arguments + learnables + learnableOutputs
+        let status = try CallGuard.run(guarded, method: label) { pointers in
             withExtendedLifetime(state) {
                 inputViews.withUnsafeBufferPointer { inputs in
                     outputViews.withUnsafeBufferPointer { outputs in
@@ -196,7 +197,7 @@ public final class PluginMethod: @unchecked Sendable {
                         call.learnable_outputs = outputViews.isEmpty ? nil : outputs.baseAddress
                         return context.withFields(of: &call) { call in
                             withUnsafeMutablePointer(to: &call) { callPointer in
-                                let fixed = Array(pointers.prefix(arguments.count))
+                                let fixed = pointers.prefix(arguments.count)
                                 if descriptor.flags.contains(.threadSafe) {
                                     return function.call(callPointer, fixed, params)
                                 }
@@ -208,7 +209,7 @@ public final class PluginMethod: @unchecked Sendable {
             }
         }
         try check(status, state, label: label)
-        try CallGuard.verifyOutputs(arguments + learnableOutputs, method: label)
+        try CallGuard.verifyOutputs(guarded, method: label)
     }
 
     private static func matches(_ argument: CArgument, _ type: ParamType) -> Bool {
