@@ -19,6 +19,10 @@ public final class MethodInstance: @unchecked Sendable {
     private let lock = NSLock()
     private let state = StateBuffer()
     private var initialized = false
+    /// The input shapes and axis the learnables' shapes were last checked against.
+    private var checked: (shapes: [[Int]], axis: Int)?
+    /// The learnables' shapes (asked of the tensors once, not on every call).
+    private var shapes: [[Int]] = []
 
     /// Most elements all learnables of one instance may hold together (a guard against a size
     /// hyperparameter or an input that would make them absurdly large).
@@ -72,6 +76,8 @@ public final class MethodInstance: @unchecked Sendable {
         try method.initializeLearnables(inputs, into: values, params: params, context: context, state: state)
         for value in values { try value.requiringGrad() }
         learnables = values
+        self.shapes = shapes
+        checked = nil
         initialized = true
     }
 
@@ -145,13 +151,15 @@ public final class MethodInstance: @unchecked Sendable {
 
     /// Initializes on `inputs` if needed, then checks that the rules still give the learnables'
     /// shapes (a learnable fixed for one weight cannot serve a tensor of another shape).
-    private func prepare(_ inputs: [Tensor], context: CallContext) throws {
+    private func prepare(_ inputs: [Tensor], shapes inputShapes: [[Int]], context: CallContext) throws {
         try initializeLocked(inputs, context: context)
         guard !method.descriptor.learnables.isEmpty else { return }
+        if let checked, checked.axis == context.axis, checked.shapes == inputShapes { return }
         let expected = try learnableShapes(inputs, context: context)
-        for (index, (value, shape)) in zip(learnables, expected).enumerated() where value.shape != shape {
-            throw PluginError("\(owner): learnable '\(learnableNames[index])' has shape \(value.shape), but its rule gives \(shape) for inputs \(inputs.map(\.shape)) (one instance serves tensors of one shape)")
+        for (index, (shape, rule)) in zip(shapes, expected).enumerated() where shape != rule {
+            throw PluginError("\(owner): learnable '\(learnableNames[index])' has shape \(shape), but its rule gives \(rule) for inputs \(inputShapes) (one instance serves tensors of one shape)")
         }
+        checked = (inputShapes, context.axis)
     }
 
     // MARK: Calls
@@ -161,10 +169,12 @@ public final class MethodInstance: @unchecked Sendable {
     public func quantize(_ input: Tensor, context: CallContext) throws -> (output: Tensor, qparams: QuantParams) {
         try requireKind(.quantizer)
         let x = try PluginMethod.float32(input, role: "input")
+        let shape = x.shape
         return try serialized {
-            try prepare([x], context: context)
-            let output = try Tensor.empty(x.shape)
-            let q = try method.quantize(x, into: output, params: params, context: context, learnables: learnables, state: state)
+            try prepare([x], shapes: [shape], context: context)
+            let output = try Tensor.empty(shape)
+            let q = try method.quantize(x, into: output, params: params, context: context, learnables: learnables,
+                                        learnableShapes: shapes, state: state)
             return (output, q)
         }
     }
@@ -178,12 +188,13 @@ public final class MethodInstance: @unchecked Sendable {
         }
         let x = try PluginMethod.float32(input, role: "input")
         let g = try PluginMethod.float32(gradOutput, role: "output gradient")
+        let shape = x.shape
         return try serialized {
-            try prepare([x], context: context)
-            let gradInput = try Tensor.empty(x.shape)
-            let grads = try learnables.map { try Tensor.empty($0.shape) }
-            try method.backward(input: x, gradOutput: g, gradInput: gradInput, params: params, context: context,
-                                learnables: learnables, learnableGrads: grads, state: state)
+            try prepare([x], shapes: [shape], context: context)
+            let gradInput = try Tensor.empty(shape)
+            let grads = try shapes.map { try Tensor.empty($0) }
+            try method.backward(input: x, gradOutput: g, gradInput: gradInput, shape: shape, params: params, context: context,
+                                learnables: learnables, learnableGrads: grads, learnableShapes: shapes, state: state)
             return (gradInput, grads)
         }
     }
@@ -196,10 +207,10 @@ public final class MethodInstance: @unchecked Sendable {
         try requireKind(.loss)
         let (s, t, y) = try method.lossOperands(student: student, teacher: teacher, labels: labels)
         return try serialized {
-            try prepare([s, t], context: context)
-            let grads = try learnables.map { try Tensor.empty($0.shape) }
+            try prepare([s, t], shapes: [s.shape, t.shape], context: context)
+            let grads = try shapes.map { try Tensor.empty($0) }
             let (value, gradient) = try method.loss(student: s, teacher: t, labels: y, params: params, context: context,
-                                                    learnables: learnables, learnableGrads: grads, state: state)
+                                                    learnables: learnables, learnableGrads: grads, learnableShapes: shapes, state: state)
             return (value, gradient, grads)
         }
     }
@@ -238,7 +249,9 @@ public final class MethodInstance: @unchecked Sendable {
                     }
                 }
             } else {
-                learnables = try copies.map { try $0.clone().requiringGrad() }
+                learnables = try copies.map { try $0.detached().clone().requiringGrad() }
+                shapes = learnables.map(\.shape)
+                checked = nil
             }
             initialized = true
         }

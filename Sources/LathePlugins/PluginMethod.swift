@@ -71,7 +71,7 @@ final class FFIEntry: @unchecked Sendable {
 
     /// Calls the function with `call`, `pointers` and `params` (already checked against the
     /// declaration); returns its status.
-    func call(_ call: UnsafeMutablePointer<lathe_call>, _ pointers: [UnsafeMutableRawPointer?], _ params: BoundParams) -> Int32 {
+    func call(_ call: UnsafeMutablePointer<lathe_call>, _ pointers: ArraySlice<UnsafeMutableRawPointer?>, _ params: BoundParams) -> Int32 {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: argumentCount) { slots in
             withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: argumentCount) { values in
                 let base = UnsafeMutableRawPointer(slots.baseAddress ?? UnsafeMutablePointer<UInt64>.allocate(capacity: 0))
@@ -114,17 +114,27 @@ public final class PluginMethod: @unchecked Sendable {
     /// What the method declared.
     public let descriptor: MethodDescriptor
     /// `plugin/method`.
-    public var qualifiedID: String { "\(plugin)/\(descriptor.id)" }
+    public let qualifiedID: String
 
     private let forward: FFIEntry
     private let initializer: FFIEntry?
     private let backwardEntry: FFIEntry?
     private let serial = Mutex<Void>(())
+    // Names of the call's parts in error messages, made once (a call formats none unless it fails).
+    private let labels: [String]
+    private let learnableInputRoles: [String]
+    private let learnableOutputRoles: [String: [String]]
 
     init(plugin: String, descriptor: MethodDescriptor, entries: MethodEntries) throws {
         self.plugin = plugin
         self.descriptor = descriptor
         let owner = "\(plugin)/\(descriptor.id)"
+        qualifiedID = owner
+        labels = [MethodEntry.forward, .initLearnables, .backward].map { $0.label(owner) }
+        learnableInputRoles = descriptor.learnables.map { "learnable '\($0.name)'" }
+        learnableOutputRoles = Dictionary(uniqueKeysWithValues: ["gradient", "initial value"].map { kind in
+            (kind, descriptor.learnables.map { "\(kind) for learnable '\($0.name)'" })
+        })
         func entry(_ function: lathe_function?, _ kind: MethodEntry) throws -> FFIEntry? {
             try function.map { try FFIEntry(function: $0, pointers: kind.pointerArguments(descriptor.kind), params: descriptor.params, owner: owner) }
         }
@@ -150,16 +160,16 @@ public final class PluginMethod: @unchecked Sendable {
     /// reported. Every typed call goes through here.
     func invoke(_ arguments: [CallArgument], entry: MethodEntry = .forward, params: BoundParams, state: CallState,
                 context: CallContext, learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
-        let label = entry.label(qualifiedID)
         let function: FFIEntry
+        let label: String
         switch entry {
-        case .forward: function = forward
+        case .forward: (function, label) = (forward, labels[0])
         case .initLearnables:
             guard let initializer else { throw PluginError("\(qualifiedID) has no init_learnables") }
-            function = initializer
+            (function, label) = (initializer, labels[1])
         case .backward:
             guard let backwardEntry else { throw PluginError("\(qualifiedID) has no backward") }
-            function = backwardEntry
+            (function, label) = (backwardEntry, labels[2])
         }
         guard arguments.count == function.leading - 1 else {
             throw PluginError("\(label): internal error: \(arguments.count) fixed arguments for a \(descriptor.kind.rawValue)")
@@ -178,7 +188,8 @@ public final class PluginMethod: @unchecked Sendable {
         call.host = HostTable.shared
         call.host_private = Unmanaged.passUnretained(state).toOpaque()
         call.learnable_count = UInt32(descriptor.learnables.count)
-        let status = try CallGuard.run(arguments + learnables + learnableOutputs, method: label) { pointers in
+        let guarded = learnables.isEmpty && learnableOutputs.isEmpty ? arguments : arguments + learnables + learnableOutputs
+        let status = try CallGuard.run(guarded, method: label) { pointers in
             withExtendedLifetime(state) {
                 inputViews.withUnsafeBufferPointer { inputs in
                     outputViews.withUnsafeBufferPointer { outputs in
@@ -186,7 +197,7 @@ public final class PluginMethod: @unchecked Sendable {
                         call.learnable_outputs = outputViews.isEmpty ? nil : outputs.baseAddress
                         return context.withFields(of: &call) { call in
                             withUnsafeMutablePointer(to: &call) { callPointer in
-                                let fixed = Array(pointers.prefix(arguments.count))
+                                let fixed = pointers.prefix(arguments.count)
                                 if descriptor.flags.contains(.threadSafe) {
                                     return function.call(callPointer, fixed, params)
                                 }
@@ -198,7 +209,7 @@ public final class PluginMethod: @unchecked Sendable {
             }
         }
         try check(status, state, label: label)
-        try CallGuard.verifyOutputs(arguments + learnableOutputs, method: label)
+        try CallGuard.verifyOutputs(guarded, method: label)
     }
 
     private static func matches(_ argument: CArgument, _ type: ParamType) -> Bool {
@@ -247,13 +258,13 @@ public final class PluginMethod: @unchecked Sendable {
     public func quantize(_ input: Tensor, into output: Tensor, params: BoundParams,
                          context: CallContext = CallContext()) throws -> QuantParams {
         try requireNoLearnables()
-        return try quantize(input, into: output, params: params, context: context, learnables: [], state: StateBuffer())
+        return try quantize(input, into: output, params: params, context: context, learnables: [], learnableShapes: [], state: StateBuffer())
     }
 
-    /// The quantizer call with an instance's learnables (contiguous float32, declaration order)
-    /// and state.
+    /// The quantizer call with an instance's learnables (contiguous float32, declaration order,
+    /// of shapes `learnableShapes`) and state.
     func quantize(_ input: Tensor, into output: Tensor, params: BoundParams, context: CallContext,
-                  learnables: [Tensor], state buffer: StateBuffer) throws -> QuantParams {
+                  learnables: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws -> QuantParams {
         try requireKind(.quantizer)
         guard input.dtype == .float32, input.isContiguous, output.dtype == .float32, output.isContiguous else {
             throw PluginError("\(qualifiedID): quantize(into:) takes contiguous float32 tensors")
@@ -263,17 +274,15 @@ public final class PluginMethod: @unchecked Sendable {
             throw PluginError("\(qualifiedID): output shape \(output.shape) differs from input shape \(shape)")
         }
         try validate(context, rank: shape.count, batch: nil)
-        let aliased = try input.withUnsafeMutableRawPointer { x in try output.withUnsafeMutableRawPointer { $0 == x && x != nil } }
-        guard !aliased else { throw PluginError("\(qualifiedID): the output must not share the input's storage") }
+        let views = try TensorViews([input, output] + learnables, known: [shape, shape] + learnableShapes, method: qualifiedID)
+        guard views.data(0) == nil || views.data(0) != views.data(1) else {
+            throw PluginError("\(qualifiedID): the output must not share the input's storage")
+        }
         let state = CallState(stateBuffer: buffer)
         state.inputShape = shape
-        try input.withDLTensor { xin in
-            try output.withDLTensor { out in
-                try withLearnableViews(learnables, output: nil) { values in
-                    try invoke([.input("input", xin), .output("output", out)], params: params, state: state,
-                               context: context, learnables: values)
-                }
-            }
+        try withExtendedLifetime(views) {
+            try invoke([.input("input", views[0]), .output("output", views[1])], params: params, state: state,
+                       context: context, learnables: try learnableArguments(views, from: 2, count: learnables.count, output: nil))
         }
         guard let qparams = state.qparams else {
             throw PluginError("\(qualifiedID) did not report its quantization parameters (host->report_qparams)")
@@ -318,34 +327,28 @@ public final class PluginMethod: @unchecked Sendable {
                      context: CallContext = CallContext()) throws -> (loss: Double, gradient: Tensor) {
         try requireNoLearnables()
         return try loss(student: student, teacher: teacher, labels: labels, params: params, context: context,
-                        learnables: [], learnableGrads: [], state: StateBuffer())
+                        learnables: [], learnableGrads: [], learnableShapes: [], state: StateBuffer())
     }
 
     /// The loss call with an instance's learnables and state; writes the learnables' gradients
     /// into `learnableGrads` (float32, the learnables' shapes).
     func loss(student: Tensor, teacher: Tensor, labels: Tensor, params: BoundParams, context: CallContext,
-              learnables: [Tensor], learnableGrads: [Tensor], state buffer: StateBuffer) throws -> (loss: Double, gradient: Tensor) {
+              learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws -> (loss: Double, gradient: Tensor) {
         try requireKind(.loss)
         let (s, t, y) = try lossOperands(student: student, teacher: teacher, labels: labels)
-        try validate(context, rank: s.rank, batch: s.shape[0])
-        let gradient = try Tensor.empty(s.shape)
+        let shape = s.shape
+        try validate(context, rank: shape.count, batch: shape[0])
+        let gradient = try Tensor.empty(shape)
         var value = Double.nan
         let state = CallState(stateBuffer: buffer)
-        try s.withDLTensor { sv in
-            try t.withDLTensor { tv in
-                try y.withDLTensor { yv in
-                    try gradient.withDLTensor { gv in
-                        try withUnsafeMutablePointer(to: &value) { lv in
-                            try withLearnableViews(learnables, output: nil) { values in
-                                try withLearnableViews(learnableGrads, output: "gradient") { grads in
-                                    try invoke([.input("student", sv), .input("teacher", tv), .input("labels", yv),
-                                                .scalar("loss", lv), .output("student gradient", gv)], params: params, state: state,
-                                               context: context, learnables: values, learnableOutputs: grads)
-                                }
-                            }
-                        }
-                    }
-                }
+        let views = try TensorViews([s, t, y, gradient] + learnables + learnableGrads,
+                                    known: [shape, nil, nil, shape] + learnableShapes + learnableShapes, method: qualifiedID)
+        try withExtendedLifetime(views) {
+            try withUnsafeMutablePointer(to: &value) { lv in
+                try invoke([.input("student", views[0]), .input("teacher", views[1]), .input("labels", views[2]),
+                            .scalar("loss", lv), .output("student gradient", views[3])], params: params, state: state, context: context,
+                           learnables: try learnableArguments(views, from: 4, count: learnables.count, output: nil),
+                           learnableOutputs: try learnableArguments(views, from: 4 + learnables.count, count: learnableGrads.count, output: "gradient"))
             }
         }
         return (value, gradient)
@@ -372,31 +375,31 @@ public final class PluginMethod: @unchecked Sendable {
         try validate(context, rank: inputs.first?.rank ?? 0, batch: descriptor.kind == .loss ? inputs.first?.shape.first : nil)
         let roles = descriptor.kind == .loss ? ["student", "teacher"] : ["input"]
         let state = CallState(stateBuffer: buffer)
-        try Self.withViews(inputs) { views in
-            try withLearnableViews(values, output: "initial value") { outputs in
-                try invoke(zip(roles, views).map { CallArgument.input($0, $1) }, entry: .initLearnables, params: params, state: state,
-                           context: context, learnableOutputs: outputs)
-            }
+        let views = try TensorViews(inputs + values, method: qualifiedID)
+        try withExtendedLifetime(views) {
+            try invoke(roles.indices.map { CallArgument.input(roles[$0], views[$0]) }, entry: .initLearnables, params: params, state: state,
+                       context: context, learnableOutputs: try learnableArguments(views, from: inputs.count, count: values.count, output: "initial value"))
         }
     }
 
     /// [1.1] The quantizer's `backward`: writes dL/d(input) into `gradInput` and dL/d(learnable)
     /// into `learnableGrads`, given dL/d(output) (contiguous float32, the input's shape).
-    func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, params: BoundParams, context: CallContext,
-                  learnables: [Tensor], learnableGrads: [Tensor], state buffer: StateBuffer) throws {
+    /// `shape` is the input's and the input gradient's; `learnableShapes` the learnables' and their gradients'.
+    func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, shape: [Int], params: BoundParams, context: CallContext,
+                  learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws {
         try requireKind(.quantizer)
-        guard gradOutput.shape == input.shape, gradInput.shape == input.shape else {
-            throw PluginError("\(qualifiedID) backward: the output gradient has shape \(gradOutput.shape); expected the input's \(input.shape)")
+        let views = try TensorViews([input, gradOutput, gradInput] + learnables + learnableGrads,
+                                    known: [shape, nil, shape] + learnableShapes + learnableShapes, method: qualifiedID)
+        guard views.shapes[1] == views.shapes[0], views.shapes[2] == views.shapes[0] else {
+            throw PluginError("\(qualifiedID) backward: the output gradient has shape \(views.shapes[1]); expected the input's \(views.shapes[0])")
         }
-        try validate(context, rank: input.rank, batch: nil)
+        try validate(context, rank: views.shapes[0].count, batch: nil)
         let state = CallState(stateBuffer: buffer)
-        try Self.withViews([input, gradOutput, gradInput]) { views in
-            try withLearnableViews(learnables, output: nil) { values in
-                try withLearnableViews(learnableGrads, output: "gradient") { grads in
-                    try invoke([.input("input", views[0]), .input("output gradient", views[1]), .output("input gradient", views[2])],
-                               entry: .backward, params: params, state: state, context: context, learnables: values, learnableOutputs: grads)
-                }
-            }
+        try withExtendedLifetime(views) {
+            try invoke([.input("input", views[0]), .input("output gradient", views[1]), .output("input gradient", views[2])],
+                       entry: .backward, params: params, state: state, context: context,
+                       learnables: try learnableArguments(views, from: 3, count: learnables.count, output: nil),
+                       learnableOutputs: try learnableArguments(views, from: 3 + learnables.count, count: learnableGrads.count, output: "gradient"))
         }
     }
 
@@ -413,26 +416,16 @@ public final class PluginMethod: @unchecked Sendable {
         }
     }
 
-    /// `tensors` (the learnables, in declaration order) as guarded call arguments: read-only
-    /// inputs when `output` is nil, else outputs named "<output> of learnable 'name'".
-    private func withLearnableViews<R>(_ tensors: [Tensor], output: String?, _ body: ([CallArgument]) throws -> R) throws -> R {
-        let names = descriptor.learnables.map(\.name)
-        return try Self.withViews(tensors) { views in
-            try body(views.enumerated().map { index, view in
-                let name = names.indices.contains(index) ? names[index] : "#\(index)"
-                if let output { return .output("\(output) for learnable '\(name)'", view) }
-                return .input("learnable '\(name)'", view)
-            })
+    /// Views `from..<from + count` of `views` (the learnables, in declaration order) as guarded
+    /// call arguments: read-only inputs when `output` is nil, else outputs named
+    /// "<output> for learnable 'name'".
+    private func learnableArguments(_ views: TensorViews, from: Int, count: Int, output: String?) throws -> [CallArgument] {
+        guard count > 0 else { return [] }
+        let roles = output.flatMap { learnableOutputRoles[$0] } ?? learnableInputRoles
+        guard count == roles.count else {
+            throw PluginError("\(qualifiedID): internal error: \(count) learnable tensors for \(roles.count) declared")
         }
-    }
-
-    /// DLPack views of `tensors`, all alive for `body`.
-    static func withViews<R>(_ tensors: [Tensor], _ body: ([UnsafeMutablePointer<DLTensor>]) throws -> R) throws -> R {
-        func nest(_ index: Int, _ views: [UnsafeMutablePointer<DLTensor>]) throws -> R {
-            guard index < tensors.count else { return try body(views) }
-            return try tensors[index].withDLTensor { try nest(index + 1, views + [$0]) }
-        }
-        return try nest(0, [])
+        return roles.indices.map { i in output == nil ? .input(roles[i], views[from + i]) : .output(roles[i], views[from + i]) }
     }
 
     private func requireKind(_ kind: MethodKind) throws {

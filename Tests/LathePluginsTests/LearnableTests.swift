@@ -97,6 +97,29 @@ import Testing
             .contains("/tmp/m.toml: key 'methods[1].learnables[0].rule' = \"diagonal\"; expected scalar, per-channel"))
     }
 
+    @Test func aManifestWhoseLearnablesDifferFromTheLibraryIsRefused() throws {
+        let path = try Fixtures.library("learn_scale")
+        let described = try PluginLibrary.load(path: path).descriptor
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-registry-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var manifest = Manifest(file: folder.appendingPathComponent("learn_scale.toml").path, plugin: described,
+                                library: path, sha256: try SHA256.hex(fileAt: path), firstParty: false)
+        try manifest.write()
+        #expect(try Registry.load(try Manifest.read(manifest.file)).descriptor == described)
+        manifest.plugin.methods[0].learnables[0].rule = .perChannel
+        try manifest.write()
+        let text = message { _ = try Registry.load(try Manifest.read(manifest.file)) }
+        #expect(text.contains("differs from \(manifest.file) (learnables of 'lsq': s: scalar vs s: per-channel)"), "\(text)")
+        manifest.plugin = described
+        manifest.plugin.methods[1].hasBackward = false
+        manifest.plugin.methods[1].learnables = []
+        manifest.plugin.methods[1].hasInitLearnables = false
+        try manifest.write()
+        let second = message { _ = try Registry.load(try Manifest.read(manifest.file)) }
+        #expect(second.contains("(learnables of 'gain': a: per-channel vs none)"), "\(second)")
+    }
+
     // MARK: Instances
 
     @Test func aLearnedStepQuantizerInitializesQuantizesAndBackpropagates() throws {
@@ -180,6 +203,15 @@ import Testing
             .contains("learnable 'a' has shape [2]; the value given has [3]"))
         #expect(message { try instance.setLearnables([]) }.contains("0 learnable values for 1 declared (a)"))
         #expect(message { try instance.setLearnables([try Tensor([Float.nan, 1], shape: [2])]) }.contains("the value of learnable 'a' is not finite"))
+        // Restored from another instance's learnables (which require gradients), a fresh
+        // instance's learnables are leaves of their own: gradients reach them.
+        let fresh = MethodInstance(method: gain, params: try gain.bind())
+        try fresh.setLearnables(instance.learnables)
+        let leaf = fresh.learnables[0]
+        #expect(leaf !== tensor && leaf.requiresGrad)
+        try (try leaf * 3).sum().backward()
+        #expect(try leaf.grad?.scalars(as: Float.self) == [3, 3])
+        #expect(tensor.grad == nil)
     }
 
     // MARK: Faults

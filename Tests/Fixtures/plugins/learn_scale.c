@@ -11,7 +11,9 @@
  * `learn_scale/gain`: a smooth one with a PER_CHANNEL learnable `a` on call->axis:
  *   y = a[c] x; init a = 1; backward dx = a[c] g, da[c] = sum over the channel of g x.
  *   Reports SYMMETRIC, 16 bits, scale 1.
- * Both are deterministic and thread-safe.
+ * Both are deterministic and thread-safe. Rounding is to nearest, ties to even, by adding and
+ * subtracting 1.5 * 2^23 (float) or 1.5 * 2^52 (double) to a value already clamped to the range:
+ * exact there, and a loop the compiler vectorizes (the benchmark times the host, not libm).
  *
  * Build: cc -shared -fPIC -I Sources/CLathePlugin/include -o liblearn_scale.so learn_scale.c -lm
  */
@@ -60,10 +62,10 @@ static int32_t lsq(lathe_call *call, const DLTensor *input, DLTensor *output, in
     float *y = (float *)output->data;
     int64_t n = count(input);
     for (int64_t i = 0; i < n; i++) {
-        float v = nearbyintf(x[i] / s);
-        if (v < -qn) v = -qn;
-        if (v > qp) v = qp;
-        y[i] = v * s;
+        float v = x[i] / s;
+        v = v < -qn ? -qn : v;
+        v = v > qp ? qp : v;
+        y[i] = ((v + 12582912.0f) - 12582912.0f) * s;
     }
     return report(call, bits, -(int32_t)qn, (int32_t)qp, &s);
 }
@@ -86,7 +88,7 @@ static int32_t lsq_backward(lathe_call *call, const DLTensor *input, const DLTen
             ds += (double)g[i] * qp;
         } else {
             dx[i] = g[i];
-            ds += (double)g[i] * (nearbyint(v) - v);
+            ds += (double)g[i] * (((v + 6755399441055744.0) - 6755399441055744.0) - v);
         }
     }
     *(float *)call->learnable_outputs[0]->data = (float)(ds / sqrt((double)(n > 0 ? n : 1) * qp));
