@@ -21,10 +21,12 @@ struct DistillCommandTests {
         #expect(result.stdout.contains("result: PASS"), "\(result.stdout)")
         #expect(!result.stdout.contains("FAIL"), "\(result.stdout)")
         if plugin == "distill" {
-            for id in ["hint", "attention", "rkd-distance", "rkd-angle", "sp"] {
+            let ids = ["hint", "attention", "rkd-distance", "rkd-angle", "sp", "dkd", "crd"]
+            for id in ids {
                 #expect(result.stdout.contains("distill/\(id) (loss)"), "\(id) missing")
             }
-            #expect(result.stdout.components(separatedBy: "pass  gradient vs finite differences").count == 6)
+            // One gradient check per loss (CRD's covers its learnables too).
+            #expect(result.stdout.components(separatedBy: "pass  gradient vs finite differences").count == ids.count + 1)
         }
     }
 
