@@ -27,6 +27,27 @@ enum ABIStruct {
         return storage.load(as: T.self)
     }
 
+    /// The `count` structs of an array a plugin wrote (a method's params, its learnables), strided
+    /// by the size its first element declares, as this host's layout. The stride must be at
+    /// least `minimum` (the struct's size in the minor version that introduced it) and every
+    /// element's header must repeat it with this major version; an error names `owner`, the
+    /// struct, the element and the version (`names`: struct, element, version).
+    static func readArray<T>(_ base: UnsafeRawPointer, count: Int, as type: T.Type, minimum: Int,
+                             names: (structure: String, element: String, version: String), owner: String) throws -> [T] {
+        let stride = Int(head(base).size)
+        guard stride >= minimum else {
+            throw PluginError("\(owner): malformed \(names.structure) (size \(stride), expected at least \(minimum) (ABI \(names.version)))")
+        }
+        return try (0..<count).map { index in
+            let element = base.advanced(by: index * stride)
+            let h = head(element)
+            guard Int(h.abi_major) == ABI.major, Int(h.size) == stride else {
+                throw PluginError("\(owner): \(names.element) \(index) has a malformed header (ABI \(h.abi_major), size \(h.size))")
+            }
+            return read(element, as: type, declared: stride)
+        }
+    }
+
     /// The declared size of the struct whose `lathe_head` is at `pointer` (the head is in every
     /// version, so reading it alone is always in bounds).
     static func head(_ pointer: UnsafeRawPointer) -> lathe_head {

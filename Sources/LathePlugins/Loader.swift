@@ -192,17 +192,9 @@ private final class Registration {
         var params: [ParamSpec] = []
         if m.param_count > 0 {
             guard let base = m.params else { throw PluginError("\(owner): param_count \(m.param_count) but params is NULL") }
-            // Arrays of size-prefixed structs are strided by the size their writer compiled.
-            let stride = Int(ABIStruct.head(UnsafeRawPointer(base)).size)
-            guard stride >= ABIStruct.param1_0 else {
-                throw PluginError("\(owner): malformed lathe_param (size \(stride), expected at least \(ABIStruct.param1_0) (ABI 1.0))")
-            }
-            let raw = UnsafeRawPointer(base)
-            for index in 0..<Int(m.param_count) {
-                let p = ABIStruct.read(raw.advanced(by: index * stride), as: lathe_param.self, declared: stride)
-                guard Int(p.head.abi_major) == ABI.major, Int(p.head.size) == stride else {
-                    throw PluginError("\(owner): parameter \(index) has a malformed header (ABI \(p.head.abi_major), size \(p.head.size))")
-                }
+            let declared = try ABIStruct.readArray(UnsafeRawPointer(base), count: Int(m.param_count), as: lathe_param.self,
+                                                   minimum: ABIStruct.param1_0, names: ("lathe_param", "parameter", "1.0"), owner: owner)
+            for (index, p) in declared.enumerated() {
                 guard let namePointer = p.name else { throw PluginError("\(owner): parameter \(index) has a NULL name") }
                 let name = String(cString: namePointer)
                 guard let type = ParamType(code: p.type) else {
@@ -243,17 +235,10 @@ private final class Registration {
         guard let base = m.learnables else {
             throw PluginError("\(owner): learnable_count \(m.learnable_count) but learnables is NULL")
         }
-        let raw = UnsafeRawPointer(base)
-        let stride = Int(ABIStruct.head(raw).size)
-        guard stride >= ABIStruct.learnable1_1 else {
-            throw PluginError("\(owner): malformed lathe_learnable (size \(stride), expected at least \(ABIStruct.learnable1_1) (ABI 1.1))")
-        }
+        let declared = try ABIStruct.readArray(UnsafeRawPointer(base), count: Int(m.learnable_count), as: lathe_learnable.self,
+                                               minimum: ABIStruct.learnable1_1, names: ("lathe_learnable", "learnable", "1.1"), owner: owner)
         var learnables: [LearnableDescriptor] = []
-        for index in 0..<Int(m.learnable_count) {
-            let l = ABIStruct.read(raw.advanced(by: index * stride), as: lathe_learnable.self, declared: stride)
-            guard Int(l.head.abi_major) == ABI.major, Int(l.head.size) == stride else {
-                throw PluginError("\(owner): learnable \(index) has a malformed header (ABI \(l.head.abi_major), size \(l.head.size))")
-            }
+        for (index, l) in declared.enumerated() {
             guard let namePointer = l.name else { throw PluginError("\(owner): learnable \(index) has a NULL name") }
             let name = String(cString: namePointer)
             guard let rule = ShapeRule(code: l.shape_rule) else {

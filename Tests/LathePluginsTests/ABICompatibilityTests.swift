@@ -59,6 +59,11 @@ import Testing
         try cc.run()
         cc.waitUntilExit()
         #expect(cc.terminationStatus == 0, "cc failed")
+        return try output(of: binary)
+    }
+
+    /// Runs the program at `binary` and returns its standard output.
+    static func output(of binary: String) throws -> String {
         let run = Process()
         run.executableURL = URL(fileURLWithPath: binary)
         let pipe = Pipe()

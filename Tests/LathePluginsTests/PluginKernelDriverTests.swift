@@ -69,13 +69,7 @@ import Testing
         try compile.run()
         compile.waitUntilExit()
         #expect(compile.terminationStatus == 0, "rustc failed")
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: binary)
-        let pipe = Pipe()
-        run.standardOutput = pipe
-        try run.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        run.waitUntilExit()
+        let output = try ABICompatibilityTests.output(of: binary)
         #expect(output == "passed 11 of 11\n", "\(output)")
     }
 }
