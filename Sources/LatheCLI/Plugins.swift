@@ -430,6 +430,8 @@ extension Plugins {
         var params: [String] = []
         @Flag(help: "Quantizers with a backward: time forward + backward per call, through a method instance (QAT's path; methods with learnables always run through one).")
         var backward = false
+        @Flag(help: "Through a method instance: verify every call's inputs (private copies compared afterwards), not QAT's sample of calls.")
+        var verifyEveryCall = false
 
         func run() throws {
             guard elements >= 1, iterations >= 1, repeats >= 1 else {
@@ -447,7 +449,8 @@ extension Plugins {
             if backward, !(m.descriptor.kind == .quantizer && m.descriptor.hasBackward) {
                 throw ValidationError("--backward: \(m.qualifiedID) is not a quantizer with a backward entry")
             }
-            let instance = MethodInstance(method: m, params: params), context = CallContext()
+            let instance = MethodInstance(method: m, params: params, verification: verifyEveryCall ? .everyCall : .standard)
+            let context = CallContext()
             let throughInstance = backward || !m.descriptor.learnables.isEmpty
             let call: () throws -> Void
             switch m.descriptor.kind {
@@ -473,7 +476,8 @@ extension Plugins {
             perCall.sort()
             cpuPerCall.sort()
             let median = perCall[perCall.count / 2]
-            let what = backward ? "forward + backward per call, through a method instance" : throughInstance ? "through a method instance" : ""
+            var what = backward ? "forward + backward per call, through a method instance" : throughInstance ? "through a method instance" : ""
+            if throughInstance { what += verifyEveryCall ? ", inputs verified on every call" : ", inputs verified on QAT's sample of calls" }
             print("\(m.qualifiedID): \(m.descriptor.params.count) hyperparameters, \(elements) element(s), \(iterations) calls x \(repeats) repeats\(what.isEmpty ? "" : " (\(what))")")
             print(String(format: "  per call through the host: median %.3f us (min %.3f, max %.3f)", median / 1000, perCall[0] / 1000, perCall[perCall.count - 1] / 1000))
             // On a machine shared with other work the wall clock includes waiting for a core.

@@ -27,6 +27,8 @@ enum CallArgument {
 ///   unwritten is found after the call instead of being read as whatever the memory held.
 /// - Inputs are handed over as private copies and compared with the originals after the call,
 ///   so a method that writes into a const input fails, and the caller's tensor is never touched.
+///   A `MethodInstance` may skip this on some calls (`InputVerification`): then the inputs are
+///   passed in place; outputs are canary-filled and verified on every call.
 enum CallGuard {
     /// A float32 signalling NaN: no arithmetic produces it (arithmetic on NaNs gives quiet NaNs).
     static let canary32: UInt32 = 0x7FA5_A5A5
@@ -52,13 +54,14 @@ enum CallGuard {
 
     /// Fills the outputs with the canary, hands `body` the call's pointers with every input
     /// replaced by a private copy, then checks that no copy changed. Returns what `body` returned.
-    static func run(_ arguments: [CallArgument], method: @autoclosure () -> String,
+    /// With `verifyInputs` false the inputs are passed in place, neither copied nor compared.
+    static func run(_ arguments: [CallArgument], method: @autoclosure () -> String, verifyInputs: Bool = true,
                     _ body: ([UnsafeMutableRawPointer?]) -> Int32) throws -> Int32 {
         var copies: [(role: String, view: UnsafeMutablePointer<DLTensor>, original: UnsafeMutableRawPointer, offset: Int, count: Int, bytes: Int)] = []
         var total = 0
         for argument in arguments {
             switch argument {
-            case .input(let role, let view?):
+            case .input(let role, let view?) where verifyInputs:
                 let (count, bytes) = try extent(view)
                 guard bytes > 0, let data = view.pointee.data else { continue }
                 copies.append((role, view, data + Int(view.pointee.byte_offset), total, count, bytes))
@@ -77,6 +80,7 @@ enum CallGuard {
                 value.pointee = Double(bitPattern: canary64)
             }
         }
+        if copies.isEmpty { return body(arguments.map(\.pointer)) }
         return try withUnsafeTemporaryAllocation(byteCount: Swift.max(total, 1), alignment: 64) { block in
             guard let base = block.baseAddress else { throw PluginError("internal error: no memory for input copies") }
             for copy in copies {

@@ -45,7 +45,7 @@ extension ConformanceChecker {
 
     /// A fresh instance, initialized on `x` (the standard inputs of the kind).
     private func instance(_ params: BoundParams, _ x: [Tensor]) throws -> MethodInstance {
-        let instance = MethodInstance(method: method, params: params)
+        let instance = MethodInstance(method: method, params: params, verification: .everyCall)
         if method.descriptor.kind == .loss {
             try instance.initialize(student: x[0], teacher: x[1], context: context)
         } else {
@@ -210,7 +210,7 @@ extension ConformanceChecker {
         let saved = original.stateBytes
         let learnables = try original.learnables.map { try $0.detached().clone() }
         let expected = try outcome(original, second)
-        let restored = MethodInstance(method: method, params: params)
+        let restored = MethodInstance(method: method, params: params, verification: .everyCall)
         try restored.setLearnables(learnables)
         if let saved { try restored.setState(saved) }
         let resumed = try outcome(restored, second)
@@ -257,13 +257,13 @@ struct LossEvaluator {
         self.method = method
         self.params = params
         self.inputs = inputs
-        let instance = MethodInstance(method: method, params: params)
+        let instance = MethodInstance(method: method, params: params, verification: .everyCall)
         try instance.initialize(student: inputs[0], teacher: inputs[1], context: ConformanceChecker.context(method))
         learnables = try instance.learnables.map { try $0.detached().clone() }
     }
 
     private func call(_ student: Tensor, _ values: [Tensor]) throws -> (loss: Double, studentGrad: Tensor, learnableGrads: [Tensor]) {
-        let instance = MethodInstance(method: method, params: params)
+        let instance = MethodInstance(method: method, params: params, verification: .everyCall)
         try instance.setLearnables(values)
         return try instance.loss(student: student, teacher: inputs[1], labels: inputs[2], context: ConformanceChecker.context(method))
     }

@@ -189,7 +189,7 @@ public struct ConformanceChecker {
                 let (loss, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
                 return Outcome(values: try grad.scalars(as: Float.self), scalar: loss)
             }
-            let instance = MethodInstance(method: method, params: params)
+            let instance = MethodInstance(method: method, params: params, verification: .everyCall)
             let (loss, grad, _) = try instance.loss(student: x[0], teacher: x[1], labels: x[2], context: context(method))
             return Outcome(values: try grad.scalars(as: Float.self), scalar: loss)
         }
@@ -199,7 +199,7 @@ public struct ConformanceChecker {
     /// instance (initialized on the first input it is given) for all calls of the function.
     static func quantizer(_ method: PluginMethod, _ params: BoundParams) -> (Tensor) throws -> (Tensor, QuantParams) {
         guard !method.descriptor.learnables.isEmpty else { return { try method.quantize($0, params: params) } }
-        let instance = MethodInstance(method: method, params: params)
+        let instance = MethodInstance(method: method, params: params, verification: .everyCall)
         return { try instance.quantize($0, context: context(method)) }
     }
 

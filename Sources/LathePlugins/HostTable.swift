@@ -16,6 +16,9 @@ final class CallState {
     let stateBuffer: StateBuffer
     /// [1.1] Why host->state returned NULL, if it did.
     var stateError: String?
+    /// Whether the call passes private copies of its inputs and checks them unchanged after it
+    /// (`InputVerification`); when false the inputs are passed in place.
+    var verifyInputs = true
 
     /// `stateBuffer`: the instance's; a call outside any instance gets a buffer of its own.
     init(stateBuffer: StateBuffer = StateBuffer()) { self.stateBuffer = stateBuffer }

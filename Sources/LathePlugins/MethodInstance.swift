@@ -7,12 +7,14 @@ import LatheTensor
 ///
 /// The learnables get their shapes from their rules and their values from the plugin's
 /// `init_learnables` on the first tensor(s) the instance sees (`initialize`, or the first call).
-/// Every call passes the plugin private read-only copies of their current values and checks
-/// them unchanged afterwards, like any input. Calls of an instance are serialized (so a plugin
-/// needs no lock for its state).
+/// Learnables are passed like any input, read-only; `verification` says which calls get private
+/// copies checked unchanged afterwards. Calls of an instance are serialized (so a plugin needs
+/// no lock for its state).
 public final class MethodInstance: @unchecked Sendable {
     public let method: PluginMethod
     public let params: BoundParams
+    /// Which calls verify that the plugin left its inputs and learnables unchanged.
+    public let verification: InputVerification
     /// The learnables' current values in declaration order; empty until initialized.
     public private(set) var learnables: [Tensor] = []
 
@@ -23,14 +25,18 @@ public final class MethodInstance: @unchecked Sendable {
     private var checked: (shapes: [[Int]], axis: Int)?
     /// The learnables' shapes (asked of the tensors once, not on every call).
     private var shapes: [[Int]] = []
+    /// Forward, backward and loss calls made so far (numbers the calls for `verification`).
+    private var calls = 0
 
     /// Most elements all learnables of one instance may hold together (a guard against a size
     /// hyperparameter or an input that would make them absurdly large).
     public static let maxLearnableElements = 1 << 26
 
-    public init(method: PluginMethod, params: BoundParams) {
+    /// An instance of `method` with `params`; `verification` defaults to QAT's sampled policy.
+    public init(method: PluginMethod, params: BoundParams, verification: InputVerification = .standard) {
         self.method = method
         self.params = params
+        self.verification = verification
     }
 
     /// The learnables' names, in declaration order.
@@ -164,7 +170,7 @@ public final class MethodInstance: @unchecked Sendable {
 
     // MARK: Calls
 
-    /// Forward with the current learnable values (read-only copies passed to the plugin).
+    /// Forward with the current learnable values (passed read-only).
     /// Initializes on `input` first if needed.
     public func quantize(_ input: Tensor, context: CallContext) throws -> (output: Tensor, qparams: QuantParams) {
         try requireKind(.quantizer)
@@ -174,7 +180,7 @@ public final class MethodInstance: @unchecked Sendable {
             try prepare([x], shapes: [shape], context: context)
             let output = try Tensor.empty(shape)
             let q = try method.quantize(x, into: output, params: params, context: context, learnables: learnables,
-                                        learnableShapes: shapes, state: state)
+                                        learnableShapes: shapes, state: state, verifyInputs: nextCallVerifies())
             return (output, q)
         }
     }
@@ -194,7 +200,8 @@ public final class MethodInstance: @unchecked Sendable {
             let gradInput = try Tensor.empty(shape)
             let grads = try shapes.map { try Tensor.empty($0) }
             try method.backward(input: x, gradOutput: g, gradInput: gradInput, shape: shape, params: params, context: context,
-                                learnables: learnables, learnableGrads: grads, learnableShapes: shapes, state: state)
+                                learnables: learnables, learnableGrads: grads, learnableShapes: shapes, state: state,
+                                verifyInputs: nextCallVerifies())
             return (gradInput, grads)
         }
     }
@@ -210,7 +217,8 @@ public final class MethodInstance: @unchecked Sendable {
             try prepare([s, t], shapes: [s.shape, t.shape], context: context)
             let grads = try shapes.map { try Tensor.empty($0) }
             let (value, gradient) = try method.loss(student: s, teacher: t, labels: y, params: params, context: context,
-                                                    learnables: learnables, learnableGrads: grads, learnableShapes: shapes, state: state)
+                                                    learnables: learnables, learnableGrads: grads, learnableShapes: shapes, state: state,
+                                                    verifyInputs: nextCallVerifies())
             return (value, gradient, grads)
         }
     }
@@ -277,6 +285,12 @@ public final class MethodInstance: @unchecked Sendable {
     }
 
     // MARK: Helpers
+
+    /// Whether the call about to be made verifies its inputs; counts it. Called with the lock held.
+    private func nextCallVerifies() -> Bool {
+        defer { calls = calls == Int.max ? calls : calls + 1 }
+        return verification.verifies(call: calls)
+    }
 
     private func serialized<R>(_ body: () throws -> R) throws -> R {
         lock.lock()

@@ -157,7 +157,8 @@ public final class PluginMethod: @unchecked Sendable {
     /// refused state request, a written input, an unwritten or non-finite output. `learnables`
     /// (read-only inputs) and `learnableOutputs` (initial values or gradients to write) are passed
     /// in `lathe_call`, guarded like the fixed arguments. `state` collects what the plugin
-    /// reported. Every typed call goes through here.
+    /// reported. `state.verifyInputs` false passes the inputs in place (`InputVerification`).
+    /// Every typed call goes through here.
     func invoke(_ arguments: [CallArgument], entry: MethodEntry = .forward, params: BoundParams, state: CallState,
                 context: CallContext, learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
         let function: FFIEntry
@@ -189,7 +190,7 @@ public final class PluginMethod: @unchecked Sendable {
         call.host_private = Unmanaged.passUnretained(state).toOpaque()
         call.learnable_count = UInt32(descriptor.learnables.count)
         let guarded = learnables.isEmpty && learnableOutputs.isEmpty ? arguments : arguments + learnables + learnableOutputs
-        let status = try CallGuard.run(guarded, method: label) { pointers in
+        let status = try CallGuard.run(guarded, method: label, verifyInputs: state.verifyInputs) { pointers in
             withExtendedLifetime(state) {
                 inputViews.withUnsafeBufferPointer { inputs in
                     outputViews.withUnsafeBufferPointer { outputs in
@@ -264,7 +265,7 @@ public final class PluginMethod: @unchecked Sendable {
     /// The quantizer call with an instance's learnables (contiguous float32, declaration order,
     /// of shapes `learnableShapes`) and state.
     func quantize(_ input: Tensor, into output: Tensor, params: BoundParams, context: CallContext,
-                  learnables: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws -> QuantParams {
+                  learnables: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer, verifyInputs: Bool = true) throws -> QuantParams {
         try requireKind(.quantizer)
         guard input.dtype == .float32, input.isContiguous, output.dtype == .float32, output.isContiguous else {
             throw PluginError("\(qualifiedID): quantize(into:) takes contiguous float32 tensors")
@@ -280,6 +281,7 @@ public final class PluginMethod: @unchecked Sendable {
         }
         let state = CallState(stateBuffer: buffer)
         state.inputShape = shape
+        state.verifyInputs = verifyInputs
         try withExtendedLifetime(views) {
             try invoke([.input("input", views[0]), .output("output", views[1])], params: params, state: state,
                        context: context, learnables: try learnableArguments(views, from: 2, count: learnables.count, output: nil))
@@ -333,7 +335,8 @@ public final class PluginMethod: @unchecked Sendable {
     /// The loss call with an instance's learnables and state; writes the learnables' gradients
     /// into `learnableGrads` (float32, the learnables' shapes).
     func loss(student: Tensor, teacher: Tensor, labels: Tensor, params: BoundParams, context: CallContext,
-              learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws -> (loss: Double, gradient: Tensor) {
+              learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer,
+              verifyInputs: Bool = true) throws -> (loss: Double, gradient: Tensor) {
         try requireKind(.loss)
         let (s, t, y) = try lossOperands(student: student, teacher: teacher, labels: labels)
         let shape = s.shape
@@ -341,6 +344,7 @@ public final class PluginMethod: @unchecked Sendable {
         let gradient = try Tensor.empty(shape)
         var value = Double.nan
         let state = CallState(stateBuffer: buffer)
+        state.verifyInputs = verifyInputs
         let views = try TensorViews([s, t, y, gradient] + learnables + learnableGrads,
                                     known: [shape, nil, nil, shape] + learnableShapes + learnableShapes, method: qualifiedID)
         try withExtendedLifetime(views) {
@@ -386,7 +390,8 @@ public final class PluginMethod: @unchecked Sendable {
     /// into `learnableGrads`, given dL/d(output) (contiguous float32, the input's shape).
     /// `shape` is the input's and the input gradient's; `learnableShapes` the learnables' and their gradients'.
     func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, shape: [Int], params: BoundParams, context: CallContext,
-                  learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer) throws {
+                  learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer,
+                  verifyInputs: Bool = true) throws {
         try requireKind(.quantizer)
         let views = try TensorViews([input, gradOutput, gradInput] + learnables + learnableGrads,
                                     known: [shape, nil, shape] + learnableShapes + learnableShapes, method: qualifiedID)
@@ -395,6 +400,7 @@ public final class PluginMethod: @unchecked Sendable {
         }
         try validate(context, rank: views.shapes[0].count, batch: nil)
         let state = CallState(stateBuffer: buffer)
+        state.verifyInputs = verifyInputs
         try withExtendedLifetime(views) {
             try invoke([.input("input", views[0]), .input("output gradient", views[1]), .output("input gradient", views[2])],
                        entry: .backward, params: params, state: state, context: context,

@@ -41,7 +41,10 @@
  *   - Strings and arrays in descriptors are borrowed by the host only for the duration of
  *     register_method (the host copies them), so they may live on the stack; static is usual.
  *   - Input DLTensors are borrowed for the duration of one call: read-only, never retained.
- *     The host passes private copies and fails a call that writes into one.
+ *     The host passes private copies and fails a call that writes into one: on every call of
+ *     `lathe plugins check` and of a 1.0-style call; in QAT and distillation, on the first 8
+ *     calls of each method instance and 1 call in 64 after (the others pass inputs in place,
+ *     since the copies cost more than a fake quantizer's own work).
  *   - Output DLTensors are allocated by the host with the documented shapes; the plugin writes
  *     every element. The host fills them with a canary (a signalling-NaN bit pattern) before
  *     the call and fails a call that leaves any element, or a loss's `*loss`, unwritten. Never
