@@ -3,9 +3,10 @@
 # a MethodInstance (Tests/Fixtures/plugins/learn_scale.c, `lsq`: one scalar learnable `s`, a
 # learned-step quantizer with a straight-through backward), via `lathe plugins bench --backward`.
 #   (a) 1 element: per-call host overhead (the plugin's own work on one element is a few ns).
-#       Each call: checked hyperparameters, call context, learnable shapes from their rules, the
-#       input and the learnable passed as guarded private copies, canary-filled outputs (output,
-#       input gradient, learnable gradient) verified written and finite, qparams validated.
+#       Each call: call context, learnable shapes from their rules, canary-filled outputs (output,
+#       input gradient, learnable gradient) verified written and finite, qparams validated; the
+#       input and the learnable passed as private copies verified unchanged on QAT's sample of
+#       calls (InputVerification.standard: the first 8 of an instance, then 1 in 64).
 #       Target: median <= 5 us for forward + backward.
 #   (b) 1M float32 elements: throughput of forward + backward (GB/s of float32 input per
 #       forward + backward pair).
@@ -32,6 +33,7 @@ FWD="$(bench "$WORK/liblearn_scale.so" lsq --iterations "$ITER")"
 NOOP="$(bench "$WORK/libnoop.so" identity --iterations "$ITER")"
 BIG="$("$LATHE" plugins bench "$WORK/liblearn_scale.so" lsq --backward --elements 1048576 --iterations 100 --repeats 5)"
 LSQ="$("$LATHE" plugins bench "$(swift build -c release --show-bin-path)/libLatheLearnable.so" lsq --backward --elements 1048576 --iterations 100 --repeats 5)"
+LSQ_STRICT="$("$LATHE" plugins bench "$(swift build -c release --show-bin-path)/libLatheLearnable.so" lsq --backward --elements 1048576 --iterations 100 --repeats 5 --verify-every-call)"
 echo "machine: $(nproc) vCPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); 1 thread; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "learn_scale/lsq (scalar learnable, 4 bits), 1 element, $ITER calls x 7 repeats (median of repeats): wall / thread CPU"
 echo "  forward + backward through a method instance : $(echo "$FB" | wall) / $(echo "$FB" | cpu) us per call"
@@ -42,3 +44,5 @@ echo "learn_scale/lsq forward + backward on 1M float32 elements (100 calls x 5 r
 echo "  median $(echo "$BIG" | wall) us wall, $(echo "$BIG" | cpu) us CPU per forward + backward; throughput $(echo "$BIG" | throughput) GB/s of float32 input (wall)"
 echo "first-party learnable/lsq (Esser et al. 2020) forward + backward on 1M float32 elements through the host (target >= 1 GB/s):"
 echo "  median $(echo "$LSQ" | wall) us wall, $(echo "$LSQ" | cpu) us CPU per forward + backward; throughput $(echo "$LSQ" | throughput) GB/s of float32 input (wall)"
+echo "  the same with every call's inputs verified (private copies compared afterwards, --verify-every-call):"
+echo "  median $(echo "$LSQ_STRICT" | wall) us wall, $(echo "$LSQ_STRICT" | cpu) us CPU per forward + backward; throughput $(echo "$LSQ_STRICT" | throughput) GB/s of float32 input (wall)"

@@ -52,11 +52,11 @@ enum CallGuard {
         return (count, bytes)
     }
 
-    /// Fills the outputs with the canary, hands `body` the call's pointers with every input
-    /// replaced by a private copy, then checks that no copy changed. Returns what `body` returned.
+    /// Fills the outputs with the canary, hands `body` the call's pointers (`pointers`, those of
+    /// `arguments`) with every input's data replaced by a private copy, then checks that no copy changed. Returns what `body` returned.
     /// With `verifyInputs` false the inputs are passed in place, neither copied nor compared.
-    static func run(_ arguments: [CallArgument], method: @autoclosure () -> String, verifyInputs: Bool = true,
-                    _ body: ([UnsafeMutableRawPointer?]) -> Int32) throws -> Int32 {
+    static func run(_ arguments: [CallArgument], pointers: UnsafeMutableBufferPointer<UnsafeMutableRawPointer?>, method: @autoclosure () -> String,
+                    verifyInputs: Bool = true, _ body: (UnsafeMutableBufferPointer<UnsafeMutableRawPointer?>) -> Int32) throws -> Int32 {
         var copies: [(role: String, view: UnsafeMutablePointer<DLTensor>, original: UnsafeMutableRawPointer, offset: Int, count: Int, bytes: Int)] = []
         var total = 0
         for argument in arguments {
@@ -80,7 +80,7 @@ enum CallGuard {
                 value.pointee = Double(bitPattern: canary64)
             }
         }
-        if copies.isEmpty { return body(arguments.map(\.pointer)) }
+        if copies.isEmpty { return body(pointers) }
         return try withUnsafeTemporaryAllocation(byteCount: Swift.max(total, 1), alignment: 64) { block in
             guard let base = block.baseAddress else { throw PluginError("internal error: no memory for input copies") }
             for copy in copies {
@@ -88,7 +88,7 @@ enum CallGuard {
                 copy.view.pointee.data = base + copy.offset
                 copy.view.pointee.byte_offset = 0
             }
-            let status = body(arguments.map(\.pointer))
+            let status = body(pointers)
             for copy in copies {
                 copy.view.pointee.data = copy.original
                 guard memcmp(base + copy.offset, copy.original, copy.bytes) != 0 else { continue }

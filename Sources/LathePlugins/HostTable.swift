@@ -23,7 +23,28 @@ final class CallState {
     /// `stateBuffer`: the instance's; a call outside any instance gets a buffer of its own.
     init(stateBuffer: StateBuffer = StateBuffer()) { self.stateBuffer = stateBuffer }
 
-    deinit { for block in scratch { free(block) } }
+    /// Forgets what the last call reported and frees its scratch memory, for a state reused
+    /// call after call (a `CallFrame`'s).
+    func reset() {
+        if error != nil || qparamsError != nil || stateError != nil {
+            error = nil
+            qparamsError = nil
+            stateError = nil
+        }
+        errorReports = 0
+        qparams = nil
+        qparamsReports = 0
+        releaseScratch()
+    }
+
+    /// Frees the scratch blocks handed out during the call (valid until it returns).
+    func releaseScratch() {
+        guard !scratch.isEmpty else { return }
+        for block in scratch { free(block) }
+        scratch.removeAll(keepingCapacity: true)
+    }
+
+    deinit { releaseScratch() }
 }
 
 /// The one host table every plugin receives.

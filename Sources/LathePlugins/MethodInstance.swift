@@ -20,11 +20,16 @@ public final class MethodInstance: @unchecked Sendable {
 
     private let lock = NSLock()
     private let state = StateBuffer()
+    /// The quantizer calls prepared for the shapes last seen (sharing `state`).
+    private let frames: CallFrames
     private var initialized = false
     /// The input shapes and axis the learnables' shapes were last checked against.
     private var checked: (shapes: [[Int]], axis: Int)?
     /// The learnables' shapes (asked of the tensors once, not on every call).
     private var shapes: [[Int]] = []
+    /// What the hot path reads of the descriptor on every call.
+    private let kind: MethodKind
+    private let hasLearnables: Bool
     /// Forward, backward and loss calls made so far (numbers the calls for `verification`).
     private var calls = 0
 
@@ -37,6 +42,9 @@ public final class MethodInstance: @unchecked Sendable {
         self.method = method
         self.params = params
         self.verification = verification
+        frames = CallFrames(buffer: state)
+        kind = method.descriptor.kind
+        hasLearnables = !method.descriptor.learnables.isEmpty
     }
 
     /// The learnables' names, in declaration order.
@@ -159,13 +167,21 @@ public final class MethodInstance: @unchecked Sendable {
     /// shapes (a learnable fixed for one weight cannot serve a tensor of another shape).
     private func prepare(_ inputs: [Tensor], shapes inputShapes: [[Int]], context: CallContext) throws {
         try initializeLocked(inputs, context: context)
-        guard !method.descriptor.learnables.isEmpty else { return }
+        guard hasLearnables else { return }
         if let checked, checked.axis == context.axis, checked.shapes == inputShapes { return }
         let expected = try learnableShapes(inputs, context: context)
         for (index, (shape, rule)) in zip(shapes, expected).enumerated() where shape != rule {
             throw PluginError("\(owner): learnable '\(learnableNames[index])' has shape \(shape), but its rule gives \(rule) for inputs \(inputShapes) (one instance serves tensors of one shape)")
         }
         checked = (inputShapes, context.axis)
+    }
+
+    /// `prepare` for a quantizer's input, with no work when nothing changed since the last call.
+    private func prepareQuantizer(_ x: Tensor, shape: [Int], context: CallContext) throws {
+        if initialized, !hasLearnables || (checked.map { $0.axis == context.axis && $0.shapes.count == 1 && $0.shapes[0] == shape } ?? false) {
+            return
+        }
+        try prepare([x], shapes: [shape], context: context)
     }
 
     // MARK: Calls
@@ -177,10 +193,10 @@ public final class MethodInstance: @unchecked Sendable {
         let x = try PluginMethod.float32(input, role: "input")
         let shape = x.shape
         return try serialized {
-            try prepare([x], shapes: [shape], context: context)
+            try prepareQuantizer(x, shape: shape, context: context)
             let output = try Tensor.empty(shape)
-            let q = try method.quantize(x, into: output, params: params, context: context, learnables: learnables,
-                                        learnableShapes: shapes, state: state, verifyInputs: nextCallVerifies())
+            let q = try method.quantize(x, into: output, shape: shape, params: params, context: context, learnables: learnables,
+                                        learnableShapes: shapes, frames: frames, verifyInputs: nextCallVerifies())
             return (output, q)
         }
     }
@@ -196,11 +212,11 @@ public final class MethodInstance: @unchecked Sendable {
         let g = try PluginMethod.float32(gradOutput, role: "output gradient")
         let shape = x.shape
         return try serialized {
-            try prepare([x], shapes: [shape], context: context)
+            try prepareQuantizer(x, shape: shape, context: context)
             let gradInput = try Tensor.empty(shape)
             let grads = try shapes.map { try Tensor.empty($0) }
             try method.backward(input: x, gradOutput: g, gradInput: gradInput, shape: shape, params: params, context: context,
-                                learnables: learnables, learnableGrads: grads, learnableShapes: shapes, state: state,
+                                learnables: learnables, learnableGrads: grads, learnableShapes: shapes, frames: frames,
                                 verifyInputs: nextCallVerifies())
             return (gradInput, grads)
         }
@@ -299,8 +315,8 @@ public final class MethodInstance: @unchecked Sendable {
     }
 
     private func requireKind(_ kind: MethodKind) throws {
-        guard method.descriptor.kind == kind else {
-            throw PluginError("\(owner) is a \(method.descriptor.kind.rawValue), not a \(kind.rawValue)")
+        guard self.kind == kind else {
+            throw PluginError("\(owner) is a \(self.kind.rawValue), not a \(kind.rawValue)")
         }
     }
 }

@@ -71,7 +71,7 @@ final class FFIEntry: @unchecked Sendable {
 
     /// Calls the function with `call`, `pointers` and `params` (already checked against the
     /// declaration); returns its status.
-    func call(_ call: UnsafeMutablePointer<lathe_call>, _ pointers: ArraySlice<UnsafeMutableRawPointer?>, _ params: BoundParams) -> Int32 {
+    func call(_ call: UnsafeMutablePointer<lathe_call>, _ pointers: UnsafeBufferPointer<UnsafeMutableRawPointer?>, _ params: BoundParams) -> Int32 {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: argumentCount) { slots in
             withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: argumentCount) { values in
                 let base = UnsafeMutableRawPointer(slots.baseAddress ?? UnsafeMutablePointer<UInt64>.allocate(capacity: 0))
@@ -124,12 +124,17 @@ public final class PluginMethod: @unchecked Sendable {
     private let labels: [String]
     private let learnableInputRoles: [String]
     private let learnableOutputRoles: [String: [String]]
+    // Read on every call, so kept out of `descriptor` (whose arrays a read may retain).
+    private let isThreadSafe: Bool
+    private let learnableCount: UInt32
 
     init(plugin: String, descriptor: MethodDescriptor, entries: MethodEntries) throws {
         self.plugin = plugin
         self.descriptor = descriptor
         let owner = "\(plugin)/\(descriptor.id)"
         qualifiedID = owner
+        isThreadSafe = descriptor.flags.contains(.threadSafe)
+        learnableCount = UInt32(descriptor.learnables.count)
         labels = [MethodEntry.forward, .initLearnables, .backward].map { $0.label(owner) }
         learnableInputRoles = descriptor.learnables.map { "learnable '\($0.name)'" }
         learnableOutputRoles = Dictionary(uniqueKeysWithValues: ["gradient", "initial value"].map { kind in
@@ -161,6 +166,23 @@ public final class PluginMethod: @unchecked Sendable {
     /// Every typed call goes through here.
     func invoke(_ arguments: [CallArgument], entry: MethodEntry = .forward, params: BoundParams, state: CallState,
                 context: CallContext, learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
+        try checkParams(params)
+        try perform(CallArguments(arguments, learnables: learnables, learnableOutputs: learnableOutputs),
+                    entry: entry, params: params, state: state, context: context)
+    }
+
+    /// Checks the bound hyperparameters' count and C types against the declaration.
+    func checkParams(_ params: BoundParams) throws {
+        guard params.arguments.count == descriptor.params.count else {
+            throw PluginError("\(qualifiedID): \(params.arguments.count) hyperparameter values for \(descriptor.params.count) declared")
+        }
+        for (argument, spec) in zip(params.arguments, descriptor.params) where !Self.matches(argument, spec.type) {
+            throw PluginError("\(qualifiedID): parameter '\(spec.name)' is declared \(spec.type.rawValue); got \(argument)")
+        }
+    }
+
+    /// `invoke` with its arguments prepared and `params` already checked (a `CallFrame`'s).
+    func perform(_ arguments: CallArguments, entry: MethodEntry, params: BoundParams, state: CallState, context: CallContext) throws {
         let function: FFIEntry
         let label: String
         switch entry {
@@ -172,45 +194,33 @@ public final class PluginMethod: @unchecked Sendable {
             guard let backwardEntry else { throw PluginError("\(qualifiedID) has no backward") }
             (function, label) = (backwardEntry, labels[2])
         }
-        guard arguments.count == function.leading - 1 else {
-            throw PluginError("\(label): internal error: \(arguments.count) fixed arguments for a \(descriptor.kind.rawValue)")
+        guard arguments.fixedCount == function.leading - 1 else {
+            throw PluginError("\(label): internal error: \(arguments.fixedCount) fixed arguments for a \(descriptor.kind.rawValue)")
         }
-        guard params.arguments.count == descriptor.params.count else {
-            throw PluginError("\(qualifiedID): \(params.arguments.count) hyperparameter values for \(descriptor.params.count) declared")
-        }
-        for (argument, spec) in zip(params.arguments, descriptor.params) where !Self.matches(argument, spec.type) {
-            throw PluginError("\(qualifiedID): parameter '\(spec.name)' is declared \(spec.type.rawValue); got \(argument)")
-        }
-        let inputViews: [UnsafePointer<DLTensor>?] = learnables.map { $0.pointer.map { UnsafePointer($0.assumingMemoryBound(to: DLTensor.self)) } }
-        let outputViews: [UnsafeMutablePointer<DLTensor>?] = learnableOutputs.map { $0.pointer?.assumingMemoryBound(to: DLTensor.self) }
         var call = lathe_call()
         call.head = lathe_head(abi_major: UInt16(ABI.major), abi_minor: UInt16(ABI.minor),
                                size: UInt32(MemoryLayout<lathe_call>.size))
         call.host = HostTable.shared
         call.host_private = Unmanaged.passUnretained(state).toOpaque()
-        call.learnable_count = UInt32(descriptor.learnables.count)
-        let guarded = learnables.isEmpty && learnableOutputs.isEmpty ? arguments : arguments + learnables + learnableOutputs
-        let status = try CallGuard.run(guarded, method: label, verifyInputs: state.verifyInputs) { pointers in
+        call.learnable_count = learnableCount
+        defer { state.releaseScratch() }
+        call.learnables = arguments.learnableInputs.map { UnsafePointer($0) }
+        call.learnable_outputs = arguments.learnableOutputs.map { UnsafePointer($0) }
+        let fixedCount = arguments.fixedCount
+        let threadSafe = isThreadSafe
+        let status = try CallGuard.run(arguments.guarded, pointers: arguments.pointers, method: label, verifyInputs: state.verifyInputs) { pointers in
             withExtendedLifetime(state) {
-                inputViews.withUnsafeBufferPointer { inputs in
-                    outputViews.withUnsafeBufferPointer { outputs in
-                        call.learnables = inputViews.isEmpty ? nil : inputs.baseAddress
-                        call.learnable_outputs = outputViews.isEmpty ? nil : outputs.baseAddress
-                        return context.withFields(of: &call) { call in
-                            withUnsafeMutablePointer(to: &call) { callPointer in
-                                let fixed = pointers.prefix(arguments.count)
-                                if descriptor.flags.contains(.threadSafe) {
-                                    return function.call(callPointer, fixed, params)
-                                }
-                                return serial.withLock { _ in function.call(callPointer, fixed, params) }
-                            }
-                        }
+                context.withFields(of: &call) { call in
+                    withUnsafeMutablePointer(to: &call) { callPointer in
+                        let fixed = UnsafeBufferPointer(rebasing: pointers[0..<fixedCount])
+                        if threadSafe { return function.call(callPointer, fixed, params) }
+                        return serial.withLock { _ in function.call(callPointer, fixed, params) }
                     }
                 }
             }
         }
         try check(status, state, label: label)
-        try CallGuard.verifyOutputs(guarded, method: label)
+        try CallGuard.verifyOutputs(arguments.guarded, method: label)
     }
 
     private static func matches(_ argument: CArgument, _ type: ParamType) -> Bool {
@@ -259,13 +269,6 @@ public final class PluginMethod: @unchecked Sendable {
     public func quantize(_ input: Tensor, into output: Tensor, params: BoundParams,
                          context: CallContext = CallContext()) throws -> QuantParams {
         try requireNoLearnables()
-        return try quantize(input, into: output, params: params, context: context, learnables: [], learnableShapes: [], state: StateBuffer())
-    }
-
-    /// The quantizer call with an instance's learnables (contiguous float32, declaration order,
-    /// of shapes `learnableShapes`) and state.
-    func quantize(_ input: Tensor, into output: Tensor, params: BoundParams, context: CallContext,
-                  learnables: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer, verifyInputs: Bool = true) throws -> QuantParams {
         try requireKind(.quantizer)
         guard input.dtype == .float32, input.isContiguous, output.dtype == .float32, output.isContiguous else {
             throw PluginError("\(qualifiedID): quantize(into:) takes contiguous float32 tensors")
@@ -274,22 +277,63 @@ public final class PluginMethod: @unchecked Sendable {
         guard output.shape == shape else {
             throw PluginError("\(qualifiedID): output shape \(output.shape) differs from input shape \(shape)")
         }
+        return try quantize(input, into: output, shape: shape, params: params, context: context, learnables: [], learnableShapes: [],
+                            frames: CallFrames())
+    }
+
+    /// The quantizer call with an instance's learnables and state, through `frames`' forward
+    /// frame for `shape` (made with `params` the first time). `input` and `output` are
+    /// contiguous float32 of `shape`, the learnables contiguous float32 of `learnableShapes`
+    /// in declaration order: the caller guarantees it.
+    func quantize(_ input: Tensor, into output: Tensor, shape: [Int], params: BoundParams, context: CallContext,
+                  learnables: [Tensor], learnableShapes: [[Int]], frames: CallFrames, verifyInputs: Bool = true) throws -> QuantParams {
         try validate(context, rank: shape.count, batch: nil)
-        let views = try TensorViews([input, output] + learnables, known: [shape, shape] + learnableShapes, method: qualifiedID)
-        guard views.data(0) == nil || views.data(0) != views.data(1) else {
+        let frame = try frames.frame(.forward, shape: shape, learnableShapes: learnableShapes) {
+            try makeFrame(.forward, shapes: [shape, shape], learnableShapes: learnableShapes, gradients: false, params: params, frames: frames) { views in
+                [.input("input", views[0]), .output("output", views[1])]
+            }
+        }
+        let state = bind(frame, input, output, learnables: learnables, verifyInputs: verifyInputs)
+        defer { frame.views.unbind() }
+        guard frame.views.data(0) == nil || frame.views.data(0) != frame.views.data(1) else {
             throw PluginError("\(qualifiedID): the output must not share the input's storage")
         }
-        let state = CallState(stateBuffer: buffer)
-        state.inputShape = shape
-        state.verifyInputs = verifyInputs
-        try withExtendedLifetime(views) {
-            try invoke([.input("input", views[0]), .output("output", views[1])], params: params, state: state,
-                       context: context, learnables: try learnableArguments(views, from: 2, count: learnables.count, output: nil))
+        try withExtendedLifetime((input, output, learnables)) {
+            try perform(frame.arguments, entry: .forward, params: params, state: state, context: context)
         }
         guard let qparams = state.qparams else {
             throw PluginError("\(qualifiedID) did not report its quantization parameters (host->report_qparams)")
         }
         return qparams
+    }
+
+    /// A quantizer frame for `entry`: views of tensors of `shapes` (the fixed arguments), then of
+    /// the learnables (and, with `gradients`, of their gradients); `fixed` names the fixed arguments.
+    private func makeFrame(_ entry: MethodEntry, shapes: [[Int]], learnableShapes: [[Int]], gradients: Bool, params: BoundParams,
+                           frames: CallFrames, fixed: (TensorViews) -> [CallArgument]) throws -> CallFrame {
+        try requireKind(.quantizer)
+        try checkParams(params)
+        let all = shapes + learnableShapes + (gradients ? learnableShapes : [])
+        guard let float32 = DType.float32.dlDataType else { throw PluginError("internal error: float32 has no DLPack type") }
+        let views = TensorViews(shapes: all, types: Array(repeating: float32, count: all.count))
+        let count = learnableShapes.count
+        let arguments = CallArguments(
+            fixed(views), learnables: try learnableArguments(views, from: shapes.count, count: count, output: nil),
+            learnableOutputs: gradients ? try learnableArguments(views, from: shapes.count + count, count: count, output: "gradient") : [])
+        let state = CallState(stateBuffer: frames.buffer)
+        state.inputShape = shapes[0]
+        return CallFrame(entry: entry, shape: shapes[0], learnableShapes: learnableShapes, views: views, arguments: arguments, state: state)
+    }
+
+    /// Binds `fixed`, then `learnables`, then `gradients` to `frame`'s views in order and readies
+    /// its call state for a new call.
+    private func bind(_ frame: CallFrame, _ fixed: Tensor..., learnables: [Tensor], gradients: [Tensor] = [], verifyInputs: Bool) -> CallState {
+        for (index, tensor) in fixed.enumerated() { frame.views.bind(index, tensor) }
+        for (index, tensor) in learnables.enumerated() { frame.views.bind(fixed.count + index, tensor) }
+        for (index, tensor) in gradients.enumerated() { frame.views.bind(fixed.count + learnables.count + index, tensor) }
+        frame.state.reset()
+        frame.state.verifyInputs = verifyInputs
+        return frame.state
     }
 
     /// Importance scores of `weight`: its shape (element granularity) or `[shape[0]]` (output channel).
@@ -387,25 +431,26 @@ public final class PluginMethod: @unchecked Sendable {
     }
 
     /// [1.1] The quantizer's `backward`: writes dL/d(input) into `gradInput` and dL/d(learnable)
-    /// into `learnableGrads`, given dL/d(output) (contiguous float32, the input's shape).
-    /// `shape` is the input's and the input gradient's; `learnableShapes` the learnables' and their gradients'.
+    /// into `learnableGrads`, given dL/d(output), through `frames`' backward frame. `input`,
+    /// `gradInput` and the learnables and their gradients are as `quantize` has them (the caller
+    /// guarantees it); `gradOutput` is contiguous float32, and checked to have the input's shape.
     func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, shape: [Int], params: BoundParams, context: CallContext,
-                  learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], state buffer: StateBuffer,
+                  learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], frames: CallFrames,
                   verifyInputs: Bool = true) throws {
-        try requireKind(.quantizer)
-        let views = try TensorViews([input, gradOutput, gradInput] + learnables + learnableGrads,
-                                    known: [shape, nil, shape] + learnableShapes + learnableShapes, method: qualifiedID)
-        guard views.shapes[1] == views.shapes[0], views.shapes[2] == views.shapes[0] else {
-            throw PluginError("\(qualifiedID) backward: the output gradient has shape \(views.shapes[1]); expected the input's \(views.shapes[0])")
+        let gradShape = gradOutput.shape
+        guard gradShape == shape else {
+            throw PluginError("\(qualifiedID) backward: the output gradient has shape \(gradShape); expected the input's \(shape)")
         }
-        try validate(context, rank: views.shapes[0].count, batch: nil)
-        let state = CallState(stateBuffer: buffer)
-        state.verifyInputs = verifyInputs
-        try withExtendedLifetime(views) {
-            try invoke([.input("input", views[0]), .input("output gradient", views[1]), .output("input gradient", views[2])],
-                       entry: .backward, params: params, state: state, context: context,
-                       learnables: try learnableArguments(views, from: 3, count: learnables.count, output: nil),
-                       learnableOutputs: try learnableArguments(views, from: 3 + learnables.count, count: learnableGrads.count, output: "gradient"))
+        try validate(context, rank: shape.count, batch: nil)
+        let frame = try frames.frame(.backward, shape: shape, learnableShapes: learnableShapes) {
+            try makeFrame(.backward, shapes: [shape, shape, shape], learnableShapes: learnableShapes, gradients: true, params: params, frames: frames) { views in
+                [.input("input", views[0]), .input("output gradient", views[1]), .output("input gradient", views[2])]
+            }
+        }
+        let state = bind(frame, input, gradOutput, gradInput, learnables: learnables, gradients: learnableGrads, verifyInputs: verifyInputs)
+        defer { frame.views.unbind() }
+        try withExtendedLifetime((input, gradOutput, gradInput, learnables, learnableGrads)) {
+            try perform(frame.arguments, entry: .backward, params: params, state: state, context: context)
         }
     }
 

@@ -25,12 +25,19 @@ public final class Tensor: @unchecked Sendable {
 
     /// The size of each dimension.
     public var shape: [Int] {
-        var buffer = [Int64](repeating: 0, count: 8)
-        let n = Int(ct_sizes(handle, &buffer, 8))
-        if n > 8 {
-            buffer = [Int64](repeating: 0, count: n)
-            _ = ct_sizes(handle, &buffer, Int64(n))
+        // One allocation (the result) for the common ranks: shapes are asked on hot paths.
+        let small = withUnsafeTemporaryAllocation(of: Int64.self, capacity: 8) { buffer -> [Int]? in
+            guard let base = buffer.baseAddress else { return nil }
+            let n = Int(ct_sizes(handle, base, 8))
+            guard n <= 8 else { return nil }
+            return [Int](unsafeUninitializedCapacity: n) { out, initialized in
+                for d in 0..<n { out[d] = Int(base[d]) }
+                initialized = n
+            }
         }
+        if let small { return small }
+        var buffer = [Int64](repeating: 0, count: Int(ct_dim(handle)))
+        let n = Int(ct_sizes(handle, &buffer, Int64(buffer.count)))
         return buffer.prefix(n).map(Int.init)
     }
 
@@ -99,8 +106,10 @@ public final class Tensor: @unchecked Sendable {
     public static func zeros(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 0, dtype: dtype) }
     /// An uninitialised tensor (for outputs that a callee fills completely).
     public static func empty(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
-        let dims = shape.map(Int64.init)
-        return try make(ct_empty(dims, Int64(dims.count), dtype.rawValue), "empty \(shape)")
+        let handle = shape.withUnsafeBufferPointer { dims in
+            dims.withMemoryRebound(to: Int64.self) { ct_empty($0.baseAddress, Int64($0.count), dtype.rawValue) }
+        }
+        return try make(handle, "empty \(shape)")
     }
     /// A tensor of ones.
     public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 1, dtype: dtype) }
@@ -156,6 +165,10 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Calls `body` with the tensor's element storage; the tensor must be contiguous.
+    /// The storage's first element, for a tensor the caller knows to be contiguous (not checked:
+    /// `withUnsafeMutableRawPointer` checks). Valid while the tensor lives; nil when empty.
+    public var unsafeContiguousData: UnsafeMutableRawPointer? { ct_data_ptr(handle) }
+
     public func withUnsafeMutableRawPointer<R>(_ body: (UnsafeMutableRawPointer?) throws -> R) throws -> R {
         guard isContiguous else { throw TensorError("withUnsafeMutableRawPointer", "tensor is not contiguous") }
         return try withExtendedLifetime(self) { try body(ct_data_ptr(handle)) }

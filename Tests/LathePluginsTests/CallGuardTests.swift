@@ -47,6 +47,43 @@ import Testing
         #expect(try weight.scalars(as: Float.self) == master)
     }
 
+    @Test func theStandardPolicyVerifiesTheFirstEightCallsThenOneIn64() {
+        let verified = (0..<200).filter { InputVerification.standard.verifies(call: $0) }
+        #expect(verified == Array(0..<8) + [71, 135, 199])
+        #expect((0..<100).allSatisfy { InputVerification.everyCall.verifies(call: $0) })
+    }
+
+    /// A method instance (QAT, distillation) verifies a sample of calls: a method that writes its
+    /// input fails on the first verified call, and on every sampled call after it; an unverified
+    /// call passes the input in place (the trade documented in the header), never a copy.
+    @Test func anInstanceCatchesAWrittenInputOnItsSampledCalls() throws {
+        let m = try method("writes_input")
+        let instance = MethodInstance(method: m, params: try m.bind(), verification: .sampled(first: 1, every: 3))
+        let outcomes = try (0..<7).map { _ in
+            let input = try Tensor.randn([4, 8])
+            let before = try input.scalars(as: Float.self)
+            let text = message { _ = try instance.quantize(input, context: CallContext()) }
+            let unchanged = try input.scalars(as: Float.self) == before
+            return (failed: text.contains("wrote into its read-only input 'input'"), unchanged: unchanged)
+        }
+        #expect(outcomes.map(\.failed) == [true, false, false, true, false, false, true])
+        // Verified calls leave the caller's tensor as it was; the others pass it in place.
+        #expect(outcomes.map(\.unchanged) == outcomes.map(\.failed))
+        let strict = MethodInstance(method: m, params: try m.bind(), verification: .everyCall)
+        for _ in 0..<3 {
+            #expect(message { _ = try strict.quantize(try Tensor.randn([4, 8]), context: CallContext()) }.contains("wrote into its read-only input"))
+        }
+    }
+
+    /// Outputs are canary-filled and verified on every call whatever the input policy.
+    @Test func anInstanceChecksItsOutputsOnEveryCall() throws {
+        let m = try method("half_written")
+        let instance = MethodInstance(method: m, params: try m.bind(), verification: .sampled(first: 0, every: 1000))
+        for _ in 0..<5 {
+            #expect(message { _ = try instance.quantize(try Tensor.randn([4, 8]), context: CallContext()) }.contains("left 16 of 32 elements"))
+        }
+    }
+
     @Test func aLossThatNeverWritesItsGradientFails() throws {
         let m = try method("no_gradient")
         let student = try Tensor.randn([6, 10]), teacher = try Tensor.randn([6, 10])
