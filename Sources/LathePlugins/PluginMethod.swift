@@ -437,9 +437,8 @@ public final class PluginMethod: @unchecked Sendable {
     func backward(input: Tensor, gradOutput: Tensor, gradInput: Tensor, shape: [Int], params: BoundParams, context: CallContext,
                   learnables: [Tensor], learnableGrads: [Tensor], learnableShapes: [[Int]], frames: CallFrames,
                   verifyInputs: Bool = true) throws {
-        let gradShape = gradOutput.shape
-        guard gradShape == shape else {
-            throw PluginError("\(qualifiedID) backward: the output gradient has shape \(gradShape); expected the input's \(shape)")
+        guard gradOutput.hasShape(shape) else {
+            throw PluginError("\(qualifiedID) backward: the output gradient has shape \(gradOutput.shape); expected the input's \(shape)")
         }
         try validate(context, rank: shape.count, batch: nil)
         let frame = try frames.frame(.backward, shape: shape, learnableShapes: learnableShapes) {

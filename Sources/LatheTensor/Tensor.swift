@@ -41,6 +41,17 @@ public final class Tensor: @unchecked Sendable {
         return buffer.prefix(n).map(Int.init)
     }
 
+    /// Whether the tensor has this shape (without making an array of its own shape).
+    public func hasShape(_ expected: [Int]) -> Bool {
+        guard expected.count <= 8 else { return shape == expected }
+        return withUnsafeTemporaryAllocation(of: Int64.self, capacity: 8) { buffer in
+            guard let base = buffer.baseAddress else { return shape == expected }
+            guard Int(ct_sizes(handle, base, 8)) == expected.count else { return false }
+            for d in expected.indices where Int(base[d]) != expected[d] { return false }
+            return true
+        }
+    }
+
     /// The element strides of each dimension.
     public var strides: [Int] {
         var buffer = [Int64](repeating: 0, count: Swift.max(1, rank))

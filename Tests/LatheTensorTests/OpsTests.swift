@@ -3,6 +3,17 @@ import Testing
 
 @Suite("Tensor operations")
 struct OpsTests {
+    @Test func shapesOfEveryRankAndHasShape() throws {
+        for shape in [[], [3], [2, 3], [1, 2, 1, 3], [1, 1, 1, 1, 1, 1, 1, 2, 3]] {
+            let t = try Tensor.zeros(shape)
+            #expect(t.shape == shape)
+            #expect(t.hasShape(shape))
+            #expect(!t.hasShape(shape + [1]))
+            #expect(shape.isEmpty || !t.hasShape(Array(shape.dropLast()) + [shape[shape.count - 1] + 1]))
+            #expect(try Tensor.empty(shape).shape == shape)
+        }
+    }
+
     @Test func roundTripOfValuesAndShape() throws {
         let t = try Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [2, 3])
         #expect(t.shape == [2, 3])
