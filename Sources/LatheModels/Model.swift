@@ -51,20 +51,75 @@ public struct ModelOptions: Sendable, Codable, Equatable {
 /// Channels that structured pruning must remove together: the output channels of `producer`,
 /// the same-indexed channels of the `coupled` layers (batch norm, depthwise conv), and the
 /// matching inputs of the `consumers`.
+///
+/// A channel is one row of the producer's weight (dimension 0) by default. A group whose unit
+/// spans several rows (an attention head: its rows of Q, K and V in a fused projection) says
+/// how: the producer's rows form `rowBlocks` equal blocks (Q | K | V), and channel `c` owns rows
+/// `c·rowsPerChannel ..< (c+1)·rowsPerChannel` inside each block. Coupled layers are indexed by
+/// the same rows.
 public struct ChannelGroup: Sendable, Codable, Equatable {
+    /// What a channel of the group is (pruning specs can select groups by kind).
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// A conv filter or a linear layer's output feature.
+        case channel
+        /// An attention head (Q, K, V rows and the output projection's columns).
+        case head
+        /// A hidden neuron of a transformer MLP (fc1 row, fc2 column).
+        case neuron
+    }
+
     /// A layer reading the group's channels as inputs.
     public struct Consumer: Sendable, Codable, Equatable {
         /// Layer name.
         public var layer: String
-        /// Input features per channel (1 for a conv; H·W for a linear layer after flatten).
+        /// Input features per channel (1 for a conv; H·W for a linear layer after flatten; the
+        /// head dimension for an attention output projection): channel `c` owns the inputs
+        /// `c·inputsPerChannel ..< (c+1)·inputsPerChannel`.
         public var inputsPerChannel: Int
+
+        public init(layer: String, inputsPerChannel: Int) {
+            self.layer = layer
+            self.inputsPerChannel = inputsPerChannel
+        }
     }
     /// The conv or linear layer whose output channels are pruned.
     public var producer: String
-    /// Layers indexed by the same channels on dimension 0.
+    /// Layers indexed by the same rows on dimension 0.
     public var coupled: [String]
     /// Layers whose inputs are these channels.
     public var consumers: [Consumer]
+    /// What a channel is.
+    public var kind: Kind = .channel
+    /// Rows of each block of the producer's weight that one channel owns.
+    public var rowsPerChannel: Int = 1
+    /// Equal blocks of the producer's rows that every channel has rows in (3 for a fused QKV).
+    public var rowBlocks: Int = 1
+
+    /// A group whose channels are single rows of the producer.
+    public init(producer: String, coupled: [String], consumers: [Consumer], kind: Kind = .channel, rowsPerChannel: Int = 1, rowBlocks: Int = 1) {
+        self.producer = producer
+        self.coupled = coupled
+        self.consumers = consumers
+        self.kind = kind
+        self.rowsPerChannel = rowsPerChannel
+        self.rowBlocks = rowBlocks
+    }
+
+    /// Rows of the producer per channel, all blocks together.
+    public var rowsPerUnit: Int { rowsPerChannel * rowBlocks }
+
+    /// The channels of a producer with `rows` rows; nil when the rows do not split into whole channels.
+    public func channels(rows: Int) -> Int? {
+        guard rowsPerUnit > 0, rows % rowsPerUnit == 0 else { return nil }
+        return rows / rowsPerUnit
+    }
+
+    /// The producer's rows of the channels `kept` (ascending), for a producer of `channels` channels.
+    public func rows(of kept: [Int], channels: Int) -> [Int] {
+        (0..<rowBlocks).flatMap { block in
+            kept.flatMap { c in (0..<rowsPerChannel).map { block * channels * rowsPerChannel + c * rowsPerChannel + $0 } }
+        }
+    }
 }
 
 /// A zoo model: named layers, its options, and its declared channel-dependency groups.

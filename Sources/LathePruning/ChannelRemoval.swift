@@ -4,9 +4,10 @@ import LatheTensor
 /// Physical removal of pruned output channels: the model becomes a smaller dense model.
 ///
 /// For each channel group whose producer has a channel mask, the kept channels (mask 1) stay:
-/// - the producer keeps those rows of its weight and bias (dimension 0);
+/// - the producer keeps those channels' rows of its weight and bias (dimension 0; several rows
+///   per channel for a group whose channels span several, e.g. attention heads);
 /// - coupled layers (batch norm: γ, β, running statistics; depthwise conv: filters, bias) keep
-///   the same entries on dimension 0 (a depthwise conv's group count follows);
+///   the same rows on dimension 0 (a depthwise conv's group count follows);
 /// - consumers keep the matching inputs: dimension 1 of a conv weight, or the
 ///   `inputsPerChannel` consecutive columns of each kept channel of a linear weight (a
 ///   flattened NCHW feature map is channel-major).
@@ -36,7 +37,7 @@ public enum ChannelRemoval {
             }
             removed.append(Removed(producer: group.producer, channelsBefore: keepFlags.count, channelsAfter: keep.count))
             if keep.count == keepFlags.count { continue }
-            let index = try Tensor(keep.map(Int64.init))
+            let index = try Tensor(group.rows(of: keep, channels: keepFlags.count).map(Int64.init))
             for name in [group.producer] + group.coupled {
                 let layer = try layer(name, in: model)
                 for (short, tensor) in layer.ownParameters + layer.ownBuffers {

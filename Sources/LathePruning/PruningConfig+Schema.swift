@@ -1,3 +1,4 @@
+import LatheModels
 import LatheTrain
 
 extension PruningConfig {
@@ -48,6 +49,10 @@ extension PruningConfig {
         case .finetuneLearningRate:
             .init(name, "number", default: .note("the recipe's `learning_rate`"), allowed: .numbers(.positive), example: "0.01",
                   doc: "Fine-tuning learning rate.")
+        case .groups:
+            .init(name, "array of strings", default: .note("every channel group the model declares"), allowed: .choices(of: ChannelGroup.Kind.self),
+                  example: "[\"head\"]",
+                  doc: "Output-channel criteria: the kinds of channel group pruned (`head`: attention heads, `neuron`: transformer MLP neurons, `channel`: conv filters and linear features).")
         case .exclude:
             .init(name, "array of strings", default: .value("[]"), allowed: .text("layer names"), example: "[\"conv1\"]",
                   doc: "Layers never pruned.")

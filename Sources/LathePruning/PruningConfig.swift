@@ -1,4 +1,5 @@
 import LathePlugins
+import LatheModels
 import LatheTrain
 
 /// One pruning run, as a sweep spec or `lathe prune` describes it.
@@ -47,6 +48,9 @@ public struct PruningConfig: Sendable, Codable, Equatable {
     public var finalFinetuneEpochs: Int?
     /// Fine-tuning learning rate (nil: the recipe's).
     public var finetuneLearningRate: Double?
+    /// Output-channel granularity: the kinds of channel group pruned (`head`, `neuron`,
+    /// `channel`); nil: every group the model declares.
+    public var groups: [ChannelGroup.Kind]?
     /// Layers never pruned. The classifier is never channel-pruned anyway: its outputs are the
     /// classes, so the zoo declares no channel group it produces.
     public var exclude: [String] = []
@@ -76,6 +80,7 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         case finetuneEpochs = "finetune_epochs"
         case finalFinetuneEpochs = "final_finetune_epochs"
         case finetuneLearningRate = "finetune_lr"
+        case groups
         case exclude
         case layerSparsity = "layer_sparsity"
         case rewindEpoch = "rewind_epoch"
@@ -97,6 +102,7 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         finetuneEpochs = try c.decodeIfPresent(Int.self, forKey: .finetuneEpochs) ?? d.finetuneEpochs
         finalFinetuneEpochs = try c.decodeIfPresent(Int.self, forKey: .finalFinetuneEpochs)
         finetuneLearningRate = try c.decodeIfPresent(Double.self, forKey: .finetuneLearningRate)
+        groups = try c.decodeChoicesIfPresent(ChannelGroup.Kind.self, forKey: .groups)
         exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? d.exclude
         layerSparsity = try c.decodeIfPresent([String: Double].self, forKey: .layerSparsity) ?? d.layerSparsity
         rewindEpoch = try c.decodeIfPresent(Int.self, forKey: .rewindEpoch)
@@ -144,6 +150,7 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         try check(.rewindEpoch, rewindEpoch)
         try check(.slimmingL1, slimmingL1)
         try check(.calibrationBatches, calibrationBatches)
+        if let groups { try require(!groups.isEmpty, "groups", "[]", "at least one kind, or no key for every group") }
     }
 
     /// Checks the criterion against the registry's manifests (no code is loaded): it exists, is a
@@ -161,6 +168,11 @@ public struct PruningConfig: Sendable, Codable, Equatable {
             throw PruningError.invalidConfig(
                 key: "physical", value: "true",
                 expected: "an output-channel criterion (\(criterion) scores single weights, which cannot be removed physically; use e.g. prune/l1-filter)")
+        }
+        if let groups, method.granularity != .outputChannel {
+            throw PruningError.invalidConfig(
+                key: "groups", value: "[\(groups.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))]",
+                expected: "an output-channel criterion (\(criterion) scores single weights, not channel groups)")
         }
         return (method, bound)
     }

@@ -33,8 +33,23 @@ public final class PruningMasks {
         groups = Dictionary(model.channelGroups.map { ($0.producer, $0) }, uniquingKeysWith: { a, _ in a })
         for name in layers {
             let weight = try Self.weight(of: model, name)
-            masks[name] = try Tensor.ones(granularity == .outputChannel ? [weight.shape[0]] : weight.shape)
+            guard granularity == .outputChannel else {
+                masks[name] = try Tensor.ones(weight.shape)
+                continue
+            }
+            let group = groups[name] ?? ChannelGroup(producer: name, coupled: [], consumers: [])
+            guard let channels = group.channels(rows: weight.shape[0]) else {
+                throw PruningError.unsupported("'\(name)' has \(weight.shape[0]) output rows, not a whole number of \(group.kind.rawValue)s of \(group.rowsPerUnit) rows")
+            }
+            masks[name] = try Tensor.ones([channels])
         }
+    }
+
+    /// `mask` (one entry per channel of `group`) over the producer's rows.
+    static func rowMask(_ mask: Tensor, _ group: ChannelGroup?) throws -> Tensor {
+        guard let group, group.rowsPerUnit > 1 else { return mask }
+        return try mask.reshaped([1, mask.count, 1]).expanded([group.rowBlocks, mask.count, group.rowsPerChannel])
+            .contiguous().reshaped([mask.count * group.rowsPerUnit])
     }
 
     /// The weight tensor of a conv or linear layer.
@@ -97,13 +112,14 @@ public final class PruningMasks {
             switch granularity {
             case .outputChannel:
                 let layers = try [layer] + (groups[name]?.coupled ?? []).map { try Self.layer($0, of: model) }
+                let rows = try Self.rowMask(mask, groups[name])
                 for l in layers {
                     for (short, tensor) in l.ownParameters {
-                        guard tensor.rank >= 1, tensor.shape[0] == mask.count else {
+                        guard tensor.rank >= 1, tensor.shape[0] == rows.count else {
                             throw PruningError.unsupported(
-                                "\(l.name).\(short) has shape \(tensor.shape); channel group of '\(name)' expects \(mask.count) channels on dimension 0")
+                                "\(l.name).\(short) has shape \(tensor.shape); channel group of '\(name)' expects \(rows.count) rows on dimension 0")
                         }
-                        out.append(MaskedTensor(layer: l.name, short: short, tensor: tensor, mask: try Self.alongChannels(mask, rank: tensor.rank)))
+                        out.append(MaskedTensor(layer: l.name, short: short, tensor: tensor, mask: try Self.alongChannels(rows, rank: tensor.rank)))
                     }
                 }
             default:

@@ -174,8 +174,15 @@ public enum PruningStage {
     /// The layers the criterion scores: every conv and linear layer (element granularity) or
     /// every channel-group producer (output-channel), minus exclusions.
     static func prunableLayers(_ config: PruningConfig, model: Model, granularity: Granularity) throws -> [String] {
+        if let kinds = config.groups, granularity == .outputChannel {
+            let declared = Set(model.channelGroups.map(\.kind))
+            for kind in kinds where !declared.contains(kind) {
+                throw PruningError.invalidConfig(key: "groups", value: kind.rawValue,
+                                                 expected: "a kind of group \(model.architecture) declares: \(ChannelGroup.Kind.allCases.filter(declared.contains).map(\.rawValue).joined(separator: ", "))")
+            }
+        }
         let candidates: [String] = granularity == .outputChannel
-            ? model.channelGroups.map(\.producer)
+            ? model.channelGroups.filter { config.groups?.contains($0.kind) ?? true }.map(\.producer)
             : model.layers.filter { $0 is Conv2d || $0 is Linear }.map(\.name)
         for name in config.exclude where !candidates.contains(name) {
             throw PruningError.unknownLayer(key: "exclude", layer: name, candidates: candidates)

@@ -25,11 +25,27 @@ struct Scoring {
         let gradients = flags.contains(.needsGradient) ? try calibrationGradients(model: model, masks: masks, data: data) : [:]
         var out: [String: Tensor] = [:]
         for name in layers {
-            let weight = try PruningMasks.weight(of: model, name).detached()
+            let group = masks.granularity == .outputChannel ? masks.groups[name] : nil
+            let weight = try Self.byChannel(try PruningMasks.weight(of: model, name).detached(), group)
+            let gradient = try gradients[name].map { try Self.byChannel($0, group) }
             let aux = flags.contains(.needsAux) ? try Self.batchNormScale(after: name, model: model, criterion: method.qualifiedID) : nil
-            out[name] = try method.score(weight: weight, gradient: gradients[name], aux: aux, params: params)
+            out[name] = try method.score(weight: weight, gradient: gradient, aux: aux, params: params)
         }
         return out
+    }
+
+    /// `tensor` (a producer's weight or its gradient) with one row per channel of `group`: a
+    /// channel spanning several rows (an attention head's Q, K and V rows) becomes one row of
+    /// all its weights, so that a criterion's per-output-channel score scores the whole unit.
+    static func byChannel(_ tensor: Tensor, _ group: ChannelGroup?) throws -> Tensor {
+        guard let group, group.rowsPerUnit > 1 else { return tensor }
+        let shape = tensor.shape
+        guard let rows = shape.first, let channels = group.channels(rows: rows) else {
+            throw PruningError.unsupported("'\(group.producer)' has shape \(shape), not a whole number of \(group.kind.rawValue)s of \(group.rowsPerUnit) rows")
+        }
+        let rest = shape.dropFirst().reduce(1, *)
+        return try tensor.reshaped([group.rowBlocks, channels, group.rowsPerChannel, rest]).permuted([1, 0, 2, 3])
+            .contiguous().reshaped([channels, group.rowsPerUnit * rest])
     }
 
     /// The γ of the batch norm in `layer`'s channel group (the aux input of criteria that

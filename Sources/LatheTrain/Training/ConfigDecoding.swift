@@ -10,4 +10,17 @@ extension KeyedDecodingContainer {
         }
         return choice
     }
+
+    /// An array of choices, each checked like `decodeChoiceIfPresent`'s.
+    public func decodeChoicesIfPresent<T>(_: T.Type, forKey key: Key) throws -> [T]?
+    where T: RawRepresentable & CaseIterable, T.RawValue == String {
+        guard let raws = try decodeIfPresent([String].self, forKey: key) else { return nil }
+        return try raws.map { raw in
+            guard let choice = T(rawValue: raw) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: self, debugDescription: "'\(raw)': expected each of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return choice
+        }
+    }
 }
