@@ -41,6 +41,8 @@ struct Prune: ParsableCommand {
     @Option(help: "Fine-tuning epochs after each pruning step.") var finetuneEpochs: Int = 1
     @Option(help: "Fine-tuning epochs after the last step (default: --finetune-epochs).") var finalFinetuneEpochs: Int?
     @Option(help: "Fine-tuning learning rate (default: --lr).") var finetuneLr: Double?
+    @Option(help: ArgumentHelp("Output-channel criteria: prune only channel groups of this kind: channel, head (attention heads), neuron (transformer MLP neurons) (repeatable; default: every group).", valueName: "kind"))
+    var groups: [ChannelGroup.Kind] = []
     @Option(help: ArgumentHelp("Layer never pruned (repeatable).", valueName: "layer")) var exclude: [String] = []
     @Option(help: ArgumentHelp("Per-layer final sparsity LAYER=S (repeatable).", valueName: "layer=s")) var layerSparsity: [String] = []
     @Option(help: "Lottery ticket: rewind surviving weights to this epoch of the dense training (0: initialisation).")
@@ -80,6 +82,7 @@ struct Prune: ParsableCommand {
         c.finalFinetuneEpochs = finalFinetuneEpochs
         c.finetuneLearningRate = finetuneLr
         c.exclude = exclude
+        c.groups = groups.isEmpty ? nil : groups
         for text in layerSparsity {
             guard let eq = text.firstIndex(of: "="), let value = Double(text[text.index(after: eq)...]) else {
                 throw ValidationError("--layer-sparsity '\(text)': expected LAYER=FRACTION, e.g. conv1=0.3")
@@ -151,6 +154,8 @@ struct Prune: ParsableCommand {
         } else {
             let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width)
             network = try Zoo.make(model ?? "lenet5", options: options, seed: seed)
+            // Layer keys (exclude, layer_sparsity, groups) are checked before the dense training.
+            _ = try PruningStage.prunableLayers(config, model: network, granularity: try registry.method(config.criterion).descriptor.granularity)
             progress.note("training dense \(network.architecture) (\(network.parameterCount) parameters) on \(train.count) images, \(engine.threads) thread(s)")
             (training, rewind) = try PruningStage.trainDense(
                 network, on: train, recipe: recipe, slimmingL1: slimmingL1, snapshotEpoch: rewindEpoch, progress: progress)
@@ -194,4 +199,5 @@ struct PruneMetrics: Encodable {
 }
 
 extension PruningConfig.Scope: ExpressibleByArgument {}
+extension ChannelGroup.Kind: ExpressibleByArgument {}
 extension PruningConfig.Schedule: ExpressibleByArgument {}

@@ -173,7 +173,7 @@ public enum PruningStage {
 
     /// The layers the criterion scores: every conv and linear layer (element granularity) or
     /// every channel-group producer (output-channel), minus exclusions.
-    static func prunableLayers(_ config: PruningConfig, model: Model, granularity: Granularity) throws -> [String] {
+    public static func prunableLayers(_ config: PruningConfig, model: Model, granularity: Granularity) throws -> [String] {
         if let kinds = config.groups, granularity == .outputChannel {
             let declared = Set(model.channelGroups.map(\.kind))
             for kind in kinds where !declared.contains(kind) {

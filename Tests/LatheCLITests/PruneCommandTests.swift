@@ -28,6 +28,11 @@ struct PruneCommandTests {
         try expectFailure(["--model", "vgg16"], mentions: ["vgg16", "lenet5"])
         try expectFailure(["--checkpoint", "/nonexistent/dense.safetensors"], mentions: ["/nonexistent/dense.safetensors"])
         try expectFailure(["--layer-sparsity", "conv1"], mentions: ["conv1", "LAYER=FRACTION"])
+        try expectFailure(["--groups", "heads"], mentions: ["heads", "head", "neuron"])
+        try expectFailure(["--criterion", "prune/magnitude", "--groups", "head"], mentions: ["groups", "output-channel"])
+        // Checked before the dense training: a CNN has no attention heads.
+        try expectFailure(["--criterion", "prune/l1-filter", "--groups", "head", "--epochs", "50"],
+                          mentions: ["head", "lenet5 declares: channel"])
     }
 
     @Test func aSmallRunWritesAReloadableSmallerModelAndItsLedger() throws {
