@@ -168,9 +168,10 @@ struct Distill: ParsableCommand {
 
     func run() throws {
         engine.apply()
-        let recipe = recipeOptions.recipe
         let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
         let config = try makeConfig(reg)
+        // The student's defaults; the teacher trains with them too (its own flags apart).
+        let recipe = recipeOptions.recipe(for: config.student.model)
         try config.validate(base: recipe)
         let out = outputDirectory ?? "runs/distill-\(config.student.model)-from-\(config.teacher.model)-seed\(recipe.seed)"
         let progress = ProgressReporter(style: plain ? .lines : nil)

@@ -231,6 +231,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
     public var stepEpochs: Int?
     public var gamma: Double?
     public var labelSmoothing: Double?
+    public var warmupEpochs: Int?
     public var seed: UInt64?
 
     public init(epochs: Int? = nil, seed: UInt64? = nil) {
@@ -245,6 +246,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         case weightDecay = "weight_decay"
         case stepEpochs = "step_epochs"
         case labelSmoothing = "label_smoothing"
+        case warmupEpochs = "warmup_epochs"
     }
 
     public init(from decoder: Decoder) throws {
@@ -261,6 +263,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         stepEpochs = try c.decodeIfPresent(Int.self, forKey: .stepEpochs)
         gamma = try c.decodeIfPresent(Double.self, forKey: .gamma)
         labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing)
+        warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
     }
 
@@ -278,6 +281,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         if let v = stepEpochs { r.stepEpochs = v }
         if let v = gamma { r.gamma = v }
         if let v = labelSmoothing { r.labelSmoothing = v }
+        if let v = warmupEpochs { r.warmupEpochs = v }
         if let v = seed { r.seed = v }
         return r
     }
