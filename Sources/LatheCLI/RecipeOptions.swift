@@ -5,7 +5,7 @@ import LatheTrain
 /// A flag left out keeps the default recipe of the model being trained (`Recipe.defaults(for:)`:
 /// SGD for the CNNs and MLP, AdamW with warm-up for the vision transformers).
 struct RecipeOptions: ParsableArguments {
-    @Option(help: "Epochs (default 10; vit-*: 30).") var epochs: Int?
+    @Option(help: "Epochs (default 10; vit-*: 20).") var epochs: Int?
     @Option(help: "Mini-batch size (default 128).") var batchSize: Int?
     @Option(help: "Base learning rate (default 0.05; vit-*: 0.001).") var lr: Double?
     @Option(help: "Optimizer: sgd, adam, adamw (default sgd; vit-*: adamw).") var optimizer: Recipe.OptimizerKind?

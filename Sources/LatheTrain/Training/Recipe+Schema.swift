@@ -21,7 +21,10 @@ extension Recipe {
         doc: """
             A training recipe. `[baseline]` changes the default recipe for the dense baseline (and every trial of \
             its seed starts from that baseline); a distill stage's `recipe` and its teacher's `recipe` change the \
-            baseline's recipe for the student and the teacher. Absent keys keep the default.
+            baseline's recipe for the student and the teacher. Absent keys keep the default; the defaults listed \
+            are those of the CNNs and the MLP, while a `vit-*` model's baseline starts from the transformer recipe \
+            (`optimizer = "adamw"`, `learning_rate = 0.001`, `weight_decay = 0.05`, `warmup_epochs = 2`, \
+            `label_smoothing = 0.1`, `epochs = 20`).
             """,
         keys: Field.allCases.map(key))
 

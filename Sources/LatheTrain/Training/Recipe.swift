@@ -34,11 +34,11 @@ public struct Recipe: Sendable, Codable, Equatable {
 
     /// The default recipe for a zoo architecture: `Recipe()`, or for the vision transformers
     /// (`vit-*`) the usual transformer one: AdamW (lr 1e-3, decoupled weight decay 0.05),
-    /// 2 warm-up epochs then cosine, batch 128, label smoothing 0.1, 30 epochs.
+    /// 2 warm-up epochs then cosine, batch 128, label smoothing 0.1, 20 epochs.
     public static func defaults(for architecture: String) -> Recipe {
         var r = Recipe()
         guard architecture.hasPrefix("vit-") else { return r }
-        r.epochs = 30
+        r.epochs = 20
         r.optimizer = .adamw
         r.learningRate = 1e-3
         r.weightDecay = 0.05
