@@ -38,7 +38,7 @@ struct ViTCommandTests {
         #expect(recipe["warmupEpochs"] as? Int == 2)
         #expect(recipe["labelSmoothing"] as? Double == 0.1)
         #expect(recipe["epochs"] as? Int == 1)
-        let eval = try CLIRunner.run(["eval", dir.appendingPathComponent("model.safetensors").path, "--limit-test", "64", "--threads", "1", "--plain"])
+        let eval = try CLIRunner.run(["eval", dir.appendingPathComponent("model.safetensors").path, "--limit-test", "64", "--threads", "1"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let header = try String(contentsOf: dir.appendingPathComponent("model.safetensors"), encoding: .isoLatin1)
         #expect(header.contains(#"\"depth\":1"#) || header.contains(#""depth":1"#), "the checkpoint's options record the depth")
