@@ -29,11 +29,13 @@ struct Distill: ParsableCommand {
 
     @Option(help: "Teacher zoo model (default convnet).") var teacher: String?
     @Option(help: "Teacher width multiplier (default 1).") var teacherWidth: Double?
+    @Option(help: "Teacher transformer blocks (vit-* only; default: the architecture's).") var teacherDepth: Int?
     @Option(help: "Teacher training epochs (default: --epochs).") var teacherEpochs: Int?
     @Option(help: "Teacher seed (default 0).") var teacherSeed: UInt64?
     @Option(help: "Teacher base learning rate (default: --lr).") var teacherLr: Double?
     @Option(help: "Student zoo model (default lenet5).") var student: String?
     @Option(help: "Student width multiplier (default 0.5).") var width: Double?
+    @Option(help: "Student transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
     @Option(name: .customLong("loss"), help: "Distillation term METHOD[:STUDENT_LAYER:TEACHER_LAYER][@WEIGHT] (repeatable).")
     var losses: [String] = []
     @Option(name: .customLong("feature"), help: "Feature/relation term METHOD:STUDENT_LAYER:TEACHER_LAYER[@WEIGHT] (repeatable).")
@@ -56,6 +58,7 @@ struct Distill: ParsableCommand {
             let given: [(String, Bool)] = [
                 ("--teacher", teacher != nil), ("--teacher-width", teacherWidth != nil), ("--teacher-epochs", teacherEpochs != nil),
                 ("--teacher-seed", teacherSeed != nil), ("--teacher-lr", teacherLr != nil), ("--student", student != nil), ("--width", width != nil),
+                ("--depth", depth != nil), ("--teacher-depth", teacherDepth != nil),
                 ("--loss", !losses.isEmpty), ("--feature", !features.isEmpty), ("--param", !params.isEmpty),
                 ("--ce-weight", ceWeight != nil), ("--adapters", adapters != nil),
             ]
@@ -67,6 +70,8 @@ struct Distill: ParsableCommand {
         for (flag, value) in [("--width", width), ("--teacher-width", teacherWidth)] {
             if let v = value, !(v > 0 && v <= 16) { throw ValidationError("\(flag) \(v): expected a number in (0, 16]") }
         }
+        try DepthOption.check(teacherDepth, model: teacher ?? "convnet", flag: "--teacher-depth")
+        try DepthOption.check(depth, model: student ?? "lenet5", flag: "--depth")
         if let w = ceWeight, !(w.isFinite && w >= 0) { throw ValidationError("--ce-weight \(w): expected a finite number ≥ 0") }
         for spec in losses + features { _ = try TermSpec(parsing: spec) }
         for spec in features where try TermSpec(parsing: spec).studentLayer == nil {
@@ -161,16 +166,17 @@ struct Distill: ParsableCommand {
         teacherRecipe.seed = teacherSeed
         teacherRecipe.learningRate = teacherLr
         return DistillConfig(
-            teacher: .init(model: teacher ?? "convnet", width: teacherWidth ?? 1, recipe: teacherRecipe),
-            student: .init(model: student ?? "lenet5", width: width ?? 0.5),
+            teacher: .init(model: teacher ?? "convnet", width: teacherWidth ?? 1, depth: teacherDepth, recipe: teacherRecipe),
+            student: .init(model: student ?? "lenet5", width: width ?? 0.5, depth: depth),
             terms: terms, ceWeight: ceWeight, adapters: adapters ?? .auto)
     }
 
     func run() throws {
         engine.apply()
-        let recipe = recipeOptions.recipe
         let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
         let config = try makeConfig(reg)
+        // The student's defaults; the teacher trains with them too (its own flags apart).
+        let recipe = recipeOptions.recipe(for: config.student.model)
         try config.validate(base: recipe)
         let out = outputDirectory ?? "runs/distill-\(config.student.model)-from-\(config.teacher.model)-seed\(recipe.seed)"
         let progress = ProgressReporter(style: plain ? .lines : nil)

@@ -25,6 +25,7 @@ struct Prune: ParsableCommand {
     @Option(help: "Zoo model to train densely first: \(Zoo.names.joined(separator: ", ")) (default lenet5).")
     var model: String?
     @Option(help: "Width multiplier for channels and hidden units.") var width: Double = 1
+    @Option(help: "Transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
     @Option(help: "Dense checkpoint to prune instead of training one.") var checkpoint: String?
 
     // MARK: Pruning
@@ -64,9 +65,12 @@ struct Prune: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    var recipe: Recipe { recipeOptions.recipe }
+    /// The recipe of the model trained densely (a checkpoint's architecture is only known in
+    /// `run`; its fine-tuning uses the same defaults).
+    func recipe(for architecture: String) -> Recipe { recipeOptions.recipe(for: architecture) }
+    var recipe: Recipe { recipe(for: model ?? "lenet5") }
     var seed: UInt64 { recipeOptions.seed }
-    var epochs: Int { recipeOptions.epochs }
+    var epochs: Int { recipe.epochs }
 
     /// The pruning configuration the flags describe; `params` typed by the criterion's declaration.
     func config(params typed: [String: HyperValue]) throws -> PruningConfig {
@@ -109,6 +113,7 @@ struct Prune: ParsableCommand {
             throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
         }
         guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
+        try DepthOption.check(depth, model: model ?? "lenet5", flag: "--depth")
         if let checkpoint {
             guard FileManager.default.fileExists(atPath: checkpoint) else {
                 throw ValidationError("checkpoint '\(checkpoint)' does not exist")
@@ -152,7 +157,7 @@ struct Prune: ParsableCommand {
             }
             progress.note("dense baseline: \(checkpoint) (\(network.architecture), \(network.parameterCount) parameters)")
         } else {
-            let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width)
+            let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width, depth: depth)
             network = try Zoo.make(model ?? "lenet5", options: options, seed: seed)
             // Layer keys (exclude, layer_sparsity, groups) are checked before the dense training.
             _ = try PruningStage.prunableLayers(config, model: network, granularity: try registry.method(config.criterion).descriptor.granularity)
@@ -160,6 +165,7 @@ struct Prune: ParsableCommand {
             (training, rewind) = try PruningStage.trainDense(
                 network, on: train, recipe: recipe, slimmingL1: slimmingL1, snapshotEpoch: rewindEpoch, progress: progress)
         }
+        let recipe = recipe(for: network.architecture)
         let dense = try network.copy()
         let (pruned, report) = try PruningStage.run(
             config, model: network, train: train, test: test, recipe: recipe, registry: registry, rewindWeights: rewind, progress: progress)

@@ -90,14 +90,17 @@ struct Quantize: ParsableCommand {
         }
         let progress = ProgressReporter(style: plain ? .lines : nil)
         let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
-        let recipe = recipeOptions.recipe
         let base: Model
         var training: TrainingSummary?
         if let checkpoint {
             base = try Checkpoint.load(checkpoint).model
         } else {
             let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount)
-            base = try Zoo.make(model, options: options, seed: recipe.seed)
+            base = try Zoo.make(model, options: options, seed: recipeOptions.seed)
+        }
+        // The recipe of the baseline's architecture (also for QAT fine-tuning of a checkpoint).
+        let recipe = recipeOptions.recipe(for: base.architecture)
+        if checkpoint == nil {
             progress.note("training the fp32 baseline \(model) for \(recipe.epochs) epoch(s)")
             training = try Trainer(recipe: recipe, progress: progress).train(base, on: train)
         }

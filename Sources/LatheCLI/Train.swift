@@ -15,6 +15,9 @@ struct Train: ParsableCommand {
     @Option(help: "Width multiplier for channels and hidden units.")
     var width: Double = 1
 
+    @Option(help: "Transformer blocks (vit-* only; default: the architecture's).")
+    var depth: Int?
+
     @OptionGroup var recipeOptions: RecipeOptions
     @Option(help: "Hold out this fraction of the training set for per-epoch validation.") var validationFraction: Double = 0
 
@@ -25,7 +28,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    var recipe: Recipe { recipeOptions.recipe }
+    var recipe: Recipe { recipeOptions.recipe(for: model) }
     var seed: UInt64 { recipeOptions.seed }
 
     func validate() throws {
@@ -33,6 +36,7 @@ struct Train: ParsableCommand {
             throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
         }
         guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
+        try DepthOption.check(depth, model: model, flag: "--depth")
         guard (0..<1).contains(validationFraction) else {
             throw ValidationError("--validation-fraction \(validationFraction): expected a number in [0, 1)")
         }
@@ -48,7 +52,7 @@ struct Train: ParsableCommand {
         if validationFraction > 0 {
             (train, validation) = try train.split(validationFraction: validationFraction, seed: seed)
         }
-        let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width)
+        let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width, depth: depth)
         let network = try Zoo.make(model, options: options, seed: seed)
         progress.note("training \(model) (\(network.parameterCount) parameters) on \(train.count) \(engine.dataset.rawValue) images, \(engine.threads) thread(s)")
         let summary = try Trainer(recipe: recipe, progress: progress).train(network, on: train, validation: validation)

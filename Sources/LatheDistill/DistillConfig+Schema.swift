@@ -7,6 +7,10 @@ import LatheTrain
 extension DistillConfig {
     /// Width multipliers a teacher or student may have.
     static let widths = ConfigSchema.NumberRange(lower: 0, lowerClosed: false, upper: 16, upperClosed: true)
+    /// The `depth` key of a teacher or a student.
+    static let depthKey = ConfigSchema.Key(
+        "depth", "integer", default: .note("the architecture's"), allowed: .integers(ModelOptions.depths), example: "2",
+        doc: "Transformer blocks (`vit-*` models only; the others refuse it).")
 
     /// The keys of a distillation config (a sweep's distill stage adds `recipe`).
     public static let schema = ConfigSchema(
@@ -52,6 +56,8 @@ extension DistillConfig.Teacher {
             .init(key.stringValue, "string", default: .required, allowed: .choices(Zoo.names), example: "\"convnet\"", doc: "Zoo architecture.")
         case .width:
             .init(key.stringValue, "number", default: .value("1.0"), allowed: .numbers(DistillConfig.widths), example: "2.0", doc: "Width multiplier.")
+        case .depth:
+            DistillConfig.depthKey
         case .recipe:
             .init(key.stringValue, "table", default: .value("{}"), allowed: .text("recipe keys"), example: "{ epochs = 4 }",
                   doc: "Changes to the baseline's recipe for training the teacher; its `seed` defaults to 0 (not the trial's).")
@@ -71,6 +77,8 @@ extension DistillConfig.Student {
             .init(key.stringValue, "string", default: .required, allowed: .choices(Zoo.names), example: "\"lenet5\"", doc: "Zoo architecture.")
         case .width:
             .init(key.stringValue, "number", default: .value("1.0"), allowed: .numbers(DistillConfig.widths), example: "0.5", doc: "Width multiplier.")
+        case .depth:
+            DistillConfig.depthKey
         }
     }
 }

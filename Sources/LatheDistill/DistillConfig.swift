@@ -1,4 +1,5 @@
 import Foundation
+import LatheModels
 import LathePlugins
 import LatheTrain
 
@@ -33,24 +34,28 @@ public struct DistillConfig: Sendable, Codable, Equatable {
         public var model: String
         /// Width multiplier.
         public var width: Double
+        /// Transformer blocks (vit-* only; nil: the architecture's).
+        public var depth: Int?
         /// Changes to the run's recipe for training the teacher. The teacher's seed is
         /// `recipe.seed` when given and **0** otherwise (not the student's seed), so runs over
         /// several student seeds share one cached teacher.
         public var recipe: RecipeOverrides
 
-        public init(model: String, width: Double = 1, recipe: RecipeOverrides = RecipeOverrides()) {
+        public init(model: String, width: Double = 1, depth: Int? = nil, recipe: RecipeOverrides = RecipeOverrides()) {
             self.model = model
             self.width = width
+            self.depth = depth
             self.recipe = recipe
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case model, width, recipe }
+        enum CodingKeys: String, CodingKey, CaseIterable { case model, width, depth, recipe }
 
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, Self.schema, in: "teacher")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             model = try c.decode(String.self, forKey: .model)
             width = try c.decodeIfPresent(Double.self, forKey: .width) ?? 1
+            depth = try c.decodeIfPresent(Int.self, forKey: .depth)
             recipe = try c.decodeIfPresent(RecipeOverrides.self, forKey: .recipe) ?? RecipeOverrides()
         }
 
@@ -66,19 +71,23 @@ public struct DistillConfig: Sendable, Codable, Equatable {
     public struct Student: Sendable, Codable, Equatable {
         public var model: String
         public var width: Double
+        /// Transformer blocks (vit-* only; nil: the architecture's).
+        public var depth: Int?
 
-        public init(model: String, width: Double = 1) {
+        public init(model: String, width: Double = 1, depth: Int? = nil) {
             self.model = model
             self.width = width
+            self.depth = depth
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case model, width }
+        enum CodingKeys: String, CodingKey, CaseIterable { case model, width, depth }
 
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, Self.schema, in: "student")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             model = try c.decode(String.self, forKey: .model)
             width = try c.decodeIfPresent(Double.self, forKey: .width) ?? 1
+            depth = try c.decodeIfPresent(Int.self, forKey: .depth)
         }
     }
 
@@ -199,10 +208,21 @@ public struct DistillConfig: Sendable, Codable, Equatable {
                 throw DistillError.invalidConfig("\(key) \(value): expected \(Self.widths.expected)")
             }
         }
+        func depth(_ value: Int?, _ key: String, model: String) throws {
+            guard let value else { return }
+            guard ModelOptions.depths.contains(value) else {
+                throw DistillError.invalidConfig("\(key) \(value): expected an integer in \(ModelOptions.depths.lowerBound)...\(ModelOptions.depths.upperBound)")
+            }
+            guard Zoo.acceptsDepth(model) else {
+                throw DistillError.invalidConfig("\(key) \(value): only the vit-* models take a depth; \(model) has a fixed one")
+            }
+        }
         try model(teacher.model, "teacher.model", Teacher.key(.model))
         try width(teacher.width, "teacher.width")
+        try depth(teacher.depth, "teacher.depth", model: teacher.model)
         try model(student.model, "student.model", Student.key(.model))
         try width(student.width, "student.width")
+        try depth(student.depth, "student.depth", model: student.model)
         if let w = ceWeight, !Self.key(.ceWeight).allows(w) {
             throw DistillError.invalidConfig("ce_weight \(w): expected \(Self.key(.ceWeight).expected)")
         }
@@ -231,6 +251,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
     public var stepEpochs: Int?
     public var gamma: Double?
     public var labelSmoothing: Double?
+    public var warmupEpochs: Int?
     public var seed: UInt64?
 
     public init(epochs: Int? = nil, seed: UInt64? = nil) {
@@ -245,6 +266,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         case weightDecay = "weight_decay"
         case stepEpochs = "step_epochs"
         case labelSmoothing = "label_smoothing"
+        case warmupEpochs = "warmup_epochs"
     }
 
     public init(from decoder: Decoder) throws {
@@ -261,6 +283,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         stepEpochs = try c.decodeIfPresent(Int.self, forKey: .stepEpochs)
         gamma = try c.decodeIfPresent(Double.self, forKey: .gamma)
         labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing)
+        warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
     }
 
@@ -278,6 +301,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         if let v = stepEpochs { r.stepEpochs = v }
         if let v = gamma { r.gamma = v }
         if let v = labelSmoothing { r.labelSmoothing = v }
+        if let v = warmupEpochs { r.warmupEpochs = v }
         if let v = seed { r.seed = v }
         return r
     }

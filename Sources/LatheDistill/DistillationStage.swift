@@ -70,8 +70,10 @@ public enum DistillationStage {
     public static func prepare(_ config: DistillConfig, train: ImageDataset, recipe: Recipe, registry: Registry) throws -> Plan {
         try recipe.validate()
         try config.validate(base: recipe)
-        let studentOptions = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: config.student.width)
-        let teacherOptions = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: config.teacher.width)
+        let studentOptions = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount,
+                                          width: config.student.width, depth: config.student.depth)
+        let teacherOptions = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount,
+                                          width: config.teacher.width, depth: config.teacher.depth)
         let student = try Zoo.make(config.student.model, options: studentOptions, seed: recipe.seed)
         let teacher = try Zoo.make(config.teacher.model, options: teacherOptions)
 

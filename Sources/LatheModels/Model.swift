@@ -10,13 +10,17 @@ public struct ModelOptions: Sendable, Codable, Equatable {
     public var classCount: Int
     /// Channel / hidden-unit multiplier (0.5 gives a half-width student).
     public var width: Double
+    /// Number of transformer blocks (vit-* only; nil: the architecture's own). Optional so that
+    /// options saved before it existed still decode.
+    public var depth: Int?
 
     /// Options for Fashion-MNIST-shaped input by default.
-    public init(inputChannels: Int = 1, imageSize: Int = 28, classCount: Int = 10, width: Double = 1) {
+    public init(inputChannels: Int = 1, imageSize: Int = 28, classCount: Int = 10, width: Double = 1, depth: Int? = nil) {
         self.inputChannels = inputChannels
         self.imageSize = imageSize
         self.classCount = classCount
         self.width = width
+        self.depth = depth
     }
 
     /// Largest accepted `inputChannels`.
@@ -26,6 +30,8 @@ public struct ModelOptions: Sendable, Codable, Equatable {
     public static let imageSizes = 16...1024
     /// Largest accepted `classCount`.
     public static let maxClassCount = 100_000
+    /// Accepted `depth`s.
+    public static let depths = 1...64
 
     /// Checks every option against its range (options may come from a checkpoint's metadata),
     /// naming the option: within these ranges no layer size the zoo computes can overflow.
@@ -41,6 +47,9 @@ public struct ModelOptions: Sendable, Codable, Equatable {
         }
         guard width > 0, width <= 16 else {
             throw ModelError.invalidOption("width multiplier \(width) is out of range (0, 16]")
+        }
+        if let depth, !Self.depths.contains(depth) {
+            throw ModelError.invalidOption("depth \(depth) is out of range: expected \(Self.depths.lowerBound)...\(Self.depths.upperBound)")
         }
     }
 

@@ -129,7 +129,7 @@ public struct SweepSpec: Sendable {
             timeout = t
         }
         let baseline = try decode(RecipeOverrides.self, root["baseline"] ?? .object([:]), section: "baseline", keys: Recipe.schema.names, locate: locate)
-            .applied(to: Recipe())
+            .applied(to: Recipe.defaults(for: model))
         do { try baseline.validate() } catch { throw locate.error("baseline", "[baseline]: \(error)") }
 
         guard case .array(let groupValues)? = root["groups"], !groupValues.isEmpty else {

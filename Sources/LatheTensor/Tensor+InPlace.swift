@@ -35,4 +35,9 @@ extension Tensor {
     public func normal_(mean: Double = 0, std: Double = 1, generator: RandomGenerator? = nil) throws {
         try checkStatus(ct_normal_(handle, mean, std, generator?.handle), "normal_")
     }
+    /// Fills with Normal(mean, std) samples truncated to `[low, high]` from `generator`
+    /// (`torch.nn.init.trunc_normal_`).
+    public func truncatedNormal_(mean: Double = 0, std: Double, low: Double, high: Double, generator: RandomGenerator? = nil) throws {
+        try checkStatus(ct_trunc_normal_(handle, mean, std, low, high, generator?.handle), "trunc_normal_")
+    }
 }

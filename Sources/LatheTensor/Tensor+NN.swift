@@ -37,6 +37,15 @@ extension Tensor {
         }
     }
 
+    /// Layer normalisation over the last dimension (Ba et al. 2016), with optional scale and
+    /// shift `[lastDim]`.
+    public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Double = 1e-5) throws -> Tensor {
+        let last = Int64(shape.last ?? 0)
+        return try withExtendedLifetime((weight, bias)) {
+            try Tensor.make(ct_layer_norm(handle, last, weight?.handle, bias?.handle, eps), "layer_norm(input \(shape))")
+        }
+    }
+
     /// A square pooling window as the shim's (h, w) pairs: kernel, stride (the kernel's size when
     /// nil) and padding.
     static func poolWindow(_ kernel: Int, _ stride: Int?, _ padding: Int) -> (kernel: [Int64], stride: [Int64], padding: [Int64]) {

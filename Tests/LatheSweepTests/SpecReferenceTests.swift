@@ -197,13 +197,15 @@ struct SpecReferenceTests {
             stageSpec(inline(distillPairs, "recipe", "{ \(key) = \(value) }"))
         },
         Context(name: "teacher", schema: DistillConfig.Teacher.schema) { key, value in
-            stageSpec(inline(distillPairs, "teacher", inline([("model", #""mlp""#)], key, value)))
+            // A depth needs a model that takes one.
+            stageSpec(inline(distillPairs, "teacher", inline([("model", key == "depth" ? #""vit-tiny""# : #""mlp""#)], key, value)))
         },
         Context(name: "teacher recipe", schema: Recipe.schema) { key, value in
             stageSpec(inline(distillPairs, "teacher", "{ model = \"mlp\", recipe = { \(key) = \(value) } }"))
         },
         Context(name: "student", schema: DistillConfig.Student.schema) { key, value in
-            stageSpec(inline(distillPairs, "student", inline([("model", #""mlp""#)], key, value)))
+            // A depth needs a model that takes one.
+            stageSpec(inline(distillPairs, "student", inline([("model", key == "depth" ? #""vit-tiny""# : #""mlp""#)], key, value)))
         },
         Context(name: "terms", schema: DistillConfig.Term.schema) { key, value in
             stageSpec(inline(distillPairs, "terms", "[\(inline([("method", #""kd/hinton""#)], key, value))]"))

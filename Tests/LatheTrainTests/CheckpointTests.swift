@@ -7,7 +7,7 @@ import LatheTensor
 
 @Suite("Checkpoints and metrics")
 struct CheckpointTests {
-    @Test(arguments: ["resnet8", "mobilenet", "mlp"])
+    @Test(arguments: ["resnet8", "mobilenet", "mlp", "vit-tiny"])
     func saveThenLoadGivesTheSameOutputs(name: String) throws {
         let dir = try Fixtures.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -21,6 +21,24 @@ struct CheckpointTests {
         #expect(loaded.architecture == name)
         #expect(loaded.options == model.options)
         let x = try Tensor.randn([2, 1, 28, 28], generator: RandomGenerator(seed: 2))
+        #expect(try loaded.predict(x).scalars(as: Float.self) == model.predict(x).scalars(as: Float.self))
+    }
+
+    /// A ViT of non-default depth and width (its class token and position embedding trained
+    /// away from their initial values) reloads with the same options and logits.
+    @Test func aViTOfAnotherDepthRoundTrips() throws {
+        let dir = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try Zoo.make("vit-small", options: ModelOptions(width: 0.25, depth: 2), seed: 4)
+        var recipe = Recipe.defaults(for: "vit-small")
+        recipe.epochs = 1
+        _ = try Trainer(recipe: recipe).train(model, on: Fixtures.fashion.train.prefix(64))
+        let path = dir.appendingPathComponent("vit.safetensors").path
+        try Checkpoint.save(model, to: path, metadata: [:])
+        let (loaded, _) = try Checkpoint.load(path)
+        #expect(loaded.options.depth == 2)
+        #expect(loaded.layers.map(\.name) == model.layers.map(\.name))
+        let x = try Tensor.randn([3, 1, 28, 28], generator: RandomGenerator(seed: 2))
         #expect(try loaded.predict(x).scalars(as: Float.self) == model.predict(x).scalars(as: Float.self))
     }
 

@@ -78,6 +78,8 @@ ct_tensor ct_randperm(int64_t n, ct_generator g);
 /** Fills t in place with Uniform[low,high) from g (used by initialisers; no grad recorded). */
 int32_t ct_uniform_(ct_tensor t, double low, double high, ct_generator g);
 int32_t ct_normal_(ct_tensor t, double mean, double std, ct_generator g);
+/** Fills t in place with Normal(mean, std) truncated to [low, high] (torch.nn.init.trunc_normal_). */
+int32_t ct_trunc_normal_(ct_tensor t, double mean, double std, double low, double high, ct_generator g);
 
 /* ---- autograd ---------------------------------------------------------------------- */
 int32_t ct_set_requires_grad(ct_tensor t, bool requires_grad);
@@ -190,6 +192,9 @@ ct_tensor ct_max_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *strid
 ct_tensor ct_max_pool2d_aten(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
 ct_tensor ct_avg_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
 ct_tensor ct_adaptive_avg_pool2d(ct_tensor x, int64_t out_h, int64_t out_w);
+/** Layer normalisation over the last dimension (of size `normalized`); weight/bias [normalized]
+ *  may be NULL. */
+ct_tensor ct_layer_norm(ct_tensor x, int64_t normalized, ct_tensor weight, ct_tensor bias, double eps);
 /** One step of torch.optim.SGD (dampening 0) over n parameters, without recording gradients.
  *  buffers[i] is parameter i's momentum buffer: NULL before its first step, when the shim stores
  *  a new handle there that the caller then owns. Parameters without a gradient are skipped. */

@@ -34,7 +34,7 @@ public final class Conv2d: Layer {
         self.groups = groups
         let fanIn = inChannels / groups * kernel * kernel
         weight = try initialization.tensor([outChannels, inChannels / groups, kernel, kernel], fanIn: fanIn)
-        self.bias = bias ? try initialization.tensor([outChannels], fanIn: fanIn) : nil
+        self.bias = bias ? try initialization.bias([outChannels], fanIn: fanIn) : nil
     }
 
     public var outChannels: Int { weight.shape[0] }

@@ -16,7 +16,7 @@ public final class Linear: Layer {
     init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, initialization: Initialization) throws {
         self.name = name
         weight = try initialization.tensor([outFeatures, inFeatures], fanIn: inFeatures)
-        self.bias = bias ? try initialization.tensor([outFeatures], fanIn: inFeatures) : nil
+        self.bias = bias ? try initialization.bias([outFeatures], fanIn: inFeatures) : nil
     }
 
     public var inFeatures: Int { weight.shape[1] }
@@ -25,7 +25,9 @@ public final class Linear: Layer {
     public func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
         let x = try context.input(name, input)
         let y = try x.linear(weight: context.weight(name, weight), bias: bias)
-        return try context.emit(self, kind: "linear", input: x, output: y, macsPerSample: inFeatures * outFeatures)
+        // One product per feature vector: a token sequence `[N, T, in]` has T per sample.
+        let vectors = x.shape.dropFirst().dropLast().reduce(1, *)
+        return try context.emit(self, kind: "linear", input: x, output: y, macsPerSample: vectors * inFeatures * outFeatures)
     }
 
     public var ownParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }

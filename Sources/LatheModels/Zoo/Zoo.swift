@@ -10,10 +10,15 @@ public enum Zoo {
         ("resnet8", "ResNet-8 for small images: 16-32-64 channels, one basic block per stage, batch norm (He 2016)"),
         ("resnet20", "ResNet-20: three basic blocks per stage (He 2016, CIFAR variant)"),
         ("mobilenet", "MobileNet-style depthwise-separable net: 32-64-128-128-256-256 channels (Howard 2017)"),
+        ("vit-tiny", "ViT: 4×4 patches (49 tokens on 28×28), width 64, 4 pre-norm blocks of 4 heads, MLP ratio 2, class token (Dosovitskiy 2021)"),
+        ("vit-small", "ViT: 4×4 patches, width 128, 6 pre-norm blocks of 4 heads, MLP ratio 2, class token (Dosovitskiy 2021)"),
     ]
 
     /// Architecture names.
     public static var names: [String] { catalog.map(\.name) }
+
+    /// Whether the architecture's block count follows `ModelOptions.depth`.
+    public static func acceptsDepth(_ name: String) -> Bool { name.hasPrefix("vit-") }
 
     /// A freshly initialised model; the same seed gives the same weights.
     public static func make(_ name: String, options: ModelOptions = ModelOptions(), seed: UInt64 = 0) throws -> Model {
@@ -31,6 +36,9 @@ public enum Zoo {
     private static func build(_ name: String, options: ModelOptions, initialization: Initialization) throws -> Model {
         guard names.contains(name) else { throw ModelError.unknownModel(name, known: names) }
         try options.validate()
+        if let depth = options.depth, !acceptsDepth(name) {
+            throw ModelError.invalidOption("depth \(depth): only the vit-* models take a depth; \(name) has a fixed one")
+        }
         let builder = ZooBuilder(options: options, initialization: initialization)
         switch name {
         case "mlp": return try builder.mlp()
@@ -39,6 +47,8 @@ public enum Zoo {
         case "resnet8": return try builder.resnet(blocksPerStage: 1, name: name)
         case "resnet20": return try builder.resnet(blocksPerStage: 3, name: name)
         case "mobilenet": return try builder.mobilenet()
+        case "vit-tiny": return try builder.vit(.tiny, name: name)
+        case "vit-small": return try builder.vit(.small, name: name)
         default: throw ModelError.unknownModel(name, known: names)
         }
     }

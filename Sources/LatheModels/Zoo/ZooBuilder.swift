@@ -5,10 +5,10 @@ struct ZooBuilder {
     let options: ModelOptions
     let initialization: Initialization
 
-    private var c: Int { options.inputChannels }
-    private var s: Int { options.imageSize }
-    private var classes: Int { options.classCount }
-    private func w(_ base: Int) -> Int { options.scaled(base) }
+    var c: Int { options.inputChannels }
+    var s: Int { options.imageSize }
+    var classes: Int { options.classCount }
+    func w(_ base: Int) -> Int { options.scaled(base) }
 
     private func conv(_ name: String, _ i: Int, _ o: Int, _ k: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = true) throws -> Conv2d {
         try Conv2d(name, i, o, kernel: k, stride: stride, padding: padding, groups: groups, bias: bias, initialization: initialization)

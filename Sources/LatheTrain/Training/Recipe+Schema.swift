@@ -11,6 +11,7 @@ extension Recipe {
         case stepEpochs = "step_epochs"
         case gamma
         case labelSmoothing = "label_smoothing"
+        case warmupEpochs = "warmup_epochs"
         case seed
     }
 
@@ -20,7 +21,10 @@ extension Recipe {
         doc: """
             A training recipe. `[baseline]` changes the default recipe for the dense baseline (and every trial of \
             its seed starts from that baseline); a distill stage's `recipe` and its teacher's `recipe` change the \
-            baseline's recipe for the student and the teacher. Absent keys keep the default.
+            baseline's recipe for the student and the teacher. Absent keys keep the default; the defaults listed \
+            are those of the CNNs and the MLP, while a `vit-*` model's baseline starts from the transformer recipe \
+            (`optimizer = "adamw"`, `learning_rate = 0.001`, `weight_decay = 0.05`, `warmup_epochs = 2`, \
+            `label_smoothing = 0.1`, `epochs = 20`).
             """,
         keys: Field.allCases.map(key))
 
@@ -40,7 +44,7 @@ extension Recipe {
                   doc: "Peak learning rate.")
         case .optimizer:
             .init(field.rawValue, "string", default: .value("\"\(d.optimizer.rawValue)\""), allowed: .choices(of: OptimizerKind.self),
-                  example: "\"adam\"", doc: "Optimizer family (Adam ignores `momentum` and `nesterov`).")
+                  example: "\"adamw\"", doc: "Optimizer family: `sgd`, `adam` (L2 decay added to the gradient) or `adamw` (decoupled weight decay, Loshchilov & Hutter 2019); Adam and AdamW ignore `momentum` and `nesterov`.")
         case .momentum:
             .init(field.rawValue, "number", default: .value(toml(d.momentum)), allowed: .numbers(.init(lower: 0, lowerClosed: true, upper: 1)),
                   example: "0.95", doc: "SGD momentum.")
@@ -49,7 +53,7 @@ extension Recipe {
                   doc: "Nesterov momentum (SGD).")
         case .weightDecay:
             .init(field.rawValue, "number", default: .value(String(d.weightDecay)), allowed: .numbers(.nonNegative), example: "0.0001",
-                  doc: "L2 weight decay.")
+                  doc: "Weight decay: an L2 term in the gradient (`sgd`, `adam`) or decoupled (`adamw`).")
         case .schedule:
             .init(field.rawValue, "string", default: .value("\"\(d.schedule.rawValue)\""), allowed: .choices(of: ScheduleKind.self),
                   example: "\"step\"", doc: "Learning-rate schedule over the epochs.")
@@ -62,6 +66,9 @@ extension Recipe {
         case .labelSmoothing:
             .init(field.rawValue, "number", default: .value(toml(d.labelSmoothing)), allowed: .numbers(.fraction), example: "0.1",
                   doc: "Label smoothing of the cross-entropy.")
+        case .warmupEpochs:
+            .init(field.rawValue, "integer", default: .value("\(d.warmupEpochs)"), allowed: .integers(0...maxEpochs), example: "2",
+                  doc: "Epochs of linear learning-rate warm-up from zero to `learning_rate`; `schedule` then runs over the remaining steps.")
         case .seed:
             .init(field.rawValue, "integer", default: .value("\(d.seed)"), allowed: .text("a non-negative integer"), example: "7",
                   doc: "Seeds initialisation and batch order. In `[baseline]` and a distill stage's `recipe` the trial's seed replaces it; in a teacher's `recipe` it is the teacher's seed (default 0, so that every student seed shares one cached teacher).")

@@ -3,7 +3,7 @@ import LatheTensor
 /// A training recipe: everything besides data and model that decides the outcome.
 public struct Recipe: Sendable, Codable, Equatable {
     /// Optimizer family.
-    public enum OptimizerKind: String, Sendable, Codable, CaseIterable { case sgd, adam }
+    public enum OptimizerKind: String, Sendable, Codable, CaseIterable { case sgd, adam, adamw }
     /// Learning-rate schedule family.
     public enum ScheduleKind: String, Sendable, Codable, CaseIterable { case constant, step, cosine }
 
@@ -20,6 +20,8 @@ public struct Recipe: Sendable, Codable, Equatable {
     /// For `.step`: decay factor.
     public var gamma: Double = 0.1
     public var labelSmoothing: Double = 0
+    /// Epochs of linear learning-rate warm-up before the schedule (0: none).
+    public var warmupEpochs: Int = 0
     /// Seeds model initialisation and batch order.
     public var seed: UInt64 = 0
 
@@ -29,6 +31,22 @@ public struct Recipe: Sendable, Codable, Equatable {
 
     /// The default recipe (SGD, momentum 0.9, lr 0.05, weight decay 5e-4, cosine, batch 128, 10 epochs).
     public init() {}
+
+    /// The default recipe for a zoo architecture: `Recipe()`, or for the vision transformers
+    /// (`vit-*`) the usual transformer one: AdamW (lr 1e-3, decoupled weight decay 0.05),
+    /// 2 warm-up epochs then cosine, batch 128, label smoothing 0.1, 20 epochs.
+    public static func defaults(for architecture: String) -> Recipe {
+        var r = Recipe()
+        guard architecture.hasPrefix("vit-") else { return r }
+        r.epochs = 20
+        r.optimizer = .adamw
+        r.learningRate = 1e-3
+        r.weightDecay = 0.05
+        r.warmupEpochs = 2
+        r.schedule = .cosine
+        r.labelSmoothing = 0.1
+        return r
+    }
 
     /// Checks every field; the error names the field, its value and what was expected.
     public func validate() throws {
@@ -52,16 +70,18 @@ public struct Recipe: Sendable, Codable, Equatable {
         try check(.stepEpochs, "step-epochs", stepEpochs)
         try check(.gamma, "gamma", gamma)
         try check(.labelSmoothing, "label-smoothing", labelSmoothing)
+        try check(.warmupEpochs, "warmup-epochs", warmupEpochs)
         try require(!nesterov || momentum > 0, "nesterov", nesterov, "momentum > 0 when Nesterov momentum is on")
     }
 
     /// The learning-rate schedule this recipe describes.
     public var lrSchedule: LRSchedule {
-        switch schedule {
+        let main: LRSchedule = switch schedule {
         case .constant: .constant
         case .step: .step(stepEpochs: stepEpochs, gamma: gamma)
         case .cosine: .cosine
         }
+        return warmupEpochs > 0 ? .warmup(epochs: warmupEpochs, then: main) : main
     }
 
     /// A fresh optimizer over `parameters`.
@@ -69,7 +89,30 @@ public struct Recipe: Sendable, Codable, Equatable {
         switch optimizer {
         case .sgd: SGD(parameters: parameters, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)
         case .adam: Adam(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay)
+        case .adamw: AdamW(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay)
         }
+    }
+}
+
+extension Recipe {
+    /// Decodes a recipe; absent keys keep their defaults, so recipes recorded before a field
+    /// existed (`warmupEpochs`) still read.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? learningRate
+        optimizer = try c.decodeIfPresent(OptimizerKind.self, forKey: .optimizer) ?? optimizer
+        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum) ?? momentum
+        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? nesterov
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
+        schedule = try c.decodeIfPresent(ScheduleKind.self, forKey: .schedule) ?? schedule
+        stepEpochs = try c.decodeIfPresent(Int.self, forKey: .stepEpochs) ?? stepEpochs
+        gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? gamma
+        labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? labelSmoothing
+        warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? warmupEpochs
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
     }
 }
 
