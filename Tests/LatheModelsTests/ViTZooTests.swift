@@ -45,8 +45,13 @@ struct ViTZooTests {
         #expect(state["blocks.0.attn.qkv.weight"] == [384, 128])
         #expect(state["blocks.5.mlp.fc1.weight"] == [256, 128])
         #expect(state["head.weight"] == [10, 128])
-        #expect(model.channelGroups.map(\.producer) == (0..<6).map { "blocks.\($0).mlp.fc1" })
-        #expect(model.channelGroups.allSatisfy { $0.coupled.isEmpty && $0.consumers.map(\.layer) == [$0.producer.replacingOccurrences(of: "fc1", with: "fc2")] })
+        #expect(model.channelGroups.map(\.producer) == (0..<6).flatMap { ["blocks.\($0).attn.qkv", "blocks.\($0).mlp.fc1"] })
+        let neurons = model.channelGroups.filter { $0.kind == .neuron }, heads = model.channelGroups.filter { $0.kind == .head }
+        #expect(neurons.count == 6 && heads.count == 6)
+        #expect(neurons.allSatisfy { $0.coupled.isEmpty && $0.rowsPerUnit == 1 && $0.consumers == [.init(layer: $0.producer.replacingOccurrences(of: "fc1", with: "fc2"), inputsPerChannel: 1)] })
+        // A head: 32 rows in each of Q, K and V (dim 128 / 4 heads), 32 columns of proj.
+        #expect(heads.allSatisfy { $0.coupled.isEmpty && $0.rowsPerChannel == 32 && $0.rowBlocks == 3 && $0.channels(rows: 384) == 4
+                && $0.consumers == [.init(layer: $0.producer.replacingOccurrences(of: "qkv", with: "proj"), inputsPerChannel: 32)] })
 
         let x = try Tensor.randn([2, 1, 28, 28], generator: RandomGenerator(seed: 1))
         let context = ForwardContext(training: false, taps: ["blocks.2", "blocks.2.attn.map", "patch"])

@@ -18,7 +18,10 @@ struct ViTNeuronRemovalTests {
                 try tensor.add_(Tensor.uniform(tensor.shape, low: -0.3, high: 0.3, generator: generator))
             }
         }
-        let config = PruningConfig()
+        var config = PruningConfig()
+        #expect(try PruningStage.prunableLayers(config, model: model, granularity: .outputChannel)
+                == (0..<4).flatMap { ["blocks.\($0).attn.qkv", "blocks.\($0).mlp.fc1"] })
+        config.groups = [.neuron]
         let targets = try PruningStage.prunableLayers(config, model: model, granularity: .outputChannel)
         #expect(targets == (0..<4).map { "blocks.\($0).mlp.fc1" })
         let masks = try PruningMasks(model: model, layers: targets, granularity: .outputChannel)
@@ -54,5 +57,42 @@ struct ViTNeuronRemovalTests {
         #expect(try Fixtures.maxDifference(tokens, maskedTokens) < 1e-5)
         // The copy (skeleton + shape-changing load) of the smaller model runs the same.
         #expect(try Fixtures.maxDifference(model.copy().predict(x), masked) < 1e-5)
+    }
+
+    /// Attention heads (a head's Q, K and V rows of `qkv` with its `head_dim` columns of `proj`)
+    /// removed through the same path: the attention then runs with fewer heads.
+    @Test func removingHeadsEqualsTheMaskedModel() throws {
+        Engine.threads = 1
+        let model = try Zoo.make("vit-tiny", seed: 11)
+        let generator = try RandomGenerator(seed: 12)
+        try withNoGrad {
+            for (name, tensor) in model.namedParameters where name.hasSuffix(".bias") || name.contains("norm") {
+                try tensor.add_(Tensor.uniform(tensor.shape, low: -0.3, high: 0.3, generator: generator))
+            }
+        }
+        var config = PruningConfig()
+        config.groups = [.head]
+        let targets = try PruningStage.prunableLayers(config, model: model, granularity: .outputChannel)
+        #expect(targets == (0..<4).map { "blocks.\($0).attn.qkv" })
+        let masks = try PruningMasks(model: model, layers: targets, granularity: .outputChannel)
+        // Block b keeps heads {b % 4} and those above 2: 1 to 2 of 4 heads.
+        let keeps: [[Bool]] = (0..<4).map { b in (0..<4).map { $0 == b % 4 || $0 > 2 } }
+        for (name, keep) in zip(targets, keeps) { try masks.setKeep(name, keep) }
+        try masks.apply(to: model)
+        let x = try Fixtures.input(batch: 3)
+        let masked = try model.predict(x)
+        let removed = try ChannelRemoval.apply(masks, to: model)
+        #expect(removed.map(\.channelsBefore) == [4, 4, 4, 4])
+        #expect(removed.map(\.channelsAfter) == keeps.map { $0.filter { $0 }.count })
+        for (b, group) in removed.enumerated() {
+            let qkv = try #require(model.layer(named: "blocks.\(b).attn.qkv") as? Linear)
+            let proj = try #require(model.layer(named: "blocks.\(b).attn.proj") as? Linear)
+            #expect(qkv.weight.shape == [3 * 16 * group.channelsAfter, 64])
+            #expect(proj.weight.shape == [64, 16 * group.channelsAfter])
+        }
+        #expect(try Fixtures.maxDifference(model.predict(x), masked) < 1e-5)
+        #expect(try Fixtures.maxDifference(model.copy().predict(x), masked) < 1e-5)
+        // A pruned head's rows are zero in the masked model: its attention output is the
+        // uniform average of zero values, nothing reaches proj.
     }
 }

@@ -21,7 +21,8 @@ extension ZooBuilder {
     /// multiple of the heads, at least one feature per head); `depth` replaces the block count.
     /// Linear layers, the class token and the position embedding start from timm's truncated
     /// normal (σ = 0.02, biases zero); the patch convolution from PyTorch's default, as in timm.
-    /// Channel groups: each block's MLP hidden neurons (fc1 rows with fc2 columns).
+    /// Channel groups: each block's attention heads (a head's Q, K and V rows of `qkv` with its
+    /// columns of `proj`) and its MLP hidden neurons (fc1 rows with fc2 columns).
     func vit(_ shape: ViTShape, name: String) throws -> Model {
         let heads = shape.heads
         let dim = Swift.max(1, (w(shape.dim) + heads / 2) / heads) * heads
@@ -37,7 +38,10 @@ extension ZooBuilder {
         for i in 0..<depth {
             let p = "blocks.\(i)"
             layers.append(try TransformerBlock(p, dim: dim, heads: heads, mlpRatio: shape.mlpRatio, initialization: linear))
-            groups.append(ChannelGroup(producer: "\(p).mlp.fc1", coupled: [], consumers: [.init(layer: "\(p).mlp.fc2", inputsPerChannel: 1)]))
+            groups.append(ChannelGroup(producer: "\(p).attn.qkv", coupled: [], consumers: [.init(layer: "\(p).attn.proj", inputsPerChannel: dim / heads)],
+                                       kind: .head, rowsPerChannel: dim / heads, rowBlocks: 3))
+            groups.append(ChannelGroup(producer: "\(p).mlp.fc1", coupled: [], consumers: [.init(layer: "\(p).mlp.fc2", inputsPerChannel: 1)],
+                                       kind: .neuron))
         }
         layers += [
             Stateless("pool", .classToken),
