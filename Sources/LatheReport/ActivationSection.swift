@@ -26,7 +26,8 @@ enum ActivationSection {
         ReportMetric.activationSummaries.map { name in
             guard let s = row.stats[name] else { return "–" }
             guard let h = s.ciHalfWidth else { return number(s.mean) + (s.n == 1 ? " (n=1)" : "") }
-            return h == 0 ? number(s.mean) : "\(number(s.mean)) ± \(number(h))"
+            // Equal over the seeds up to float64 rounding: no interval.
+            return h <= 1e-9 * Swift.abs(s.mean) ? number(s.mean) : "\(number(s.mean)) ± \(number(h))"
         } + [row.topChannels.map(String.init).joined(separator: ", ")]
     }
 
