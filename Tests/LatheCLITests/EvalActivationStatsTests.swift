@@ -42,5 +42,8 @@ struct EvalActivationStatsTests {
             #expect(r.stderr.contains("invalid value '\(value)' for \(flag)") && r.stderr.contains(expected), "\(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: bad))
         }
+        let without = try CLIRunner.run(["eval", "\(out)/model.safetensors", "--activation-samples", "32"])
+        #expect(without.status != 0)
+        #expect(without.stderr.contains("apply only with --activation-stats"), "\(without.stderr)")
     }
 }
