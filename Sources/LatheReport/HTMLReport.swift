@@ -155,6 +155,7 @@ public enum HTMLReport {
         h += methodsTable(model)
         h += charts(model)
         h += layerTables(model)
+        h += ActivationSection.html(model)
         h += failures(model)
         h += trialsTable(model)
         h += """

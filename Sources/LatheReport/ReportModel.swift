@@ -140,8 +140,10 @@ public struct ReportModel: Codable, Sendable, Equatable {
     public var paretoSize: ParetoFront
     /// Accuracy vs latency at batch 1.
     public var paretoLatency: ParetoFront
-    /// Per-layer tables of the configurations that recorded layer stats.
+    /// Per-layer tables of the configurations that recorded layer stats (other than `act_*`).
     public var layerTables: [LayerTable]
+    /// Input-activation statistics of the configurations with an `activation_stats` stage.
+    public var activationTables: [ActivationTable]
     /// Failed trials.
     public var failures: [Trial]
     /// Provenance keys with their values over the sweep.
@@ -349,6 +351,8 @@ extension ReportModel {
         // Per-layer statistics of done trials.
         var layerValues: [ConfigKey: [String: [String: [(Int64, Double)]]]] = [:]  // config -> layer -> stat -> (trial, value)
         var layerOrder: [ConfigKey: [String]] = [:]
+        var activationValues: [ConfigKey: [String: [String: [(Int64, Double)]]]] = [:]
+        var activationOrder: [ConfigKey: [String]] = [:]
         let trialByID = Dictionary(uniqueKeysWithValues: done.map { ($0.id, $0) })
         for r in try db.query("""
             SELECT l.trial_id AS trial_id, l.layer AS layer, l.name AS name, l.value AS value FROM layer_stats l
@@ -357,8 +361,17 @@ extension ReportModel {
             guard let id = r["trial_id"]?.int, let trial = trialByID[id], let layer = r["layer"]?.string,
                   let stat = r["name"]?.string, let value = r["value"]?.double else { continue }
             let key = ConfigKey(group: trial.group, method: trial.method)
+            if stat.hasPrefix(ReportMetric.activationPrefix) {
+                if activationValues[key]?[layer] == nil { activationOrder[key, default: []].append(layer) }
+                activationValues[key, default: [:]][layer, default: [:]][stat, default: []].append((id, value))
+                continue
+            }
             if layerValues[key]?[layer] == nil { layerOrder[key, default: []].append(layer) }
             layerValues[key, default: [:]][layer, default: [:]][stat, default: []].append((id, value))
+        }
+        let activationTables = order.compactMap { key -> ActivationTable? in
+            guard let layers = activationOrder[key], let values = activationValues[key] else { return nil }
+            return activationTable(group: key.group, method: key.method, layers: layers, values: values)
         }
         let layerTables = order.compactMap { key -> LayerTable? in
             guard let layers = layerValues[key], let names = layerOrder[key] else { return nil }
@@ -409,7 +422,7 @@ extension ReportModel {
             statusCounts: statusCounts, aggregates: aggregates,
             paretoSize: paretoFront(aggregates, cost: ReportMetric.sizeBytes),
             paretoLatency: paretoFront(aggregates, cost: ReportMetric.latencyB1),
-            layerTables: layerTables, failures: trials.filter { $0.status == "failed" }, provenance: provenance, teachers: teachers)
+            layerTables: layerTables, activationTables: activationTables, failures: trials.filter { $0.status == "failed" }, provenance: provenance, teachers: teachers)
     }
 
     /// One row per distinct teacher of the done `trials` (in aggregate order) that recorded

@@ -68,6 +68,8 @@ public enum MarkdownReport {
             }
         }
 
+        s += ActivationSection.markdown(model)
+
         s += "## Failures\n\n"
         if model.failures.isEmpty {
             s += "None.\n\n"

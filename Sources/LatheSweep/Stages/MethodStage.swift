@@ -6,7 +6,7 @@ import LatheQuant
 import LatheTensor
 import LatheTrain
 
-/// One kind of stage of a sweep trial's pipeline (quantize, prune, finetune, distill): its spec
+/// One kind of stage of a sweep trial's pipeline (quantize, prune, finetune, distill, activation_stats): its spec
 /// keys, how a stage table is checked before any trial runs, and how it runs on a trial. Adding
 /// a kind is one type conforming to this (in `Stages/`) plus one line in `StageKinds.all`; the
 /// spec parser, the grid, the trial runner and the spec reference take everything from here.
@@ -31,7 +31,7 @@ extension MethodStage {
 /// The registered stage kinds.
 public enum StageKinds {
     /// Every kind, in the order the spec reference lists them.
-    public static let all: [any MethodStage] = [QuantizeStage(), PruneStage(), FinetuneStage(), DistillStage()]
+    public static let all: [any MethodStage] = [QuantizeStage(), PruneStage(), FinetuneStage(), DistillStage(), ActivationStatsStage()]
 
     /// The kind named `name`, or nil.
     public static func named(_ name: String) -> (any MethodStage)? { all.first { $0.kind == name } }
@@ -39,7 +39,7 @@ public enum StageKinds {
     /// The kinds' names.
     public static var names: [String] { all.map(\.kind) }
 
-    /// "quantize, prune, finetune or distill".
+    /// "quantize, prune, finetune, distill or activation_stats".
     public static var list: String {
         names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
     }

@@ -28,6 +28,9 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     /// control (against a copy of itself).
     public var referenceLatency: [Latency]?
     public var training: TrainingSummary?
+    /// Per-channel statistics of the Linear and Conv2d layers' inputs (`lathe eval
+    /// --activation-stats`); absent unless asked for.
+    public var activations: ActivationStatistics?
     public var peakRSSBytes: Int
     public var libtorch: String
     public var createdAt: String
