@@ -247,8 +247,8 @@ struct SpecReferenceTests {
                 checked += 1
             }
         }
-        // model, dataset; optimizer and schedule in three recipes; workflow, activations; scope, schedule; adapters; teacher and student model.
-        #expect(checked == 2 + 3 * 2 + 2 + 2 + 1 + 2)
+        // model, dataset; optimizer and schedule in three recipes; workflow, activations; scope, schedule, groups; adapters; teacher and student model.
+        #expect(checked == 2 + 3 * 2 + 2 + 3 + 1 + 2)
         // The stage kind, missing or unknown.
         let unknownKind = error(Self.stageSpec(#"{ kind = "nosuch" }"#).text)
         #expect(unknownKind.hasPrefix("spec.toml:6: ") && unknownKind.contains("(expected quantize, prune, finetune, distill or activation_stats)"), "\(unknownKind)")
