@@ -1,5 +1,6 @@
 #!/bin/sh
-# Dense vs 50%-output-channel-pruned (physically removed) latency of convnet and lenet5 at
+# Dense vs 50%-output-channel-pruned (physically removed) latency of convnet and lenet5, and of
+# vit-small with 50% of its MLP neurons and, separately, 50% of its attention heads removed, at
 # batch 1 and 256, with the speedup. Each model is trained briefly, pruned with L1-filter scores
 # (weights do not change the timing, shapes do) and its channels removed; `lathe prune` then
 # measures the dense and the pruned model alternately (median of 50 runs at batch 1 and 10 at
@@ -22,4 +23,10 @@ for MODEL in convnet lenet5; do
     "$B" prune --model "$MODEL" --epochs "$EPOCHS" --limit-train 10000 --limit-test 1000 --threads "$THREADS" \
         --criterion prune/l1-filter --sparsity 0.5 --finetune-epochs 0 --physical --plain \
         --registry registry --out "$OUT/$MODEL" 2>/dev/null | grep -E '^(dense|pruned|speedup):'
+done
+for GROUP in neuron head; do
+    echo "== vit-small: dense vs 50% of its ${GROUP}s removed (prune/l1-filter, physical)"
+    "$B" prune --model vit-small --epochs "$EPOCHS" --limit-train 10000 --limit-test 1000 --threads "$THREADS" \
+        --criterion prune/l1-filter --groups "$GROUP" --sparsity 0.5 --finetune-epochs 0 --physical --plain \
+        --registry registry --out "$OUT/vit-small-$GROUP" 2>/dev/null | grep -E '^(dense|pruned|speedup):'
 done
