@@ -4,20 +4,26 @@ import LatheTensor
 import Testing
 @testable import LathePruning
 
-/// A ViT's MLP hidden neurons (fc1 rows with fc2 columns, the zoo's channel groups) removed
+/// A ViT's attention heads and MLP hidden neurons (the zoo's channel groups) removed
 /// through the pruning path: masks, then physical removal, against the masked model.
-@Suite("ViT MLP-neuron removal")
-struct ViTNeuronRemovalTests {
-    @Test func removingNeuronsEqualsTheMaskedModel() throws {
+@Suite("ViT head and MLP-neuron removal")
+struct ViTGroupRemovalTests {
+    /// A `vit-tiny` with non-zero biases and LayerNorm parameters, as after training (they
+    /// start at 0 and 1).
+    static func trainedLikeViT(seed: UInt64) throws -> Model {
         Engine.threads = 1
-        let model = try Zoo.make("vit-tiny", seed: 8)
-        // Non-zero biases and LayerNorm parameters, as after training (they start at 0 and 1).
-        let generator = try RandomGenerator(seed: 9)
+        let model = try Zoo.make("vit-tiny", seed: seed)
+        let generator = try RandomGenerator(seed: seed + 1)
         try withNoGrad {
             for (name, tensor) in model.namedParameters where name.hasSuffix(".bias") || name.contains("norm") {
                 try tensor.add_(Tensor.uniform(tensor.shape, low: -0.3, high: 0.3, generator: generator))
             }
         }
+        return model
+    }
+
+    @Test func removingNeuronsEqualsTheMaskedModel() throws {
+        let model = try Self.trainedLikeViT(seed: 8)
         var config = PruningConfig()
         #expect(try PruningStage.prunableLayers(config, model: model, granularity: .outputChannel)
                 == (0..<4).flatMap { ["blocks.\($0).attn.qkv", "blocks.\($0).mlp.fc1"] })
@@ -62,14 +68,7 @@ struct ViTNeuronRemovalTests {
     /// Attention heads (a head's Q, K and V rows of `qkv` with its `head_dim` columns of `proj`)
     /// removed through the same path: the attention then runs with fewer heads.
     @Test func removingHeadsEqualsTheMaskedModel() throws {
-        Engine.threads = 1
-        let model = try Zoo.make("vit-tiny", seed: 11)
-        let generator = try RandomGenerator(seed: 12)
-        try withNoGrad {
-            for (name, tensor) in model.namedParameters where name.hasSuffix(".bias") || name.contains("norm") {
-                try tensor.add_(Tensor.uniform(tensor.shape, low: -0.3, high: 0.3, generator: generator))
-            }
-        }
+        let model = try Self.trainedLikeViT(seed: 11)
         var config = PruningConfig()
         config.groups = [.head]
         let targets = try PruningStage.prunableLayers(config, model: model, granularity: .outputChannel)
