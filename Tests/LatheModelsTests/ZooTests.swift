@@ -68,10 +68,12 @@ struct ChannelGroupTests {
         #expect(!model.channelGroups.isEmpty)
         for group in model.channelGroups {
             let producer = try #require(model.layer(named: group.producer))
-            let channels = try #require(producer.ownParameters.first { $0.0 == "weight" }?.1.shape[0])
+            let rows = try #require(producer.ownParameters.first { $0.0 == "weight" }?.1.shape[0])
+            // A channel owns `rowsPerUnit` rows of the producer (one, or an attention head's Q, K and V rows).
+            let channels = try #require(group.channels(rows: rows), "\(group.producer)")
             for name in group.coupled {
                 let layer = try #require(model.layer(named: name), "\(name)")
-                #expect(layer.ownParameters.first { $0.0 == "weight" }?.1.shape[0] == channels, "\(name)")
+                #expect(layer.ownParameters.first { $0.0 == "weight" }?.1.shape[0] == rows, "\(name)")
             }
             for consumer in group.consumers {
                 let layer = try #require(model.layer(named: consumer.layer))
