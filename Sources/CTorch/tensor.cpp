@@ -1,5 +1,6 @@
 // Lifetime, metadata, creation and autograd entry points.
 #include "shim.hpp"
+#include <ATen/EmptyTensor.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <cstring>
 
@@ -45,8 +46,11 @@ ct_tensor ct_from_data(const void *data, const int64_t *shape, int64_t ndim, int
         return out;
     });
 }
+// The CPU allocation without the operator dispatcher (the engine is CPU only, and an empty tensor
+// has no autograd history): plugin calls allocate their outputs per call, and the dispatcher's
+// bookkeeping cost as much as the allocation. Sizes are still checked non-negative.
 ct_tensor ct_empty(const int64_t *shape, int64_t ndim, int32_t dtype) {
-    return guard([&] { return at::empty(dims(shape, ndim), float_options(dtype)); });
+    return guard([&] { return at::Tensor(at::detail::empty_cpu(dims(shape, ndim), scalar_type(dtype))); });
 }
 ct_tensor ct_full(const int64_t *shape, int64_t ndim, double value, int32_t dtype) {
     return guard([&] { return at::full(dims(shape, ndim), value, float_options(dtype)); });

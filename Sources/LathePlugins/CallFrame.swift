@@ -17,10 +17,31 @@ final class CallArguments {
     let learnableInputs: UnsafeMutablePointer<UnsafePointer<DLTensor>?>?
     /// `lathe_call.learnable_outputs` (nil when there are none).
     let learnableOutputs: UnsafeMutablePointer<UnsafeMutablePointer<DLTensor>?>?
+    /// The float32 outputs and their element counts (fixed by the views' shapes), and the scalar
+    /// outputs: what `CallGuard` fills and checks on every call, read without touching `guarded`.
+    let outputs: UnsafeMutableBufferPointer<(view: UnsafeMutablePointer<DLTensor>, count: Int)>
+    let scalars: UnsafeMutableBufferPointer<UnsafeMutablePointer<Double>>
+    /// Whether any input is present (a call with none has nothing to verify).
+    let hasInputs: Bool
 
-    init(_ fixed: [CallArgument], learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) {
+    init(_ fixed: [CallArgument], learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
         fixedCount = fixed.count
         guarded = learnables.isEmpty && learnableOutputs.isEmpty ? fixed : fixed + learnables + learnableOutputs
+        var outputs: [(view: UnsafeMutablePointer<DLTensor>, count: Int)] = []
+        var scalars: [UnsafeMutablePointer<Double>] = []
+        var hasInputs = false
+        for argument in guarded {
+            switch argument {
+            case .input(_, let view): hasInputs = hasInputs || view != nil
+            case .output(_, let view): outputs.append((view, try CallGuard.extent(view).count))
+            case .scalar(_, let value): scalars.append(value)
+            }
+        }
+        self.hasInputs = hasInputs
+        self.outputs = .allocate(capacity: outputs.count)
+        _ = self.outputs.initialize(from: outputs)
+        self.scalars = .allocate(capacity: scalars.count)
+        _ = self.scalars.initialize(from: scalars)
         pointers = .allocate(capacity: Swift.max(guarded.count, 1))
         for (index, argument) in guarded.enumerated() { pointers[index] = argument.pointer }
         learnableInputs = Self.copy(learnables.map { $0.pointer.map { UnsafePointer($0.assumingMemoryBound(to: DLTensor.self)) } })
@@ -35,6 +56,8 @@ final class CallArguments {
     }
 
     deinit {
+        outputs.deallocate()
+        scalars.deallocate()
         pointers.deallocate()
         learnableInputs?.deallocate()
         learnableOutputs?.deallocate()

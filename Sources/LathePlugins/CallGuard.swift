@@ -52,35 +52,32 @@ enum CallGuard {
         return (count, bytes)
     }
 
-    /// Fills the outputs with the canary, hands `body` the call's pointers (`pointers`, those of
-    /// `arguments`) with every input's data replaced by a private copy, then checks that no copy changed. Returns what `body` returned.
-    /// With `verifyInputs` false the inputs are passed in place, neither copied nor compared.
-    static func run(_ arguments: [CallArgument], pointers: UnsafeMutableBufferPointer<UnsafeMutableRawPointer?>, method: @autoclosure () -> String,
-                    verifyInputs: Bool = true, _ body: (UnsafeMutableBufferPointer<UnsafeMutableRawPointer?>) -> Int32) throws -> Int32 {
+    /// Fills the outputs with the canary, hands `body` the call's pointers (`arguments.pointers`)
+    /// with every input's data replaced by a private copy, then checks that no copy changed.
+    /// Returns what `body` returned. With `verifyInputs` false the inputs are passed in place,
+    /// neither copied nor compared.
+    static func run(_ arguments: CallArguments, method: @autoclosure () -> String, verifyInputs: Bool = true,
+                    _ body: (UnsafeMutableBufferPointer<UnsafeMutableRawPointer?>) -> Int32) throws -> Int32 {
+        for output in arguments.outputs where output.count > 0 {
+            guard let data = output.view.pointee.data else { continue }
+            (data + Int(output.view.pointee.byte_offset)).assumingMemoryBound(to: Float.self)
+                .update(repeating: Float(bitPattern: canary32), count: output.count)
+        }
+        for scalar in arguments.scalars { scalar.pointee = Double(bitPattern: canary64) }
+        guard verifyInputs, arguments.hasInputs else { return body(arguments.pointers) }
         var copies: [(role: String, view: UnsafeMutablePointer<DLTensor>, original: UnsafeMutableRawPointer, offset: Int, count: Int, bytes: Int)] = []
         var total = 0
-        for argument in arguments {
-            switch argument {
-            case .input(let role, let view?) where verifyInputs:
-                let (count, bytes) = try extent(view)
-                guard bytes > 0, let data = view.pointee.data else { continue }
-                copies.append((role, view, data + Int(view.pointee.byte_offset), total, count, bytes))
-                let padded = (bytes + 63) & ~63
-                let (sum, overflow) = total.addingReportingOverflow(padded)
-                guard !overflow else { throw PluginError("internal error: input copies overflow") }
-                total = sum
-            case .input:
-                continue
-            case .output(_, let view):
-                let (count, _) = try extent(view)
-                guard count > 0, let data = view.pointee.data else { continue }
-                (data + Int(view.pointee.byte_offset)).assumingMemoryBound(to: Float.self)
-                    .update(repeating: Float(bitPattern: canary32), count: count)
-            case .scalar(_, let value):
-                value.pointee = Double(bitPattern: canary64)
-            }
+        for argument in arguments.guarded {
+            guard case .input(let role, let view?) = argument else { continue }
+            let (count, bytes) = try extent(view)
+            guard bytes > 0, let data = view.pointee.data else { continue }
+            copies.append((role, view, data + Int(view.pointee.byte_offset), total, count, bytes))
+            let padded = (bytes + 63) & ~63
+            let (sum, overflow) = total.addingReportingOverflow(padded)
+            guard !overflow else { throw PluginError("internal error: input copies overflow") }
+            total = sum
         }
-        if copies.isEmpty { return body(pointers) }
+        if copies.isEmpty { return body(arguments.pointers) }
         return try withUnsafeTemporaryAllocation(byteCount: Swift.max(total, 1), alignment: 64) { block in
             guard let base = block.baseAddress else { throw PluginError("internal error: no memory for input copies") }
             for copy in copies {
@@ -88,7 +85,7 @@ enum CallGuard {
                 copy.view.pointee.data = base + copy.offset
                 copy.view.pointee.byte_offset = 0
             }
-            let status = body(pointers)
+            let status = body(arguments.pointers)
             for copy in copies {
                 copy.view.pointee.data = copy.original
                 guard memcmp(base + copy.offset, copy.original, copy.bytes) != 0 else { continue }
@@ -103,8 +100,26 @@ enum CallGuard {
         }
     }
 
-    /// Checks that the method wrote every element of its outputs and that all are finite.
-    static func verifyOutputs(_ arguments: [CallArgument], method: @autoclosure () -> String) throws {
+    /// Checks that the method wrote every element of its outputs and that all are finite: one
+    /// pass over the prepared outputs, and the roles looked up only for a message.
+    static func verifyOutputs(_ arguments: CallArguments, method: @autoclosure () -> String) throws {
+        var clean = true
+        for output in arguments.outputs where output.count > 0 {
+            guard let data = output.view.pointee.data else { continue }
+            let values = UnsafeBufferPointer(start: (data + Int(output.view.pointee.byte_offset)).assumingMemoryBound(to: Float.self),
+                                             count: output.count)
+            // Finite iff no magnitude has the exponent all ones: a max-reduction over the bit
+            // patterns without an early exit, which the compiler vectorizes (QAT outputs are large).
+            var largest: UInt32 = 0
+            for v in values { largest = Swift.max(largest, v.bitPattern & 0x7FFF_FFFF) }
+            clean = clean && largest < 0x7F80_0000
+        }
+        for scalar in arguments.scalars { clean = clean && scalar.pointee.isFinite }
+        if !clean { try verifyOutputs(arguments.guarded, method: method()) }
+    }
+
+    /// Names what is wrong with the outputs (unwritten elements, non-finite values), by role.
+    private static func verifyOutputs(_ arguments: [CallArgument], method: @autoclosure () -> String) throws {
         for argument in arguments {
             switch argument {
             case .output(let role, let view):

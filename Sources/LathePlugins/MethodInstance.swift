@@ -27,6 +27,9 @@ public final class MethodInstance: @unchecked Sendable {
     private var checked: (shapes: [[Int]], axis: Int)?
     /// The learnables' shapes (asked of the tensors once, not on every call).
     private var shapes: [[Int]] = []
+    /// The quantizer input's shape and axis the instance was last prepared for.
+    private var quantizerShape: [Int] = []
+    private var quantizerAxis: Int?
     /// What the hot path reads of the descriptor on every call.
     private let kind: MethodKind
     private let hasLearnables: Bool
@@ -92,6 +95,7 @@ public final class MethodInstance: @unchecked Sendable {
         learnables = values
         self.shapes = shapes
         checked = nil
+        quantizerAxis = nil
         initialized = true
     }
 
@@ -177,11 +181,15 @@ public final class MethodInstance: @unchecked Sendable {
     }
 
     /// `prepare` for a quantizer's input, with no work when nothing changed since the last call.
-    private func prepareQuantizer(_ x: Tensor, shape: [Int], context: CallContext) throws {
-        if initialized, !hasLearnables || (checked.map { $0.axis == context.axis && $0.shapes.count == 1 && $0.shapes[0] == shape } ?? false) {
-            return
-        }
+    /// Returns the input's shape: the array of the last call when the shape is the same, so that
+    /// a call makes no array and the comparisons downstream (frames) find the same storage.
+    private func prepareQuantizer(_ x: Tensor, context: CallContext) throws -> [Int] {
+        if initialized, quantizerAxis == context.axis, x.hasShape(quantizerShape) { return quantizerShape }
+        let shape = x.shape
         try prepare([x], shapes: [shape], context: context)
+        quantizerShape = shape
+        quantizerAxis = context.axis
+        return shape
     }
 
     // MARK: Calls
@@ -191,9 +199,8 @@ public final class MethodInstance: @unchecked Sendable {
     public func quantize(_ input: Tensor, context: CallContext) throws -> (output: Tensor, qparams: QuantParams) {
         try requireKind(.quantizer)
         let x = try PluginMethod.float32(input, role: "input")
-        let shape = x.shape
         return try serialized {
-            try prepareQuantizer(x, shape: shape, context: context)
+            let shape = try prepareQuantizer(x, context: context)
             let output = try Tensor.empty(shape)
             let q = try method.quantize(x, into: output, shape: shape, params: params, context: context, learnables: learnables,
                                         learnableShapes: shapes, frames: frames, verifyInputs: nextCallVerifies())
@@ -210,9 +217,8 @@ public final class MethodInstance: @unchecked Sendable {
         }
         let x = try PluginMethod.float32(input, role: "input")
         let g = try PluginMethod.float32(gradOutput, role: "output gradient")
-        let shape = x.shape
         return try serialized {
-            try prepareQuantizer(x, shape: shape, context: context)
+            let shape = try prepareQuantizer(x, context: context)
             let gradInput = try Tensor.empty(shape)
             let grads = try shapes.map { try Tensor.empty($0) }
             try method.backward(input: x, gradOutput: g, gradInput: gradInput, shape: shape, params: params, context: context,
@@ -276,6 +282,7 @@ public final class MethodInstance: @unchecked Sendable {
                 learnables = try copies.map { try $0.detached().clone().requiringGrad() }
                 shapes = learnables.map(\.shape)
                 checked = nil
+                quantizerAxis = nil
             }
             initialized = true
         }

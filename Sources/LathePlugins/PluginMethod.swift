@@ -70,7 +70,7 @@ public final class PluginMethod: @unchecked Sendable {
     func invoke(_ arguments: [CallArgument], entry: MethodEntry = .forward, params: BoundParams, state: CallState,
                 context: CallContext, learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
         try checkParams(params)
-        try perform(CallArguments(arguments, learnables: learnables, learnableOutputs: learnableOutputs),
+        try perform(try CallArguments(arguments, learnables: learnables, learnableOutputs: learnableOutputs),
                     entry: entry, params: params, state: state, context: context)
     }
 
@@ -111,7 +111,7 @@ public final class PluginMethod: @unchecked Sendable {
         call.learnable_outputs = arguments.learnableOutputs.map { UnsafePointer($0) }
         let fixedCount = arguments.fixedCount
         let threadSafe = isThreadSafe
-        let status = try CallGuard.run(arguments.guarded, pointers: arguments.pointers, method: label, verifyInputs: state.verifyInputs) { pointers in
+        let status = try CallGuard.run(arguments, method: label, verifyInputs: state.verifyInputs) { pointers in
             withExtendedLifetime(state) {
                 context.withFields(of: &call) { call in
                     withUnsafeMutablePointer(to: &call) { callPointer in
@@ -123,7 +123,7 @@ public final class PluginMethod: @unchecked Sendable {
             }
         }
         try check(status, state, label: label)
-        try CallGuard.verifyOutputs(arguments.guarded, method: label)
+        try CallGuard.verifyOutputs(arguments, method: label)
     }
 
     private static func matches(_ argument: CArgument, _ type: ParamType) -> Bool {
@@ -220,7 +220,7 @@ public final class PluginMethod: @unchecked Sendable {
         guard let float32 = DType.float32.dlDataType else { throw PluginError("internal error: float32 has no DLPack type") }
         let views = TensorViews(shapes: all, types: Array(repeating: float32, count: all.count))
         let count = learnableShapes.count
-        let arguments = CallArguments(
+        let arguments = try CallArguments(
             fixed(views), learnables: try learnableArguments(views, from: shapes.count, count: count, output: nil),
             learnableOutputs: gradients ? try learnableArguments(views, from: shapes.count + count, count: count, output: "gradient") : [])
         let state = CallState(stateBuffer: frames.buffer)
