@@ -2,6 +2,7 @@
 #include "shim.hpp"
 #include <ATen/EmptyTensor.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <atomic>
 #include <cstring>
 
 using namespace ctorch;
@@ -51,6 +52,16 @@ ct_tensor ct_from_data(const void *data, const int64_t *shape, int64_t ndim, int
 // bookkeeping cost as much as the allocation. Sizes are still checked non-negative.
 ct_tensor ct_empty(const int64_t *shape, int64_t ndim, int32_t dtype) {
     return guard([&] { return at::Tensor(at::detail::empty_cpu(dims(shape, ndim), scalar_type(dtype))); });
+}
+bool ct_is_exclusive(ct_tensor t, const int64_t *shape, int64_t ndim, int32_t dtype) {
+    if (!t || !t->t.defined() || ndim < 0 || (ndim > 0 && !shape)) return false;
+    const at::Tensor &x = t->t;
+    if (static_cast<int32_t>(x.scalar_type()) != dtype || x.use_count() != 1 || x.weak_use_count() != 1) return false;
+    if (!x.has_storage() || x.storage().use_count() != 1 || x.requires_grad() || x.storage_offset() != 0) return false;
+    if (!x.is_contiguous() || x.sizes() != at::IntArrayRef(shape, static_cast<size_t>(ndim))) return false;
+    // The last other holder may have dropped it on another thread: see its writes before ours.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return true;
 }
 ct_tensor ct_full(const int64_t *shape, int64_t ndim, double value, int32_t dtype) {
     return guard([&] { return at::full(dims(shape, ndim), value, float_options(dtype)); });

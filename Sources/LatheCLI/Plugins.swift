@@ -432,6 +432,8 @@ extension Plugins {
         var backward = false
         @Flag(help: "Through a method instance: verify every call's inputs (private copies compared afterwards), not QAT's sample of calls.")
         var verifyEveryCall = false
+        @Flag(help: "Through a method instance: keep each call's outputs until the next call (as a training step keeps them in its graph), so that the instance cannot reuse them and allocates new ones on every call.")
+        var holdOutputs = false
 
         func run() throws {
             guard elements >= 1, iterations >= 1, repeats >= 1 else {
@@ -452,14 +454,25 @@ extension Plugins {
             let instance = MethodInstance(method: m, params: params, verification: verifyEveryCall ? .everyCall : .standard)
             let context = CallContext()
             let throughInstance = backward || !m.descriptor.learnables.isEmpty
+            if holdOutputs, !throughInstance {
+                throw ValidationError("--hold-outputs applies to calls through a method instance (--backward, or a method with learnables)")
+            }
+            // Held in plain variables (an array per call would add the bench's own allocations).
+            let hold = holdOutputs
+            var heldOutput: Tensor?, heldGradInput: Tensor?, heldGrads: [Tensor] = []
             let call: () throws -> Void
             switch m.descriptor.kind {
             case .quantizer where backward:
                 call = {
-                    _ = try instance.quantize(input, context: context)
-                    _ = try instance.backward(input: input, gradOutput: grad, context: context)
+                    let forward = try instance.quantize(input, context: context)
+                    let backward = try instance.backward(input: input, gradOutput: grad, context: context)
+                    if hold { (heldOutput, heldGradInput, heldGrads) = (forward.output, backward.gradInput, backward.learnableGrads) }
                 }
-            case .quantizer where throughInstance: call = { _ = try instance.quantize(input, context: context) }
+            case .quantizer where throughInstance:
+                call = {
+                    let forward = try instance.quantize(input, context: context)
+                    if hold { heldOutput = forward.output }
+                }
             case .quantizer: call = { _ = try m.quantize(input, into: output, params: params) }
             case .criterion: call = { _ = try m.score(weight: weight, gradient: grad, aux: aux, params: params) }
             case .loss where throughInstance: call = { _ = try instance.loss(student: student, teacher: teacher, labels: labels, context: context) }
@@ -473,11 +486,13 @@ extension Plugins {
                 perCall.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(iterations))
                 cpuPerCall.append((Plugins.threadCPUNanoseconds() - cpuStart) / Double(iterations))
             }
+            withExtendedLifetime((heldOutput, heldGradInput, heldGrads)) {}
             perCall.sort()
             cpuPerCall.sort()
             let median = perCall[perCall.count / 2]
             var what = backward ? "forward + backward per call, through a method instance" : throughInstance ? "through a method instance" : ""
             if throughInstance { what += verifyEveryCall ? ", inputs verified on every call" : ", inputs verified on QAT's sample of calls" }
+            if throughInstance { what += holdOutputs ? ", outputs held until the next call (new ones allocated)" : ", outputs dropped (reused)" }
             print("\(m.qualifiedID): \(m.descriptor.params.count) hyperparameters, \(elements) element(s), \(iterations) calls x \(repeats) repeats\(what.isEmpty ? "" : " (\(what))")")
             print(String(format: "  per call through the host: median %.3f us (min %.3f, max %.3f)", median / 1000, perCall[0] / 1000, perCall[perCall.count - 1] / 1000))
             // On a machine shared with other work the wall clock includes waiting for a core.

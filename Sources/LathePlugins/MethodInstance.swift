@@ -23,13 +23,15 @@ public final class MethodInstance: @unchecked Sendable {
     /// The quantizer calls prepared for the shapes last seen (sharing `state`).
     private let frames: CallFrames
     private var initialized = false
-    /// The input shapes and axis the learnables' shapes were last checked against.
+    /// The input shapes and axis the instance was last prepared for (the learnables' shapes
+    /// checked against their rules); a quantizer's next call with the same input shape reuses
+    /// the array. Nil until the first call, and after the learnables change.
     private var checked: (shapes: [[Int]], axis: Int)?
     /// The learnables' shapes (asked of the tensors once, not on every call).
     private var shapes: [[Int]] = []
-    /// The quantizer input's shape and axis the instance was last prepared for.
-    private var quantizerShape: [Int] = []
-    private var quantizerAxis: Int?
+    /// A quantizer's outputs, reused when the caller has dropped the previous call's.
+    private var outputSlot = OutputSlot(), gradInputSlot = OutputSlot()
+    private var learnableGradSlots: [OutputSlot] = []
     /// What the hot path reads of the descriptor on every call.
     private let kind: MethodKind
     private let hasLearnables: Bool
@@ -95,7 +97,6 @@ public final class MethodInstance: @unchecked Sendable {
         learnables = values
         self.shapes = shapes
         checked = nil
-        quantizerAxis = nil
         initialized = true
     }
 
@@ -171,11 +172,12 @@ public final class MethodInstance: @unchecked Sendable {
     /// shapes (a learnable fixed for one weight cannot serve a tensor of another shape).
     private func prepare(_ inputs: [Tensor], shapes inputShapes: [[Int]], context: CallContext) throws {
         try initializeLocked(inputs, context: context)
-        guard hasLearnables else { return }
         if let checked, checked.axis == context.axis, checked.shapes == inputShapes { return }
-        let expected = try learnableShapes(inputs, context: context)
-        for (index, (shape, rule)) in zip(shapes, expected).enumerated() where shape != rule {
-            throw PluginError("\(owner): learnable '\(learnableNames[index])' has shape \(shape), but its rule gives \(rule) for inputs \(inputShapes) (one instance serves tensors of one shape)")
+        if hasLearnables {
+            let expected = try learnableShapes(inputs, context: context)
+            for (index, (shape, rule)) in zip(shapes, expected).enumerated() where shape != rule {
+                throw PluginError("\(owner): learnable '\(learnableNames[index])' has shape \(shape), but its rule gives \(rule) for inputs \(inputShapes) (one instance serves tensors of one shape)")
+            }
         }
         checked = (inputShapes, context.axis)
     }
@@ -184,11 +186,9 @@ public final class MethodInstance: @unchecked Sendable {
     /// Returns the input's shape: the array of the last call when the shape is the same, so that
     /// a call makes no array and the comparisons downstream (frames) find the same storage.
     private func prepareQuantizer(_ x: Tensor, context: CallContext) throws -> [Int] {
-        if initialized, quantizerAxis == context.axis, x.hasShape(quantizerShape) { return quantizerShape }
+        if let checked, checked.axis == context.axis, let shape = checked.shapes.first, x.hasShape(shape) { return shape }
         let shape = x.shape
         try prepare([x], shapes: [shape], context: context)
-        quantizerShape = shape
-        quantizerAxis = context.axis
         return shape
     }
 
@@ -201,7 +201,7 @@ public final class MethodInstance: @unchecked Sendable {
         let x = try PluginMethod.float32(input, role: "input")
         return try serialized {
             let shape = try prepareQuantizer(x, context: context)
-            let output = try Tensor.empty(shape)
+            let output = try outputSlot.tensor(shape)
             let q = try method.quantize(x, into: output, shape: shape, params: params, context: context, learnables: learnables,
                                         learnableShapes: shapes, frames: frames, verifyInputs: nextCallVerifies())
             return (output, q)
@@ -219,8 +219,11 @@ public final class MethodInstance: @unchecked Sendable {
         let g = try PluginMethod.float32(gradOutput, role: "output gradient")
         return try serialized {
             let shape = try prepareQuantizer(x, context: context)
-            let gradInput = try Tensor.empty(shape)
-            let grads = try shapes.map { try Tensor.empty($0) }
+            let gradInput = try gradInputSlot.tensor(shape)
+            if learnableGradSlots.count != shapes.count { learnableGradSlots = Array(repeating: OutputSlot(), count: shapes.count) }
+            var grads: [Tensor] = []
+            grads.reserveCapacity(shapes.count)
+            for index in shapes.indices { grads.append(try learnableGradSlots[index].tensor(shapes[index])) }
             try method.backward(input: x, gradOutput: g, gradInput: gradInput, shape: shape, params: params, context: context,
                                 learnables: learnables, learnableGrads: grads, learnableShapes: shapes, frames: frames,
                                 verifyInputs: nextCallVerifies())
@@ -282,7 +285,6 @@ public final class MethodInstance: @unchecked Sendable {
                 learnables = try copies.map { try $0.detached().clone().requiringGrad() }
                 shapes = learnables.map(\.shape)
                 checked = nil
-                quantizerAxis = nil
             }
             initialized = true
         }

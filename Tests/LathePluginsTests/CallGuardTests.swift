@@ -113,4 +113,21 @@ import Testing
             (error as? PluginError).map { $0.declinedStatus == nil && $0.message.contains("non-finite output") } ?? false
         }
     }
+
+    /// The finite check of outputs, eight lanes at a time plus a tail: every position and every
+    /// kind of non-finite value is found, and the largest finite values pass.
+    @Test func theFiniteCheckFindsEveryNonFiniteValueAtEveryPosition() {
+        for count in [0, 1, 7, 8, 9, 16, 21] {
+            var values = [Float](repeating: 1, count: count)
+            values.indices.forEach { values[$0] = $0.isMultiple(of: 2) ? .greatestFiniteMagnitude : -Float.leastNonzeroMagnitude }
+            #expect(values.withUnsafeBufferPointer(CallGuard.allFinite), "\(count) finite values")
+            for position in values.indices {
+                for bad in [Float.nan, .infinity, -.infinity, Float(bitPattern: CallGuard.canary32)] {
+                    var copy = values
+                    copy[position] = bad
+                    #expect(!copy.withUnsafeBufferPointer(CallGuard.allFinite), "\(bad) at \(position) of \(count)")
+                }
+            }
+        }
+    }
 }

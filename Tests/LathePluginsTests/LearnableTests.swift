@@ -221,7 +221,7 @@ import Testing
         let instance = MethodInstance(method: m, params: try m.bind())
         let x = try Tensor.randn([4, 8])
         let text = message { _ = try instance.backward(input: x, gradOutput: try Tensor.ones([4, 8]), context: CallContext()) }
-        #expect(text.contains("learn_faults/nan_grad backward returned a non-finite gradient for learnable 's' (NaN or infinity)"), "\(text)")
+        #expect(text.contains("learn_faults/nan_grad backward returned a non-finite gradient for learnable 's' (NaN or infinity in 1 of 1 elements)"), "\(text)")
     }
 
     @Test func anUnwrittenInputGradientFails() throws {
@@ -334,5 +334,27 @@ import Testing
         #expect(shapes(1 << 39, [4, 100]).contains("size_param 'g' = 549755813888; expected 1...67108864"))
         #expect(shapes(1, [1 << 14, 1 << 13]).contains("p/m: learnable 'w' (per-group): shape [16384, 8192] makes the learnables hold more than 67108864 elements"))
         #expect(shapes(4, [0, 8]).contains("needs an input with a non-empty batch dimension"))
+    }
+
+    /// An instance reuses its output tensors only once the caller has dropped them: results the
+    /// caller keeps are never written over by later calls.
+    @Test func laterCallsNeverWriteOverResultsTheCallerKeeps() throws {
+        let instance = MethodInstance(method: try method("learn_scale", "lsq"), params: try method("learn_scale", "lsq").bind())
+        let context = CallContext()
+        let x1 = try Tensor.randn([3, 5]), x2 = try Tensor.randn([3, 5]), g = try Tensor.randn([3, 5])
+        let first = try instance.quantize(x1, context: context).output
+        let firstValues = try first.scalars(as: Float.self)
+        let firstBackward = try instance.backward(input: x1, gradOutput: g, context: context)
+        let firstGrads = try ([firstBackward.gradInput] + firstBackward.learnableGrads).map { try $0.scalars(as: Float.self) }
+        for _ in 0..<3 {
+            let second = try instance.quantize(x2, context: context).output
+            #expect(second !== first)
+            _ = try instance.backward(input: x2, gradOutput: try g * 2, context: context)
+        }
+        #expect(try first.scalars(as: Float.self) == firstValues)
+        #expect(try ([firstBackward.gradInput] + firstBackward.learnableGrads).map { try $0.scalars(as: Float.self) } == firstGrads)
+        // Dropped results are reused, and hold the new call's values.
+        let again = try instance.quantize(x1, context: context).output
+        #expect(try again.scalars(as: Float.self) == firstValues)
     }
 }

@@ -69,6 +69,11 @@ int32_t ct_item(ct_tensor t, double *out);
 /** Copies `numel(shape) * element size` bytes from data into a new contiguous CPU tensor. */
 ct_tensor ct_from_data(const void *data, const int64_t *shape, int64_t ndim, int32_t dtype);
 ct_tensor ct_empty(const int64_t *shape, int64_t ndim, int32_t dtype);
+/** True when t is the only holder of its tensor and of its storage (no other handle, view,
+ *  autograd record or weak reference), needs no gradient, and is a contiguous `dtype` tensor of
+ *  `shape`: a caller holding the only reference to the handle may then overwrite it as a new
+ *  output. Never throws; false for an undefined tensor or an unknown dtype. */
+bool ct_is_exclusive(ct_tensor t, const int64_t *shape, int64_t ndim, int32_t dtype);
 ct_tensor ct_full(const int64_t *shape, int64_t ndim, double value, int32_t dtype);
 ct_tensor ct_arange(double start, double end, double step, int32_t dtype);
 /** Normal(0,1) / Uniform[low,high) / random permutation, from g (NULL: global generator). */
