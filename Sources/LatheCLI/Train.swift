@@ -25,6 +25,8 @@ struct Train: ParsableCommand {
     var outputDirectory: String?
 
     @Flag(help: "Plain log lines even on a terminal.") var plain = false
+    @Flag(help: "Continue an interrupted run from <out>/training-state.safetensors (kept after every epoch); starts from the beginning when there is none, so a requeued job can always pass it.")
+    var resume = false
 
     @OptionGroup var engine: EngineOptions
 
@@ -55,13 +57,20 @@ struct Train: ParsableCommand {
         let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width, depth: depth)
         let network = try Zoo.make(model, options: options, seed: seed)
         progress.note("training \(model) (\(network.parameterCount) parameters) on \(train.count) \(engine.dataset.rawValue) images, \(engine.threads) thread(s)")
-        let summary = try Trainer(recipe: recipe, progress: progress).train(network, on: train, validation: validation)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let statePath = "\(out)/training-state.safetensors"
+        if !resume, FileManager.default.fileExists(atPath: statePath) {
+            throw ValidationError("'\(statePath)' exists (the state of an interrupted run): add --resume to continue it, or remove the file to start again")
+        }
+        var trainer = Trainer(recipe: recipe, progress: progress)
+        trainer.statePath = statePath
+        let summary = try trainer.train(network, on: train, validation: validation)
         let metrics = try RunMetrics.measure(
             network, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: summary, threads: engine.threads,
             latency: engine.latencyPlan)
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(network, to: "\(out)/model.safetensors", metadata: ["lathe.dataset": engine.dataset.rawValue])
         try metrics.write(to: "\(out)/metrics.json")
+        try FileManager.default.removeItem(atPath: statePath)
         print(metrics.headline)
         print("checkpoint: \(out)/model.safetensors")
         print("metrics: \(out)/metrics.json")

@@ -44,4 +44,29 @@ public final class Adam: Optimizer {
             }
         }
     }
+
+    public func state() throws -> OptimizerState {
+        var tensors: [String: Tensor] = [:]
+        for (i, moment) in moments.enumerated() {
+            guard let moment else { continue }
+            tensors["m.\(i)"] = try moment.m.detached().clone()
+            tensors["v.\(i)"] = try moment.v.detached().clone()
+        }
+        return OptimizerState(steps: t, tensors: tensors)
+    }
+
+    public func restore(_ state: OptimizerState) throws {
+        guard state.steps >= 0 else { throw TensorError("Adam state", "step count \(state.steps); expected ≥ 0") }
+        let buffers = try state.buffers(["m", "v"], for: parameters, optimizer: "Adam")
+        var restored: [(m: Tensor, v: Tensor)?] = []
+        for i in parameters.indices {
+            switch (buffers[0][i], buffers[1][i]) {
+            case let (m?, v?): restored.append((m, v))
+            case (nil, nil): restored.append(nil)
+            default: throw TensorError("Adam state", "parameter \(i) has only one of its moments 'm.\(i)' and 'v.\(i)'")
+            }
+        }
+        moments = restored
+        t = state.steps
+    }
 }

@@ -33,4 +33,7 @@ public final class AdamW: Optimizer {
         }
         try adam.step()
     }
+
+    public func state() throws -> OptimizerState { try adam.state() }
+    public func restore(_ state: OptimizerState) throws { try adam.restore(state) }
 }

@@ -40,4 +40,17 @@ public final class SGD: Optimizer {
         }
         try checkStatus(status, "sgd_step")
     }
+
+    /// The momentum buffers (`momentum.<index>`); SGD counts no steps.
+    public func state() throws -> OptimizerState {
+        var tensors: [String: Tensor] = [:]
+        for (i, buffer) in buffers.enumerated() {
+            if let buffer { tensors["momentum.\(i)"] = try buffer.detached().clone() }
+        }
+        return OptimizerState(steps: 0, tensors: tensors)
+    }
+
+    public func restore(_ state: OptimizerState) throws {
+        buffers = try state.buffers(["momentum"], for: parameters, optimizer: "SGD")[0]
+    }
 }

@@ -48,6 +48,11 @@ public struct Trainer {
     /// learnable step sizes): the recipe's optimizer family, the same schedule scaled to
     /// `learningRate`.
     public var parameterGroup: ParameterGroup?
+    /// A file to keep the run's state in after every epoch (`TrainingState`): when it exists at
+    /// the start, the run continues after the epoch it records (same recipe and model required);
+    /// it is rewritten after each epoch and left in place at the end (the caller removes it once
+    /// the run's outputs are saved). For loops whose hooks keep no state of their own.
+    public var statePath: String?
 
     /// Tensors with their own base learning rate and weight decay.
     public struct ParameterGroup {
@@ -80,6 +85,12 @@ public struct Trainer {
         guard data.classCount <= o.classCount else {
             throw TrainingError.dataModelMismatch("\(model.architecture) has \(o.classCount) outputs; the data set has \(data.classCount) classes")
         }
+        let groupParameters = parameterGroup?.parameters ?? []
+        var resumed: TrainingState?
+        if let statePath, FileManager.default.fileExists(atPath: statePath) {
+            resumed = try TrainingState.restore(from: statePath, model: model, extraParameters: extraParameters,
+                                                groupParameters: groupParameters, recipe: recipe, imageCount: data.count)
+        }
         let optimizer = recipe.makeOptimizer(model.parameters + extraParameters)
         let groupOptimizer = parameterGroup.flatMap { group -> (any Optimizer)? in
             guard !group.parameters.isEmpty else { return nil }
@@ -88,13 +99,20 @@ public struct Trainer {
             own.weightDecay = group.weightDecay
             return own.makeOptimizer(group.parameters)
         }
+        if let resumed {
+            try optimizer.restore(resumed.optimizer)
+            if let groupOptimizer { try groupOptimizer.restore(resumed.groupOptimizer ?? OptimizerState(steps: 0, tensors: [:])) }
+        }
         let stepsPerEpoch = (data.count + recipe.batchSize - 1) / recipe.batchSize
         let totalSteps = stepsPerEpoch * recipe.epochs
-        var records: [EpochRecord] = []
-        var trainingSeconds = 0.0
-        var globalStep = 0
-        var fullStepSeconds: [Double] = []
-        for epoch in 0..<recipe.epochs {
+        var records = resumed?.progress.records ?? []
+        var trainingSeconds = resumed?.progress.trainingSeconds ?? 0
+        var globalStep = resumed?.progress.globalStep ?? 0
+        var fullStepSeconds = resumed?.progress.fullStepSeconds ?? []
+        if let resumed {
+            progress.note("resuming after epoch \(resumed.progress.epochsDone) of \(recipe.epochs) from \(statePath ?? "")")
+        }
+        for epoch in (resumed?.progress.epochsDone ?? 0)..<recipe.epochs {
             let start = Date()
             var lossSum = 0.0, correct = 0.0, seen = 0
             let plan = BatchPlan(count: data.count, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch: epoch)
@@ -147,6 +165,12 @@ public struct Trainer {
                               record.epoch, recipe.epochs, record.trainLoss, 100 * record.trainAccuracy, record.imagesPerSecond, seconds)
             if let v = validationAccuracy { line += String(format: "  val acc %.2f%%", 100 * v) }
             progress.epochFinished(line)
+            if let statePath {
+                let done = TrainingState.Progress(epochsDone: epoch + 1, imageCount: data.count, globalStep: globalStep, records: records, trainingSeconds: trainingSeconds,
+                                                  fullStepSeconds: fullStepSeconds, optimizerSteps: 0, groupOptimizerSteps: nil)
+                try TrainingState.save(to: statePath, model: model, extraParameters: extraParameters, groupParameters: groupParameters,
+                                       recipe: recipe, progress: done, optimizer: optimizer, groupOptimizer: groupOptimizer)
+            }
         }
         let images = Double(data.count * recipe.epochs)
         return TrainingSummary(epochs: records, trainingSeconds: trainingSeconds, imagesPerSecond: images / Swift.max(trainingSeconds, 1e-9),
