@@ -24,7 +24,7 @@ struct Distill: ParsableCommand {
 
             Weighting: total = ce_weight * CE + sum of weight_i * L_i. ce_weight defaults to 0 when a response loss is present (it carries the label term, as kd/hinton's (1 - alpha) CE), else 1.
 
-            Teachers are cached in --cache (default $LATHE_CACHE/teachers or runs/cache/teachers). The teacher trains with the recipe flags except --teacher-epochs, --teacher-lr and --teacher-seed (default 0, not --seed), so runs over student seeds share one teacher.
+            Teachers are cached in --cache (default $LATHE_CACHE/teachers or runs/cache/teachers). The teacher trains with its own architecture's default recipe and the recipe flags, except --teacher-epochs, --teacher-lr and --teacher-seed (default 0, not --seed), so runs over student seeds share one teacher (a convnet teacher of a vit-tiny student trains with SGD, the ViT with AdamW).
             """)
 
     @Option(help: "Teacher zoo model (default convnet).") var teacher: String?
@@ -175,15 +175,16 @@ struct Distill: ParsableCommand {
         engine.apply()
         let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
         let config = try makeConfig(reg)
-        // The student's defaults; the teacher trains with them too (its own flags apart).
+        // Each model's defaults with the recipe flags; the teacher's own flags apart.
         let recipe = recipeOptions.recipe(for: config.student.model)
-        try config.validate(base: recipe)
+        let teacherBase = recipeOptions.recipe(for: config.teacher.model)
+        try config.validate(base: recipe, teacherBase: teacherBase)
         let out = outputDirectory ?? "runs/distill-\(config.student.model)-from-\(config.teacher.model)-seed\(recipe.seed)"
         let progress = ProgressReporter(style: plain ? .lines : nil)
         let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
         let cache = TeacherCache(directory: cache ?? TeacherCache.defaultDirectory())
         let (model, report) = try DistillationStage.run(
-            config, train: train, test: test, dataset: engine.dataset.rawValue, recipe: recipe,
+            config, train: train, test: test, dataset: engine.dataset.rawValue, recipe: recipe, teacherBase: teacherBase,
             registry: reg, cache: cache, progress: progress)
         // The student against the model it compresses: its teacher, as cached.
         let teacherModel = try Checkpoint.load(report.teacher.cachePath).model

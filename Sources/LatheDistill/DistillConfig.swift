@@ -60,10 +60,20 @@ public struct DistillConfig: Sendable, Codable, Equatable {
         }
 
         /// The recipe the teacher trains with: `base` with the overrides applied, seed 0 unless overridden.
+        /// Give as `base` a recipe for the teacher's architecture (`baseRecipe(run:student:)`).
         public func trainingRecipe(base: Recipe) -> Recipe {
             var r = recipe.applied(to: base)
             r.seed = recipe.seed ?? 0
             return r
+        }
+
+        /// The base of the teacher's recipe for a run whose (student's) recipe is `run`: `run`
+        /// itself when the teacher's architecture has the student's default recipe, else the
+        /// teacher architecture's defaults (a `convnet` teacher of a `vit-tiny` student trains
+        /// with SGD and its schedule, not with the transformer's AdamW recipe; a `vit-*` teacher
+        /// of a CNN student with AdamW). The teacher's `recipe` overrides apply on top.
+        public func baseRecipe(run: Recipe, student: String) -> Recipe {
+            Recipe.defaults(for: model) == Recipe.defaults(for: student) ? run : Recipe.defaults(for: model)
         }
     }
 
@@ -197,7 +207,9 @@ public struct DistillConfig: Sendable, Codable, Equatable {
 
     /// Checks what can be checked without the registry or the data: zoo names, widths,
     /// weights, the teacher recipe. Errors name the key and the value.
-    public func validate(base: Recipe) throws {
+    /// Checks the models, widths, depths, weights and both recipes; `teacherBase` as in
+    /// `DistillationStage.prepare`.
+    public func validate(base: Recipe, teacherBase: Recipe? = nil) throws {
         func model(_ name: String, _ key: String, _ allowed: ConfigSchema.Key) throws {
             guard allowed.allows(name) else {
                 throw DistillError.invalidConfig("\(key) '\(name)' is not a zoo model; expected \(allowed.expected)")
@@ -232,7 +244,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
                 throw DistillError.invalidConfig("\(label): weight \(term.weight): expected \(Term.key(.weight).expected)")
             }
         }
-        do { try teacher.trainingRecipe(base: base).validate() } catch let error as TrainingError {
+        do { try teacher.trainingRecipe(base: teacherBase ?? teacher.baseRecipe(run: base, student: student.model)).validate() } catch let error as TrainingError {
             throw DistillError.invalidConfig("teacher.recipe: \(error.description)")
         }
     }

@@ -47,7 +47,7 @@ public enum DistillationStage {
         public let config: DistillConfig
         /// The student's recipe (the run's).
         public let recipe: Recipe
-        /// The teacher's recipe (the run's with the teacher overrides; seed 0 unless overridden).
+        /// The teacher's recipe (its base with the teacher overrides; seed 0 unless overridden).
         public let teacherRecipe: Recipe
         public let studentOptions: ModelOptions
         public let teacherOptions: ModelOptions
@@ -66,10 +66,13 @@ public enum DistillationStage {
     /// Resolves `config`: zoo names, teacher recipe, each term's method (a loss, loaded from the
     /// registry with its sha256 verified), hyperparameters, layers, shapes and adapters. Each
     /// term is called once on a probe batch, so a shape its plugin rejects fails here, before
-    /// any training. Errors name the term, the key and the value.
-    public static func prepare(_ config: DistillConfig, train: ImageDataset, recipe: Recipe, registry: Registry) throws -> Plan {
+    /// any training. Errors name the term, the key and the value. The teacher's recipe is
+    /// `teacherBase` (default: `Teacher.baseRecipe(run: recipe, student:)`) with the teacher's
+    /// overrides.
+    public static func prepare(_ config: DistillConfig, train: ImageDataset, recipe: Recipe, teacherBase: Recipe? = nil,
+                               registry: Registry) throws -> Plan {
         try recipe.validate()
-        try config.validate(base: recipe)
+        try config.validate(base: recipe, teacherBase: teacherBase)
         let studentOptions = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount,
                                           width: config.student.width, depth: config.student.depth)
         let teacherOptions = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount,
@@ -154,7 +157,7 @@ public enum DistillationStage {
         } else {
             (ceWeight, rule) = (1, "default: 1 (no response loss among the terms)")
         }
-        return Plan(config: config, recipe: recipe, teacherRecipe: config.teacher.trainingRecipe(base: recipe),
+        return Plan(config: config, recipe: recipe, teacherRecipe: config.teacher.trainingRecipe(base: teacherBase ?? config.teacher.baseRecipe(run: recipe, student: config.student.model)),
                     studentOptions: studentOptions, teacherOptions: teacherOptions, terms: terms,
                     ceWeight: ceWeight, ceWeightRule: rule)
     }
@@ -164,10 +167,10 @@ public enum DistillationStage {
     /// `recipe`, and evaluates both on `test`. `dataset` names the data for the cache key.
     /// With no terms and `ce_weight` 1 the student trains exactly as `lathe train` would.
     public static func run(
-        _ config: DistillConfig, train: ImageDataset, test: ImageDataset, dataset: String, recipe: Recipe,
+        _ config: DistillConfig, train: ImageDataset, test: ImageDataset, dataset: String, recipe: Recipe, teacherBase: Recipe? = nil,
         registry: Registry, cache: TeacherCache, progress: ProgressReporter = ProgressReporter(style: .silent)
     ) throws -> (student: Model, report: DistillReport) {
-        let plan = try prepare(config, train: train, recipe: recipe, registry: registry)
+        let plan = try prepare(config, train: train, recipe: recipe, teacherBase: teacherBase, registry: registry)
 
         let key = TeacherKey(model: config.teacher.model, options: plan.teacherOptions, dataset: dataset, train: train, recipe: plan.teacherRecipe)
         let teacherEntry = try cache.teacher(for: key, train: train, progress: progress)

@@ -175,4 +175,33 @@ struct HostTests {
         }
         #expect(typo?.description.contains("unknown key 'studnet_layer'") == true, "\(typo?.description ?? "")")
     }
+
+    /// Across architecture families each model trains with its own default recipe: a convnet
+    /// teacher of a ViT student with SGD, a ViT teacher of a CNN student with AdamW; within a
+    /// family the teacher shares the run's recipe. The teacher's overrides apply on top.
+    @Test func aTeacherOfAnotherFamilyTrainsWithItsOwnDefaultRecipe() throws {
+        var vitRun = Recipe.defaults(for: "vit-tiny")
+        vitRun.seed = 5
+        #expect(vitRun.optimizer == .adamw)
+        let convnet = DistillConfig.Teacher(model: "convnet", recipe: RecipeOverrides(epochs: 2))
+        let cross = convnet.trainingRecipe(base: convnet.baseRecipe(run: vitRun, student: "vit-tiny"))
+        var expected = Recipe.defaults(for: "convnet")
+        expected.epochs = 2
+        #expect(cross == expected)
+        #expect(cross.optimizer == .sgd && cross.seed == 0)
+
+        var cnnRun = Recipe.defaults(for: "lenet5")
+        cnnRun.batchSize = 64
+        let vit = DistillConfig.Teacher(model: "vit-small")
+        #expect(vit.trainingRecipe(base: vit.baseRecipe(run: cnnRun, student: "lenet5")).optimizer == .adamw)
+        // Same family: the run's recipe, its batch size included.
+        #expect(convnet.trainingRecipe(base: convnet.baseRecipe(run: cnnRun, student: "lenet5")).batchSize == 64)
+        let tiny = DistillConfig.Teacher(model: "vit-small")
+        #expect(tiny.trainingRecipe(base: tiny.baseRecipe(run: vitRun, student: "vit-tiny")) == { var r = vitRun; r.seed = 0; return r }())
+
+        // The plan carries it.
+        let config = DistillConfig(teacher: convnet, student: .init(model: "vit-tiny", width: 0.5), terms: [])
+        let plan = try DistillationStage.prepare(config, train: Support.fashion.train, recipe: vitRun, registry: try Support.registry())
+        #expect(plan.teacherRecipe == expected && plan.recipe.optimizer == .adamw)
+    }
 }
