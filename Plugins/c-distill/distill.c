@@ -6,12 +6,13 @@
  * refuses crd with a message). Built by SwiftPM as
  * libLatheDistillLosses.so; standalone:
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,rkd,sp,dkd,crd}.c Plugins/c-support/{support,context}.c -lm
+ *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,attention_map,rkd,sp,dkd,crd}.c Plugins/c-support/{support,context}.c -lm
  * Files: distill.c (descriptors), one file per loss, distill_internal.h (shared helpers).
  *
  * Methods (each: loss = a scalar, mean over the batch as stated; gradient w.r.t. the student)
  *   distill/hint          FEATURE   FitNets hint: mean squared error (Romero et al., ICLR 2015)
  *   distill/attention     RELATION  attention transfer (Zagoruyko & Komodakis, ICLR 2017)
+ *   distill/attention-map RELATION  self-attention distribution transfer (Wang et al., MiniLM, NeurIPS 2020)
  *   distill/rkd-distance  RELATION  RKD distance-wise loss (Park et al., CVPR 2019)
  *   distill/rkd-angle     RELATION  RKD angle-wise loss (Park et al., CVPR 2019)
  *   distill/sp            RELATION  similarity-preserving loss (Tung & Mori, ICCV 2019)
@@ -83,6 +84,11 @@ static const lathe_param attention_params[] = {
      "exponent of the attention map sum_c |f_c|^p (the paper's p; 2 is its default)", 2.0, 1.0, 4.0, NULL, 0},
 };
 
+static const lathe_param attention_map_params[] = {
+    {LATHE_HEAD(lathe_param), "per_head", LATHE_PARAM_I32,
+     "1: head by head, as MiniLM (equal head counts); 0: the heads averaged first (any head counts)", 1.0, 0.0, 1.0, NULL, 0},
+};
+
 /** Appended to every method's doc: the labels policy. */
 #define LABELS " Labels are ignored (checked as int64 [B], never read): the host adds the label term."
 
@@ -101,6 +107,16 @@ static const lathe_method methods[] = {
      "this loss times 1000/(H*W). Gradient: analytic, through the normalisation, pooling and |f|^p." LABELS,
      "Zagoruyko & Komodakis, Paying More Attention to Attention, ICLR 2017", LATHE_KIND_LOSS, FLAGS,
      LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION, attention_params, 1, (lathe_function)attention},
+    {LATHE_HEAD(lathe_method), "attention-map", "Self-attention distribution transfer (transformers)",
+     "Attention maps [B, H, T, T] of a transformer block (the softmax probabilities: a ViT tap blocks.N.attn.map), rows "
+     "= one query's distribution over the T keys; T must match, widths may differ (category relation, no adapter). "
+     "per_head = 1: loss = (1/(B H T)) sum_{b,h,i} KL(P_bhi || Q_bhi), P the teacher's rows and Q the student's, as "
+     "MiniLM (which transfers the last block's maps; equal head counts). per_head = 0 averages each side's heads first, "
+     "so head counts may differ: loss = (1/(B T)) sum_{b,i} KL(P~_bi || Q~_bi) (Lathe's extension, not the paper's). "
+     "KL uses log max(x, 1e-12); gradient -P/Q scaled likewise (0 where Q < 1e-12). Negative inputs are refused." LABELS,
+     "Wang, Wei, Dong, Bao, Yang & Zhou, MiniLM: Deep Self-Attention Distillation for Task-Agnostic Compression of "
+     "Pre-Trained Transformers, NeurIPS 2020", LATHE_KIND_LOSS, FLAGS, LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION,
+     attention_map_params, 1, (lathe_function)attention_map},
     {LATHE_HEAD(lathe_method), "rkd-distance", "Relational KD, distance-wise",
      "Samples flattened to vectors, trailing sizes may differ. d_ij = ||x_i - x_j||_2, normalised by mu = the mean of "
      "the positive d_ij over ordered pairs (e = 0 if all are 0). loss = (1/B^2) sum_{i,j} huber(d^s_ij/mu_s - "
@@ -155,7 +171,7 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
 
 static const lathe_plugin plugin = {
     LATHE_HEAD(lathe_plugin), "distill", "1.1.0",
-    "Distillation losses: DKD (response); FitNets hint (feature); attention transfer, RKD distance and angle, "
+    "Distillation losses: DKD (response); FitNets hint (feature); attention transfer, attention-map (MiniLM), RKD distance and angle, "
     "similarity-preserving, CRD (relation)",
     plugin_init, NULL,
 };

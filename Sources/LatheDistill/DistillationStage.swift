@@ -285,9 +285,9 @@ public enum DistillationStage {
         guard let name, !name.isEmpty else {
             throw DistillError.invalidTerm("\(label): a feature or relation loss needs \(key) (a \(role) layer name)")
         }
-        let names = model.layers.map(\.name).filter { !$0.isEmpty }
+        let names = model.tapNames
         guard names.contains(name) else {
-            throw DistillError.invalidTerm("\(label): \(key) '\(name)': the \(role) \(model.architecture) has no such layer; it has: \(names.joined(separator: ", "))")
+            throw DistillError.invalidTerm("\(label): \(key) '\(name)': the \(role) \(model.architecture) has no such layer or tap; it has: \(names.joined(separator: ", "))")
         }
     }
 

@@ -167,6 +167,15 @@ public final class Model {
     /// The layer with this full name.
     public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
 
+    /// Everything a forward pass can tap, in order: each named layer's output, and after each
+    /// attention core its attention probabilities (`blocks.{i}.attn.map`, `[N, H, T, T]`).
+    public var tapNames: [String] {
+        layers.flatMap { layer -> [String] in
+            let extra = (layer as? AttentionCore).map { [$0.mapName] } ?? []
+            return ([layer.name] + extra).filter { !$0.isEmpty }
+        }
+    }
+
     /// Trainable tensors in a stable order.
     public var parameters: [Tensor] { root.namedParameters.map(\.1) }
 

@@ -31,7 +31,7 @@ struct AttentionTests {
         let y = try attn.forward(x, context)
         try (y * upstream).sum().backward()
         let tensors = [attn.qkv.weight, try #require(attn.qkv.bias), attn.proj.weight, try #require(attn.proj.bias)]
-        let grads = try [x] + tensors
+        let grads = [x] + tensors
         let got = try grads.map { try #require($0.grad) }
 
         // The reference: every tensor in float64, each head computed on its own.
