@@ -33,6 +33,8 @@ struct Distill: ParsableCommand {
     @Option(help: "Teacher training epochs (default: --epochs).") var teacherEpochs: Int?
     @Option(help: "Teacher seed (default 0).") var teacherSeed: UInt64?
     @Option(help: "Teacher base learning rate (default: --lr).") var teacherLr: Double?
+    @Option(help: "A checkpoint to distil from (e.g. lathe train's model.safetensors): its architecture, width and depth are the teacher's; no teacher is trained or cached.")
+    var teacherCheckpoint: String?
     @Option(help: "Student zoo model (default lenet5).") var student: String?
     @Option(help: "Student width multiplier (default 0.5).") var width: Double?
     @Option(help: "Student transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
@@ -60,10 +62,19 @@ struct Distill: ParsableCommand {
                 ("--teacher-seed", teacherSeed != nil), ("--teacher-lr", teacherLr != nil), ("--student", student != nil), ("--width", width != nil),
                 ("--depth", depth != nil), ("--teacher-depth", teacherDepth != nil),
                 ("--loss", !losses.isEmpty), ("--feature", !features.isEmpty), ("--param", !params.isEmpty),
-                ("--ce-weight", ceWeight != nil), ("--adapters", adapters != nil),
+                ("--ce-weight", ceWeight != nil), ("--adapters", adapters != nil), ("--teacher-checkpoint", teacherCheckpoint != nil),
             ]
             if let clash = given.first(where: \.1) {
                 throw ValidationError("\(clash.0) cannot be combined with --config: the config file describes the teacher, student and terms")
+            }
+        }
+        if teacherCheckpoint != nil {
+            let given: [(String, Bool)] = [
+                ("--teacher", teacher != nil), ("--teacher-width", teacherWidth != nil), ("--teacher-depth", teacherDepth != nil),
+                ("--teacher-epochs", teacherEpochs != nil), ("--teacher-seed", teacherSeed != nil), ("--teacher-lr", teacherLr != nil),
+            ]
+            if let clash = given.first(where: \.1) {
+                throw ValidationError("\(clash.0) cannot be combined with --teacher-checkpoint: the checkpoint is the teacher, trained already")
             }
         }
         if let n = teacherEpochs, !(0...Recipe.maxEpochs).contains(n) { throw ValidationError("--teacher-epochs \(n): expected an integer in 0...\(Recipe.maxEpochs)") }
@@ -174,7 +185,12 @@ struct Distill: ParsableCommand {
     func run() throws {
         engine.apply()
         let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
-        let config = try makeConfig(reg)
+        var config = try makeConfig(reg)
+        if let teacherCheckpoint {
+            // The checkpoint's own architecture and options are the teacher's.
+            let given = try Checkpoint.load(teacherCheckpoint).model
+            config.teacher = .init(model: given.architecture, width: given.options.width, depth: given.options.depth)
+        }
         // Each model's defaults with the recipe flags; the teacher's own flags apart.
         let recipe = recipeOptions.recipe(for: config.student.model)
         let teacherBase = recipeOptions.recipe(for: config.teacher.model)
@@ -185,8 +201,8 @@ struct Distill: ParsableCommand {
         let cache = TeacherCache(directory: cache ?? TeacherCache.defaultDirectory())
         let (model, report) = try DistillationStage.run(
             config, train: train, test: test, dataset: engine.dataset.rawValue, recipe: recipe, teacherBase: teacherBase,
-            registry: reg, cache: cache, progress: progress)
-        // The student against the model it compresses: its teacher, as cached.
+            teacherCheckpoint: teacherCheckpoint, registry: reg, cache: cache, progress: progress)
+        // The student against the model it compresses: its teacher, as cached or given.
         let teacherModel = try Checkpoint.load(report.teacher.cachePath).model
         var metrics = try RunMetrics.measure(
             model, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: report.training, threads: engine.threads,

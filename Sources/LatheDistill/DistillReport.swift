@@ -14,11 +14,16 @@ public struct DistillReport: Sendable, Codable, Equatable {
         /// Top-1 test accuracy in 0...1.
         public var accuracy: Double
         public var testLoss: Double
-        public var recipe: Recipe
-        /// sha256 of the teacher's cache key.
+        /// The recipe it trained with; nil for a teacher given as a checkpoint (its own metrics
+        /// say how it was trained).
+        public var recipe: Recipe?
+        /// sha256 of the teacher's cache key, or `checkpoint:` and the sha256 of the file for a
+        /// teacher given as a checkpoint.
         public var cacheKey: String
+        /// The cached or given checkpoint.
         public var cachePath: String
-        /// True when the teacher was loaded from the cache, false when this run trained it.
+        /// True when the teacher was loaded (from the cache or a given checkpoint), false when
+        /// this run trained it.
         public var cacheHit: Bool
         public var training: TrainingSummary?
 

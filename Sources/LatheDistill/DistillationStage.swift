@@ -168,16 +168,24 @@ public enum DistillationStage {
     /// With no terms and `ce_weight` 1 the student trains exactly as `lathe train` would.
     public static func run(
         _ config: DistillConfig, train: ImageDataset, test: ImageDataset, dataset: String, recipe: Recipe, teacherBase: Recipe? = nil,
-        registry: Registry, cache: TeacherCache, progress: ProgressReporter = ProgressReporter(style: .silent)
+        teacherCheckpoint: String? = nil, registry: Registry, cache: TeacherCache, progress: ProgressReporter = ProgressReporter(style: .silent)
     ) throws -> (student: Model, report: DistillReport) {
         let plan = try prepare(config, train: train, recipe: recipe, teacherBase: teacherBase, registry: registry)
 
-        let key = TeacherKey(model: config.teacher.model, options: plan.teacherOptions, dataset: dataset, train: train, recipe: plan.teacherRecipe)
-        let teacherEntry = try cache.teacher(for: key, train: train, progress: progress)
-        let teacher = teacherEntry.model
+        let teacher: Model, teacherSource: (digest: String, path: String, hit: Bool, training: TrainingSummary?)
+        if let teacherCheckpoint {
+            (teacher, teacherSource.digest) = try givenTeacher(teacherCheckpoint, config: config, options: plan.teacherOptions, dataset: dataset)
+            teacherSource.path = teacherCheckpoint
+            (teacherSource.hit, teacherSource.training) = (true, nil)
+        } else {
+            let key = TeacherKey(model: config.teacher.model, options: plan.teacherOptions, dataset: dataset, train: train, recipe: plan.teacherRecipe)
+            let entry = try cache.teacher(for: key, train: train, progress: progress)
+            teacher = entry.model
+            teacherSource = (entry.digest, entry.path, entry.hit, entry.training)
+        }
         let teacherEval = try Evaluation.evaluate(teacher, on: test)
         progress.note(String(format: "teacher %@: test accuracy %.2f%% (%@)", config.teacher.model, 100 * teacherEval.accuracy,
-                             teacherEntry.hit ? "cached \(teacherEntry.path)" : "trained now"))
+                             teacherCheckpoint != nil ? "given \(teacherSource.path)" : teacherSource.hit ? "cached \(teacherSource.path)" : "trained now"))
 
         let student = try Zoo.make(config.student.model, options: plan.studentOptions, seed: recipe.seed)
         let stats = TermStatistics(terms: plan.terms.count, stepsPerEpoch: (train.count + recipe.batchSize - 1) / recipe.batchSize, epochs: recipe.epochs)
@@ -201,9 +209,10 @@ public enum DistillationStage {
 
         let report = DistillReport(
             teacher: .init(model: config.teacher.model, width: config.teacher.width, parameters: teacher.parameterCount,
-                           accuracy: teacherEval.accuracy, testLoss: teacherEval.loss, recipe: plan.teacherRecipe,
-                           cacheKey: teacherEntry.digest, cachePath: teacherEntry.path, cacheHit: teacherEntry.hit,
-                           training: teacherEntry.training),
+                           accuracy: teacherEval.accuracy, testLoss: teacherEval.loss,
+                           recipe: teacherCheckpoint == nil ? plan.teacherRecipe : nil,
+                           cacheKey: teacherSource.digest, cachePath: teacherSource.path, cacheHit: teacherSource.hit,
+                           training: teacherSource.training),
             student: .init(model: config.student.model, width: config.student.width, parameters: student.parameterCount,
                            accuracy: studentEval.accuracy, testLoss: studentEval.loss),
             ceWeight: plan.ceWeight, ceWeightRule: plan.ceWeightRule, adapters: config.adapters,
@@ -218,6 +227,21 @@ public enum DistillationStage {
             },
             training: summary, config: config)
         return (student, report)
+    }
+
+    /// A teacher given as a checkpoint (`lathe train`'s): it must be the configured teacher —
+    /// architecture, width, depth — for this data (channels, image size, classes), and, when it
+    /// records its data set, trained on `dataset`. Errors name the file and what differs.
+    static func givenTeacher(_ path: String, config: DistillConfig, options: ModelOptions, dataset: String) throws -> (Model, digest: String) {
+        let (model, metadata) = try Checkpoint.load(path)
+        guard model.architecture == config.teacher.model, model.options == options else {
+            throw DistillError.invalidConfig("teacher checkpoint \(path) holds \(model.architecture) with options \(model.options); the run needs \(config.teacher.model) with \(options)")
+        }
+        if let trained = metadata["lathe.dataset"], trained != dataset {
+            throw DistillError.invalidConfig("teacher checkpoint \(path) was trained on \(trained); this run uses \(dataset)")
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        return (model, "checkpoint:" + SHA256.hex(Array(bytes)))
     }
 
     /// The stage's addition to the trainer's cross-entropy for one batch.

@@ -1,9 +1,35 @@
 import LatheTensor
 
+/// The inputs a loss is checked on. Relation losses are tried on flat features of different
+/// widths ([B, 12] and [B, 20]); one that refuses those but computes on attention maps — the
+/// softmax rows [B, H, T, T] of a transformer block, 4 heads over 5 tokens for both (different
+/// random maps for the student and the teacher; an attention-transfer loss such as
+/// distill/attention-map) — is checked on maps.
+enum LossLayout: Equatable {
+    case features
+    case attentionMaps
+}
+
 extension ConformanceChecker {
+    /// `.attentionMaps` for a relation loss that fails on features at its defaults and computes
+    /// on attention maps; otherwise `.features` (the checks then report what fails).
+    static func layout(of method: PluginMethod) -> LossLayout {
+        guard method.descriptor.kind == .loss, method.descriptor.lossCategory == .relation,
+              method.descriptor.learnables.isEmpty, let params = try? method.bind() else { return .features }
+        func computes(_ layout: LossLayout) -> Bool {
+            guard let x = try? inputs(method, layout, seed: 1, large: false) else { return false }
+            return (try? call(method, params, x)) != nil
+        }
+        return !computes(.features) && computes(.attentionMaps) ? .attentionMaps : .features
+    }
+
     /// Standard inputs for each kind, from `seed`. `large` gives 8 times the channels or batch
     /// (thread safety: longer calls widen the window in which calls overlap).
     func inputs(seed: UInt64, large: Bool = false) throws -> [Tensor] {
+        try Self.inputs(method, lossLayout, seed: seed, large: large)
+    }
+
+    private static func inputs(_ method: PluginMethod, _ layout: LossLayout, seed: UInt64, large: Bool) throws -> [Tensor] {
         let g = try RandomGenerator(seed: seed)
         let scale = large ? 8 : 1
         switch method.descriptor.kind {
@@ -21,16 +47,19 @@ extension ConformanceChecker {
             return [w, grad, aux]
         case .loss:
             let batch = 6 * scale
-            let (studentShape, teacherShape) = lossShapes(batch: batch, features: 1)
-            let s = try Tensor.randn(studentShape, generator: g)
-            let t = try Tensor.randn(teacherShape, generator: g) * 2
+            let (studentShape, teacherShape) = lossShapes(method, layout, batch: batch, features: 1)
+            var s = try Tensor.randn(studentShape, generator: g)
+            var t = try Tensor.randn(teacherShape, generator: g) * 2
+            // Rows of moderate contrast (every probability well above the finite differences' step).
+            if layout == .attentionMaps { (s, t) = (try (s * 0.5).softmax(3), try t.softmax(3)) }
             let labels = try Tensor((0..<batch).map { Int64(($0 * 7 + Int(seed)) % 10) }, shape: [batch])
             return [s, t, labels]
         }
     }
 
     /// Student and teacher shapes of the loss's category; `features` 0 gives one element each.
-    private func lossShapes(batch: Int, features: Int) -> ([Int], [Int]) {
+    private static func lossShapes(_ method: PluginMethod, _ layout: LossLayout, batch: Int, features: Int) -> ([Int], [Int]) {
+        if layout == .attentionMaps { return features > 0 ? ([batch, 4, 5, 5], [batch, 4, 5, 5]) : ([batch, 1, 1, 1], [batch, 1, 1, 1]) }
         guard features > 0 else {
             return method.descriptor.lossCategory == .feature ? ([batch, 1, 1, 1], [batch, 1, 1, 1]) : ([batch, 1], [batch, 1])
         }
@@ -81,7 +110,7 @@ extension ConformanceChecker {
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(0.05)], shape: [1, 1, 1, 1]),
                    try Tensor([Float(1)], shape: [1])]
         case .loss:
-            let (s, t) = lossShapes(batch: 1, features: 0)
+            let (s, t) = Self.lossShapes(method, lossLayout, batch: 1, features: 0)
             one = [try Tensor([Float(0.5)], shape: s), try Tensor([Float(0.25)], shape: t), try Tensor([Int64(0)], shape: [1])]
         }
         return [

@@ -36,9 +36,13 @@ public struct ConformanceChecker {
     /// Receives each record as it happens (the worker writes them to stdout unbuffered).
     public var emit: (CheckResult) -> Void
 
+    /// What a loss is checked on (`LossLayout`): decided once, by a call at the defaults.
+    let lossLayout: LossLayout
+
     public init(method: PluginMethod, emit: @escaping (CheckResult) -> Void) {
         self.method = method
         self.emit = emit
+        lossLayout = Self.layout(of: method)
     }
 
     var subject: String { method.qualifiedID }
@@ -220,7 +224,8 @@ public struct ConformanceChecker {
         case .criterion:
             return "\(o.values.count) scores written, all finite (\(method.descriptor.granularity.rawValue)); inputs unchanged"
         case .loss:
-            return "loss \(String(format: "%.6g", o.scalar)); every gradient element written and finite; inputs unchanged"
+            let on = lossLayout == .attentionMaps ? " (on attention maps [B, 4, 5, 5]: it refuses flat features)" : ""
+            return "loss \(String(format: "%.6g", o.scalar)); every gradient element written and finite; inputs unchanged\(on)"
         }
     }
 

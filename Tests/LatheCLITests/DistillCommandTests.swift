@@ -21,12 +21,14 @@ struct DistillCommandTests {
         #expect(result.stdout.contains("result: PASS"), "\(result.stdout)")
         #expect(!result.stdout.contains("FAIL"), "\(result.stdout)")
         if plugin == "distill" {
-            let ids = ["hint", "attention", "rkd-distance", "rkd-angle", "sp", "dkd", "crd"]
+            let ids = ["hint", "attention", "attention-map", "rkd-distance", "rkd-angle", "sp", "dkd", "crd"]
             for id in ids {
                 #expect(result.stdout.contains("distill/\(id) (loss)"), "\(id) missing")
             }
             // One gradient check per loss (CRD's covers its learnables too).
             #expect(result.stdout.components(separatedBy: "pass  gradient vs finite differences").count == ids.count + 1)
+            // The attention-map loss refuses flat features: the checker gives it attention maps.
+            #expect(result.stdout.contains("inputs unchanged (on attention maps [B, 4, 5, 5]: it refuses flat features)"), "\(result.stdout)")
         }
     }
 

@@ -111,7 +111,7 @@ struct StageTests {
         let (student, report) = try DistillationStage.run(config, train: train, test: test, dataset: "fashion-mnist",
                                                           recipe: Self.recipe(epochs: 2, seed: 3), registry: registry, cache: cache)
         #expect(!report.teacher.cacheHit)
-        #expect(report.teacher.recipe.seed == 0 && report.teacher.recipe.epochs == 2)
+        #expect(report.teacher.recipe?.seed == 0 && report.teacher.recipe?.epochs == 2)
         #expect(report.teacher.accuracy > 0.5, "teacher accuracy \(report.teacher.accuracy)")
         #expect(report.student.accuracy > 0.2, "student accuracy \(report.student.accuracy)")
         #expect(report.ceWeight == 0)
