@@ -43,4 +43,29 @@ struct ViTCommandTests {
         let header = try String(contentsOf: dir.appendingPathComponent("model.safetensors"), encoding: .isoLatin1)
         #expect(header.contains(#"\"depth\":1"#) || header.contains(#""depth":1"#), "the checkpoint's options record the depth")
     }
+
+    /// Cross-architecture distillation both ways, each model with its own family's recipe: a
+    /// convnet teacher trains with SGD for a vit-tiny student (AdamW), a ViT teacher with AdamW
+    /// for a lenet5 student (SGD); the ViT's attention-map tap is usable as a term's layer.
+    @Test(arguments: [
+        (["--teacher", "convnet", "--teacher-width", "0.25", "--student", "vit-tiny", "--depth", "1", "--width", "0.25"], "sgd", "adamw"),
+        (["--teacher", "vit-tiny", "--teacher-depth", "1", "--teacher-width", "0.25", "--student", "lenet5", "--width", "0.5"], "adamw", "sgd"),
+    ])
+    func crossArchitectureDistillation(models: [String], teacherOptimizer: String, studentOptimizer: String) throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try CLIRunner.run(["distill"] + models + [
+            "--loss", "kd/hinton", "--teacher-epochs", "1", "--epochs", "1", "--limit-train", "512", "--limit-test", "64",
+            "--threads", "1", "--plain", "--cache", dir.appendingPathComponent("cache").path, "--out", dir.appendingPathComponent("run").path,
+        ])
+        try #require(result.status == 0, "\(result.stderr)")
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("run/metrics.json"))) as? [String: Any]
+        let distillation = try #require(metrics?["distillation"] as? [String: Any])
+        let teacher = try #require(distillation["teacher"] as? [String: Any])
+        let teacherRecipe = try #require(teacher["recipe"] as? [String: Any])
+        #expect(teacherRecipe["optimizer"] as? String == teacherOptimizer, "\(teacherRecipe)")
+        #expect(teacherRecipe["epochs"] as? Int == 1 && teacherRecipe["seed"] as? Int == 0)
+        let recipe = try #require(metrics?["recipe"] as? [String: Any])
+        #expect(recipe["optimizer"] as? String == studentOptimizer, "\(recipe)")
+    }
 }
