@@ -189,7 +189,7 @@ struct Distill: ParsableCommand {
         if let teacherCheckpoint {
             // The checkpoint's own architecture and options are the teacher's.
             let given = try Checkpoint.load(teacherCheckpoint).model
-            config.teacher = .init(model: given.architecture, width: given.options.width, depth: given.options.depth)
+            config.teacher = .init(model: given.architecture, width: given.options.width, depth: given.options.depth, checkpoint: teacherCheckpoint)
         }
         // Each model's defaults with the recipe flags; the teacher's own flags apart.
         let recipe = recipeOptions.recipe(for: config.student.model)
@@ -201,7 +201,7 @@ struct Distill: ParsableCommand {
         let cache = TeacherCache(directory: cache ?? TeacherCache.defaultDirectory())
         let (model, report) = try DistillationStage.run(
             config, train: train, test: test, dataset: engine.dataset.rawValue, recipe: recipe, teacherBase: teacherBase,
-            teacherCheckpoint: teacherCheckpoint, registry: reg, cache: cache, progress: progress)
+            registry: reg, cache: cache, progress: progress)
         // The student against the model it compresses: its teacher, as cached or given.
         let teacherModel = try Checkpoint.load(report.teacher.cachePath).model
         var metrics = try RunMetrics.measure(

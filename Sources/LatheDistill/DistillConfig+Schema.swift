@@ -61,6 +61,10 @@ extension DistillConfig.Teacher {
         case .recipe:
             .init(key.stringValue, "table", default: .value("{}"), allowed: .text("recipe keys"), example: "{ epochs = 4 }",
                   doc: "Changes to the baseline's recipe for training the teacher; its `seed` defaults to 0 (not the trial's).")
+        case .checkpoint:
+            .init(key.stringValue, "string", default: .note("none: the teacher is trained and cached"), allowed: .text("a checkpoint path"),
+                  example: "\"runs/vit-small-seed0/model.safetensors\"",
+                  doc: "A trained checkpoint (e.g. `lathe train`'s) used as the teacher: it must hold `model` at `width` and `depth`, trained on the spec's data set; nothing is trained or cached, and `recipe` must be absent. A relative path is read from the working directory.")
         }
     }
 }

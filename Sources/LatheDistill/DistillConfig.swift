@@ -40,15 +40,19 @@ public struct DistillConfig: Sendable, Codable, Equatable {
         /// `recipe.seed` when given and **0** otherwise (not the student's seed), so runs over
         /// several student seeds share one cached teacher.
         public var recipe: RecipeOverrides
+        /// A trained checkpoint to use as the teacher instead of training and caching one (e.g.
+        /// `lathe train`'s `model.safetensors`); it must hold `model` at `width` and `depth`.
+        public var checkpoint: String?
 
-        public init(model: String, width: Double = 1, depth: Int? = nil, recipe: RecipeOverrides = RecipeOverrides()) {
+        public init(model: String, width: Double = 1, depth: Int? = nil, recipe: RecipeOverrides = RecipeOverrides(), checkpoint: String? = nil) {
             self.model = model
             self.width = width
             self.depth = depth
             self.recipe = recipe
+            self.checkpoint = checkpoint
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case model, width, depth, recipe }
+        enum CodingKeys: String, CodingKey, CaseIterable { case model, width, depth, recipe, checkpoint }
 
         public init(from decoder: Decoder) throws {
             try rejectUnknownKeys(decoder, Self.schema, in: "teacher")
@@ -57,6 +61,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
             width = try c.decodeIfPresent(Double.self, forKey: .width) ?? 1
             depth = try c.decodeIfPresent(Int.self, forKey: .depth)
             recipe = try c.decodeIfPresent(RecipeOverrides.self, forKey: .recipe) ?? RecipeOverrides()
+            checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint)
         }
 
         /// The recipe the teacher trains with: `base` with the overrides applied, seed 0 unless overridden.
@@ -227,6 +232,12 @@ public struct DistillConfig: Sendable, Codable, Equatable {
             }
             guard Zoo.acceptsDepth(model) else {
                 throw DistillError.invalidConfig("\(key) \(value): only the vit-* models take a depth; \(model) has a fixed one")
+            }
+        }
+        if let path = teacher.checkpoint {
+            guard !path.isEmpty else { throw DistillError.invalidConfig("teacher.checkpoint is empty; expected the path of a checkpoint") }
+            guard teacher.recipe == RecipeOverrides() else {
+                throw DistillError.invalidConfig("teacher.recipe cannot be combined with teacher.checkpoint \(path): that teacher is trained already")
             }
         }
         try model(teacher.model, "teacher.model", Teacher.key(.model))

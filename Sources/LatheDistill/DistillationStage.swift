@@ -164,13 +164,15 @@ public enum DistillationStage {
 
     /// Runs a distillation: prepares `config`, gets the teacher from `cache` (training it on
     /// `train` on a miss), trains a fresh student (`Zoo.make(student, seed: recipe.seed)`) with
-    /// `recipe`, and evaluates both on `test`. `dataset` names the data for the cache key.
+    /// `recipe`, and evaluates both on `test`. `dataset` names the data for the cache key. A
+    /// teacher with a `checkpoint` is loaded from it instead (`givenTeacher`).
     /// With no terms and `ce_weight` 1 the student trains exactly as `lathe train` would.
     public static func run(
         _ config: DistillConfig, train: ImageDataset, test: ImageDataset, dataset: String, recipe: Recipe, teacherBase: Recipe? = nil,
-        teacherCheckpoint: String? = nil, registry: Registry, cache: TeacherCache, progress: ProgressReporter = ProgressReporter(style: .silent)
+        registry: Registry, cache: TeacherCache, progress: ProgressReporter = ProgressReporter(style: .silent)
     ) throws -> (student: Model, report: DistillReport) {
         let plan = try prepare(config, train: train, recipe: recipe, teacherBase: teacherBase, registry: registry)
+        let teacherCheckpoint = config.teacher.checkpoint
 
         let teacher: Model, teacherSource: (digest: String, path: String, hit: Bool, training: TrainingSummary?)
         if let teacherCheckpoint {

@@ -26,10 +26,10 @@ struct TeacherCheckpointTests {
         try Checkpoint.save(trained, to: path, metadata: ["lathe.dataset": "fashion-mnist"])
         let cacheDirectory = dir.appendingPathComponent("cache")
 
-        let config = DistillConfig(teacher: .init(model: "mlp", width: 0.5), student: .init(model: "mlp", width: 0.25),
+        let config = DistillConfig(teacher: .init(model: "mlp", width: 0.5, checkpoint: path), student: .init(model: "mlp", width: 0.25),
                                    terms: [.init(method: "kd/hinton")])
         let (_, report) = try DistillationStage.run(
-            config, train: train, test: test, dataset: "fashion-mnist", recipe: Self.recipe(epochs: 1, seed: 1), teacherCheckpoint: path,
+            config, train: train, test: test, dataset: "fashion-mnist", recipe: Self.recipe(epochs: 1, seed: 1),
             registry: try Support.registry(), cache: TeacherCache(directory: cacheDirectory.path))
         #expect(report.teacher.cachePath == path && report.teacher.cacheHit && report.teacher.recipe == nil && report.teacher.training == nil)
         #expect(report.teacher.cacheKey.hasPrefix("checkpoint:") && report.teacher.cacheKey.count == "checkpoint:".count + 64)
@@ -40,7 +40,7 @@ struct TeacherCheckpointTests {
         func message(_ config: DistillConfig, dataset: String = "fashion-mnist") -> String {
             do {
                 _ = try DistillationStage.run(config, train: train.prefix(64), test: test.prefix(64), dataset: dataset,
-                                              recipe: Self.recipe(epochs: 1, seed: 1), teacherCheckpoint: path,
+                                              recipe: Self.recipe(epochs: 1, seed: 1),
                                               registry: try Support.registry(), cache: TeacherCache(directory: cacheDirectory.path))
             } catch {
                 return String(describing: error)
@@ -48,10 +48,16 @@ struct TeacherCheckpointTests {
             return "no error"
         }
         var wider = config
-        wider.teacher = .init(model: "mlp", width: 1)
+        wider.teacher = .init(model: "mlp", width: 1, checkpoint: path)
         let optionsError = message(wider)
         #expect(optionsError.contains("teacher checkpoint \(path) holds mlp") && optionsError.contains("the run needs mlp"), "\(optionsError)")
         let dataError = message(config, dataset: "cifar-like")
         #expect(dataError.contains("was trained on fashion-mnist; this run uses cifar-like"), "\(dataError)")
+        var retrained = config
+        retrained.teacher.recipe = RecipeOverrides(epochs: 3)
+        #expect(message(retrained).contains("teacher.recipe cannot be combined with teacher.checkpoint \(path)"))
+        // The config key round-trips through JSON (a sweep's distill stage reads it).
+        let decoded = try JSONDecoder().decode(DistillConfig.self, from: Data(try config.json().utf8))
+        #expect(decoded.teacher.checkpoint == path)
     }
 }
