@@ -86,13 +86,9 @@ import Testing
             let sb = try b.score(weight: w, gradient: grad, aux: aux, params: params)
             #expect(try sa.bytes() == sb.bytes(), "\(label): scores differ")
         case .loss:
-            let (s, t): (Tensor, Tensor)
-            switch a.descriptor.lossCategory {
-            case .relation: (s, t) = (try Tensor.randn([8, 12], generator: g), try Tensor.randn([8, 20], generator: g))
-            case .feature: (s, t) = (try Tensor.randn([8, 4, 5, 5], generator: g), try Tensor.randn([8, 4, 5, 5], generator: g))
-            default: (s, t) = (try Tensor.randn([8, 10], generator: g), try Tensor.randn([8, 10], generator: g))
-            }
-            let labels = try Tensor((0..<8).map { Int64($0 % 10) }, shape: [8])
+            // The checker's inputs for the loss (attention maps for distill/attention-map).
+            let x = try ConformanceChecker(method: a, emit: { _ in }).inputs(seed: 11)
+            let (s, t, labels) = (x[0], x[1], x[2])
             let la = try a.loss(student: s, teacher: t, labels: labels, params: params)
             let lb = try b.loss(student: s, teacher: t, labels: labels, params: params)
             #expect(la.loss.bitPattern == lb.loss.bitPattern, "\(label): loss values differ")
