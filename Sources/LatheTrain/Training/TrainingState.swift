@@ -48,9 +48,10 @@ struct TrainingState {
         var stored: [(String, Tensor)] = model.state.map { ("model/\($0.0)", $0.1) }
         stored += extraParameters.enumerated().map { ("extra/\($0.offset)", $0.element) }
         stored += groupParameters.enumerated().map { ("group/\($0.offset)", $0.element) }
-        stored += try optimizer.state().tensors.map { ("optimizer/\($0.key)", $0.value) }
+        let optimizerState = try optimizer.state()
+        stored += optimizerState.tensors.map { ("optimizer/\($0.key)", $0.value) }
         var counts = progress
-        counts.optimizerSteps = try optimizer.state().steps
+        counts.optimizerSteps = optimizerState.steps
         if let groupOptimizer {
             let state = try groupOptimizer.state()
             counts.groupOptimizerSteps = state.steps
