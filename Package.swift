@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "LatheLowBit", type: .dynamic, targets: ["LowBitQuantizerPlugin"]),
         .library(name: "LatheLearnable", type: .dynamic, targets: ["LearnableQuantizerPlugin"]),
         .library(name: "LatheFormats", type: .dynamic, targets: ["FormatsQuantizerPlugin"]),
+        .library(name: "LatheCalib", type: .dynamic, targets: ["CalibPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -83,7 +84,9 @@ let package = Package(
 
         // MARK: Method workflows in the host: quantization, pruning, distillation
         .target(name: "LatheQuant", dependencies: ["LatheTrain", "LathePlugins"]),
-        .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins"]),
+        // Calibration statistics of layer inputs (abs-max, mean square, Gram) for plugins [ABI 1.2].
+        .target(name: "LatheCalibration", dependencies: ["LatheTrain", "LathePlugins"]),
+        .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
         .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins", "LatheIO"]),
 
         // MARK: Sweeps: results database, trial execution, reports
@@ -108,6 +111,8 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "FormatsQuantizerPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-formats", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CalibPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-calib", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-distill", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
 
@@ -129,7 +134,8 @@ let package = Package(
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheTestSupport"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),
         .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant", "LatheTestSupport"]),
-        .testTarget(name: "LathePruningTests", dependencies: ["LathePruning", "LatheTestSupport"]),
+        .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheTestSupport"]),
+        .testTarget(name: "LathePruningTests", dependencies: ["LathePruning", "LatheCalibration", "LatheTestSupport"]),
         .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill", "LatheTestSupport"]),
         .testTarget(name: "LatheReportTests", dependencies: ["LatheReport", "LatheTestSupport"]),
         .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep", "LatheTestSupport"]),

@@ -11,6 +11,9 @@ ct_tensor ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride
         return at::conv2d(T(x), T(w), opt(b), dims(stride, 2), dims(padding, 2), dims(dilation, 2), groups);
     });
 }
+ct_tensor ct_im2col(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding) {
+    return guard([&] { return at::im2col(T(x), dims(kernel, 2), {1, 1}, dims(padding, 2), dims(stride, 2)); });
+}
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor b) {
     return guard([&] { return at::linear(T(x), T(w), opt(b)); });
 }

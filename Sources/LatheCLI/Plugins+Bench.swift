@@ -70,7 +70,11 @@ extension Plugins {
                     if hold { heldOutput = forward.output }
                 }
             case .quantizer: call = { _ = try m.quantize(input, into: output, params: params) }
-            case .criterion: call = { _ = try m.score(weight: weight, gradient: grad, aux: aux, params: params) }
+            case .criterion:
+                // The weight is [elements] (one feature per row): statistics of one feature.
+                let statistics = InputStatistics(absMax: try Tensor.ones([1, 1]), meanSquare: try Tensor.ones([1, 1]),
+                                                 gram: try Tensor.ones([1, 1, 1]), rows: 1)
+                call = { _ = try m.score(weight: weight, gradient: grad, aux: aux, statistics: statistics, params: params) }
             case .loss where throughInstance: call = { _ = try instance.loss(student: student, teacher: teacher, labels: labels, context: context) }
             case .loss: call = { _ = try m.loss(student: student, teacher: teacher, labels: labels, params: params) }
             }

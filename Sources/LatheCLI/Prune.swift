@@ -32,10 +32,10 @@ struct Prune: ParsableCommand {
     @Option(help: "Criterion plugin method (see `lathe plugins list`).") var criterion: String = "prune/magnitude"
     @Option(name: .customLong("param"), help: ArgumentHelp("Criterion hyperparameter NAME=VALUE (repeatable).", valueName: "name=value"))
     var params: [String] = []
-    @Option(help: "Final sparsity: fraction of weights (element) or output channels (channel) pruned, in [0, 1).")
-    var sparsity: Double = 0.5
+    @Option(help: "Final sparsity: fraction of weights (element) or output channels (channel) pruned, in [0, 1) (default 0.5, or 1 − N/M with --pattern).")
+    var sparsity: Double?
     @Option(help: "AGP initial sparsity.") var initialSparsity: Double = 0
-    @Option(help: "Scope: local (every layer to the target) or global (one ranking across layers).")
+    @Option(help: "Scope: local (every layer to the target), global (one ranking across layers) or per-output (every output row to the target; element criteria, Wanda's comparison group).")
     var scope: PruningConfig.Scope = .local
     @Option(help: "Pruning schedule: one-shot, iterative, agp.") var schedule: PruningConfig.Schedule = .oneShot
     @Option(help: "Pruning steps (iterative, agp).") var steps: Int = 1
@@ -50,7 +50,11 @@ struct Prune: ParsableCommand {
     var rewindEpoch: Int?
     @Option(help: "Network slimming: L1 penalty λ on batch-norm scales during dense training and intermediate fine-tuning.")
     var slimmingL1: Double = 0
-    @Option(help: "Training batches whose gradients feed gradient-based criteria.") var calibrationBatches: Int = 8
+    @Option(help: "Training batches whose gradients or input statistics feed the criteria that need them.") var calibrationBatches: Int = 8
+    @Option(help: "Seed of the shuffle that picks the calibration samples (default: --seed).") var calibrationSeed: Int?
+    @Option(help: "Largest input Gram matrix one layer may accumulate, MiB (criteria that need it).") var calibrationGramLimitMib: Int = 1024
+    @Option(help: ArgumentHelp("N:M semi-structured sparsity for element criteria: keep N of every M consecutive weights of a row, e.g. 2:4.", valueName: "n:m"))
+    var pattern: String?
     @Flag(help: "Physically remove pruned channels (output-channel criteria).") var physical = false
 
     // MARK: Recipe (dense training and fine-tuning)
@@ -77,7 +81,8 @@ struct Prune: ParsableCommand {
         var c = PruningConfig()
         c.criterion = criterion
         c.params = typed
-        c.sparsity = sparsity
+        c.pattern = try pattern.map { try NMPattern(parsing: $0) }
+        c.sparsity = sparsity ?? c.pattern.map { 1 - Double($0.n) / Double($0.m) } ?? 0.5
         c.initialSparsity = initialSparsity
         c.scope = scope
         c.schedule = schedule
@@ -96,6 +101,8 @@ struct Prune: ParsableCommand {
         c.rewindEpoch = rewindEpoch
         c.slimmingL1 = slimmingL1
         c.calibrationBatches = calibrationBatches
+        c.calibrationSeed = calibrationSeed
+        c.calibrationGramLimitMiB = calibrationGramLimitMib
         c.physical = physical
         return c
     }

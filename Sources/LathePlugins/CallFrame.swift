@@ -24,9 +24,20 @@ final class CallArguments {
     /// Whether any input is present (a call with none has nothing to verify).
     let hasInputs: Bool
 
-    init(_ fixed: [CallArgument], learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
+    /// [1.2] `lathe_call.input_abs_max`, `input_mean_square`, `input_gram` (nil when absent)
+    /// and `calibration_rows`.
+    let statistics: [UnsafePointer<DLTensor>?]
+    let calibrationRows: Int64
+
+    /// `statistics` are the calibration-statistics inputs in header order (abs-max, mean square,
+    /// Gram), guarded like the fixed inputs and passed in `lathe_call`.
+    init(_ fixed: [CallArgument], learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = [],
+         statistics: [CallArgument] = [], calibrationRows: Int = 0) throws {
         fixedCount = fixed.count
-        guarded = learnables.isEmpty && learnableOutputs.isEmpty ? fixed : fixed + learnables + learnableOutputs
+        guarded = learnables.isEmpty && learnableOutputs.isEmpty && statistics.isEmpty
+            ? fixed : fixed + learnables + learnableOutputs + statistics
+        self.statistics = statistics.map { $0.pointer.map { UnsafePointer($0.assumingMemoryBound(to: DLTensor.self)) } }
+        self.calibrationRows = statistics.contains { $0.pointer != nil } ? Int64(calibrationRows) : 0
         var outputs: [(view: UnsafeMutablePointer<DLTensor>, count: Int)] = []
         var scalars: [UnsafeMutablePointer<Double>] = []
         var hasInputs = false

@@ -44,7 +44,7 @@ extension ConformanceChecker {
             let w = try Tensor.randn(shape, generator: g)
             let grad = try Tensor.randn(shape, generator: g) * 0.1
             let aux = try Tensor.uniform([shape[0]], low: 0.1, high: 2, generator: g)
-            return [w, grad, aux]
+            return [w, grad, aux] + (try statistics(features: shape.dropFirst().reduce(1, *), generator: g))
         case .loss:
             let batch = 6 * scale
             let (studentShape, teacherShape) = lossShapes(method, layout, batch: batch, features: 1)
@@ -55,6 +55,20 @@ extension ConformanceChecker {
             let labels = try Tensor((0..<batch).map { Int64(($0 * 7 + Int(seed)) % 10) }, shape: [batch])
             return [s, t, labels]
         }
+    }
+
+    /// Calibration rows the checker's input statistics are taken over.
+    static let statisticsRows = 64
+
+    /// [1.2] The input statistics of a criterion's standard inputs (abs-max `[1, D]`, mean square
+    /// `[1, D]`, Gram `[1, D, D]`), computed from random rows whose features differ in scale (a
+    /// few outlier features, as in real activations), so they are consistent with each other.
+    private static func statistics(features d: Int, generator g: RandomGenerator) throws -> [Tensor] {
+        let scales = try Tensor((0..<d).map { Float($0 % 7 == 3 ? 8 : 0.5 + 0.1 * Double($0 % 5)) }, shape: [1, d])
+        let x = try Tensor.randn([statisticsRows, d], generator: g) * scales
+        let n = Double(statisticsRows)
+        return [try x.abs().max([0]).reshaped([1, d]), try (x.squared().sum([0]) / n).reshaped([1, d]),
+                try (x.transposed(0, 1).matmul(x) / n).reshaped([1, d, d])]
     }
 
     /// Student and teacher shapes of the loss's category; `features` 0 gives one element each.
@@ -84,9 +98,10 @@ extension ConformanceChecker {
     func edgeCases() throws -> [EdgeCase] {
         let standard = try inputs(seed: 7)
         let kind = method.descriptor.kind
-        // Float tensors: the quantizer's input; the criterion's weight, gradient and aux; the
+        // Float tensors: the quantizer's input; the criterion's weight, gradient, aux and input
+        // statistics (abs-max, mean square, Gram); the
         // loss's student and teacher (labels stay). The first is the primary operand.
-        let floats = kind == .quantizer ? [0] : kind == .criterion ? [0, 1, 2] : [0, 1]
+        let floats = kind == .quantizer ? [0] : kind == .criterion ? [0, 1, 2, 3, 4, 5] : [0, 1]
         // The channel: dimension 0 of weights (and aux), dimension 1 of activations.
         let channelAxis = kind == .loss ? 1 : 0
         func transformed(_ f: (_ index: Int, _ values: [Float], _ shape: [Int]) -> [Float]) throws -> [Tensor] {
@@ -108,7 +123,8 @@ extension ConformanceChecker {
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1])]
         case .criterion:
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(0.05)], shape: [1, 1, 1, 1]),
-                   try Tensor([Float(1)], shape: [1])]
+                   try Tensor([Float(1)], shape: [1]), try Tensor([Float(2)], shape: [1, 1]), try Tensor([Float(1.5)], shape: [1, 1]),
+                   try Tensor([Float(1.5)], shape: [1, 1, 1])]
         case .loss:
             let (s, t) = Self.lossShapes(method, lossLayout, batch: 1, features: 0)
             one = [try Tensor([Float(0.5)], shape: s), try Tensor([Float(0.25)], shape: t), try Tensor([Int64(0)], shape: [1])]

@@ -186,7 +186,8 @@ public struct ConformanceChecker {
             let (out, q) = try quantizer(method, params)(x[0])
             return Outcome(values: try out.scalars(as: Float.self), qparams: q)
         case .criterion:
-            let scores = try method.score(weight: x[0], gradient: x[1], aux: x[2], params: params)
+            let statistics = x.count >= 6 ? InputStatistics(absMax: x[3], meanSquare: x[4], gram: x[5], rows: statisticsRows) : nil
+            let scores = try method.score(weight: x[0], gradient: x[1], aux: x[2], statistics: statistics, params: params)
             return Outcome(values: try scores.scalars(as: Float.self))
         case .loss:
             guard !method.descriptor.learnables.isEmpty else {

@@ -54,31 +54,35 @@ public struct MethodFlags: OptionSet, Sendable, Hashable {
     public static let deterministic = MethodFlags(rawValue: 2)
     public static let needsGradient = MethodFlags(rawValue: 4)
     public static let needsAux = MethodFlags(rawValue: 8)
-    /// Every bit ABI 1 defines.
-    public static let known = MethodFlags(rawValue: 0xF)
+    /// [1.2] Calibration statistics of the layer's input (`lathe_call.input_*`).
+    public static let needsInputAbsMax = MethodFlags(rawValue: 16)
+    public static let needsInputMeanSquare = MethodFlags(rawValue: 32)
+    public static let needsInputGram = MethodFlags(rawValue: 64)
+    /// [1.2] Every calibration-statistics flag.
+    public static let inputStatistics: MethodFlags = [.needsInputAbsMax, .needsInputMeanSquare, .needsInputGram]
+    /// Every bit this host knows (ABI 1.2).
+    public static let known = MethodFlags(rawValue: 0x7F)
+
+    /// The bits a plugin built against ABI 1.`minor` may set: 1.0 and 1.1 know 0xF.
+    public static func known(minor: Int) -> MethodFlags { minor >= 2 ? known : MethodFlags(rawValue: 0xF) }
+
+    private static let named: [(MethodFlags, String)] = [
+        (.threadSafe, "thread-safe"), (.deterministic, "deterministic"), (.needsGradient, "needs-gradient"),
+        (.needsAux, "needs-aux"), (.needsInputAbsMax, "needs-input-abs-max"),
+        (.needsInputMeanSquare, "needs-input-mean-square"), (.needsInputGram, "needs-input-gram"),
+    ]
 
     /// The flag names, in bit order (as written in manifests).
-    public var names: [String] {
-        var out: [String] = []
-        if contains(.threadSafe) { out.append("thread-safe") }
-        if contains(.deterministic) { out.append("deterministic") }
-        if contains(.needsGradient) { out.append("needs-gradient") }
-        if contains(.needsAux) { out.append("needs-aux") }
-        return out
-    }
+    public var names: [String] { Self.named.filter { contains($0.0) }.map(\.1) }
 
-    /// Parses manifest flag names; nil names the first unknown one.
+    /// Parses manifest flag names; the error names the first unknown one.
     public init(names: [String]) throws {
         var flags = MethodFlags()
         for name in names {
-            switch name {
-            case "thread-safe": flags.insert(.threadSafe)
-            case "deterministic": flags.insert(.deterministic)
-            case "needs-gradient": flags.insert(.needsGradient)
-            case "needs-aux": flags.insert(.needsAux)
-            default:
-                throw PluginError("unknown flag '\(name)' (expected thread-safe, deterministic, needs-gradient or needs-aux)")
+            guard let flag = Self.named.first(where: { $0.1 == name })?.0 else {
+                throw PluginError("unknown flag '\(name)' (expected one of: \(Self.named.map(\.1).joined(separator: ", ")))")
             }
+            flags.insert(flag)
         }
         self = flags
     }
@@ -315,8 +319,8 @@ public struct MethodDescriptor: Sendable, Equatable {
             guard granularity == .none, lossCategory == .none else {
                 throw PluginError("\(owner): a quantizer declares granularity none and loss category none")
             }
-            guard !flags.contains(.needsGradient), !flags.contains(.needsAux) else {
-                throw PluginError("\(owner): needs-gradient and needs-aux apply to criteria only")
+            guard flags.isDisjoint(with: [.needsGradient, .needsAux]), flags.isDisjoint(with: .inputStatistics) else {
+                throw PluginError("\(owner): needs-gradient, needs-aux and needs-input-* apply to criteria only")
             }
         case .criterion:
             guard granularity == .element || granularity == .outputChannel else {
@@ -329,8 +333,8 @@ public struct MethodDescriptor: Sendable, Equatable {
             guard lossCategory != .none else {
                 throw PluginError("\(owner): a loss declares category response, feature or relation")
             }
-            guard granularity == .none, !flags.contains(.needsGradient), !flags.contains(.needsAux) else {
-                throw PluginError("\(owner): a loss declares granularity none and neither needs-gradient nor needs-aux")
+            guard granularity == .none, flags.isDisjoint(with: [.needsGradient, .needsAux]), flags.isDisjoint(with: .inputStatistics) else {
+                throw PluginError("\(owner): a loss declares granularity none and none of needs-gradient, needs-aux and needs-input-*")
             }
         }
         try validateLearnables(owner: owner)

@@ -176,8 +176,9 @@ private final class Registration {
         guard let kind = MethodKind(code: m.kind) else {
             throw PluginError("\(owner): unknown kind \(m.kind); expected 1 (quantizer), 2 (criterion) or 3 (loss)")
         }
-        guard m.flags & ~MethodFlags.known.rawValue == 0 else {
-            throw PluginError("\(owner): unknown flag bits 0x\(String(m.flags & ~MethodFlags.known.rawValue, radix: 16)) (ABI \(ABI.version) knows 0x\(String(MethodFlags.known.rawValue, radix: 16)))")
+        let knownFlags = MethodFlags.known(minor: Int(m.head.abi_minor)).rawValue
+        guard m.flags & ~knownFlags == 0 else {
+            throw PluginError("\(owner): unknown flag bits 0x\(String(m.flags & ~knownFlags, radix: 16)) (a method of ABI 1.\(m.head.abi_minor) may set 0x\(String(knownFlags, radix: 16)))")
         }
         guard let granularity = Granularity(code: m.granularity) else {
             throw PluginError("\(owner): unknown granularity \(m.granularity)")

@@ -131,6 +131,9 @@ public struct Manifest: Sendable, Equatable {
             } catch let error as PluginError {
                 throw PluginError("\(file): key 'methods[\(index)].flags': \(error.message)")
             }
+            guard flags.isSubset(of: MethodFlags.known(minor: parts[1])) else {
+                throw PluginError("\(file): key 'methods[\(index)].flags': \(flags.subtracting(MethodFlags.known(minor: parts[1])).names.joined(separator: ", ")) needs ABI 1.2; the manifest says abi = \"\(parts[0]).\(parts[1])\"")
+            }
             var params: [ParamSpec] = []
             for (p, paramTable) in try m.tables("params").enumerated() {
                 let r = Reader(table: paramTable, file: file, path: "methods[\(index)].params[\(p)].")

@@ -68,9 +68,11 @@ public final class PluginMethod: @unchecked Sendable {
     /// reported. `state.verifyInputs` false passes the inputs in place (`InputVerification`).
     /// Every typed call goes through here.
     func invoke(_ arguments: [CallArgument], entry: MethodEntry = .forward, params: BoundParams, state: CallState,
-                context: CallContext, learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = []) throws {
+                context: CallContext, learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = [],
+                statistics: [CallArgument] = [], calibrationRows: Int = 0) throws {
         try checkParams(params)
-        try perform(try CallArguments(arguments, learnables: learnables, learnableOutputs: learnableOutputs),
+        try perform(try CallArguments(arguments, learnables: learnables, learnableOutputs: learnableOutputs,
+                                      statistics: statistics, calibrationRows: calibrationRows),
                     entry: entry, params: params, state: state, context: context)
     }
 
@@ -109,6 +111,12 @@ public final class PluginMethod: @unchecked Sendable {
         defer { state.releaseScratch() }
         call.learnables = arguments.learnableInputs.map { UnsafePointer($0) }
         call.learnable_outputs = arguments.learnableOutputs.map { UnsafePointer($0) }
+        if !arguments.statistics.isEmpty {
+            call.input_abs_max = arguments.statistics[0]
+            call.input_mean_square = arguments.statistics[1]
+            call.input_gram = arguments.statistics[2]
+        }
+        call.calibration_rows = arguments.calibrationRows
         let fixedCount = arguments.fixedCount
         let threadSafe = isThreadSafe
         let status = try CallGuard.run(arguments, method: label, verifyInputs: state.verifyInputs) { pointers in
@@ -240,33 +248,47 @@ public final class PluginMethod: @unchecked Sendable {
     }
 
     /// Importance scores of `weight`: its shape (element granularity) or `[shape[0]]` (output channel).
-    public func score(weight: Tensor, gradient: Tensor? = nil, aux: Tensor? = nil, params: BoundParams,
-                      context: CallContext = CallContext()) throws -> Tensor {
+    public func score(weight: Tensor, gradient: Tensor? = nil, aux: Tensor? = nil, statistics: InputStatistics? = nil,
+                      params: BoundParams, context: CallContext = CallContext()) throws -> Tensor {
         try requireKind(.criterion)
         let w = try Self.float32(weight, role: "weight")
         guard w.rank >= 1 else { throw PluginError("\(qualifiedID): the weight must have at least one dimension") }
         try validate(context, rank: w.rank, batch: nil)
-        let needsGradient = descriptor.flags.contains(.needsGradient)
-        let needsAux = descriptor.flags.contains(.needsAux)
-        let g: Tensor? = try needsGradient ? Self.float32(try required(gradient, "gradient"), role: "gradient") : nil
+        let flags = descriptor.flags
+        let g: Tensor? = try flags.contains(.needsGradient) ? Self.float32(try required(gradient, "gradient"), role: "gradient") : nil
         if let g, g.shape != w.shape {
             throw PluginError("\(qualifiedID): gradient shape \(g.shape) differs from weight shape \(w.shape)")
         }
-        let a: Tensor? = try needsAux ? Self.float32(try required(aux, "aux"), role: "aux") : nil
+        let a: Tensor? = try flags.contains(.needsAux) ? Self.float32(try required(aux, "aux"), role: "aux") : nil
         if let a, a.count != w.shape[0] {
             throw PluginError("\(qualifiedID): aux has \(a.count) values; expected one per output channel (\(w.shape[0]))")
         }
-        let scores = try Tensor.empty(descriptor.granularity == .outputChannel ? [w.shape[0]] : w.shape)
-        let state = CallState()
-        try w.withDLTensor { wv in
-            try Self.withOptionalView(g) { gv in
-                try Self.withOptionalView(a) { av in
-                    try scores.withDLTensor { sv in
-                        try invoke([.input("weight", wv), .input("gradient", gv), .input("aux", av), .output("scores", sv)],
-                                   params: params, state: state, context: context)
-                    }
-                }
+        let stats: [Tensor?]
+        if flags.isDisjoint(with: .inputStatistics) {
+            stats = [nil, nil, nil]
+        } else {
+            guard let statistics else {
+                throw PluginError("\(qualifiedID) declares \(flags.intersection(.inputStatistics).names.joined(separator: ", ")) but no calibration statistics were given")
             }
+            stats = try statistics.operands(for: w.shape, flags: flags, owner: qualifiedID)
+        }
+        let scores = try Tensor.empty(descriptor.granularity == .outputChannel ? [w.shape[0]] : w.shape)
+        // One view per present tensor; absent ones pass NULL.
+        let present = ([w, scores] + [g, a] + stats).compactMap { $0 }
+        let views = try TensorViews(present, method: qualifiedID)
+        var next = 2
+        func view(_ t: Tensor?) -> UnsafeMutablePointer<DLTensor>? {
+            guard t != nil else { return nil }
+            defer { next += 1 }
+            return views[next]
+        }
+        let gv = view(g), av = view(a)
+        let statisticViews = stats.map(view)
+        try withExtendedLifetime(views) {
+            try invoke([.input("weight", views[0]), .input("gradient", gv), .input("aux", av), .output("scores", views[1])],
+                       params: params, state: CallState(), context: context,
+                       statistics: zip(["input abs-max", "input mean square", "input Gram matrix"], statisticViews).map { .input($0, $1) },
+                       calibrationRows: statistics?.rows ?? 0)
         }
         return scores
     }
@@ -400,10 +422,5 @@ public final class PluginMethod: @unchecked Sendable {
             throw PluginError("the \(role) tensor must be floating point; got \(tensor.dtype)")
         }
         return try tensor.converted(to: .float32).contiguous()
-    }
-
-    private static func withOptionalView<R>(_ tensor: Tensor?, _ body: (UnsafeMutablePointer<DLTensor>?) throws -> R) throws -> R {
-        guard let tensor else { return try body(nil) }
-        return try tensor.withDLTensor { try body($0) }
     }
 }

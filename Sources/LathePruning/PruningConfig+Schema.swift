@@ -33,7 +33,7 @@ extension PruningConfig {
                   doc: "`agp`: sparsity before the first step; at most `sparsity`.")
         case .scope:
             .init(name, "string", default: .value("\"\(d.scope.rawValue)\""), allowed: .choices(of: Scope.self), example: "\"global\"",
-                  doc: "Every layer to the target (`local`), or one ranking across layers (`global`).")
+                  doc: "Every layer to the target (`local`), one ranking across layers (`global`), or every output row of every layer to the target (`per-output`, element criteria; Wanda's comparison group).")
         case .schedule:
             .init(name, "string", default: .value("\"\(d.schedule.rawValue)\""), allowed: .choices(of: Schedule.self), example: "\"agp\"",
                   doc: "Prune once, in `steps` equal-ratio rounds (`iterative`), or on the cubic AGP schedule (Zhu & Gupta 2017).")
@@ -67,10 +67,19 @@ extension PruningConfig {
                   doc: "Network slimming: λ of the L1 penalty on batch-norm scales during training and fine-tuning.")
         case .calibrationBatches:
             .init(name, "integer", default: .value("\(d.calibrationBatches)"), allowed: .integers(1...100_000), example: "16",
-                  doc: "Training batches whose gradients feed criteria that need them.")
+                  doc: "Training batches whose gradients or input statistics feed criteria that need them.")
         case .physical:
             .init(name, "bool", default: .value("\(d.physical)"), allowed: .text("true needs an output-channel criterion"), example: "true",
                   doc: "Remove pruned channels so that the model becomes a smaller dense model.")
+        case .calibrationSeed:
+            .init(name, "integer", default: .note("the recipe's `seed`"), allowed: .integers(0...Int(Int32.max)), example: "7",
+                  doc: "Seed of the shuffle that picks the calibration samples; vary it to see how much a result depends on them.")
+        case .calibrationGramLimitMiB:
+            .init(name, "integer", default: .value("\(d.calibrationGramLimitMiB)"), allowed: .integers(1...1_048_576), example: "4096",
+                  doc: "Largest input Gram matrix (float64, MiB) one layer may accumulate for criteria that need it; refused before computing.")
+        case .pattern:
+            .init(name, "string", default: .note("none (unstructured)"), allowed: .text("N:M with 1 <= N < M <= 64"), example: "\"2:4\"",
+                  doc: "Element criteria: keep the N best of every M consecutive weights along the input dimension; `sparsity` must be 1 − N/M, one-shot, local. No speedup on this CPU's libtorch (no N:M kernels).")
         }
     }
 }

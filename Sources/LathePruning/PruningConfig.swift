@@ -1,3 +1,4 @@
+import LatheCalibration
 import LathePlugins
 import LatheModels
 import LatheTrain
@@ -16,6 +17,9 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         /// One ranking across layers. Element scores are compared as they are (global magnitude
         /// pruning); channel scores are first divided by the mean score of their layer's live channels.
         case global
+        /// Element criteria: every output row (dimension 0 of the weight) of every pruned layer is
+        /// pruned to the target on its own (Wanda's per-output comparison group).
+        case perOutput = "per-output"
     }
 
     /// When pruning happens.
@@ -68,6 +72,15 @@ public struct PruningConfig: Sendable, Codable, Equatable {
     /// Physically remove pruned channels (output-channel criteria only) so that the pruned model
     /// is a smaller dense model.
     public var physical: Bool = false
+    /// Seed of the shuffle that picks the calibration samples (gradients and input statistics);
+    /// nil: the recipe's seed. Varying it shows how much a result depends on the sample.
+    public var calibrationSeed: Int?
+    /// Largest input Gram matrix one layer may accumulate (float64), in MiB, for criteria that
+    /// declare needs-input-gram; a larger one is refused before anything is computed.
+    public var calibrationGramLimitMiB: Int = 1024
+    /// N:M semi-structured sparsity (element criteria): in every group of M consecutive weights
+    /// of a row (along the input dimension), the N highest-scoring are kept. Nil: unstructured.
+    public var pattern: NMPattern?
 
     /// The defaults: local one-shot magnitude pruning to 50%, one fine-tuning epoch.
     public init() {}
@@ -87,6 +100,9 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         case slimmingL1 = "slimming_l1"
         case calibrationBatches = "calibration_batches"
         case physical
+        case calibrationSeed = "calibration_seed"
+        case calibrationGramLimitMiB = "calibration_gram_limit_mib"
+        case pattern
     }
 
     public init(from decoder: Decoder) throws {
@@ -109,6 +125,16 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         slimmingL1 = try c.decodeIfPresent(Double.self, forKey: .slimmingL1) ?? d.slimmingL1
         calibrationBatches = try c.decodeIfPresent(Int.self, forKey: .calibrationBatches) ?? d.calibrationBatches
         physical = try c.decodeIfPresent(Bool.self, forKey: .physical) ?? d.physical
+        calibrationSeed = try c.decodeIfPresent(Int.self, forKey: .calibrationSeed)
+        calibrationGramLimitMiB = try c.decodeIfPresent(Int.self, forKey: .calibrationGramLimitMiB) ?? d.calibrationGramLimitMiB
+        pattern = try c.decodeIfPresent(NMPattern.self, forKey: .pattern)
+    }
+
+    /// The calibration samples of a run whose recipe has this batch size and seed.
+    public func calibrationPlan(batchSize: Int, recipeSeed: UInt64) -> CalibrationPlan {
+        CalibrationPlan(batches: calibrationBatches, batchSize: batchSize,
+                        seed: calibrationSeed.map { UInt64($0) } ?? recipeSeed,
+                        gramLimitBytes: calibrationGramLimitMiB << 20)
     }
 
     /// Number of pruning steps the schedule takes.
@@ -151,6 +177,16 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         try check(.slimmingL1, slimmingL1)
         try check(.calibrationBatches, calibrationBatches)
         if let groups { try require(!groups.isEmpty, "groups", "[]", "at least one kind, or no key for every group") }
+        try check(.calibrationSeed, calibrationSeed)
+        try check(.calibrationGramLimitMiB, calibrationGramLimitMiB)
+        if let pattern {
+            let implied = 1 - Double(pattern.n) / Double(pattern.m)
+            try require(abs(sparsity - implied) < 1e-9, "sparsity", sparsity,
+                        "\(implied), the fraction pattern \(pattern) prunes (set both or neither)")
+            try require(scope == .local, "scope", scope.rawValue, "local with a pattern (N:M compares the weights within each group of M)")
+            try require(schedule == .oneShot, "schedule", schedule.rawValue, "one-shot with a pattern")
+            try require(layerSparsity.isEmpty, "layer_sparsity", "\(layerSparsity.count) layer(s)", "none with a pattern")
+        }
     }
 
     /// Checks the criterion against the registry's manifests (no code is loaded): it exists, is a
@@ -169,6 +205,11 @@ public struct PruningConfig: Sendable, Codable, Equatable {
                 key: "physical", value: "true",
                 expected: "an output-channel criterion (\(criterion) scores single weights, which cannot be removed physically; use e.g. prune/l1-filter)")
         }
+        if pattern != nil || scope == .perOutput, method.granularity != .element {
+            throw PruningError.invalidConfig(
+                key: pattern != nil ? "pattern" : "scope", value: pattern.map { "\($0)" } ?? scope.rawValue,
+                expected: "an element criterion (\(criterion) scores output channels)")
+        }
         if let groups, method.granularity != .outputChannel {
             throw PruningError.invalidConfig(
                 key: "groups", value: "[\(groups.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))]",
@@ -176,4 +217,40 @@ public struct PruningConfig: Sendable, Codable, Equatable {
         }
         return (method, bound)
     }
+}
+
+/// N:M semi-structured sparsity: N of every M consecutive weights kept (`"2:4"` in specs).
+public struct NMPattern: Sendable, Codable, Equatable, CustomStringConvertible {
+    /// Weights kept per group.
+    public var n: Int
+    /// Group size.
+    public var m: Int
+
+    public init(n: Int, m: Int) throws {
+        guard m >= 2, m <= 64, n >= 1, n < m else {
+            throw PruningError.invalidConfig(key: "pattern", value: "\(n):\(m)", expected: "N:M with 1 <= N < M <= 64, e.g. \"2:4\"")
+        }
+        self.n = n
+        self.m = m
+    }
+
+    /// Parses `"N:M"`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let n = Int(parts[0]), let m = Int(parts[1]) else {
+            throw PruningError.invalidConfig(key: "pattern", value: text, expected: "N:M, e.g. \"2:4\" or \"4:8\"")
+        }
+        try self.init(n: n, m: m)
+    }
+
+    public init(from decoder: Decoder) throws {
+        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    public var description: String { "\(n):\(m)" }
 }

@@ -115,8 +115,13 @@ public struct PruningReport: Sendable, Codable, Equatable {
     }
 
     /// The verdict on speed: masked sparsity alone runs on dense kernels.
-    static func speedupNote(physical: Bool, granularity: Granularity, removedFraction: Double, speedupB256: Double) -> String {
+    static func speedupNote(physical: Bool, granularity: Granularity, removedFraction: Double, speedupB256: Double,
+                            pattern: NMPattern? = nil) -> String {
         let measured = String(format: "measured %.2f× at batch 256", speedupB256)
+        if let pattern {
+            return "\(pattern) semi-structured sparsity: no speedup on this CPU's libtorch, which has no N:M sparse kernels "
+                + "(the pattern pays off only on hardware with them, e.g. sparse tensor cores; \(measured))"
+        }
         guard physical else {
             let what = granularity == .outputChannel
                 ? "channels masked but not removed" : "masked sparsity only"

@@ -1,4 +1,5 @@
 import Foundation
+import LatheCalibration
 import LatheData
 import LatheModels
 import LathePlugins
@@ -54,8 +55,12 @@ public enum PruningStage {
                              granularity.rawValue, config.scope.rawValue, config.schedule.rawValue))
 
         // MARK: Schedule
-        let scoring = Scoring(method: method, params: bound, calibrationBatches: config.calibrationBatches,
-                              batchSize: recipe.batchSize, seed: recipe.seed)
+        let scoring = Scoring(method: method, params: bound,
+                              calibration: config.calibrationPlan(batchSize: recipe.batchSize, recipeSeed: recipe.seed))
+        if !descriptor.flags.isDisjoint(with: .inputStatistics) {
+            // Refuse a Gram matrix over the limit (or a layer without statistics) before any work.
+            _ = try InputStatisticsCollector.check(targets, need: StatisticsNeed(descriptor.flags), model: model, plan: scoring.calibration)
+        }
         var steps: [PruningReport.Step] = []
         var removed: [ChannelRemoval.Removed]?
         let n = config.stepCount
@@ -139,7 +144,7 @@ public enum PruningStage {
             speedupNote: PruningReport.speedupNote(
                 physical: config.physical, granularity: granularity,
                 removedFraction: Double(removedParameters) / Double(Swift.max(dense.parameterCount, 1)),
-                speedupB256: b256.dense / Swift.max(b256.pruned, 1e-9)))
+                speedupB256: b256.dense / Swift.max(b256.pruned, 1e-9), pattern: config.pattern))
         return (model, report)
     }
 
@@ -215,6 +220,17 @@ public enum PruningStage {
                 s = try s / Swift.max(mean, Double(Float.leastNormalMagnitude))
             }
             return Selection.Candidate(layer: name, scores: s, alive: alive)
+        }
+        if config.scope == .perOutput || config.pattern != nil {
+            for name in targets {
+                let c = try candidate(name, normalise: false)
+                let rows = c.scores.shape.first ?? 1
+                let keep = try config.pattern.map { try Selection.nOfM(c, rowLength: c.scores.count / Swift.max(rows, 1), n: $0.n, m: $0.m) }
+                    ?? Selection.perRow(c, rows: rows, sparsity: SparsitySchedule.target(
+                        config, final: config.layerSparsity[name] ?? config.sparsity, step: t))
+                try masks.setKeep(name, keep)
+            }
+            return
         }
         let shared = config.scope == .global ? targets.filter { config.layerSparsity[$0] == nil } : []
         let local = targets.filter { !shared.contains($0) }

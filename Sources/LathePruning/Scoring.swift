@@ -1,3 +1,4 @@
+import LatheCalibration
 import LatheData
 import LatheModels
 import LathePlugins
@@ -8,10 +9,9 @@ import LatheTrain
 struct Scoring {
     let method: PluginMethod
     let params: BoundParams
-    /// Training batches used for gradients (criteria declaring needs-gradient).
-    let calibrationBatches: Int
-    let batchSize: Int
-    let seed: UInt64
+    /// The training batches used for gradients and input statistics (criteria declaring
+    /// needs-gradient or needs-input-*).
+    let calibration: CalibrationPlan
 
     /// Scores of every masked layer: the weight's shape (element) or `[out]` (channel).
     ///
@@ -23,13 +23,17 @@ struct Scoring {
         let layers = masks.masks.keys.sorted()
         let flags = method.descriptor.flags
         let gradients = flags.contains(.needsGradient) ? try calibrationGradients(model: model, masks: masks, data: data) : [:]
+        let need = StatisticsNeed(flags)
+        let statistics = need.isEmpty ? [:] : try InputStatisticsCollector.collect(
+            model: model, layers: layers, need: need, data: data, plan: calibration) { try masks.configure($0, model: model) }
         var out: [String: Tensor] = [:]
         for name in layers {
             let group = masks.granularity == .outputChannel ? masks.groups[name] : nil
             let weight = try Self.byChannel(try PruningMasks.weight(of: model, name).detached(), group)
             let gradient = try gradients[name].map { try Self.byChannel($0, group) }
             let aux = flags.contains(.needsAux) ? try Self.batchNormScale(after: name, model: model, criterion: method.qualifiedID) : nil
-            out[name] = try method.score(weight: weight, gradient: gradient, aux: aux, params: params)
+            out[name] = try method.score(weight: weight, gradient: gradient, aux: aux, statistics: statistics[name], params: params,
+                                         context: CallContext(layer: name, role: .weight, axis: 0))
         }
         return out
     }
@@ -64,8 +68,7 @@ struct Scoring {
         guard data.count > 0 else {
             throw PruningError.unsupported("\(method.qualifiedID) needs gradients, but the training set is empty")
         }
-        let plan = BatchPlan(count: data.count, batchSize: batchSize, shuffle: true, seed: seed, epoch: 0)
-        let batches = Array(plan.batches.prefix(calibrationBatches))
+        let batches = calibration.batchIndices(count: data.count)
         let weights = try masks.masks.keys.sorted().map { ($0, try PruningMasks.weight(of: model, $0)) }
         for p in model.parameters { try p.zeroGrad() }
         try withGrad {

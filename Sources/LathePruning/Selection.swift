@@ -80,4 +80,63 @@ public enum Selection {
         }
         return keep
     }
+
+    /// Per-output selection (element scores): every row of `rows` (dimension 0 of the weight)
+    /// loses the `round(sparsity · row length)` lowest-scoring units of its own, keeping at least
+    /// one live unit per row.
+    public static func perRow(_ candidate: Candidate, rows: Int, sparsity: Double) throws -> [Bool] {
+        let (scores, alive) = try flat(candidate)
+        guard rows > 0, scores.count % rows == 0 else {
+            throw PruningError.unsupported("\(candidate.layer): \(scores.count) scores do not split into \(rows) output rows")
+        }
+        let length = scores.count / rows
+        var keep = alive
+        let target = Swift.min(length, Int((sparsity * Double(length)).rounded()))
+        for r in 0..<rows {
+            let range = (r * length)..<((r + 1) * length)
+            var live = range.filter { keep[$0] }.count
+            var pruned = length - live
+            for j in order(scores, range) where pruned < target {
+                guard keep[j], live > 1 else { continue }
+                keep[j] = false
+                live -= 1
+                pruned += 1
+            }
+        }
+        return keep
+    }
+
+    /// N:M selection (element scores): in every group of `m` consecutive units of a row (rows of
+    /// `rowLength`, which `m` must divide), the `n` highest-scoring live units are kept and the
+    /// others pruned. Units already pruned stay pruned.
+    public static func nOfM(_ candidate: Candidate, rowLength: Int, n: Int, m: Int) throws -> [Bool] {
+        let (scores, alive) = try flat(candidate)
+        guard rowLength > 0, scores.count % rowLength == 0, rowLength % m == 0 else {
+            throw PruningError.unsupported("\(candidate.layer): rows of \(rowLength) weights do not split into groups of \(m) for an \(n):\(m) pattern; exclude the layer")
+        }
+        var keep = [Bool](repeating: false, count: scores.count)
+        for start in stride(from: 0, to: scores.count, by: m) {
+            var kept = 0
+            for j in order(scores, start..<(start + m)).reversed() where kept < n && alive[j] {
+                keep[j] = true
+                kept += 1
+            }
+        }
+        return keep
+    }
+
+    /// A candidate's scores as numbers (dead units at −∞) and its live flags.
+    private static func flat(_ c: Candidate) throws -> (scores: [Float], alive: [Bool]) {
+        let scores = try c.scores.detached().converted(to: .float32).contiguous().scalars(as: Float.self)
+        let alive = c.alive ?? [Bool](repeating: true, count: scores.count)
+        guard alive.count == scores.count else {
+            throw PruningError.unsupported("\(c.layer): \(alive.count) mask entries for \(scores.count) scores")
+        }
+        return (zip(scores, alive).map { $1 ? $0 : -.infinity }, alive)
+    }
+
+    /// The positions of `range`, lowest score first; ties by position.
+    private static func order(_ scores: [Float], _ range: Range<Int>) -> [Int] {
+        range.sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+    }
 }

@@ -17,6 +17,13 @@ extension Tensor {
         }
     }
 
+    /// The columns a conv multiplies its weight with (im2col): `[N, C·kh·kw, L]` for an NCHW
+    /// input, L output positions, feature (c, u, v) at `(c·kh + u)·kw + v`.
+    public func im2col(kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) throws -> Tensor {
+        let k = [Int64(kernel.0), Int64(kernel.1)], s = [Int64(stride.0), Int64(stride.1)], p = [Int64(padding.0), Int64(padding.1)]
+        return try Tensor.make(ct_im2col(handle, k, s, p), "im2col(input \(shape), kernel \(kernel))")
+    }
+
     /// y = x Wᵀ + b with an `[out, in]` weight.
     public func linear(weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
         try withExtendedLifetime(bias) {

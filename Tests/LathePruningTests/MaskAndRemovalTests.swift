@@ -1,4 +1,5 @@
 import Foundation
+import LatheCalibration
 import LatheModels
 import LathePlugins
 import LatheTensor
@@ -19,7 +20,7 @@ enum MaskFixture {
         let method = try registry.method(criterion)
         let targets = try PruningStage.prunableLayers(config, model: model, granularity: descriptor.granularity)
         let masks = try PruningMasks(model: model, layers: targets, granularity: descriptor.granularity)
-        let scoring = Scoring(method: method, params: try method.bind([:]), calibrationBatches: 2, batchSize: 32, seed: 0)
+        let scoring = Scoring(method: method, params: try method.bind([:]), calibration: CalibrationPlan(batches: 2, batchSize: 32, seed: 0))
         let scores = try scoring.scores(model: model, masks: masks, data: Fixtures.fashion.train.prefix(64))
         try PruningStage.select(config, step: 1, scores: scores, targets: targets, masks: masks, granularity: descriptor.granularity)
         return masks

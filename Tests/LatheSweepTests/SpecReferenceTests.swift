@@ -184,8 +184,10 @@ struct SpecReferenceTests {
             stageSpec(inline([("kind", #""quantize""#)], key, value))
         },
         Context(name: "prune", schema: PruningConfig.schema) { key, value in
-            // A channel criterion with a parameter, so that `physical` and `params` apply.
-            stageSpec(inline([("kind", #""prune""#), ("criterion", key == "params" ? #""prune/random-filter""# : #""prune/l1-filter""#)], key, value))
+            // A channel criterion with a parameter, so that `physical` and `params` apply; an
+            // element one for an N:M `pattern`.
+            let criterion = key == "params" ? #""prune/random-filter""# : key == "pattern" ? #""prune/magnitude""# : #""prune/l1-filter""#
+            return stageSpec(inline([("kind", #""prune""#), ("criterion", criterion)], key, value))
         },
         Context(name: "finetune", schema: FinetuneConfig.schema) { key, value in
             stageSpec(inline([("kind", #""finetune""#)], key, value))

@@ -3,11 +3,14 @@
  * (plus <dlpack/dlpack.h>, Debian's `libdlpack-dev`), exports one symbol, and never links
  * libtorch, Swift or Lathe. Get a copy without the source tree with `lathe plugins sdk DIR`.
  *
- *   ABI 1.1. SPDX-License-Identifier: MIT
+ *   ABI 1.2. SPDX-License-Identifier: MIT
  *   1.1 added (append-only; a 1.0 plugin runs unchanged): the call context (layer, role, axis,
  *   training position, sample indices), learnable tensors with an initialiser and a backward
  *   entry, a persistent per-run state buffer (host->state), group/block granularity and
  *   minifloat element formats in lathe_qparams. Fields added after 1.0 are marked [1.1].
+ *   1.2 added (append-only; 1.0 and 1.1 plugins run unchanged): calibration statistics of a
+ *   layer's input (per-column abs-max, mean square and the Gram matrix XᵀX/n), which a method
+ *   asks for with the LATHE_FLAG_NEEDS_INPUT_* flags and reads from the call. Marked [1.2].
  *
  * ---------------------------------------------------------------------------------------------
  * How a plugin is loaded
@@ -92,7 +95,7 @@ extern "C" {
 #endif
 
 #define LATHE_ABI_MAJOR 1
-#define LATHE_ABI_MINOR 1
+#define LATHE_ABI_MINOR 2
 
 /** The one symbol a plugin exports: `const lathe_plugin *lathe_plugin_entry(void)`. */
 #define LATHE_ENTRY_SYMBOL "lathe_plugin_entry"
@@ -153,9 +156,15 @@ enum {
     LATHE_FLAG_THREAD_SAFE = 1u << 0,   /**< may be called concurrently from several threads */
     LATHE_FLAG_DETERMINISTIC = 1u << 1, /**< same inputs and hyperparameters -> same bytes out */
     LATHE_FLAG_NEEDS_GRADIENT = 1u << 2,/**< criterion: needs the loss gradient w.r.t. the weight */
-    LATHE_FLAG_NEEDS_AUX = 1u << 3      /**< criterion: needs the auxiliary tensor (e.g. BN scale) */
+    LATHE_FLAG_NEEDS_AUX = 1u << 3,     /**< criterion: needs the auxiliary tensor (e.g. BN scale) */
+    /* [1.2] Criteria: calibration statistics of the layer's input, in call->input_* (see
+     * "Calibration statistics"). A plugin declaring ABI 1.0 or 1.1 may not set these bits. */
+    LATHE_FLAG_NEEDS_INPUT_ABS_MAX = 1u << 4,     /**< call->input_abs_max */
+    LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE = 1u << 5, /**< call->input_mean_square */
+    LATHE_FLAG_NEEDS_INPUT_GRAM = 1u << 6         /**< call->input_gram */
 };
-#define LATHE_FLAGS_KNOWN 0xFu
+/** Every flag bit of this header (ABI 1.0 and 1.1 know 0xF). */
+#define LATHE_FLAGS_KNOWN 0x7Fu
 
 /** Granularity of a pruning criterion's scores. */
 typedef enum lathe_granularity {
@@ -254,8 +263,8 @@ typedef enum lathe_role {
 } lathe_role;
 
 /** The context of one method call, passed as the first argument. Host-owned; valid for the call.
- *  Fields marked [1.1] exist only when LATHE_HAS_FIELD(call, lathe_call, field) says so; a 1.1
- *  host always sets all of them. */
+ *  Fields marked [1.1] or [1.2] exist only when LATHE_HAS_FIELD(call, lathe_call, field) says so;
+ *  a host of that version or later always sets all of them. */
 typedef struct lathe_call {
     lathe_head head;
     const struct lathe_host *host; /**< the host table */
@@ -284,6 +293,13 @@ typedef struct lathe_call {
     const int64_t *sample_indices; /**< batch-size indices into the training set, or NULL when
                                         the batch is not from it (checks, evaluation) */
     int64_t dataset_size;          /**< samples in the training set; 0 when sample_indices is NULL */
+    /* [1.2] Calibration statistics of the layer's input (see "Calibration statistics"). Each is
+     *  non-NULL exactly when the method declares its LATHE_FLAG_NEEDS_INPUT_* flag and the call
+     *  is about one layer's weight; read-only, valid for the call. */
+    const DLTensor *input_abs_max;     /**< [G, D]: max |x_j| over the calibration rows */
+    const DLTensor *input_mean_square; /**< [G, D]: Σ x_j² / n */
+    const DLTensor *input_gram;        /**< [G, D, D]: XᵀX / n (symmetric) */
+    int64_t calibration_rows;          /**< n, the rows the statistics are taken over; 0 without any */
 } lathe_call;
 
 /** Services the host offers. Valid from init until the process exits. */
@@ -347,6 +363,24 @@ typedef struct lathe_host {
  *   `labels` is int64 [B]; `student_grad` has the student's shape. Shapes follow the category.
  *   [1.1] A loss with learnables reads them from call->learnables and writes the gradient of
  *   `*loss` w.r.t. each into call->learnable_outputs in the same call.
+ *
+ * [1.2] Calibration statistics. A criterion that declares LATHE_FLAG_NEEDS_INPUT_ABS_MAX,
+ * _MEAN_SQUARE or _GRAM gets statistics of the input of the layer whose weight it scores,
+ * computed by the host in evaluation mode over calibration batches of training data (their
+ * count and seed are in the run's configuration and provenance), through the layers before it
+ * as they are at that moment (already pruned or quantized ones included). View the weight as a
+ * matrix [out, D] (everything after dimension 0 flattened); then column j of that matrix
+ * multiplies input feature j, and the statistics are per such feature, in the same order:
+ *   - linear [out, in]: D = in, and a row of X is one input vector (a token sequence [B, T, in]
+ *     gives B·T rows);
+ *   - conv [out, in/G, k, k]: D = (in/G)·k·k, and X is the unfolded (im2col) input, one row per
+ *     output position, feature j = (channel c, kernel row u, kernel column v) as j = (c·k + u)·k + v,
+ *     zero padding included as the conv sees it. A grouped conv (G groups; depthwise: G = in)
+ *     has one set of statistics per group: output channel o belongs to group o / (out / G).
+ *     G = 1 for linear layers and ordinary convs.
+ * Shapes: input_abs_max and input_mean_square [G, D]; input_gram [G, D, D], float32, computed
+ * in float64 and rounded once. n = calibration_rows. The host refuses (before computing
+ * anything) a Gram matrix larger than its configured limit, naming the layer.
  *
  * [1.1] Learnables. A method may declare up to LATHE_MAX_LEARNABLES learnable tensors. The host
  * owns them as leaf tensors: it allocates each with the shape its rule gives, calls

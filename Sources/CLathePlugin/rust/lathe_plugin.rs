@@ -1,4 +1,4 @@
-//! Rust bindings of `lathe_plugin.h`, the Lathe plugin SDK (ABI 1.1). SPDX-License-Identifier: MIT
+//! Rust bindings of `lathe_plugin.h`, the Lathe plugin SDK (ABI 1.2). SPDX-License-Identifier: MIT
 //!
 //! This one file is the whole Rust SDK: it depends on nothing but `core`/`std` (no crates, no
 //! bindgen), and it mirrors the C header field for field, so everything the header says about
@@ -84,6 +84,9 @@
 //!   structs: read the call's through the accessors [`call_layer`], [`call_role`], [`call_axis`],
 //!   [`call_training`], [`call_learnables`], [`call_learnable_outputs`], [`call_samples`] (the
 //!   Rust counterparts of C's `LATHE_HAS_FIELD`), which give the documented defaults then.
+//!   Likewise the fields added in 1.2 (marked \[1.2\], the calibration statistics), missing from
+//!   a 1.0 or 1.1 host's call: [`call_input_abs_max`], [`call_input_mean_square`],
+//!   [`call_input_gram`], [`call_calibration_rows`] give `None` then.
 
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
 
@@ -152,7 +155,7 @@ pub struct DLTensor {
 // ---------------------------------------------------------------------------------------------
 
 pub const LATHE_ABI_MAJOR: u16 = 1;
-pub const LATHE_ABI_MINOR: u16 = 1;
+pub const LATHE_ABI_MINOR: u16 = 2;
 
 /// The one symbol a plugin exports: `const lathe_plugin *lathe_plugin_entry(void)`.
 pub const LATHE_ENTRY_SYMBOL: &str = "lathe_plugin_entry";
@@ -196,7 +199,15 @@ pub const LATHE_FLAG_DETERMINISTIC: u32 = 1 << 1;
 pub const LATHE_FLAG_NEEDS_GRADIENT: u32 = 1 << 2;
 /// Criterion: needs the auxiliary tensor (e.g. the following batch norm's scale).
 pub const LATHE_FLAG_NEEDS_AUX: u32 = 1 << 3;
-pub const LATHE_FLAGS_KNOWN: u32 = 0xF;
+/// \[1.2\] Criterion: needs `call->input_abs_max`, the layer input's per-column max |x|
+/// (see the header's "Calibration statistics"). A method declaring ABI 1.0 or 1.1 may not set it.
+pub const LATHE_FLAG_NEEDS_INPUT_ABS_MAX: u32 = 1 << 4;
+/// \[1.2\] Criterion: needs `call->input_mean_square`, the layer input's per-column mean of x².
+pub const LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE: u32 = 1 << 5;
+/// \[1.2\] Criterion: needs `call->input_gram`, the layer input's Gram matrix XᵀX / n.
+pub const LATHE_FLAG_NEEDS_INPUT_GRAM: u32 = 1 << 6;
+/// Every flag bit of this SDK (ABI 1.0 and 1.1 know 0xF).
+pub const LATHE_FLAGS_KNOWN: u32 = 0x7F;
 
 /// `lathe_granularity`: granularity of a pruning criterion's scores.
 pub type lathe_granularity = i32;
@@ -410,8 +421,8 @@ impl lathe_qparams {
 }
 
 /// The context of one method call, passed as the first argument. Host-owned; valid for the call.
-/// Fields marked \[1.1\] exist only when the host declared a large enough `head.size`: read them
-/// through the `call_*` accessors, which check that.
+/// Fields marked \[1.1\] and \[1.2\] exist only when the host declared a large enough
+/// `head.size`: read them through the `call_*` accessors, which check that.
 #[repr(C)]
 #[derive(Debug)]
 pub struct lathe_call {
@@ -447,6 +458,19 @@ pub struct lathe_call {
     pub sample_indices: *const i64,
     /// \[1.1\] Samples in the training set; 0 when `sample_indices` is NULL.
     pub dataset_size: i64,
+    /// \[1.2\] \[G, D\]: max |x_j| over the calibration rows of the layer's input; non-NULL
+    /// exactly when the method declares [`LATHE_FLAG_NEEDS_INPUT_ABS_MAX`] and the call is about
+    /// one layer's weight. Read-only, valid for the call. Read it through [`call_input_abs_max`].
+    pub input_abs_max: *const DLTensor,
+    /// \[1.2\] \[G, D\]: Σ x_j² / n; non-NULL exactly when the method declares
+    /// [`LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE`] (and as above). Read it through [`call_input_mean_square`].
+    pub input_mean_square: *const DLTensor,
+    /// \[1.2\] \[G, D, D\]: XᵀX / n (symmetric); non-NULL exactly when the method declares
+    /// [`LATHE_FLAG_NEEDS_INPUT_GRAM`] (and as above). Read it through [`call_input_gram`].
+    pub input_gram: *const DLTensor,
+    /// \[1.2\] n, the rows the statistics are taken over; 0 without any. Read it through
+    /// [`call_calibration_rows`].
+    pub calibration_rows: i64,
 }
 
 /// Services the host offers. Valid from init until the process exits.
@@ -640,7 +664,7 @@ const _: () = {
     assert!(offset_of!(lathe_qparams, scales) == 32);
     assert!(offset_of!(lathe_qparams, group_size) == 60);
     assert!(offset_of!(lathe_qparams, scale_format) == 68);
-    assert!(size_of::<lathe_call>() == 104);
+    assert!(size_of::<lathe_call>() == 136);
     assert!(offset_of!(lathe_call, layer) == 24);
     assert!(offset_of!(lathe_call, step) == 40);
     assert!(offset_of!(lathe_call, epoch) == 56);
@@ -648,6 +672,10 @@ const _: () = {
     assert!(offset_of!(lathe_call, learnables) == 72);
     assert!(offset_of!(lathe_call, sample_indices) == 88);
     assert!(offset_of!(lathe_call, dataset_size) == 96);
+    assert!(offset_of!(lathe_call, input_abs_max) == 104);
+    assert!(offset_of!(lathe_call, input_mean_square) == 112);
+    assert!(offset_of!(lathe_call, input_gram) == 120);
+    assert!(offset_of!(lathe_call, calibration_rows) == 128);
     assert!(size_of::<lathe_host>() == 56);
     assert!(offset_of!(lathe_host, state) == 48);
     assert!(size_of::<lathe_method>() == 112);
@@ -882,6 +910,52 @@ pub unsafe fn call_samples<'a>(call: *const lathe_call, batch: usize) -> Option<
         return None;
     }
     Some((unsafe { core::slice::from_raw_parts(p, batch) }, n))
+}
+
+// ---------------------------------------------------------------------------------------------
+// [1.2] Calibration statistics (see the header's "Calibration statistics": the weight viewed as
+// [out, D]; G groups, 1 but for grouped convs; feature j = (c·k + u)·k + v for a conv; float32)
+// ---------------------------------------------------------------------------------------------
+
+/// `call->input_abs_max` (\[G, D\]: max |x_j| over the calibration rows), or `None` when the call
+/// does not carry it: from a 1.0 or 1.1 host (a call too short for the field), or when it is NULL
+/// (the method does not declare [`LATHE_FLAG_NEEDS_INPUT_ABS_MAX`], or the call is not about one
+/// layer's weight). View it with [`f32_slice`].
+///
+/// # Safety
+/// As for [`call_layer`]; the tensor is valid for the call only.
+pub unsafe fn call_input_abs_max<'a>(call: *const lathe_call) -> Option<&'a DLTensor> {
+    let p = call_field!(call, input_abs_max)?;
+    unsafe { p.as_ref() }
+}
+
+/// `call->input_mean_square` (\[G, D\]: Σ x_j² / n), or `None` as for [`call_input_abs_max`]
+/// (the flag being [`LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE`]).
+///
+/// # Safety
+/// As for [`call_input_abs_max`].
+pub unsafe fn call_input_mean_square<'a>(call: *const lathe_call) -> Option<&'a DLTensor> {
+    let p = call_field!(call, input_mean_square)?;
+    unsafe { p.as_ref() }
+}
+
+/// `call->input_gram` (\[G, D, D\]: XᵀX / n, symmetric), or `None` as for [`call_input_abs_max`]
+/// (the flag being [`LATHE_FLAG_NEEDS_INPUT_GRAM`]).
+///
+/// # Safety
+/// As for [`call_input_abs_max`].
+pub unsafe fn call_input_gram<'a>(call: *const lathe_call) -> Option<&'a DLTensor> {
+    let p = call_field!(call, input_gram)?;
+    unsafe { p.as_ref() }
+}
+
+/// `call->calibration_rows` (n, the rows the statistics are taken over; 0 when the call carries
+/// none), or `None` from a 1.0 or 1.1 host.
+///
+/// # Safety
+/// As for [`call_layer`].
+pub unsafe fn call_calibration_rows(call: *const lathe_call) -> Option<i64> {
+    call_field!(call, calibration_rows)
 }
 
 /// Logs a line through `host->log` (level: 0 debug, 1 info, 2 warning, 3 error).

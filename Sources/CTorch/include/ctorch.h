@@ -187,6 +187,9 @@ ct_tensor ct_log_softmax(ct_tensor a, int64_t dim);
 ct_tensor ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor bias, const int64_t *stride,
                     const int64_t *padding, const int64_t *dilation, int64_t groups);
 ct_tensor ct_linear(ct_tensor x, ct_tensor w, ct_tensor bias);
+/** Unfolds an NCHW input into conv columns [N, C·kh·kw, L] (L output positions), feature
+ *  (c, u, v) at c·kh·kw + u·kw + v; kernel/stride/padding are (h, w), dilation 1. */
+ct_tensor ct_im2col(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding);
 /** running_mean/var may be NULL; they are updated in place when training. */
 ct_tensor ct_batch_norm(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean,
                         ct_tensor running_var, bool training, double momentum, double eps);

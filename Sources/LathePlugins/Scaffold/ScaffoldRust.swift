@@ -39,7 +39,7 @@ extension ScaffoldRequest {
         //!
         //! then check it with `lathe plugins check ./lib\#(identifier).so`.
         //!
-        //! `lathe_plugin.rs` is the SDK's Rust translation of `lathe_plugin.h` (ABI 1.1): read
+        //! `lathe_plugin.rs` is the SDK's Rust translation of `lathe_plugin.h` (ABI 1.2): read
         //! its comments, and the header's, for the contract. Every method body runs inside
         //! `guard`, which reports failures and turns a panic into LATHE_ERROR instead of letting
         //! it cross the C boundary (so never build with `-C panic=abort`).
@@ -330,7 +330,7 @@ extension ScaffoldRequest {
 
               \#(rustBuildCommand)
 
-        - `src/lathe_plugin.rs` is the SDK's Rust translation of `lathe_plugin.h` (ABI 1.1), the
+        - `src/lathe_plugin.rs` is the SDK's Rust translation of `lathe_plugin.h` (ABI 1.2), the
           same file `lathe plugins sdk DIR` writes: the `#[repr(C)]` structs, the constants, and
           helpers (`f32_slice`, `f32_slice_mut`, `guard`, `report_error`, `report_qparams`,
           `register_all`). Read its comments and the header's for the contract.

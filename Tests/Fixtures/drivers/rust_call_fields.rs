@@ -1,6 +1,7 @@
-//! Checks the Rust SDK's [1.1] accessors: a call struct cut to the 1.0 size reads as the
-//! documented defaults (nothing past the declared size is read), a full one gives its fields; the
-//! host's `state` entry likewise. Prints "FAIL ..." lines and "passed N of N".
+//! Checks the Rust SDK's [1.1] and [1.2] accessors: a call struct cut to the 1.0 size reads as the
+//! documented defaults (nothing past the declared size is read), a full one gives its fields; one
+//! cut to the 1.1 size has no calibration statistics; the host's `state` entry likewise. Prints
+//! "FAIL ..." lines and "passed N of N".
 #[path = "../../../Sources/CLathePlugin/rust/lathe_plugin.rs"]
 mod lathe_plugin;
 use lathe_plugin::*;
@@ -9,6 +10,19 @@ use core::ffi::c_void;
 use core::mem::{offset_of, size_of};
 
 static mut STATE: [u64; 8] = [0; 8];
+
+/// A float32 CPU tensor over `data` with `shape` (compact, NULL strides).
+fn f32_tensor(data: &mut [f32], shape: &mut [i64]) -> DLTensor {
+    DLTensor {
+        data: data.as_mut_ptr() as *mut c_void,
+        device: DLDevice { device_type: kDLCPU, device_id: 0 },
+        ndim: shape.len() as i32,
+        dtype: DLDataType { code: kDLFloat, bits: 32, lanes: 1 },
+        shape: shape.as_mut_ptr(),
+        strides: core::ptr::null_mut(),
+        byte_offset: 0,
+    }
+}
 
 unsafe extern "C" fn host_state(_call: *mut lathe_call, bytes: usize) -> *mut c_void {
     if bytes == 64 { core::ptr::addr_of_mut!(STATE) as *mut c_void } else { core::ptr::null_mut() }
@@ -36,6 +50,12 @@ fn main() {
     let host_ptr: *mut lathe_host = &mut host;
     let indices = [3i64, 1, 4];
     let values: [*const DLTensor; 2] = [core::ptr::null(); 2];
+    // [1.2] Statistics of a layer with G = 1, D = 2: [1, 2] and [1, 2, 2].
+    let (mut abs_max, mut mean_square, mut gram) = ([3.0f32, 0.5], [2.0f32, 0.25], [2.0f32, -0.5, -0.5, 0.25]);
+    let (mut shape_gd, mut shape_gd2, mut shape_gdd) = ([1i64, 2], [1i64, 2], [1i64, 2, 2]);
+    let abs_max_t = f32_tensor(&mut abs_max, &mut shape_gd);
+    let mean_square_t = f32_tensor(&mut mean_square, &mut shape_gd2);
+    let gram_t = f32_tensor(&mut gram, &mut shape_gdd);
     let mut call = lathe_call {
         head: lathe_head::of::<lathe_call>(),
         host: host_ptr,
@@ -52,6 +72,10 @@ fn main() {
         learnable_outputs: core::ptr::null(),
         sample_indices: indices.as_ptr(),
         dataset_size: 60000,
+        input_abs_max: &abs_max_t,
+        input_mean_square: &mean_square_t,
+        input_gram: &gram_t,
+        calibration_rows: 4,
     };
     unsafe {
         let c: *mut lathe_call = &mut call;
@@ -61,6 +85,38 @@ fn main() {
         expect(call_learnables(c).len() == 2 && call_learnable_outputs(c).is_empty(), "learnables: 2 values, no outputs");
         expect(call_samples(c, 3) == Some((&indices[..], 60000)), "sample indices and dataset size");
         expect(state(c, 64) == core::ptr::addr_of_mut!(STATE) as *mut c_void, "host state of a 1.1 host");
+        expect(
+            call_input_abs_max(c).map(|t| t as *const DLTensor) == Some(&abs_max_t as *const DLTensor)
+                && call_input_mean_square(c).map(|t| t as *const DLTensor) == Some(&mean_square_t as *const DLTensor)
+                && call_input_gram(c).and_then(|t| f32_slice(t, "gram").ok()) == Some(&gram[..])
+                && call_calibration_rows(c) == Some(4),
+            "calibration statistics of a 1.2 call",
+        );
+        // Cut to 1.1: every [1.1] field there, every [1.2] field absent.
+        (*c).head.size = offset_of!(lathe_call, input_abs_max) as u32;
+        expect(
+            call_input_abs_max(c).is_none() && call_input_mean_square(c).is_none() && call_input_gram(c).is_none()
+                && call_calibration_rows(c).is_none() && call_samples(c, 3) == Some((&indices[..], 60000)),
+            "1.1 call: no calibration statistics, sample indices still there",
+        );
+        // Cut in the middle of the statistics: abs-max and mean square present, Gram and rows absent.
+        (*c).head.size = (offset_of!(lathe_call, input_mean_square) + size_of::<*const DLTensor>()) as u32;
+        expect(
+            call_input_abs_max(c).is_some() && call_input_mean_square(c).is_some() && call_input_gram(c).is_none()
+                && call_calibration_rows(c).is_none(),
+            "a call cut after input_mean_square",
+        );
+        // A 1.2 call without statistics (a method without the flags): NULL reads as None, 0 rows.
+        (*c).head.size = size_of::<lathe_call>() as u32;
+        (*c).input_abs_max = core::ptr::null();
+        (*c).input_mean_square = core::ptr::null();
+        (*c).input_gram = core::ptr::null();
+        (*c).calibration_rows = 0;
+        expect(
+            call_input_abs_max(c).is_none() && call_input_mean_square(c).is_none() && call_input_gram(c).is_none()
+                && call_calibration_rows(c) == Some(0),
+            "1.2 call without statistics: none, 0 rows",
+        );
         // Cut to 1.0: every [1.1] field absent.
         (*c).head.size = offset_of!(lathe_call, layer) as u32;
         expect(call_layer(c).is_empty() && call_role(c) == LATHE_ROLE_NONE && call_axis(c) == -1, "1.0 call: layer, role, axis defaults");

@@ -1,0 +1,68 @@
+import CLathePlugin
+import LatheTensor
+
+/// [1.2] Calibration statistics of one layer's input, as a criterion that declares
+/// `needs-input-*` receives them in `lathe_call.input_*` (the header's "Calibration statistics").
+///
+/// With the weight viewed as a matrix `[out, D]`, feature j is what column j multiplies: an
+/// input feature of a linear layer, or an unfolded (im2col) input element (channel, kernel row,
+/// kernel column) of a conv. A grouped conv has one row of statistics per group, so `G` is the
+/// layer's group count (1 for linear layers and ordinary convs).
+public struct InputStatistics: Sendable {
+    /// `[G, D]`: max |x_j| over the calibration rows.
+    public var absMax: Tensor?
+    /// `[G, D]`: Σ x_j² / n.
+    public var meanSquare: Tensor?
+    /// `[G, D, D]`: XᵀX / n.
+    public var gram: Tensor?
+    /// n: the rows (input vectors, or output positions of a conv) the statistics cover.
+    public var rows: Int
+
+    public init(absMax: Tensor? = nil, meanSquare: Tensor? = nil, gram: Tensor? = nil, rows: Int) {
+        self.absMax = absMax
+        self.meanSquare = meanSquare
+        self.gram = gram
+        self.rows = rows
+    }
+
+    /// Which statistics a method's flags ask for.
+    public static func needed(by flags: MethodFlags) -> (absMax: Bool, meanSquare: Bool, gram: Bool) {
+        (flags.contains(.needsInputAbsMax), flags.contains(.needsInputMeanSquare), flags.contains(.needsInputGram))
+    }
+
+    /// The statistics a method declaring `flags` gets for a weight of shape `weightShape`, as
+    /// contiguous float32 tensors in the order abs-max, mean square, Gram (nil where not declared),
+    /// after checking that each one it needs is there with the shape the header promises.
+    func operands(for weightShape: [Int], flags: MethodFlags, owner: String) throws -> [Tensor?] {
+        let need = Self.needed(by: flags)
+        guard need.absMax || need.meanSquare || need.gram else { return [nil, nil, nil] }
+        guard let out = weightShape.first, out > 0 else {
+            throw PluginError("\(owner): a weight of shape \(weightShape) has no output rows to take input statistics for")
+        }
+        let d = weightShape.dropFirst().reduce(1, *)
+        guard rows > 0 else {
+            throw PluginError("\(owner) needs calibration statistics of the layer's input, but they cover 0 rows")
+        }
+        func operand(_ tensor: Tensor?, _ wanted: Bool, _ name: String, gram: Bool) throws -> Tensor? {
+            guard wanted else { return nil }
+            guard let tensor else {
+                throw PluginError("\(owner) declares needs-input-\(name) but no input \(name) statistics were given")
+            }
+            let shape = tensor.shape
+            let groups = shape.first ?? 0
+            let expected = gram ? [groups, d, d] : [groups, d]
+            guard groups > 0, out % groups == 0, shape == expected else {
+                throw PluginError("\(owner): input \(name) statistics of shape \(shape) do not fit a weight of shape \(weightShape); expected \(gram ? "[G, \(d), \(d)]" : "[G, \(d)]") with G dividing \(out)")
+            }
+            return try PluginMethod.float32(tensor, role: "input \(name)")
+        }
+        let operands = [try operand(absMax, need.absMax, "abs-max", gram: false),
+                        try operand(meanSquare, need.meanSquare, "mean-square", gram: false),
+                        try operand(gram, need.gram, "gram", gram: true)]
+        let groups = Set(operands.compactMap { $0?.shape[0] })
+        guard groups.count <= 1 else {
+            throw PluginError("\(owner): the input statistics disagree on the group count (\(groups.sorted()))")
+        }
+        return operands
+    }
+}
