@@ -87,6 +87,8 @@ let package = Package(
         // Calibration statistics of layer inputs (abs-max, mean square, Gram) for plugins [ABI 1.2].
         .target(name: "LatheCalibration", dependencies: ["LatheTrain", "LathePlugins"]),
         .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
+        // Layer solvers (GPTQ, SparseGPT) applied layer by layer through the network [ABI 1.2].
+        .target(name: "LatheSolve", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheQuant"]),
         .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins", "LatheIO"]),
 
         // MARK: Sweeps: results database, trial execution, reports
@@ -95,7 +97,7 @@ let package = Package(
         .target(
             name: "LatheSweep",
             dependencies: [
-                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheIO",
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheIO",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -120,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSweep", "LatheReport", "LatheIO",
+                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheSweep", "LatheReport", "LatheIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -134,11 +136,11 @@ let package = Package(
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheTestSupport"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),
         .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant", "LatheTestSupport"]),
-        .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheTestSupport"]),
+        .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheSolve", "LatheTestSupport"]),
         .testTarget(name: "LathePruningTests", dependencies: ["LathePruning", "LatheCalibration", "LatheTestSupport"]),
         .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill", "LatheTestSupport"]),
         .testTarget(name: "LatheReportTests", dependencies: ["LatheReport", "LatheTestSupport"]),
-        .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep", "LatheTestSupport"]),
+        .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep", "LatheSolve", "LatheTestSupport"]),
         .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI", "LatheTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

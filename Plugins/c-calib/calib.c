@@ -6,12 +6,15 @@
  * Written in C11 against lathe_plugin.h (ABI 1.2). Built by SwiftPM as libLatheCalib.so;
  * standalone:
  *   cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libcalib.so Plugins/c-calib/{calib,wanda}.c Plugins/c-support/{support,context}.c -lm
- * Files: calib.c (descriptors), wanda.c, calib_internal.h (shared).
+ *      -o libcalib.so Plugins/c-calib/{calib,wanda,gptq,linalg}.c Plugins/c-support/{support,context}.c -lm
+ * Files: calib.c (descriptors), wanda.c, gptq.c, linalg.c (Cholesky, triangular inverse),
+ * calib_internal.h (shared).
  *
  * Methods
  *   calib/wanda   criterion, element: |W_ij| · ‖X_j‖ (RMS over the calibration rows)
  *                 — Sun, Liu, Bair & Kolter, ICLR 2024
+ *   calib/gptq    solver, quantizing: W' by GPTQ's column-by-column rounding with error feedback
+ *                 through the inverse input Hessian — Frantar, Ashkboos, Hoefler & Alistarh, ICLR 2023
  */
 #include "calib_internal.h"
 
@@ -30,6 +33,33 @@ static const char wanda_doc[] =
     "and N:M patterns take the scores as they are. No weight update. Grouped convs use each "
     "output channel's own group's statistics.";
 
+static const lathe_param gptq_params[] = {
+    {LATHE_HEAD(lathe_param), "bits", LATHE_PARAM_I32, "bit width b of the integer codes", 4, 2, 8, NULL, 0},
+    {LATHE_HEAD(lathe_param), "group_size", LATHE_PARAM_I32,
+     "0: one grid per output row; g > 0: one per g consecutive weights of a row (the last may be shorter)", 0, 0, 4096, NULL, 0},
+    {LATHE_HEAD(lathe_param), "symmetric", LATHE_PARAM_BOOL,
+     "false: affine min-max grid with a zero point (2^b codes, as uniform/affine); true: symmetric restricted "
+     "±(2^(b-1)-1) (as uniform/symmetric and formats/int_group)", 0, 0, 1, NULL, 0},
+    {LATHE_HEAD(lathe_param), "act_order", LATHE_PARAM_BOOL,
+     "process columns by descending H_jj (with groups: grids fixed beforehand from the original weights)", 0, 0, 1, NULL, 0},
+    {LATHE_HEAD(lathe_param), "damp", LATHE_PARAM_F32, "damping λ = damp · mean(diag H) added to H's diagonal", 0.01, 1e-6, 1, NULL, 0},
+    {LATHE_HEAD(lathe_param), "block_size", LATHE_PARAM_I32, "columns per lazy batch update (the result does not depend on it)",
+     128, 1, 4096, NULL, 0},
+};
+
+static const char gptq_doc[] =
+    "GPTQ: with H = XᵀX/n the Gram matrix of the layer's input (unfolded for convs), dead inputs "
+    "(H_jj = 0) get weight 0 and H_jj = 1, H += λI with λ = damp·mean(diag H) (raised tenfold, "
+    "reported as the metric damping and logged, while H is not positive definite), and U is the "
+    "upper Cholesky factor of H⁻¹. Columns are processed in order (or by descending H_jj with "
+    "act_order) in blocks of block_size: q_j = round(w_j) on the row's grid, e = (w_j − q_j)/U_jj, "
+    "and every later column of the row moves by −e·U_j,k (within the block at once, beyond it in one "
+    "lazy update per block). Grids: per row, or per group of group_size weights computed from the "
+    "current (already updated) weights when the group's first column is reached; affine min-max "
+    "(range widened to hold 0) or symmetric restricted. W' = (q − z)·s exactly on the reported grid. "
+    "Grouped convs use each group's own Gram matrix. All arithmetic in double. Metrics: damping, "
+    "dead_inputs, loss (Σ e²/2, the paper's objective).";
+
 static int32_t plugin_init(const lathe_host *host, const lathe_registrar *registrar) {
     const lathe_method methods[] = {
         {LATHE_HEAD(lathe_method), "wanda", "Wanda: |weight| × input-activation norm", wanda_doc,
@@ -38,6 +68,11 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
          LATHE_KIND_CRITERION, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE,
          LATHE_GRANULARITY_ELEMENT, LATHE_LOSS_NONE, wanda_params, 1, (lathe_function)calib_wanda,
          NULL, 0, NULL, NULL},
+        {LATHE_HEAD(lathe_method), "gptq", "GPTQ: layer-wise quantization with second-order error feedback", gptq_doc,
+         "Frantar, Ashkboos, Hoefler & Alistarh, GPTQ: Accurate Post-Training Quantization for Generative Pre-trained "
+         "Transformers, ICLR 2023",
+         LATHE_KIND_SOLVER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_GRAM,
+         LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, gptq_params, 6, (lathe_function)calib_gptq, NULL, 0, NULL, NULL},
     };
     return lathe_register_methods(host, registrar, "calib", methods, sizeof methods / sizeof methods[0]);
 }
@@ -46,7 +81,7 @@ static const lathe_plugin calib_plugin = {
     LATHE_HEAD(lathe_plugin),
     "calib",
     "1.0.0",
-    "Calibration-aware methods that read statistics of each layer's input: Wanda",
+    "Calibration-aware methods that read statistics of each layer's input: Wanda, GPTQ",
     plugin_init,
     NULL,
 };

@@ -16,6 +16,38 @@
 LATHE_SUPPORT_HIDDEN const float *calib_statistics(lathe_call *call, const DLTensor *t, const char *which, int64_t out,
                                                    int64_t features, bool gram, int64_t *groups, int32_t *status);
 
+/** In-place lower Cholesky factor of the symmetric n×n `a` (upper triangle zeroed); -1 if `a`
+ *  is not positive definite (in floating point). */
+LATHE_SUPPORT_HIDDEN int calib_cholesky(double *a, int64_t n);
+
+/** U, upper triangular with H⁻¹ = Uᵀ·U (GPTQ's "Cholesky of the inverse Hessian"), for positive
+ *  definite H; `work` holds n·n doubles. -1 if H is not positive definite. */
+LATHE_SUPPORT_HIDDEN int calib_inverse_upper_cholesky(const double *h, double *u, double *work, int64_t n);
+
+/** The uniform grid GPTQ rounds one row (or one group of a row) to. */
+typedef struct calib_grid {
+    float scale;
+    int32_t zero;  /**< zero point (0 when symmetric) */
+    int32_t qmin, qmax;
+} calib_grid;
+
+/** The grid of values x[0..n): affine min-max (the range widened to hold 0; 2^bits codes, as
+ *  uniform/affine) or symmetric restricted (±(2^(bits-1) − 1), as uniform/symmetric and
+ *  formats/int_group). A zero range gives scale 1. */
+LATHE_SUPPORT_HIDDEN calib_grid calib_grid_of(const double *x, int64_t n, int64_t stride, int32_t bits, bool symmetric);
+
+/** x rounded to the grid (ties to even). */
+static inline double calib_round_to(calib_grid g, double x) {
+    double q = nearbyint(x / (double)g.scale) + g.zero;
+    if (q < g.qmin) q = g.qmin;
+    if (q > g.qmax) q = g.qmax;
+    return (double)(float)((q - g.zero) * (double)g.scale);
+}
+
+LATHE_SUPPORT_HIDDEN int32_t calib_gptq(lathe_call *call, const DLTensor *weight, DLTensor *new_weight, DLTensor *mask,
+                                        int32_t bits, int32_t group_size, bool symmetric, bool act_order, float damp,
+                                        int32_t block_size);
+
 LATHE_SUPPORT_HIDDEN int32_t calib_wanda(lathe_call *call, const DLTensor *weight, const DLTensor *gradient,
                                          const DLTensor *aux, DLTensor *scores, float activation_power);
 

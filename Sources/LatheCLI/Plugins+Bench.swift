@@ -57,6 +57,10 @@ extension Plugins {
             let hold = holdOutputs
             var heldOutput: Tensor?, heldGradInput: Tensor?, heldGrads: [Tensor] = []
             let call: () throws -> Void
+            // Criteria and solvers: the weight is [elements] (one feature per row), so its input
+            // statistics are those of one feature.
+            let statistics = InputStatistics(absMax: try Tensor.ones([1, 1]), meanSquare: try Tensor.ones([1, 1]),
+                                             gram: try Tensor.ones([1, 1, 1]), rows: 1)
             switch m.descriptor.kind {
             case .quantizer where backward:
                 call = {
@@ -71,10 +75,9 @@ extension Plugins {
                 }
             case .quantizer: call = { _ = try m.quantize(input, into: output, params: params) }
             case .criterion:
-                // The weight is [elements] (one feature per row): statistics of one feature.
-                let statistics = InputStatistics(absMax: try Tensor.ones([1, 1]), meanSquare: try Tensor.ones([1, 1]),
-                                                 gram: try Tensor.ones([1, 1, 1]), rows: 1)
                 call = { _ = try m.score(weight: weight, gradient: grad, aux: aux, statistics: statistics, params: params) }
+            case .solver:
+                call = { _ = try m.solve(weight: weight, statistics: statistics, params: params) }
             case .loss where throughInstance: call = { _ = try instance.loss(student: student, teacher: teacher, labels: labels, context: context) }
             case .loss: call = { _ = try m.loss(student: student, teacher: teacher, labels: labels, params: params) }
             }

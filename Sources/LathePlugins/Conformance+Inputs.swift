@@ -45,6 +45,11 @@ extension ConformanceChecker {
             let grad = try Tensor.randn(shape, generator: g) * 0.1
             let aux = try Tensor.uniform([shape[0]], low: 0.1, high: 2, generator: g)
             return [w, grad, aux] + (try statistics(features: shape.dropFirst().reduce(1, *), generator: g))
+        case .solver:
+            // A conv-like weight [out, in, 3, 3] and the statistics of its (unfolded) input.
+            let shape = [8 * scale, 4 * scale, 3, 3]
+            let w = try Tensor.randn(shape, generator: g)
+            return [w] + (try statistics(features: shape.dropFirst().reduce(1, *), generator: g))
         case .loss:
             let batch = 6 * scale
             let (studentShape, teacherShape) = lossShapes(method, layout, batch: batch, features: 1)
@@ -99,9 +104,14 @@ extension ConformanceChecker {
         let standard = try inputs(seed: 7)
         let kind = method.descriptor.kind
         // Float tensors: the quantizer's input; the criterion's weight, gradient, aux and input
-        // statistics (abs-max, mean square, Gram); the
+        // statistics (abs-max, mean square, Gram); the solver's weight and input statistics; the
         // loss's student and teacher (labels stay). The first is the primary operand.
-        let floats = kind == .quantizer ? [0] : kind == .criterion ? [0, 1, 2, 3, 4, 5] : [0, 1]
+        let floats = switch kind {
+        case .quantizer: [0]
+        case .criterion: [0, 1, 2, 3, 4, 5]
+        case .solver: [0, 1, 2, 3]
+        case .loss: [0, 1]
+        }
         // The channel: dimension 0 of weights (and aux), dimension 1 of activations.
         let channelAxis = kind == .loss ? 1 : 0
         func transformed(_ f: (_ index: Int, _ values: [Float], _ shape: [Int]) -> [Float]) throws -> [Tensor] {
@@ -124,6 +134,9 @@ extension ConformanceChecker {
         case .criterion:
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(0.05)], shape: [1, 1, 1, 1]),
                    try Tensor([Float(1)], shape: [1]), try Tensor([Float(2)], shape: [1, 1]), try Tensor([Float(1.5)], shape: [1, 1]),
+                   try Tensor([Float(1.5)], shape: [1, 1, 1])]
+        case .solver:
+            one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(2)], shape: [1, 1]), try Tensor([Float(1.5)], shape: [1, 1]),
                    try Tensor([Float(1.5)], shape: [1, 1, 1])]
         case .loss:
             let (s, t) = Self.lossShapes(method, lossLayout, batch: 1, features: 0)

@@ -132,7 +132,7 @@ public struct ConformanceChecker {
         case .quantizer:
             step("idempotence") { try atEachSetting(settings, idempotence) }
             step("levels") { try atEachSetting(settings, levels) }
-        case .criterion:
+        case .criterion, .solver:
             break
         case .loss:
             step("gradient vs finite differences") { try atEachSetting(settings, gradientCheck) }
@@ -189,6 +189,11 @@ public struct ConformanceChecker {
             let statistics = x.count >= 6 ? InputStatistics(absMax: x[3], meanSquare: x[4], gram: x[5], rows: statisticsRows) : nil
             let scores = try method.score(weight: x[0], gradient: x[1], aux: x[2], statistics: statistics, params: params)
             return Outcome(values: try scores.scalars(as: Float.self))
+        case .solver:
+            let statistics = InputStatistics(absMax: x[1], meanSquare: x[2], gram: x[3], rows: statisticsRows)
+            let result = try method.solve(weight: x[0], statistics: statistics, params: params)
+            return Outcome(values: try result.weight.scalars(as: Float.self) + (try result.mask?.scalars(as: Float.self) ?? []),
+                           qparams: result.qparams)
         case .loss:
             guard !method.descriptor.learnables.isEmpty else {
                 let (loss, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
@@ -224,6 +229,9 @@ public struct ConformanceChecker {
             return "every output element written and finite; inputs unchanged; qparams: \(q)"
         case .criterion:
             return "\(o.values.count) scores written, all finite (\(method.descriptor.granularity.rawValue)); inputs unchanged"
+        case .solver:
+            let what = o.qparams.map { "on its reported \($0.scheme.rawValue) \($0.bits)-bit grid" } ?? "zero where its mask is 0"
+            return "W′ written, all finite and \(what); inputs unchanged"
         case .loss:
             let on = lossLayout == .attentionMaps ? " (on attention maps [B, 4, 5, 5]: it refuses flat features)" : ""
             return "loss \(String(format: "%.6g", o.scalar)); every gradient element written and finite; inputs unchanged\(on)"

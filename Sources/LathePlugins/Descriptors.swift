@@ -3,15 +3,21 @@ import CLathePlugin
 /// The three kinds of compression method a plugin can provide.
 public enum MethodKind: String, Sendable, Codable, CaseIterable {
     case quantizer, criterion, loss
+    /// [1.2] A layer solver: W and the layer's input statistics → W′ (quantized or masked).
+    case solver
 
     init?(code: Int32) {
         switch code {
         case Int32(LATHE_KIND_QUANTIZER.rawValue): self = .quantizer
         case Int32(LATHE_KIND_CRITERION.rawValue): self = .criterion
         case Int32(LATHE_KIND_LOSS.rawValue): self = .loss
+        case Int32(LATHE_KIND_SOLVER.rawValue): self = .solver
         default: return nil
         }
     }
+
+    /// The ABI minor version that introduced this kind.
+    public var minorIntroduced: Int { self == .solver ? 2 : 0 }
 
     /// Number of fixed leading arguments of this kind's calling convention (after `lathe_call*`).
     var fixedPointerArguments: Int {
@@ -19,6 +25,7 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable {
         case .quantizer: return 2  // input, output
         case .criterion: return 4  // weight, gradient, aux, scores
         case .loss: return 5       // student, teacher, labels, loss, student_grad
+        case .solver: return 3     // weight, new_weight, mask
         }
     }
 }
@@ -58,10 +65,12 @@ public struct MethodFlags: OptionSet, Sendable, Hashable {
     public static let needsInputAbsMax = MethodFlags(rawValue: 16)
     public static let needsInputMeanSquare = MethodFlags(rawValue: 32)
     public static let needsInputGram = MethodFlags(rawValue: 64)
+    /// [1.2] A solver that prunes (writes a mask) instead of quantizing.
+    public static let solverPrunes = MethodFlags(rawValue: 128)
     /// [1.2] Every calibration-statistics flag.
     public static let inputStatistics: MethodFlags = [.needsInputAbsMax, .needsInputMeanSquare, .needsInputGram]
     /// Every bit this host knows (ABI 1.2).
-    public static let known = MethodFlags(rawValue: 0x7F)
+    public static let known = MethodFlags(rawValue: 0xFF)
 
     /// The bits a plugin built against ABI 1.`minor` may set: 1.0 and 1.1 know 0xF.
     public static func known(minor: Int) -> MethodFlags { minor >= 2 ? known : MethodFlags(rawValue: 0xF) }
@@ -69,7 +78,7 @@ public struct MethodFlags: OptionSet, Sendable, Hashable {
     private static let named: [(MethodFlags, String)] = [
         (.threadSafe, "thread-safe"), (.deterministic, "deterministic"), (.needsGradient, "needs-gradient"),
         (.needsAux, "needs-aux"), (.needsInputAbsMax, "needs-input-abs-max"),
-        (.needsInputMeanSquare, "needs-input-mean-square"), (.needsInputGram, "needs-input-gram"),
+        (.needsInputMeanSquare, "needs-input-mean-square"), (.needsInputGram, "needs-input-gram"), (.solverPrunes, "solver-prunes"),
     ]
 
     /// The flag names, in bit order (as written in manifests).
@@ -234,7 +243,7 @@ public enum ShapeRule: String, Sendable, Codable, CaseIterable {
         switch kind {
         case .quantizer: return [.scalar, .perChannel, .perGroup]
         case .loss: return allCases
-        case .criterion: return []
+        case .criterion, .solver: return []
         }
     }
 }
@@ -319,22 +328,26 @@ public struct MethodDescriptor: Sendable, Equatable {
             guard granularity == .none, lossCategory == .none else {
                 throw PluginError("\(owner): a quantizer declares granularity none and loss category none")
             }
-            guard flags.isDisjoint(with: [.needsGradient, .needsAux]), flags.isDisjoint(with: .inputStatistics) else {
-                throw PluginError("\(owner): needs-gradient, needs-aux and needs-input-* apply to criteria only")
+            guard flags.isDisjoint(with: [.needsGradient, .needsAux, .solverPrunes]), flags.isDisjoint(with: .inputStatistics) else {
+                throw PluginError("\(owner): needs-gradient, needs-aux, needs-input-* and solver-prunes do not apply to quantizers")
             }
         case .criterion:
             guard granularity == .element || granularity == .outputChannel else {
                 throw PluginError("\(owner): a criterion declares granularity element or output-channel")
             }
-            guard lossCategory == .none else {
-                throw PluginError("\(owner): a criterion declares loss category none")
+            guard lossCategory == .none, !flags.contains(.solverPrunes) else {
+                throw PluginError("\(owner): a criterion declares loss category none and not solver-prunes")
             }
         case .loss:
             guard lossCategory != .none else {
                 throw PluginError("\(owner): a loss declares category response, feature or relation")
             }
-            guard granularity == .none, flags.isDisjoint(with: [.needsGradient, .needsAux]), flags.isDisjoint(with: .inputStatistics) else {
-                throw PluginError("\(owner): a loss declares granularity none and none of needs-gradient, needs-aux and needs-input-*")
+            guard granularity == .none, flags.isDisjoint(with: [.needsGradient, .needsAux, .solverPrunes]), flags.isDisjoint(with: .inputStatistics) else {
+                throw PluginError("\(owner): a loss declares granularity none and none of needs-gradient, needs-aux, needs-input-* and solver-prunes")
+            }
+        case .solver:
+            guard granularity == .none, lossCategory == .none, flags.isDisjoint(with: [.needsGradient, .needsAux]) else {
+                throw PluginError("\(owner): a solver declares granularity none, loss category none, and neither needs-gradient nor needs-aux")
             }
         }
         try validateLearnables(owner: owner)
@@ -345,9 +358,9 @@ public struct MethodDescriptor: Sendable, Equatable {
         guard learnables.count <= Self.maxLearnables else {
             throw PluginError("\(owner): declares \(learnables.count) learnables; at most \(Self.maxLearnables) (LATHE_MAX_LEARNABLES) are allowed")
         }
-        if kind == .criterion {
+        if kind == .criterion || kind == .solver {
             guard learnables.isEmpty, !hasBackward, !hasInitLearnables else {
-                throw PluginError("\(owner): a criterion declares no learnables, init_learnables or backward")
+                throw PluginError("\(owner): a \(kind.rawValue) declares no learnables, init_learnables or backward")
             }
             return
         }

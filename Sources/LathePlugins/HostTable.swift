@@ -16,6 +16,11 @@ final class CallState {
     let stateBuffer: StateBuffer
     /// [1.1] Why host->state returned NULL, if it did.
     var stateError: String?
+    /// [1.2] Named numbers reported with host->report_metric, in first-report order.
+    var metrics: [(name: String, value: Double)] = []
+    /// Most metrics one call may report.
+    static let maxMetrics = 16
+
     /// Whether the call passes private copies of its inputs and checks them unchanged after it
     /// (`InputVerification`); when false the inputs are passed in place.
     var verifyInputs = true
@@ -34,6 +39,7 @@ final class CallState {
         errorReports = 0
         qparams = nil
         qparamsReports = 0
+        if !metrics.isEmpty { metrics.removeAll() }
         releaseScratch()
     }
 
@@ -122,6 +128,20 @@ enum HostTable {
                     if state.stateError == nil { state.stateError = String(describing: error) }
                     return nil
                 }
+            },
+            report_metric: { call, name, value in
+                guard let state = HostTable.state(call), let name else { return Int32(LATHE_INVALID_ARGUMENT.rawValue) }
+                let text = String(cString: name)
+                guard Identifier.isParamName(text), text.utf8.count <= 32, value.isFinite else {
+                    return Int32(LATHE_INVALID_ARGUMENT.rawValue)
+                }
+                if let index = state.metrics.firstIndex(where: { $0.name == text }) {
+                    state.metrics[index].value = value
+                } else {
+                    guard state.metrics.count < CallState.maxMetrics else { return Int32(LATHE_INVALID_ARGUMENT.rawValue) }
+                    state.metrics.append((text, value))
+                }
+                return Int32(LATHE_OK.rawValue)
             }))
         return UnsafePointer(table)
     }()

@@ -173,8 +173,8 @@ private final class Registration {
         let id = String(cString: idPointer)
         let owner = "\(plugin)/\(id)"
         guard let title = m.title else { throw PluginError("\(owner): title is NULL") }
-        guard let kind = MethodKind(code: m.kind) else {
-            throw PluginError("\(owner): unknown kind \(m.kind); expected 1 (quantizer), 2 (criterion) or 3 (loss)")
+        guard let kind = MethodKind(code: m.kind), kind.minorIntroduced <= Int(m.head.abi_minor) else {
+            throw PluginError("\(owner): unknown kind \(m.kind) for a method of ABI 1.\(m.head.abi_minor); expected 1 (quantizer), 2 (criterion), 3 (loss) or, from ABI 1.2, 4 (solver)")
         }
         let knownFlags = MethodFlags.known(minor: Int(m.head.abi_minor)).rawValue
         guard m.flags & ~knownFlags == 0 else {

@@ -378,7 +378,7 @@ public final class PluginMethod: @unchecked Sendable {
         }
     }
 
-    private func validate(_ context: CallContext, rank: Int, batch: Int?) throws {
+    func validate(_ context: CallContext, rank: Int, batch: Int?) throws {
         try context.validate(owner: qualifiedID, batch: batch)
         guard context.axis < Swift.max(rank, 1) else {
             throw PluginError("\(qualifiedID): call context axis \(context.axis) is not a dimension of the \(rank)-d input")
@@ -403,7 +403,7 @@ public final class PluginMethod: @unchecked Sendable {
         return roles.indices.map { i in output == nil ? .input(roles[i], views[from + i]) : .output(roles[i], views[from + i]) }
     }
 
-    private func requireKind(_ kind: MethodKind) throws {
+    func requireKind(_ kind: MethodKind) throws {
         guard descriptor.kind == kind else {
             throw PluginError("\(qualifiedID) is a \(descriptor.kind.rawValue), not a \(kind.rawValue)")
         }

@@ -161,7 +161,7 @@ public enum Quantization {
         return records
     }
 
-    static func record(layer: String, kind: String, elements: Int, qparams: QuantParams) -> LayerQuant {
+    public static func record(layer: String, kind: String, elements: Int, qparams: QuantParams) -> LayerQuant {
         LayerQuant(layer: layer, kind: kind, elements: elements, bits: qparams.bits, scheme: qparams.scheme.rawValue,
                    axis: qparams.axis, bytes: qparams.storageBytes(elements: elements), fp32Bytes: 4 * elements,
                    effectiveBits: qparams.effectiveBits(elements: elements), groupSize: qparams.groupSize,

@@ -6,6 +6,7 @@ import TOMLKit
 @testable import LatheDistill
 @testable import LathePruning
 @testable import LatheQuant
+@testable import LatheSolve
 @testable import LatheSweep
 @testable import LatheTrain
 
@@ -63,6 +64,7 @@ struct SpecReferenceTests {
         #expect(QuantConfig.schema.names == QuantConfig.CodingKeys.allCases.map(\.stringValue))
         #expect(PruningConfig.schema.names == PruningConfig.CodingKeys.allCases.map(\.stringValue))
         #expect(FinetuneConfig.schema.names == FinetuneConfig.CodingKeys.allCases.map(\.stringValue))
+        #expect(SolveConfig.schema.names == SolveConfig.CodingKeys.allCases.map(\.stringValue))
         #expect(DistillConfig.schema.names == DistillConfig.CodingKeys.allCases.map(\.stringValue))
         #expect(DistillConfig.Teacher.schema.names == DistillConfig.Teacher.CodingKeys.allCases.map(\.stringValue))
         #expect(DistillConfig.Student.schema.names == DistillConfig.Student.CodingKeys.allCases.map(\.stringValue))
@@ -92,6 +94,7 @@ struct SpecReferenceTests {
         for key in QuantConfig.schema.keys { #expect(try Self.readsKey(QuantConfig.self, key), "quantize \(key.name)") }
         for key in PruningConfig.schema.keys { #expect(try Self.readsKey(PruningConfig.self, key), "prune \(key.name)") }
         for key in FinetuneConfig.schema.keys { #expect(try Self.readsKey(FinetuneConfig.self, key), "finetune \(key.name)") }
+        for key in SolveConfig.schema.keys { #expect(try Self.readsKey(SolveConfig.self, key), "solve \(key.name)") }
         for key in Recipe.schema.keys { #expect(try Self.readsKey(RecipeOverrides.self, key), "recipe \(key.name)") }
         let model: [String: JSONValue] = ["model": .string("mlp")]
         let distillBase: [String: JSONValue] = ["teacher": .object(model), "student": .object(model)]
@@ -119,6 +122,7 @@ struct SpecReferenceTests {
         for key in QuantConfig.schema.keys { #expect(try Self.defaultHolds(QuantConfig.self, key) { $0 }, "quantize \(key.name)") }
         for key in PruningConfig.schema.keys { #expect(try Self.defaultHolds(PruningConfig.self, key) { $0 }, "prune \(key.name)") }
         for key in FinetuneConfig.schema.keys { #expect(try Self.defaultHolds(FinetuneConfig.self, key) { $0 }, "finetune \(key.name)") }
+        for key in SolveConfig.schema.keys { #expect(try Self.defaultHolds(SolveConfig.self, key) { $0 }, "solve \(key.name)") }
         for key in Recipe.schema.keys {
             #expect(try Self.defaultHolds(RecipeOverrides.self, key) { $0.applied(to: Recipe()) }, "recipe \(key.name)")
         }
@@ -189,6 +193,9 @@ struct SpecReferenceTests {
             let criterion = key == "params" ? #""prune/random-filter""# : key == "pattern" ? #""prune/magnitude""# : #""prune/l1-filter""#
             return stageSpec(inline([("kind", #""prune""#), ("criterion", criterion)], key, value))
         },
+        Context(name: "solve", schema: SolveConfig.schema) { key, value in
+            stageSpec(inline([("kind", #""solve""#), ("method", #""calib/gptq""#)], key, value))
+        },
         Context(name: "finetune", schema: FinetuneConfig.schema) { key, value in
             stageSpec(inline([("kind", #""finetune""#)], key, value))
         },
@@ -253,9 +260,9 @@ struct SpecReferenceTests {
         #expect(checked == 2 + 3 * 2 + 2 + 3 + 1 + 2)
         // The stage kind, missing or unknown.
         let unknownKind = error(Self.stageSpec(#"{ kind = "nosuch" }"#).text)
-        #expect(unknownKind.hasPrefix("spec.toml:6: ") && unknownKind.contains("(expected quantize, prune, finetune, distill or activation_stats)"), "\(unknownKind)")
+        #expect(unknownKind.hasPrefix("spec.toml:6: ") && unknownKind.contains("(expected quantize, prune, solve, finetune, distill or activation_stats)"), "\(unknownKind)")
         let noKind = error(Self.stageSpec(#"{ epochs = 1 }"#).text)
-        #expect(noKind.hasPrefix("spec.toml:6: ") && noKind.contains("needs a kind (quantize, prune, finetune, distill or activation_stats)"), "\(noKind)")
+        #expect(noKind.hasPrefix("spec.toml:6: ") && noKind.contains("needs a kind (quantize, prune, solve, finetune, distill or activation_stats)"), "\(noKind)")
         // A plugin's enum parameter.
         let range = error(Self.stageSpec(#"{ kind = "quantize", params = { range = "nosuch" } }"#).text)
         #expect(range.hasPrefix("spec.toml:6: ") && range.contains("minmax, percentile, mse") && range.contains("nosuch"), "\(range)")

@@ -10,7 +10,9 @@
  *   minifloat element formats in lathe_qparams. Fields added after 1.0 are marked [1.1].
  *   1.2 added (append-only; 1.0 and 1.1 plugins run unchanged): calibration statistics of a
  *   layer's input (per-column abs-max, mean square and the Gram matrix XᵀX/n), which a method
- *   asks for with the LATHE_FLAG_NEEDS_INPUT_* flags and reads from the call. Marked [1.2].
+ *   asks for with the LATHE_FLAG_NEEDS_INPUT_* flags and reads from the call; a fourth kind of
+ *   method, the layer solver (W and statistics -> W' with quantization parameters or a mask:
+ *   GPTQ, SparseGPT); host->report_metric for named numbers about a call. Marked [1.2].
  *
  * ---------------------------------------------------------------------------------------------
  * How a plugin is loaded
@@ -134,11 +136,12 @@ typedef enum lathe_status {
     LATHE_NO_MEMORY = 4
 } lathe_status;
 
-/** The three kinds of method. */
+/** The kinds of method. */
 typedef enum lathe_kind {
     LATHE_KIND_QUANTIZER = 1,
     LATHE_KIND_CRITERION = 2,
-    LATHE_KIND_LOSS = 3
+    LATHE_KIND_LOSS = 3,
+    LATHE_KIND_SOLVER = 4  /**< [1.2] a layer solver: W and input statistics -> W' (see below) */
 } lathe_kind;
 
 /** Hyperparameter types and the C type each is passed as. */
@@ -157,14 +160,16 @@ enum {
     LATHE_FLAG_DETERMINISTIC = 1u << 1, /**< same inputs and hyperparameters -> same bytes out */
     LATHE_FLAG_NEEDS_GRADIENT = 1u << 2,/**< criterion: needs the loss gradient w.r.t. the weight */
     LATHE_FLAG_NEEDS_AUX = 1u << 3,     /**< criterion: needs the auxiliary tensor (e.g. BN scale) */
-    /* [1.2] Criteria: calibration statistics of the layer's input, in call->input_* (see
-     * "Calibration statistics"). A plugin declaring ABI 1.0 or 1.1 may not set these bits. */
+    /* [1.2] Criteria and solvers: calibration statistics of the layer's input, in call->input_*
+     * (see "Calibration statistics"). A plugin declaring ABI 1.0 or 1.1 may not set bits 4-7. */
     LATHE_FLAG_NEEDS_INPUT_ABS_MAX = 1u << 4,     /**< call->input_abs_max */
     LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE = 1u << 5, /**< call->input_mean_square */
-    LATHE_FLAG_NEEDS_INPUT_GRAM = 1u << 6         /**< call->input_gram */
+    LATHE_FLAG_NEEDS_INPUT_GRAM = 1u << 6,        /**< call->input_gram */
+    LATHE_FLAG_SOLVER_PRUNES = 1u << 7            /**< [1.2] solver: writes a mask (prunes) instead of
+                                                       reporting quantization parameters */
 };
 /** Every flag bit of this header (ABI 1.0 and 1.1 know 0xF). */
-#define LATHE_FLAGS_KNOWN 0x7Fu
+#define LATHE_FLAGS_KNOWN 0xFFu
 
 /** Granularity of a pruning criterion's scores. */
 typedef enum lathe_granularity {
@@ -334,6 +339,14 @@ typedef struct lathe_host {
      *  plugin needs no lock for it. Test with LATHE_HAS_FIELD(call->host, lathe_host, state).
      *  [thread: any] */
     void *(*state)(lathe_call *call, size_t bytes);
+
+    /** [1.2] Record a named number about the current call (e.g. the damping a solver had to
+     *  use, its reconstruction error) in the run's ledger, beside the layer the call is about.
+     *  `name` is [a-z][a-z0-9_]*, at most 32 bytes; the value is finite; at most 16 per call;
+     *  a later value of the same name replaces the earlier one. Returns LATHE_OK, or
+     *  LATHE_INVALID_ARGUMENT (nothing recorded; the call may go on). Test with
+     *  LATHE_HAS_FIELD(call->host, lathe_host, report_metric). [thread: any] */
+    int32_t (*report_metric)(lathe_call *call, const char *name, double value);
 } lathe_host;
 
 /** [1.1] The largest state buffer a method instance may hold: 1 GiB. */
@@ -364,8 +377,25 @@ typedef struct lathe_host {
  *   [1.1] A loss with learnables reads them from call->learnables and writes the gradient of
  *   `*loss` w.r.t. each into call->learnable_outputs in the same call.
  *
- * [1.2] Calibration statistics. A criterion that declares LATHE_FLAG_NEEDS_INPUT_ABS_MAX,
- * _MEAN_SQUARE or _GRAM gets statistics of the input of the layer whose weight it scores,
+ * [1.2] Layer solver — a new weight for one layer, solved from the weight and the layer's input
+ *   statistics (GPTQ, SparseGPT):
+ *   int32_t f(lathe_call *call, const DLTensor *weight, DLTensor *new_weight, DLTensor *mask,
+ *             ...hyperparameters);
+ *   `weight` is the layer's weight in its own shape (view it as [out, D]); `new_weight` (W',
+ *   the same shape) must be written completely. A solver that declares LATHE_FLAG_SOLVER_PRUNES
+ *   also writes `mask` (the weight's shape): 1 where the weight is kept, 0 where it is pruned,
+ *   and W' is 0 wherever the mask is; otherwise `mask` is NULL and the solver quantizes: it
+ *   reports W''s grid once through report_qparams (scheme AFFINE or SYMMETRIC, axis 0, per row
+ *   or with group_size), and every element of W' must lie on that grid: W' = (q - z)·s with q an
+ *   integer in [qmin, qmax] (the host checks to within 1e-5·s plus four float32 ulps of the element,
+ *   and refuses the call otherwise).
+ *   The host calls a solver once per layer in network order, each time with the statistics of
+ *   the layer's input taken through the layers already solved (as GPTQ and SparseGPT do), and
+ *   replaces the layer's weight with W' (and applies the mask) before it moves to the next
+ *   layer. call->layer names the layer; call->role is LATHE_ROLE_WEIGHT, call->axis 0.
+ *
+ * [1.2] Calibration statistics. A criterion or solver that declares LATHE_FLAG_NEEDS_INPUT_ABS_MAX,
+ * _MEAN_SQUARE or _GRAM gets statistics of the input of the layer whose weight it is given,
  * computed by the host in evaluation mode over calibration batches of training data (their
  * count and seed are in the run's configuration and provenance), through the layers before it
  * as they are at that moment (already pruned or quantized ones included). View the weight as a

@@ -79,14 +79,16 @@
 //! - Method functions are called through libffi with plain C values: `int32_t` -> `i32`,
 //!   `int64_t` -> `i64`, `float` -> `f32`, `double` -> `f64`, `bool` -> `bool`.
 //! - A plugin must not read host struct fields beyond the `head.size` the host declared; the
-//!   helpers here ([`report_error`], [`report_qparams`], [`scratch`], [`log`], [`state`]) check
-//!   that. The fields added in 1.1 (marked \[1.1\]) may be missing from an older host's shorter
-//!   structs: read the call's through the accessors [`call_layer`], [`call_role`], [`call_axis`],
-//!   [`call_training`], [`call_learnables`], [`call_learnable_outputs`], [`call_samples`] (the
-//!   Rust counterparts of C's `LATHE_HAS_FIELD`), which give the documented defaults then.
-//!   Likewise the fields added in 1.2 (marked \[1.2\], the calibration statistics), missing from
-//!   a 1.0 or 1.1 host's call: [`call_input_abs_max`], [`call_input_mean_square`],
-//!   [`call_input_gram`], [`call_calibration_rows`] give `None` then.
+//!   helpers here ([`report_error`], [`report_qparams`], [`scratch`], [`log`], [`state`],
+//!   [`report_metric`]) check that. The fields added in 1.1 (marked \[1.1\]) may be missing from
+//!   an older host's shorter structs: read the call's through the accessors [`call_layer`],
+//!   [`call_role`], [`call_axis`], [`call_training`], [`call_learnables`],
+//!   [`call_learnable_outputs`], [`call_samples`] (the Rust counterparts of C's
+//!   `LATHE_HAS_FIELD`), which give the documented defaults then. Likewise the fields added in
+//!   1.2 (marked \[1.2\]): the calibration statistics, missing from a 1.0 or 1.1 host's call
+//!   ([`call_input_abs_max`], [`call_input_mean_square`], [`call_input_gram`],
+//!   [`call_calibration_rows`] give `None` then), and the host's `report_metric`, missing from a
+//!   1.0 or 1.1 host's table ([`report_metric`] gives `None` then).
 
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
 
@@ -171,11 +173,28 @@ pub const LATHE_INVALID_ARGUMENT: lathe_status = 2;
 pub const LATHE_UNSUPPORTED: lathe_status = 3;
 pub const LATHE_NO_MEMORY: lathe_status = 4;
 
-/// `lathe_kind`: the three kinds of method.
+/// `lathe_kind`: the kinds of method. Each kind's calling convention (the fixed leading arguments
+/// of its function) is in the header's "Calling conventions".
 pub type lathe_kind = i32;
 pub const LATHE_KIND_QUANTIZER: lathe_kind = 1;
 pub const LATHE_KIND_CRITERION: lathe_kind = 2;
 pub const LATHE_KIND_LOSS: lathe_kind = 3;
+/// \[1.2\] A layer solver: the weight and the layer's input statistics -> W' (GPTQ, SparseGPT):
+/// `unsafe extern "C" fn(call: *mut lathe_call, weight: *const DLTensor, new_weight: *mut DLTensor,
+/// mask: *mut DLTensor, ...hyperparameters) -> i32`. `weight` is the layer's weight in its own
+/// shape (view it as \[out, D\]); `new_weight` (W', the same shape) must be written completely. A
+/// solver that declares [`LATHE_FLAG_SOLVER_PRUNES`] also writes `mask` (the weight's shape): 1
+/// where the weight is kept, 0 where it is pruned, and W' is 0 wherever the mask is; otherwise
+/// `mask` is NULL and the solver quantizes: it reports W''s grid once with [`report_qparams`]
+/// (scheme AFFINE or SYMMETRIC, axis 0, per row or with `group_size`), and every element of W'
+/// must lie on that grid, W' = (q - z)·s with q an integer in \[qmin, qmax\] (the host checks to
+/// within 1e-5·s plus four float32 ulps of the element, and refuses the call otherwise). The host
+/// calls a solver once per layer in network order, each time with the statistics of the layer's
+/// input taken through the layers already solved, and replaces the layer's weight with W' (and
+/// applies the mask) before it moves to the next layer; `call->layer` names the layer,
+/// `call->role` is [`LATHE_ROLE_WEIGHT`], `call->axis` 0. A method declaring ABI 1.0 or 1.1 may
+/// not be a solver.
+pub const LATHE_KIND_SOLVER: lathe_kind = 4;
 
 /// `lathe_param_type`: hyperparameter types (the Rust type each is passed as in brackets).
 pub type lathe_param_type = i32;
@@ -199,15 +218,20 @@ pub const LATHE_FLAG_DETERMINISTIC: u32 = 1 << 1;
 pub const LATHE_FLAG_NEEDS_GRADIENT: u32 = 1 << 2;
 /// Criterion: needs the auxiliary tensor (e.g. the following batch norm's scale).
 pub const LATHE_FLAG_NEEDS_AUX: u32 = 1 << 3;
-/// \[1.2\] Criterion: needs `call->input_abs_max`, the layer input's per-column max |x|
-/// (see the header's "Calibration statistics"). A method declaring ABI 1.0 or 1.1 may not set it.
+/// \[1.2\] Criterion or solver: needs `call->input_abs_max`, the layer input's per-column max |x|
+/// (see the header's "Calibration statistics"). A method declaring ABI 1.0 or 1.1 may not set
+/// bits 4-7.
 pub const LATHE_FLAG_NEEDS_INPUT_ABS_MAX: u32 = 1 << 4;
-/// \[1.2\] Criterion: needs `call->input_mean_square`, the layer input's per-column mean of x².
+/// \[1.2\] Criterion or solver: needs `call->input_mean_square`, the layer input's per-column mean
+/// of x².
 pub const LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE: u32 = 1 << 5;
-/// \[1.2\] Criterion: needs `call->input_gram`, the layer input's Gram matrix XᵀX / n.
+/// \[1.2\] Criterion or solver: needs `call->input_gram`, the layer input's Gram matrix XᵀX / n.
 pub const LATHE_FLAG_NEEDS_INPUT_GRAM: u32 = 1 << 6;
+/// \[1.2\] Solver: writes a mask (prunes) instead of reporting quantization parameters (see
+/// [`LATHE_KIND_SOLVER`]).
+pub const LATHE_FLAG_SOLVER_PRUNES: u32 = 1 << 7;
 /// Every flag bit of this SDK (ABI 1.0 and 1.1 know 0xF).
-pub const LATHE_FLAGS_KNOWN: u32 = 0x7F;
+pub const LATHE_FLAGS_KNOWN: u32 = 0xFF;
 
 /// `lathe_granularity`: granularity of a pruning criterion's scores.
 pub type lathe_granularity = i32;
@@ -492,6 +516,13 @@ pub struct lathe_host {
     /// zero-filled at first, kept and checkpointed by the host); the first request fixes the size.
     /// Read it through [`state`]. [thread: any]
     pub state: Option<unsafe extern "C" fn(call: *mut lathe_call, bytes: usize) -> *mut c_void>,
+    /// \[1.2\] Record a named number about the current call (e.g. the damping a solver had to
+    /// use, its reconstruction error) in the run's ledger, beside the layer the call is about.
+    /// `name` is `[a-z][a-z0-9_]*`, at most 32 bytes; the value is finite; at most 16 per call;
+    /// a later value of the same name replaces the earlier one. Returns LATHE_OK, or
+    /// LATHE_INVALID_ARGUMENT (nothing recorded; the call may go on). Call it through
+    /// [`report_metric`], which tests that the host has it. [thread: any]
+    pub report_metric: Option<unsafe extern "C" fn(call: *mut lathe_call, name: *const c_char, value: f64) -> i32>,
 }
 
 /// A method's entry function, type-erased (C: `void (*)(void)`). Build one with [`lathe_function!`].
@@ -503,7 +534,10 @@ pub type lathe_function = Option<unsafe extern "C" fn()>;
 /// its hyperparameters in declaration order (see `lathe_plugin.h`), e.g. for a criterion with one
 /// `LATHE_PARAM_I64` hyperparameter:
 /// `unsafe extern "C" fn(*mut lathe_call, *const DLTensor, *const DLTensor, *const DLTensor,
-/// *mut DLTensor, i64) -> i32`. Nothing checks this: a mismatch is undefined behaviour.
+/// *mut DLTensor, i64) -> i32`, and for a \[1.2\] solver ([`LATHE_KIND_SOLVER`]) with one
+/// `LATHE_PARAM_I32`: `unsafe extern "C" fn(*mut lathe_call, *const DLTensor, *mut DLTensor,
+/// *mut DLTensor, i32) -> i32` (weight, new_weight, mask). Nothing checks this: a mismatch is
+/// undefined behaviour.
 #[macro_export]
 macro_rules! lathe_function {
     ($f:expr) => {{
@@ -676,8 +710,9 @@ const _: () = {
     assert!(offset_of!(lathe_call, input_mean_square) == 112);
     assert!(offset_of!(lathe_call, input_gram) == 120);
     assert!(offset_of!(lathe_call, calibration_rows) == 128);
-    assert!(size_of::<lathe_host>() == 56);
+    assert!(size_of::<lathe_host>() == 64);
     assert!(offset_of!(lathe_host, state) == 48);
+    assert!(offset_of!(lathe_host, report_metric) == 56);
     assert!(size_of::<lathe_method>() == 112);
     assert!(offset_of!(lathe_method, kind) == 40);
     assert!(offset_of!(lathe_method, params) == 56);
@@ -808,6 +843,27 @@ pub unsafe fn state(call: *mut lathe_call, bytes: usize) -> *mut c_void {
         Some(f) => unsafe { f(call, bytes) },
         None => core::ptr::null_mut(),
     }
+}
+
+/// \[1.2\] Records a named number about the current call (e.g. a solver's damping) in the run's
+/// ledger through `call->host->report_metric`: `name` is `[a-z][a-z0-9_]*`, at most 32 bytes (an
+/// interior NUL becomes `?`, which the host refuses); `value` finite; at most 16 names per call, a
+/// later value of a name replacing the earlier one. Returns `Some(LATHE_OK)`, or
+/// `Some(LATHE_INVALID_ARGUMENT)` when the host refuses it (nothing recorded; the call may go on),
+/// or `None` when the host lacks the function (a 1.0 or 1.1 host, whose table is too short:
+/// nothing past its declared size is read; the Rust counterpart of
+/// `LATHE_HAS_FIELD(call->host, lathe_host, report_metric)`).
+///
+/// # Safety
+/// `call` must be NULL or the `lathe_call` the host passed to the running method.
+pub unsafe fn report_metric(call: *mut lathe_call, name: &str, value: f64) -> Option<lathe_status> {
+    let host = unsafe { call_host(call) }?;
+    if !has_field(host.head.size, offset_of!(lathe_host, report_metric), size_of::<usize>()) {
+        return None;
+    }
+    let f = host.report_metric?;
+    let text = c_string(name);
+    Some(unsafe { f(call, text.as_ptr(), value) })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,15 +1,19 @@
 //! Checks the Rust SDK's [1.1] and [1.2] accessors: a call struct cut to the 1.0 size reads as the
 //! documented defaults (nothing past the declared size is read), a full one gives its fields; one
-//! cut to the 1.1 size has no calibration statistics; the host's `state` entry likewise. Prints
-//! "FAIL ..." lines and "passed N of N".
+//! cut to the 1.1 size has no calibration statistics; the host's `state` entry likewise, and its
+//! [1.2] `report_metric` (None from a host table cut to the 1.1 size). Prints "FAIL ..." lines and
+//! "passed N of N".
 #[path = "../../../Sources/CLathePlugin/rust/lathe_plugin.rs"]
 mod lathe_plugin;
 use lathe_plugin::*;
 
-use core::ffi::c_void;
+use core::ffi::{c_char, c_void};
 use core::mem::{offset_of, size_of};
+use std::sync::Mutex;
 
 static mut STATE: [u64; 8] = [0; 8];
+/// Every (name, value) the host's `report_metric` was called with, in order.
+static METRICS: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
 
 /// A float32 CPU tensor over `data` with `shape` (compact, NULL strides).
 fn f32_tensor(data: &mut [f32], shape: &mut [i64]) -> DLTensor {
@@ -26,6 +30,21 @@ fn f32_tensor(data: &mut [f32], shape: &mut [i64]) -> DLTensor {
 
 unsafe extern "C" fn host_state(_call: *mut lathe_call, bytes: usize) -> *mut c_void {
     if bytes == 64 { core::ptr::addr_of_mut!(STATE) as *mut c_void } else { core::ptr::null_mut() }
+}
+
+/// Records the call; refuses (as the host does) a name that is not `[a-z][a-z0-9_]*` or a
+/// non-finite value.
+unsafe extern "C" fn host_report_metric(_call: *mut lathe_call, name: *const c_char, value: f64) -> i32 {
+    let name = unsafe { core::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned();
+    let valid = name.len() <= 32
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    METRICS.lock().unwrap().push((name, value));
+    if valid && value.is_finite() { LATHE_OK } else { LATHE_INVALID_ARGUMENT }
+}
+
+fn metric_calls() -> Vec<(String, f64)> {
+    METRICS.lock().unwrap().clone()
 }
 
 fn main() {
@@ -46,6 +65,7 @@ fn main() {
         report_qparams: None,
         scratch: None,
         state: Some(host_state),
+        report_metric: Some(host_report_metric),
     };
     let host_ptr: *mut lathe_host = &mut host;
     let indices = [3i64, 1, 4];
@@ -126,8 +146,28 @@ fn main() {
         (*c).head.size = (offset_of!(lathe_call, axis) + size_of::<i32>()) as u32;
         expect(call_axis(c) == 1 && call_training(c).epoch == -1, "a call cut after axis");
         (*c).head.size = size_of::<lathe_call>() as u32;
+        // [1.2] report_metric: a full host table calls through and passes the host's status back.
+        expect(
+            report_metric(c, "damping", 0.01) == Some(LATHE_OK) && metric_calls() == [("damping".to_string(), 0.01)],
+            "report_metric of a 1.2 host calls through",
+        );
+        expect(
+            report_metric(c, "Bad-Name", 1.0) == Some(LATHE_INVALID_ARGUMENT) && metric_calls().len() == 2,
+            "report_metric passes the host's refusal back",
+        );
+        // A NULL entry in a full table: None, nothing called.
+        (*host_ptr).report_metric = None;
+        expect(report_metric(c, "loss", 2.5).is_none() && metric_calls().len() == 2, "report_metric NULL in the host table: none");
+        (*host_ptr).report_metric = Some(host_report_metric);
+        // Cut to 1.1: state still there, report_metric absent (not read, not called).
+        (*host_ptr).head.size = offset_of!(lathe_host, report_metric) as u32;
+        expect(
+            report_metric(c, "loss", 2.5).is_none() && metric_calls().len() == 2
+                && state(c, 64) == core::ptr::addr_of_mut!(STATE) as *mut c_void,
+            "1.1 host: no report_metric, state still there",
+        );
         (*host_ptr).head.size = offset_of!(lathe_host, state) as u32;
-        expect(state(c, 64).is_null(), "1.0 host: no state");
+        expect(state(c, 64).is_null() && report_metric(c, "loss", 2.5).is_none(), "1.0 host: no state, no report_metric");
     }
     println!("passed {} of {}", checks - failures, checks);
     std::process::exit(if failures == 0 { 0 } else { 1 });
