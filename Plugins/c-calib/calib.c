@@ -6,8 +6,8 @@
  * Written in C11 against lathe_plugin.h (ABI 1.2). Built by SwiftPM as libLatheCalib.so;
  * standalone:
  *   cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libcalib.so Plugins/c-calib/{calib,wanda,gptq,linalg}.c Plugins/c-support/{support,context}.c -lm
- * Files: calib.c (descriptors), wanda.c, gptq.c, linalg.c (Cholesky, triangular inverse),
+ *      -o libcalib.so Plugins/c-calib/{calib,wanda,gptq,sparsegpt,linalg}.c Plugins/c-support/{support,context}.c -lm
+ * Files: calib.c (descriptors), wanda.c, gptq.c, sparsegpt.c, linalg.c (Cholesky, triangular inverse),
  * calib_internal.h (shared).
  *
  * Methods
@@ -15,6 +15,9 @@
  *                 — Sun, Liu, Bair & Kolter, ICLR 2024
  *   calib/gptq    solver, quantizing: W' by GPTQ's column-by-column rounding with error feedback
  *                 through the inverse input Hessian — Frantar, Ashkboos, Hoefler & Alistarh, ICLR 2023
+ *   calib/sparsegpt      solver, pruning: adaptive mask by w²/U_jj² per block with the OBS update
+ *                        of the kept weights — Frantar & Alistarh, ICML 2023
+ *   calib/obs-magnitude  solver, pruning: the mask by |W| beforehand, the same OBS update (baseline)
  */
 #include "calib_internal.h"
 
@@ -60,6 +63,36 @@ static const char gptq_doc[] =
     "Grouped convs use each group's own Gram matrix. All arithmetic in double. Metrics: damping, "
     "dead_inputs, loss (Σ e²/2, the paper's objective).";
 
+static const char *const calib_pattern_names[CALIB_PATTERN_COUNT] = {"unstructured", "2-4", "4-8", "1-4", "2-8"};
+
+static const lathe_param sparse_params[] = {
+    {LATHE_HEAD(lathe_param), "sparsity", LATHE_PARAM_F32, "fraction of the layer's weights pruned (unstructured)", 0.5, 0, 0.99, NULL, 0},
+    {LATHE_HEAD(lathe_param), "pattern", LATHE_PARAM_ENUM,
+     "unstructured (sparsity applies), or N-M: N kept of every M consecutive weights of a row (sparsity is 1 - N/M)", 0, 0, 0,
+     calib_pattern_names, CALIB_PATTERN_COUNT},
+    {LATHE_HEAD(lathe_param), "block_size", LATHE_PARAM_I32,
+     "columns per block: the adaptive mask is chosen per block (a multiple of M with N:M)", 128, 1, 4096, NULL, 0},
+    {LATHE_HEAD(lathe_param), "damp", LATHE_PARAM_F32, "damping λ = damp · mean(diag H) added to H's diagonal", 0.01, 1e-6, 1, NULL, 0},
+};
+
+/* obs-magnitude fixes its mask beforehand: its block size changes nothing, so it has none. */
+static const lathe_param obs_params[] = {sparse_params[0], sparse_params[1], sparse_params[3]};
+
+static const char sparsegpt_doc[] =
+    "SparseGPT: H, dead inputs, damping and U as in calib/gptq. Columns in blocks of block_size: "
+    "unstructured, the block's round(sparsity × rows × width) lowest saliencies w²/U_jj² over every "
+    "row of the block (on the weights as the earlier blocks left them) are pruned (adaptive mask "
+    "selection); with N:M, at the first column of every group of M the M − N lowest saliencies of "
+    "each row's group are pruned. Column by column a pruned weight w_j gives e = w_j/U_jj, w_j = 0, "
+    "and every later weight of the row moves by −e·U_j,k (the OBS update; lazily beyond the block). "
+    "Kept weights keep their updated values. Metrics: damping, dead_inputs, loss (Σ e²/2).";
+
+static const char obs_magnitude_doc[] =
+    "OBS with a magnitude mask: the mask is fixed beforehand from |W| (the layer's lowest fraction "
+    "sparsity, or the M − N lowest of every group of M along a row), then the pruned weights' error "
+    "is fed into the kept ones exactly as calib/sparsegpt does. The baseline that separates "
+    "SparseGPT's mask selection from its weight update.";
+
 static int32_t plugin_init(const lathe_host *host, const lathe_registrar *registrar) {
     const lathe_method methods[] = {
         {LATHE_HEAD(lathe_method), "wanda", "Wanda: |weight| × input-activation norm", wanda_doc,
@@ -73,6 +106,15 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
          "Transformers, ICLR 2023",
          LATHE_KIND_SOLVER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_GRAM,
          LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, gptq_params, 6, (lathe_function)calib_gptq, NULL, 0, NULL, NULL},
+        {LATHE_HEAD(lathe_method), "sparsegpt", "SparseGPT: one-shot pruning with second-order weight reconstruction", sparsegpt_doc,
+         "Frantar & Alistarh, SparseGPT: Massive Language Models Can Be Accurately Pruned in One-Shot, ICML 2023",
+         LATHE_KIND_SOLVER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_GRAM | LATHE_FLAG_SOLVER_PRUNES,
+         LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, sparse_params, 4, (lathe_function)calib_sparsegpt, NULL, 0, NULL, NULL},
+        {LATHE_HEAD(lathe_method), "obs-magnitude", "Magnitude mask with the OBS weight update", obs_magnitude_doc,
+         "Hassibi & Stork, Second Order Derivatives for Network Pruning: Optimal Brain Surgeon, NIPS 1992; the row-wise "
+         "update of Frantar & Alistarh, ICML 2023",
+         LATHE_KIND_SOLVER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_GRAM | LATHE_FLAG_SOLVER_PRUNES,
+         LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, obs_params, 3, (lathe_function)calib_obs_magnitude, NULL, 0, NULL, NULL},
     };
     return lathe_register_methods(host, registrar, "calib", methods, sizeof methods / sizeof methods[0]);
 }
@@ -81,7 +123,7 @@ static const lathe_plugin calib_plugin = {
     LATHE_HEAD(lathe_plugin),
     "calib",
     "1.0.0",
-    "Calibration-aware methods that read statistics of each layer's input: Wanda, GPTQ",
+    "Calibration-aware methods that read statistics of each layer's input: Wanda, GPTQ, SparseGPT, OBS-magnitude",
     plugin_init,
     NULL,
 };

@@ -24,6 +24,17 @@ LATHE_SUPPORT_HIDDEN int calib_cholesky(double *a, int64_t n);
  *  definite H; `work` holds n·n doubles. -1 if H is not positive definite. */
 LATHE_SUPPORT_HIDDEN int calib_inverse_upper_cholesky(const double *h, double *u, double *work, int64_t n);
 
+/** U for the damped Gram matrix of one group of rows, in processing order `perm`: dead inputs
+ *  (diag ≤ 0) become identity rows and columns, λ = damp·mean(diag H) is added to the diagonal and
+ *  raised tenfold (up to mean(diag H)) while H + λI is not positive definite (logged); `used_damp`
+ *  receives the largest relative damping used. -1 after reporting the failure (named `method`). */
+LATHE_SUPPORT_HIDDEN int calib_damped_inverse(lathe_call *call, const char *method, const float *gram, const double *diag,
+                                              const int64_t *perm, int64_t d, float damp, double *h, double *u, double *work,
+                                              double *used_damp);
+
+/** host->report_metric when the host has it and the value is finite. */
+LATHE_SUPPORT_HIDDEN void calib_metric(lathe_call *call, const char *name, double value);
+
 /** The uniform grid GPTQ rounds one row (or one group of a row) to. */
 typedef struct calib_grid {
     float scale;
@@ -47,6 +58,17 @@ static inline double calib_round_to(calib_grid g, double x) {
 LATHE_SUPPORT_HIDDEN int32_t calib_gptq(lathe_call *call, const DLTensor *weight, DLTensor *new_weight, DLTensor *mask,
                                         int32_t bits, int32_t group_size, bool symmetric, bool act_order, float damp,
                                         int32_t block_size);
+
+/** The sparsity patterns of the pruning solvers (the `pattern` enum): unstructured, then N-M. */
+enum { CALIB_PATTERN_COUNT = 5 };
+static const int32_t calib_pattern_n[CALIB_PATTERN_COUNT] = {0, 2, 4, 1, 2};
+static const int32_t calib_pattern_m[CALIB_PATTERN_COUNT] = {0, 4, 8, 4, 8};
+
+LATHE_SUPPORT_HIDDEN int32_t calib_sparsegpt(lathe_call *call, const DLTensor *weight, DLTensor *new_weight, DLTensor *mask,
+                                             float sparsity, int32_t pattern, int32_t block_size, float damp);
+
+LATHE_SUPPORT_HIDDEN int32_t calib_obs_magnitude(lathe_call *call, const DLTensor *weight, DLTensor *new_weight, DLTensor *mask,
+                                                 float sparsity, int32_t pattern, float damp);
 
 LATHE_SUPPORT_HIDDEN int32_t calib_wanda(lathe_call *call, const DLTensor *weight, const DLTensor *gradient,
                                          const DLTensor *aux, DLTensor *scores, float activation_power);

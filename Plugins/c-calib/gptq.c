@@ -147,9 +147,6 @@ int32_t calib_gptq(lathe_call *call, const DLTensor *weight, DLTensor *new_weigh
                 perm[k + 1] = p;
             }
         }
-        double mean = 0;
-        for (int64_t i = 0; i < d; i++) mean += diag[i] > 0 ? diag[i] : 1;
-        mean /= (double)d;
         for (int64_t r = 0; r < rows_per; r++)
             for (int64_t i = 0; i < d; i++) w[r * d + i] = diag[perm[i]] > 0 ? (double)Wg[r * d + perm[i]] : 0;
         /* Static groups (act-order): each row's group grids from the original weights. */
@@ -165,27 +162,7 @@ int32_t calib_gptq(lathe_call *call, const DLTensor *weight, DLTensor *new_weigh
             for (int64_t r = 0; r < rows_per; r++)
                 grids[(g * rows_per + r) * col_groups] = calib_grid_of(w + r * d, d, 1, bits, symmetric);
         }
-        /* Damping λ = damp·mean(diag H); raised tenfold (up to 1) while H + λI is not positive
-         * definite in floating point. */
-        double rel = damp;
-        int solved = -1;
-        for (;;) {
-            for (int64_t i = 0; i < d; i++)
-                for (int64_t k = 0; k < d; k++) {
-                    double v = diag[perm[i]] > 0 && diag[perm[k]] > 0 ? (double)hg[perm[i] * d + perm[k]] : (i == k ? 1.0 : 0.0);
-                    h[i * d + k] = v + (i == k ? rel * mean : 0);
-                }
-            solved = calib_inverse_upper_cholesky(h, u, work, d);
-            if (solved == 0) {
-                used_damp = fmax(used_damp, rel);
-                break;
-            }
-            if (rel >= 1) break;
-            rel = fmin(rel * 10, 1.0);
-        }
-        if (solved != 0)
-            return lathe_failf(call, LATHE_INVALID_ARGUMENT,
-                               "calib/gptq: the input Gram matrix of this layer is not positive definite even with damping %g·mean(diag H)", rel);
+        if (calib_damped_inverse(call, "calib/gptq", hg, diag, perm, d, damp, h, u, work, &used_damp) != 0) return LATHE_INVALID_ARGUMENT;
         gptq_job job = {rows_per, d, block, bits, group_size, symmetric, act_order && group_size > 0, perm, w, q, u, err,
                         grids + g * rows_per * col_groups, col_groups, 0};
         gptq_run(&job);
@@ -193,17 +170,9 @@ int32_t calib_gptq(lathe_call *call, const DLTensor *weight, DLTensor *new_weigh
         for (int64_t r = 0; r < rows_per; r++)
             for (int64_t i = 0; i < d; i++) out_w[(g * rows_per + r) * d + perm[i]] = (float)q[r * d + i];
     }
-    if (used_damp > damp) {
-        char line[160];
-        snprintf(line, sizeof line, "calib/gptq: layer %s: damping raised from %g to %g of mean(diag H) (H singular)",
-                 LATHE_HAS_FIELD(call, lathe_call, layer) && call->layer ? call->layer : "?", damp, used_damp);
-        lathe_log(call->host, 2, line);
-    }
-    if (LATHE_HAS_FIELD(call->host, lathe_host, report_metric) && call->host->report_metric) {
-        call->host->report_metric(call, "damping", used_damp);
-        call->host->report_metric(call, "dead_inputs", dead);
-        call->host->report_metric(call, "loss", loss);
-    }
+    calib_metric(call, "damping", used_damp);
+    calib_metric(call, "dead_inputs", dead);
+    calib_metric(call, "loss", loss);
     /* The grid of every (row, group): per row (axis 0), or groups of group_size along a row. */
     size_t n_scales = (size_t)out * col_groups;
     float *scales = lathe_scratch(call, n_scales * sizeof(float));

@@ -2,6 +2,8 @@
  * loops ordered so that the inner products run over contiguous rows). */
 #include "calib_internal.h"
 
+#include <stdio.h>
+
 int calib_cholesky(double *a, int64_t n) {
     for (int64_t j = 0; j < n; j++) {
         double *rj = a + j * n;
@@ -53,4 +55,41 @@ int calib_inverse_upper_cholesky(const double *h, double *u, double *work, int64
     for (int64_t i = 0; i < n * n; i++)
         if (!isfinite(u[i])) return -1;
     return 0;
+}
+
+int calib_damped_inverse(lathe_call *call, const char *method, const float *gram, const double *diag, const int64_t *perm, int64_t d,
+                         float damp, double *h, double *u, double *work, double *used_damp) {
+    double mean = 0;
+    for (int64_t i = 0; i < d; i++) mean += diag[i] > 0 ? diag[i] : 1;
+    mean /= (double)d;
+    /* λ = damp·mean(diag H), raised tenfold (up to mean(diag H) itself) while H + λI is not
+     * positive definite in floating point. Dead inputs: identity rows and columns. */
+    double rel = damp;
+    for (;;) {
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t k = 0; k < d; k++) {
+                double v = diag[perm[i]] > 0 && diag[perm[k]] > 0 ? (double)gram[perm[i] * d + perm[k]] : (i == k ? 1.0 : 0.0);
+                h[i * d + k] = v + (i == k ? rel * mean : 0);
+            }
+        if (calib_inverse_upper_cholesky(h, u, work, d) == 0) break;
+        if (rel >= 1) {
+            lathe_failf(call, LATHE_INVALID_ARGUMENT,
+                        "%s: the input Gram matrix of this layer is not positive definite even with damping %g·mean(diag H)", method, rel);
+            return -1;
+        }
+        rel = fmin(rel * 10, 1.0);
+    }
+    if (rel > damp) {
+        char line[200];
+        snprintf(line, sizeof line, "%s: layer %s: damping raised from %g to %g of mean(diag H) (H not positive definite)", method,
+                 LATHE_HAS_FIELD(call, lathe_call, layer) && call->layer ? call->layer : "?", damp, rel);
+        lathe_log(call->host, 2, line);
+    }
+    *used_damp = fmax(*used_damp, rel);
+    return 0;
+}
+
+void calib_metric(lathe_call *call, const char *name, double value) {
+    if (LATHE_HAS_FIELD(call->host, lathe_host, report_metric) && call->host->report_metric && isfinite(value))
+        call->host->report_metric(call, name, value);
 }

@@ -46,8 +46,9 @@ extension ConformanceChecker {
             let aux = try Tensor.uniform([shape[0]], low: 0.1, high: 2, generator: g)
             return [w, grad, aux] + (try statistics(features: shape.dropFirst().reduce(1, *), generator: g))
         case .solver:
-            // A conv-like weight [out, in, 3, 3] and the statistics of its (unfolded) input.
-            let shape = [8 * scale, 4 * scale, 3, 3]
+            // A conv-like weight [out, in, 2, 2] and the statistics of its (unfolded) input: rows of
+            // 32·scale weights, which split into the groups of every usual N:M pattern.
+            let shape = [8 * scale, 8 * scale, 2, 2]
             let w = try Tensor.randn(shape, generator: g)
             return [w] + (try statistics(features: shape.dropFirst().reduce(1, *), generator: g))
         case .loss:

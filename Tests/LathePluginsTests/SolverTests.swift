@@ -74,6 +74,35 @@ import Testing
                           actOrder: Bool, damp: Double) -> [Double] {
         let diag = (0..<d).map { gram[$0 * d + $0] }
         let order = actOrder ? (0..<d).sorted { diag[$0] > diag[$1] || (diag[$0] == diag[$1] && $0 < $1) } : Array(0..<d)
+        let u = upperInverseCholesky(gram, d: d, order: order, damp: damp)
+        var out = [Double](repeating: 0, count: rows * d)
+        for r in 0..<rows {
+            var x = order.map { diag[$0] > 0 ? w[r * d + $0] : 0 }
+            let original = (0..<d).map { diag[$0] > 0 ? w[r * d + $0] : 0 }
+            var grids: [Int: (s: Double, z: Double, lo: Double, hi: Double)] = [:]
+            if groupSize == 0 { grids[0] = grid(x, bits: bits, symmetric: symmetric) }
+            for i in 0..<d {
+                let column = order[i]
+                let key = groupSize > 0 ? column / groupSize : 0
+                if groupSize > 0, grids[key] == nil || (!actOrder && column % groupSize == 0) {
+                    // Dynamic groups from the updated weights; static (act-order) from the original.
+                    let range = (key * groupSize)..<min(d, key * groupSize + groupSize)
+                    grids[key] = grid(actOrder ? Array(original[range]) : Array(x[range]), bits: bits, symmetric: symmetric)
+                }
+                let q = round(x[i], grids[key]!)
+                let e = (x[i] - q) / u[i * d + i]
+                for k in (i + 1)..<max(i + 1, d) { x[k] -= e * u[i * d + k] }
+                out[r * d + column] = q
+                x[i] = q
+            }
+        }
+        return out
+    }
+
+    /// U (upper, H⁻¹ = UᵀU) of the damped Gram matrix in processing order, by a Gauss–Jordan inverse
+    /// and a Cholesky factorization of it (dead inputs become identity rows and columns).
+    static func upperInverseCholesky(_ gram: [Double], d: Int, order: [Int], damp: Double) -> [Double] {
+        let diag = (0..<d).map { gram[$0 * d + $0] }
         let mean = diag.map { $0 > 0 ? $0 : 1 }.reduce(0, +) / Double(d)
         var h = [Double](repeating: 0, count: d * d)
         for i in 0..<d {
@@ -108,28 +137,7 @@ import Testing
                 u[i * d + j] = t / u[i * d + i]
             }
         }
-        var out = [Double](repeating: 0, count: rows * d)
-        for r in 0..<rows {
-            var x = order.map { diag[$0] > 0 ? w[r * d + $0] : 0 }
-            let original = (0..<d).map { diag[$0] > 0 ? w[r * d + $0] : 0 }
-            var grids: [Int: (s: Double, z: Double, lo: Double, hi: Double)] = [:]
-            if groupSize == 0 { grids[0] = grid(x, bits: bits, symmetric: symmetric) }
-            for i in 0..<d {
-                let column = order[i]
-                let key = groupSize > 0 ? column / groupSize : 0
-                if groupSize > 0, grids[key] == nil || (!actOrder && column % groupSize == 0) {
-                    // Dynamic groups from the updated weights; static (act-order) from the original.
-                    let range = (key * groupSize)..<min(d, key * groupSize + groupSize)
-                    grids[key] = grid(actOrder ? Array(original[range]) : Array(x[range]), bits: bits, symmetric: symmetric)
-                }
-                let q = round(x[i], grids[key]!)
-                let e = (x[i] - q) / u[i * d + i]
-                for k in (i + 1)..<max(i + 1, d) { x[k] -= e * u[i * d + k] }
-                out[r * d + column] = q
-                x[i] = q
-            }
-        }
-        return out
+        return u
     }
 
     /// ‖(W − W′)·Xᵀ‖² over the calibration rows.
@@ -217,5 +225,76 @@ import Testing
                             params: try m.bind())
         }
         #expect(text.contains("not positive definite even with damping"), "\(text)")
+    }
+
+    static func solver(_ id: String) throws -> PluginMethod {
+        try Registry(directory: SourceTree.root.appendingPathComponent("registry").path).method(id)
+    }
+
+    /// SparseGPT's and OBS-magnitude's masks obey their N:M pattern, W′ is zero where pruned, and
+    /// the unstructured target is met exactly within a block.
+    @Test(arguments: ["calib/sparsegpt", "calib/obs-magnitude"])
+    func pruningSolversObeyTheirPattern(_ id: String) throws {
+        let (rows, d, n) = (16, 64, 256)
+        let (w, _, gram) = try Self.problem(rows: rows, d: d, n: n, seed: 8)
+        let m = try Self.solver(id)
+        let stats = InputStatistics(gram: try Tensor(gram.map(Float.init), shape: [1, d, d]), rows: n)
+        let weight = try Tensor(w.map(Float.init), shape: [rows, d])
+        for (pattern, keep, group) in [("2-4", 2, 4), ("4-8", 4, 8), ("1-4", 1, 4)] {
+            let result = try m.solve(weight: weight, statistics: stats, params: try m.bind(["pattern": .choice(pattern)]))
+            let mask = try #require(result.mask).scalars(as: Float.self), values = try result.weight.scalars(as: Float.self)
+            for start in stride(from: 0, to: rows * d, by: group) {
+                #expect(mask[start..<(start + group)].reduce(0, +) == Float(keep), "\(id) \(pattern) at \(start)")
+            }
+            #expect(zip(mask, values).allSatisfy { $0.0 == 1 || $0.1 == 0 })
+            #expect(result.qparams == nil)
+        }
+        let result = try m.solve(weight: weight, statistics: stats, params: try m.bind(["sparsity": .double(0.5)]))
+        #expect(try #require(result.mask).scalars(as: Float.self).filter { $0 == 0 }.count == rows * d / 2)
+    }
+
+    /// The OBS update is worth something: with the same magnitude mask, updating the kept weights
+    /// cuts the output error of plain magnitude pruning.
+    @Test func obsUpdateBeatsPlainMagnitudePruning() throws {
+        let (rows, d, n) = (32, 64, 256)
+        let (w, x, gram) = try Self.problem(rows: rows, d: d, n: n, seed: 9)
+        let stats = InputStatistics(gram: try Tensor(gram.map(Float.init), shape: [1, d, d]), rows: n)
+        let weight = try Tensor(w.map(Float.init), shape: [rows, d])
+        let obs = try Self.solver("calib/obs-magnitude")
+        let solved = try obs.solve(weight: weight, statistics: stats, params: try obs.bind())
+        let mask = try #require(solved.mask).scalars(as: Float.self).map(Double.init)
+        let plain = zip(w, mask).map { Double(Float($0)) * $1 }
+        let obsError = Self.outputError(w, try solved.weight.scalars(as: Float.self).map(Double.init), x: x, rows: rows, d: d, n: n)
+        let plainError = Self.outputError(w, plain, x: x, rows: rows, d: d, n: n)
+        #expect(obsError < 0.9 * plainError, "OBS \(obsError) vs plain magnitude \(plainError)")
+    }
+
+    /// SparseGPT (unstructured, one block) against a float64 version written here: the block's
+    /// lowest w²/U_jj² pruned, then column by column the OBS update of the row's later weights.
+    @Test func sparseGPTMatchesAFloat64Reference() throws {
+        let (rows, d, n) = (24, 48, 200)
+        let (w, _, gram) = try Self.problem(rows: rows, d: d, n: n, seed: 12)
+        let u = Self.upperInverseCholesky(gram, d: d, order: Array(0..<d), damp: 0.01)
+        var x = w.map { Double(Float($0)) }
+        let saliency = (0..<(rows * d)).map { i in pow(x[i] / u[(i % d) * d + i % d], 2) }
+        let order = (0..<(rows * d)).sorted { saliency[$0] < saliency[$1] || (saliency[$0] == saliency[$1] && $0 < $1) }
+        var keep = [Bool](repeating: true, count: rows * d)
+        // round(sparsity · weights) with the sparsity as the plugin receives it (a float).
+        for i in order.prefix(Int((Double(Float(0.3)) * Double(rows * d)).rounded())) { keep[i] = false }
+        for i in 0..<d {
+            for r in 0..<rows where !keep[r * d + i] {
+                let e = x[r * d + i] / u[i * d + i]
+                for k in (i + 1)..<max(i + 1, d) { x[r * d + k] -= e * u[i * d + k] }
+                x[r * d + i] = 0
+            }
+        }
+        let m = try Self.solver("calib/sparsegpt")
+        let result = try m.solve(weight: try Tensor(w.map(Float.init), shape: [rows, d]),
+                                 statistics: InputStatistics(gram: try Tensor(gram.map(Float.init), shape: [1, d, d]), rows: n),
+                                 params: try m.bind(["sparsity": .double(0.3)]))
+        let mask = try #require(result.mask).scalars(as: Float.self)
+        #expect(mask.map { $0 == 1 } == keep)
+        let worst = zip(try result.weight.scalars(as: Float.self).map(Double.init), x).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5, "largest difference from the float64 reference \(worst)")
     }
 }
