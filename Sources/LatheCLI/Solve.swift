@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import LatheData
+import LatheIO
+import LatheModels
+import LathePlugins
+import LatheSolve
+import LatheTensor
+import LatheTrain
+
+/// `lathe solve`: a layer solver (GPTQ, SparseGPT, …) applied post-training, layer by layer;
+/// writes `model.safetensors` and `metrics.json` (run metrics plus the solve ledger).
+struct Solve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compress a trained model layer by layer with a solver plugin (GPTQ, SparseGPT) from calibration statistics.",
+        discussion: """
+            The model is --checkpoint, or one trained first with the recipe flags (same seed). Every conv and linear \
+            layer (but --exclude) is solved in network order from the Gram matrix of its input, taken on calibration \
+            batches of training data through the layers already solved. No fine-tuning.
+            """)
+
+    @Option(help: "Zoo model to train first: \(Zoo.names.joined(separator: ", ")) (default mlp).") var model: String?
+    @Option(help: "Width multiplier for channels and hidden units.") var width: Double = 1
+    @Option(help: "Transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
+    @Option(help: "Trained checkpoint to solve instead of training one.") var checkpoint: String?
+
+    @Option(help: "Solver plugin method (see `lathe plugins list`).") var method: String = "calib/gptq"
+    @Option(name: .customLong("param"), help: ArgumentHelp("Solver hyperparameter NAME=VALUE (repeatable).", valueName: "name=value"))
+    var params: [String] = []
+    @Option(help: ArgumentHelp("Layer left as it is (repeatable).", valueName: "layer")) var exclude: [String] = []
+    @Option(help: "Training batches the input statistics are taken over.") var calibrationBatches: Int = 8
+    @Option(help: "Seed of the shuffle that picks the calibration samples (default: --seed).") var calibrationSeed: Int?
+    @Option(help: "Largest input Gram matrix of one layer, MiB.") var calibrationGramLimitMib: Int = 1024
+
+    @OptionGroup var recipeOptions: RecipeOptions
+    @Option(name: .customLong("out"), help: "Output directory (default: runs/<model>-solved-seed<seed>).") var outputDirectory: String?
+    @Option(help: "Registry folder (default: $LATHE_REGISTRY, ./registry, or the checkout's registry/).") var registry: String?
+    @Flag(help: "Plain log lines even on a terminal.") var plain = false
+    @OptionGroup var engine: EngineOptions
+
+    var registryDirectory: String { registry ?? Registry.defaultDirectory() }
+
+    func config(_ registry: Registry) throws -> SolveConfig {
+        var c = SolveConfig()
+        c.method = method
+        let (manifest, descriptor) = try registry.resolve(method)
+        c.params = try descriptor.parse(assignments: params, plugin: manifest.plugin.name)
+        c.exclude = exclude
+        c.calibrationBatches = calibrationBatches
+        c.calibrationSeed = calibrationSeed
+        c.calibrationGramLimitMiB = calibrationGramLimitMib
+        return c
+    }
+
+    func validate() throws {
+        if let model, !Zoo.names.contains(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        }
+        guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
+        try DepthOption.check(depth, model: model ?? "mlp", flag: "--depth")
+        if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
+            throw ValidationError("checkpoint '\(checkpoint)' does not exist")
+        }
+        do {
+            try recipeOptions.recipe(for: model ?? "mlp").validate()
+            let registry = try Registry(directory: registryDirectory)
+            _ = try config(registry).validate(against: registry)
+        } catch let error as TrainingError {
+            throw ValidationError(error.description)
+        } catch let error as SolveError {
+            throw ValidationError(error.description)
+        } catch let error as PluginError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func run() throws {
+        engine.apply()
+        let progress = ProgressReporter(style: plain ? .lines : nil)
+        let registry = try Registry(directory: registryDirectory)
+        let config = try config(registry)
+        _ = try registry.method(config.method)  // pin check and load before any training
+        let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
+        let network: Model
+        var training: TrainingSummary?
+        if let checkpoint {
+            network = try Checkpoint.load(checkpoint).model
+            if let model, model != network.architecture {
+                throw ValidationError("--model \(model) differs from the checkpoint's architecture '\(network.architecture)'")
+            }
+            progress.note("model: \(checkpoint) (\(network.architecture), \(network.parameterCount) parameters)")
+        } else {
+            let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width, depth: depth)
+            network = try Zoo.make(model ?? "mlp", options: options, seed: recipeOptions.seed)
+            progress.note("training \(network.architecture) (\(network.parameterCount) parameters) on \(train.count) images, \(engine.threads) thread(s)")
+            training = try Trainer(recipe: recipeOptions.recipe(for: network.architecture), progress: progress).train(network, on: train)
+        }
+        let recipe = recipeOptions.recipe(for: network.architecture)
+        let dense = try network.copy()
+        let (solved, report) = try SolveStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry,
+                                                  progress: progress)
+        var metrics = try RunMetrics.measure(solved, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training,
+                                             threads: engine.threads, reference: dense, latency: engine.latencyPlan)
+        let context = ForwardContext(training: false)
+        metrics.record(try Agreement.measure(on: test, baseline: { try dense.forward($0, context) },
+                                             compressed: { try solved.forward($0, context) }))
+        let out = outputDirectory ?? "runs/\(solved.architecture)-solved-seed\(recipeOptions.seed)"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Checkpoint.save(solved, to: "\(out)/model.safetensors",
+                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.solve.method": config.method])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try atomicWrite(encoder.encode(SolveMetrics(run: metrics, solve: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        print(report.summary)
+        print("checkpoint: \(out)/model.safetensors")
+        print("metrics: \(out)/metrics.json")
+    }
+}
+
+/// `metrics.json` of a solve: the run metrics every command writes, plus `solve`, the ledger.
+struct SolveMetrics: Encodable {
+    var run: RunMetrics
+    var solve: SolveReport
+
+    private enum Key: String, CodingKey { case solve }
+
+    func encode(to encoder: Encoder) throws {
+        try run.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(solve, forKey: .solve)
+    }
+}
