@@ -31,6 +31,8 @@ struct Solve: ParsableCommand {
     @Option(help: "Training batches the input statistics are taken over.") var calibrationBatches: Int = 8
     @Option(help: "Seed of the shuffle that picks the calibration samples (default: --seed).") var calibrationSeed: Int?
     @Option(help: "Largest input Gram matrix of one layer, MiB.") var calibrationGramLimitMib: Int = 1024
+    @Option(help: ArgumentHelp("Also save each layer's weight and input Gram matrix as the solver saw them (safetensors: LAYER.weight, LAYER.gram).", valueName: "file"))
+    var saveStatistics: String?
 
     @OptionGroup var recipeOptions: RecipeOptions
     @Option(name: .customLong("out"), help: "Output directory (default: runs/<model>-solved-seed<seed>).") var outputDirectory: String?
@@ -97,8 +99,17 @@ struct Solve: ParsableCommand {
         }
         let recipe = recipeOptions.recipe(for: network.architecture)
         let dense = try network.copy()
+        var seen: [String: SafeTensors.Entry] = [:]
         let (solved, report) = try SolveStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry,
-                                                  progress: progress)
+                                                  progress: progress) { layer, weight, statistics in
+            guard saveStatistics != nil else { return }
+            seen["\(layer).weight"] = SafeTensors.Entry(dtype: .F32, shape: weight.shape, bytes: try weight.converted(to: .float32).contiguous().bytes())
+            if let gram = statistics?.gram { seen["\(layer).gram"] = SafeTensors.Entry(dtype: .F32, shape: gram.shape, bytes: try gram.bytes()) }
+        }
+        if let saveStatistics {
+            try SafeTensors(tensors: seen, metadata: ["lathe.solve.method": config.method, "lathe.solve.layers": report.layers.map(\.name).joined(separator: ",")])
+                .write(path: saveStatistics)
+        }
         var metrics = try RunMetrics.measure(solved, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training,
                                              threads: engine.threads, reference: dense, latency: engine.latencyPlan)
         let context = ForwardContext(training: false)

@@ -21,7 +21,10 @@ public struct SolveReport: Codable, Sendable {
         public var relativeOutputError: Double?
         /// What the solver reported (host->report_metric), e.g. `damping`.
         public var metrics: [String: Double]
+        /// Wall time of the layer: the statistics pass, then the solver call (with the host's checks).
         public var seconds: Double
+        public var statisticsSeconds: Double
+        public var solverSeconds: Double
     }
 
     public var config: SolveConfig
@@ -57,7 +60,8 @@ public struct SolveReport: Codable, Sendable {
 
 /// Applies a layer solver to a trained model, one layer at a time in network order.
 public enum SolveStage {
-    /// Solves `model` in place following `config`, and returns it with its report.
+    /// Solves `model` in place following `config`, and returns it with its report. `inspect`, when
+    /// given, sees each layer's weight and input statistics just before its solver does.
     ///
     /// Checked before any work: the configuration, the solver (registered, a solver, its
     /// hyperparameters bound), `exclude`, and every layer's Gram matrix against the limit.
@@ -65,7 +69,8 @@ public enum SolveStage {
     /// solved; W′ replaces the layer's weight once the host has checked it (`PluginMethod.solve`).
     public static func run(
         _ config: SolveConfig, model: Model, train: ImageDataset, test: ImageDataset, recipe: Recipe, registry: Registry,
-        progress: ProgressReporter = ProgressReporter(style: .silent)
+        progress: ProgressReporter = ProgressReporter(style: .silent),
+        inspect: ((_ layer: String, _ weight: Tensor, _ statistics: InputStatistics?) throws -> Void)? = nil
     ) throws -> (model: Model, report: SolveReport) {
         let (descriptor, _) = try config.validate(against: registry)
         let method = try registry.method(config.method)
@@ -91,8 +96,11 @@ public enum SolveStage {
             let layerStart = Date()
             guard let layer = model.layer(named: name), let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else { continue }
             let stats = try InputStatisticsCollector.collect(model: model, layers: [name], need: need, data: train, plan: plan)[name]
+            try inspect?(name, try weight.detached(), stats)
+            let solverStart = Date()
             let context = CallContext(layer: name, role: .weight, axis: 0)
             let result = try method.solve(weight: try weight.detached(), statistics: stats, params: params, context: context)
+            let solverSeconds = Date().timeIntervalSince(solverStart)
             let original = try weight.detached().clone()
             try withNoGrad { try layer.replace("weight", with: try result.weight.requiringGrad(weight.requiresGrad)) }
             rows[name] = stats?.rows
@@ -103,7 +111,8 @@ public enum SolveStage {
                 quant: result.qparams.map { Quantization.record(layer: name, kind: kind, elements: weight.count, qparams: $0) },
                 sparsity: sparsity, relativeOutputError: try stats?.gram.map { try outputError(original, result.weight, gram: $0) },
                 metrics: Dictionary(result.metrics.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b }),
-                seconds: Date().timeIntervalSince(layerStart)))
+                seconds: Date().timeIntervalSince(layerStart), statisticsSeconds: solverStart.timeIntervalSince(layerStart),
+                solverSeconds: solverSeconds))
             progress.note(String(format: "%@: solved in %.2f s%@", name, Date().timeIntervalSince(layerStart),
                                  entries.last?.relativeOutputError.map { String(format: ", relative output error %.2e", $0) } ?? ""))
         }
