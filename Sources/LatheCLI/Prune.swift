@@ -190,24 +190,31 @@ struct Prune: ParsableCommand {
                             shapesChanged: config.physical)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try atomicWrite(encoder.encode(PruneMetrics(run: metrics, pruning: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        try atomicWrite(encoder.encode(LedgerMetrics(run: metrics, key: "pruning", ledger: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
         print(report.summary)
         print("checkpoint: \(out)/model.safetensors")
         print("metrics: \(out)/metrics.json")
     }
 }
 
-/// `metrics.json` of a pruning run: the run metrics every command writes, plus `pruning`, the ledger.
-struct PruneMetrics: Encodable {
+/// `metrics.json` of a compression run: the run metrics every command writes, plus the stage's
+/// ledger under `key` (`pruning`, `solve`).
+struct LedgerMetrics<Ledger: Encodable>: Encodable {
     var run: RunMetrics
-    var pruning: PruningReport
+    var key: String
+    var ledger: Ledger
 
-    private enum Key: String, CodingKey { case pruning }
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     func encode(to encoder: Encoder) throws {
         try run.encode(to: encoder)
         var container = encoder.container(keyedBy: Key.self)
-        try container.encode(pruning, forKey: .pruning)
+        try container.encode(ledger, forKey: Key(stringValue: key))
     }
 }
 

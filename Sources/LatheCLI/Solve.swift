@@ -121,23 +121,9 @@ struct Solve: ParsableCommand {
                             metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.solve.method": config.method])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try atomicWrite(encoder.encode(SolveMetrics(run: metrics, solve: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        try atomicWrite(encoder.encode(LedgerMetrics(run: metrics, key: "solve", ledger: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
         print(report.summary)
         print("checkpoint: \(out)/model.safetensors")
         print("metrics: \(out)/metrics.json")
-    }
-}
-
-/// `metrics.json` of a solve: the run metrics every command writes, plus `solve`, the ledger.
-struct SolveMetrics: Encodable {
-    var run: RunMetrics
-    var solve: SolveReport
-
-    private enum Key: String, CodingKey { case solve }
-
-    func encode(to encoder: Encoder) throws {
-        try run.encode(to: encoder)
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(solve, forKey: .solve)
     }
 }

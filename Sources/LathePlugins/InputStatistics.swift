@@ -30,6 +30,21 @@ public struct InputStatistics: Sendable {
         (flags.contains(.needsInputAbsMax), flags.contains(.needsInputMeanSquare), flags.contains(.needsInputGram))
     }
 
+    /// `statistics`' operands for a method declaring `flags` (`operands(for:flags:owner:)`), or
+    /// three nils when it declares none; an error when it declares some and none were given.
+    static func operands(_ statistics: InputStatistics?, for weightShape: [Int], flags: MethodFlags, owner: String) throws -> [Tensor?] {
+        guard !flags.isDisjoint(with: .inputStatistics) else { return [nil, nil, nil] }
+        guard let statistics else {
+            throw PluginError("\(owner) declares \(flags.intersection(.inputStatistics).names.joined(separator: ", ")) but no calibration statistics were given")
+        }
+        return try statistics.operands(for: weightShape, flags: flags, owner: owner)
+    }
+
+    /// The call's statistics arguments (`lathe_call.input_*`) for the views of `operands`.
+    static func arguments(_ views: [UnsafeMutablePointer<DLTensor>?]) -> [CallArgument] {
+        zip(["input abs-max", "input mean square", "input Gram matrix"], views).map { .input($0, $1) }
+    }
+
     /// The statistics a method declaring `flags` gets for a weight of shape `weightShape`, as
     /// contiguous float32 tensors in the order abs-max, mean square, Gram (nil where not declared),
     /// after checking that each one it needs is there with the shape the header promises.

@@ -27,36 +27,17 @@ extension PluginMethod {
         guard shape.count >= 1, shape[0] > 0 else { throw PluginError("\(qualifiedID): the weight must have at least one row") }
         try validate(context, rank: shape.count, batch: nil)
         let flags = descriptor.flags
-        let stats: [Tensor?]
-        if flags.isDisjoint(with: .inputStatistics) {
-            stats = [nil, nil, nil]
-        } else {
-            guard let statistics else {
-                throw PluginError("\(qualifiedID) declares \(flags.intersection(.inputStatistics).names.joined(separator: ", ")) but no calibration statistics were given")
-            }
-            stats = try statistics.operands(for: shape, flags: flags, owner: qualifiedID)
-        }
+        let stats = try InputStatistics.operands(statistics, for: shape, flags: flags, owner: qualifiedID)
         let prunes = flags.contains(.solverPrunes)
         let newWeight = try Tensor.empty(shape)
         let mask: Tensor? = prunes ? try Tensor.empty(shape) : nil
-        let present = ([w, newWeight, mask] + stats).compactMap { $0 }
-        let views = try TensorViews(present, method: qualifiedID)
-        var next = 2
-        func view(_ t: Tensor?) -> UnsafeMutablePointer<DLTensor>? {
-            guard t != nil else { return nil }
-            defer { next += 1 }
-            return views[next]
-        }
-        let maskView = view(mask)
-        let statisticViews = stats.map(view)
+        let (views, optional) = try TensorViews.with([w, newWeight], optional: [mask] + stats, method: qualifiedID)
         let state = CallState()
         state.inputShape = shape
         try withExtendedLifetime(views) {
-            var fixed: [CallArgument] = [.input("weight", views[0]), .output("new weight", views[1])]
-            fixed.append(maskView.map { .output("mask", $0) } ?? .input("mask", nil))
-            try invoke(fixed, params: params, state: state, context: context,
-                       statistics: zip(["input abs-max", "input mean square", "input Gram matrix"], statisticViews).map { .input($0, $1) },
-                       calibrationRows: statistics?.rows ?? 0)
+            let maskArgument: CallArgument = optional[0].map { .output("mask", $0) } ?? .input("mask", nil)
+            try invoke([.input("weight", views[0]), .output("new weight", views[1]), maskArgument], params: params, state: state,
+                       context: context, statistics: InputStatistics.arguments(Array(optional[1...])), calibrationRows: statistics?.rows ?? 0)
         }
         if let mask { try Self.checkMask(mask, newWeight, owner: qualifiedID) }
         var qparams: QuantParams?

@@ -263,32 +263,14 @@ public final class PluginMethod: @unchecked Sendable {
         if let a, a.count != w.shape[0] {
             throw PluginError("\(qualifiedID): aux has \(a.count) values; expected one per output channel (\(w.shape[0]))")
         }
-        let stats: [Tensor?]
-        if flags.isDisjoint(with: .inputStatistics) {
-            stats = [nil, nil, nil]
-        } else {
-            guard let statistics else {
-                throw PluginError("\(qualifiedID) declares \(flags.intersection(.inputStatistics).names.joined(separator: ", ")) but no calibration statistics were given")
-            }
-            stats = try statistics.operands(for: w.shape, flags: flags, owner: qualifiedID)
-        }
+        let stats = try InputStatistics.operands(statistics, for: w.shape, flags: flags, owner: qualifiedID)
         let scores = try Tensor.empty(descriptor.granularity == .outputChannel ? [w.shape[0]] : w.shape)
-        // One view per present tensor; absent ones pass NULL.
-        let present = ([w, scores] + [g, a] + stats).compactMap { $0 }
-        let views = try TensorViews(present, method: qualifiedID)
-        var next = 2
-        func view(_ t: Tensor?) -> UnsafeMutablePointer<DLTensor>? {
-            guard t != nil else { return nil }
-            defer { next += 1 }
-            return views[next]
-        }
-        let gv = view(g), av = view(a)
-        let statisticViews = stats.map(view)
+        // Absent tensors pass NULL.
+        let (views, optional) = try TensorViews.with([w, scores], optional: [g, a] + stats, method: qualifiedID)
         try withExtendedLifetime(views) {
-            try invoke([.input("weight", views[0]), .input("gradient", gv), .input("aux", av), .output("scores", views[1])],
+            try invoke([.input("weight", views[0]), .input("gradient", optional[0]), .input("aux", optional[1]), .output("scores", views[1])],
                        params: params, state: CallState(), context: context,
-                       statistics: zip(["input abs-max", "input mean square", "input Gram matrix"], statisticViews).map { .input($0, $1) },
-                       calibrationRows: statistics?.rows ?? 0)
+                       statistics: InputStatistics.arguments(Array(optional[2...])), calibrationRows: statistics?.rows ?? 0)
         }
         return scores
     }

@@ -31,6 +31,19 @@ final class TensorViews {
         for (index, tensor) in tensors.enumerated() { views[index].data = try tensor.withUnsafeMutableRawPointer { $0 } }
     }
 
+    /// Views of `present` followed by those of the non-nil `optional` tensors, with the view of
+    /// each optional one (nil where it is nil), in order.
+    static func with(_ present: [Tensor], optional: [Tensor?], method: String) throws -> (TensorViews, [UnsafeMutablePointer<DLTensor>?]) {
+        let views = try TensorViews(present + optional.compactMap { $0 }, method: method)
+        var next = present.count
+        let optionalViews: [UnsafeMutablePointer<DLTensor>?] = optional.map { tensor in
+            guard tensor != nil else { return nil }
+            defer { next += 1 }
+            return views[next]
+        }
+        return (views, optionalViews)
+    }
+
     /// Views of tensors of these shapes and element types, with no data until `bind`.
     init(shapes: [[Int]], types: [DLDataType], retaining tensors: [Tensor] = []) {
         self.tensors = tensors
