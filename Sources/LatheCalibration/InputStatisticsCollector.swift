@@ -126,15 +126,30 @@ public enum InputStatisticsCollector {
     ) throws -> [String: InputStatistics] {
         let layouts = try check(layers, need: need, model: model, plan: plan)
         guard data.count > 0 else { throw CalibrationError.invalidPlan("calibration needs training data, but the training set is empty") }
-        let accumulators = Dictionary(uniqueKeysWithValues: layers.map { ($0, Accumulator(need: need)) })
+        let batches = plan.batchIndices(count: data.count)
+        return try collect(layouts: layouts, need: need, batches: batches.count, prepare: configure) { index, context in
+            _ = try model.forward(try data.batch(batches[index]).images, context)
+        }
+    }
+
+    /// The statistics of the layers in `layouts` (from `check`) over `batches` passes, each run
+    /// by `run(batch, context)` with the context observing those layers' inputs: a model's
+    /// forward, or a part of it on cached inputs (the solve stage runs one top-level block at a
+    /// time on its cached inputs). `prepare` installs the caller's transforms first; the
+    /// observers see the input after any input transform. A pass stops once every layer has seen
+    /// its input.
+    public static func collect(
+        layouts: [String: Layout], need: StatisticsNeed, batches: Int, prepare: (ForwardContext) throws -> Void = { _ in },
+        run: (Int, ForwardContext) throws -> Void
+    ) throws -> [String: InputStatistics] {
+        let accumulators = layouts.mapValues { _ in Accumulator(need: need) }
         try withNoGrad {
-            for indices in plan.batchIndices(count: data.count) {
-                let (x, _) = try data.batch(indices)
+            for batch in 0..<batches {
                 let context = ForwardContext(training: false)
-                try configure(context)
+                try prepare(context)
                 var seen = Set<String>()
-                for name in Set(layers) {
-                    guard let layout = layouts[name], let accumulator = accumulators[name] else { continue }
+                for (name, layout) in layouts {
+                    guard let accumulator = accumulators[name] else { continue }
                     let previous = context.inputTransforms[name]
                     context.inputTransforms[name] = { input in
                         let used = try previous?(input) ?? input
@@ -144,7 +159,7 @@ public enum InputStatisticsCollector {
                         return used
                     }
                 }
-                do { _ = try model.forward(x, context) } catch is StopForward {}
+                do { try run(batch, context) } catch is StopForward {}
             }
         }
         return try accumulators.mapValues { try $0.statistics() }

@@ -92,29 +92,42 @@ public enum SolveStage {
                              layers.count, config.method))
         var entries: [SolveReport.Layer] = []
         var rows: [String: Int] = [:]
-        for name in layers {
-            let layerStart = Date()
-            guard let layer = model.layer(named: name), let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else { continue }
-            let stats = try InputStatisticsCollector.collect(model: model, layers: [name], need: need, data: train, plan: plan)[name]
-            try inspect?(name, try weight.detached(), stats)
-            let solverStart = Date()
-            let context = CallContext(layer: name, role: .weight, axis: 0)
-            let result = try method.solve(weight: try weight.detached(), statistics: stats, params: params, context: context)
-            let solverSeconds = Date().timeIntervalSince(solverStart)
-            let original = try weight.detached().clone()
-            try withNoGrad { try layer.replace("weight", with: try result.weight.requiringGrad(weight.requiresGrad)) }
-            rows[name] = stats?.rows
-            let kind = layer is Conv2d ? "conv2d" : "linear"
-            let sparsity = try result.mask.map { 1 - (try $0.sum().item()) / Double(Swift.max($0.count, 1)) }
-            entries.append(SolveReport.Layer(
-                name: name, kind: kind, elements: weight.count,
-                quant: result.qparams.map { Quantization.record(layer: name, kind: kind, elements: weight.count, qparams: $0) },
-                sparsity: sparsity, relativeOutputError: try stats?.gram.map { try outputError(original, result.weight, gram: $0) },
-                metrics: Dictionary(result.metrics.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b }),
-                seconds: Date().timeIntervalSince(layerStart), statisticsSeconds: solverStart.timeIntervalSince(layerStart),
-                solverSeconds: solverSeconds))
-            progress.note(String(format: "%@: solved in %.2f s%@", name, Date().timeIntervalSince(layerStart),
-                                 entries.last?.relativeOutputError.map { String(format: ", relative output error %.2e", $0) } ?? ""))
+        // The calibration batches' inputs to each top-level block, cached: a layer's statistics
+        // then need only its own block run again (not the network up to it), and the next
+        // block's inputs are this block's outputs once all its layers are solved.
+        var inputs = try plan.batchIndices(count: train.count).map { try train.batch($0).images }
+        for block in model.root.layers {
+            let inside = Set(block.allLayers.map(\.name))
+            for name in layers where inside.contains(name) {
+                guard let layer = model.layer(named: name), let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else { continue }
+                let layerStart = Date()
+                let layout = try InputStatisticsCollector.layout(of: name, in: model)
+                let stats = try InputStatisticsCollector.collect(layouts: [name: layout], need: need, batches: inputs.count) { index, context in
+                    _ = try block.forward(inputs[index], context)
+                }[name]
+                try inspect?(name, try weight.detached(), stats)
+                let solverStart = Date()
+                let context = CallContext(layer: name, role: .weight, axis: 0)
+                let result = try method.solve(weight: try weight.detached(), statistics: stats, params: params, context: context)
+                let solverSeconds = Date().timeIntervalSince(solverStart)
+                let original = try weight.detached().clone()
+                try withNoGrad { try layer.replace("weight", with: try result.weight.requiringGrad(weight.requiresGrad)) }
+                rows[name] = stats?.rows
+                let kind = layer is Conv2d ? "conv2d" : "linear"
+                let sparsity = try result.mask.map { 1 - (try $0.sum().item()) / Double(Swift.max($0.count, 1)) }
+                entries.append(SolveReport.Layer(
+                    name: name, kind: kind, elements: weight.count,
+                    quant: result.qparams.map { Quantization.record(layer: name, kind: kind, elements: weight.count, qparams: $0) },
+                    sparsity: sparsity, relativeOutputError: try stats?.gram.map { try outputError(original, result.weight, gram: $0) },
+                    metrics: Dictionary(result.metrics.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b }),
+                    seconds: Date().timeIntervalSince(layerStart), statisticsSeconds: solverStart.timeIntervalSince(layerStart),
+                    solverSeconds: solverSeconds))
+                progress.note(String(format: "%@: solved in %.2f s%@", name, Date().timeIntervalSince(layerStart),
+                                     entries.last?.relativeOutputError.map { String(format: ", relative output error %.2e", $0) } ?? ""))
+            }
+            if block !== model.root.layers.last {
+                inputs = try withNoGrad { try inputs.map { try block.forward($0, ForwardContext(training: false)) } }
+            }
         }
         let accuracy = try Evaluation.evaluate(model, on: test).accuracy
         let quant = entries.compactMap(\.quant)

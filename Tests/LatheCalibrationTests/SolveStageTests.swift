@@ -73,6 +73,36 @@ struct SolveStageTests {
         #expect(report.accuracy == (try Evaluation.evaluate(solved, on: Self.data.test).accuracy))
     }
 
+    /// Each layer is calibrated through the layers already solved: the Gram matrix fc2's solver
+    /// got (from the block inputs the stage caches) equals the one a full forward pass of the
+    /// dense model with only fc1 replaced by its solved weight gives.
+    @Test func layersAreCalibratedThroughTheLayersAlreadySolved() throws {
+        let model = try Self.trained()
+        let dense = try model.copy()
+        var config = SolveConfig()
+        config.method = "calib/gptq"
+        config.params = ["bits": .int(2)]
+        config.calibrationBatches = 2
+        var seen: [String: Tensor] = [:]
+        let (solved, _) = try SolveStage.run(config, model: model, train: Self.data.train, test: Self.data.test, recipe: Self.recipe(),
+                                             registry: try Self.registry()) { layer, _, statistics in
+            seen[layer] = statistics?.gram
+        }
+        let fc1 = try #require(solved.state.first { $0.0 == "fc1.weight" }?.1)
+        try withNoGrad { try #require(dense.layer(named: "fc1")).replace("weight", with: try fc1.detached().clone()) }
+        let direct = try #require(try InputStatisticsCollector.collect(
+            model: dense, layers: ["fc2"], need: .gram, data: Self.data.train,
+            plan: config.calibrationPlan(batchSize: 100, recipeSeed: Self.recipe().seed))["fc2"]?.gram)
+        let used = try #require(seen["fc2"])
+        let scale = try direct.abs().max().item()
+        #expect(try (used - direct).abs().max().item() <= 1e-5 * scale)
+        // …and not the dense model's: 2-bit fc1 moves fc2's inputs measurably.
+        let denseGram = try #require(try InputStatisticsCollector.collect(
+            model: try Self.trained(), layers: ["fc2"], need: .gram, data: Self.data.train,
+            plan: config.calibrationPlan(batchSize: 100, recipeSeed: Self.recipe().seed))["fc2"]?.gram)
+        #expect(try (used - denseGram).abs().max().item() > 1e-3 * scale)
+    }
+
     @Test func badConfigurationsAreRefusedBeforeAnyLayerChanges() throws {
         let model = try Zoo.make("mlp", options: ModelOptions(width: 0.5), seed: 4)
         let before = try model.state.map { try $0.1.detached().clone() }
