@@ -2,10 +2,6 @@
  * (Frantar, Ashkboos, Hoefler & Alistarh, ICLR 2023), written from the paper's Algorithm 1. */
 #include "calib_internal.h"
 
-#include <float.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 calib_grid calib_grid_of(const double *x, int64_t n, int64_t stride, int32_t bits, bool symmetric) {
     calib_grid g;

@@ -83,7 +83,7 @@ public enum SolveStage {
         let plan = config.calibrationPlan(batchSize: recipe.batchSize, recipeSeed: recipe.seed)
         var need = StatisticsNeed(descriptor.flags)
         need.insert(.gram)  // the ledger's output error; within the same limit
-        _ = try InputStatisticsCollector.check(layers, need: need, model: model, plan: plan)
+        let layouts = try InputStatisticsCollector.check(layers, need: need, model: model, plan: plan)
         guard train.count > 0 else { throw SolveError.invalidConfig(key: "calibration_batches", value: "\(config.calibrationBatches)", expected: "training data to calibrate on (the training set is empty)") }
 
         let start = Date()
@@ -99,9 +99,9 @@ public enum SolveStage {
         for block in model.root.layers {
             let inside = Set(block.allLayers.map(\.name))
             for name in layers where inside.contains(name) {
-                guard let layer = model.layer(named: name), let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else { continue }
+                guard let layer = model.layer(named: name), let layout = layouts[name],
+                      let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else { continue }
                 let layerStart = Date()
-                let layout = try InputStatisticsCollector.layout(of: name, in: model)
                 let stats = try InputStatisticsCollector.collect(layouts: [name: layout], need: need, batches: inputs.count) { index, context in
                     _ = try block.forward(inputs[index], context)
                 }[name]
@@ -133,9 +133,8 @@ public enum SolveStage {
         let quant = entries.compactMap(\.quant)
         let pruned = entries.compactMap { e in e.sparsity.map { ($0, e.elements) } }
         let totalPruned = pruned.reduce(0) { $0 + $1.1 }
-        let (manifest, _) = try registry.resolve(config.method)
         let report = SolveReport(
-            config: config, method: config.method, pluginSHA256: manifest.sha256, params: params.dictionary, calibrationRows: rows,
+            config: config, method: config.method, pluginSHA256: registry.manifests[method.plugin]?.sha256, params: params.dictionary, calibrationRows: rows,
             denseAccuracy: denseAccuracy, accuracy: accuracy, accuracyDeltaPoints: 100 * (accuracy - denseAccuracy), layers: entries,
             bitsPerWeight: Quantization.bitsPerWeight(quant),
             sparsity: totalPruned > 0 ? pruned.reduce(0) { $0 + $1.0 * Double($1.1) } / Double(totalPruned) : nil,
