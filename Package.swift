@@ -89,6 +89,8 @@ let package = Package(
         .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
         // Layer solvers (GPTQ, SparseGPT) applied layer by layer through the network [ABI 1.2].
         .target(name: "LatheSolve", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheQuant"]),
+        // Channel scaling (SmoothQuant, AWQ) folded into the graph [ABI 1.3].
+        .target(name: "LatheScale", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheSolve"]),
         .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins", "LatheIO"]),
 
         // MARK: Sweeps: results database, trial execution, reports
@@ -97,7 +99,7 @@ let package = Package(
         .target(
             name: "LatheSweep",
             dependencies: [
-                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheIO",
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheIO",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -122,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheSweep", "LatheReport", "LatheIO",
+                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheSweep", "LatheReport", "LatheIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -136,7 +138,7 @@ let package = Package(
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheTestSupport"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),
         .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant", "LatheTestSupport"]),
-        .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheSolve", "LatheTestSupport"]),
+        .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheSolve", "LatheScale", "LathePruning", "LatheTestSupport"]),
         .testTarget(name: "LathePruningTests", dependencies: ["LathePruning", "LatheCalibration", "LatheTestSupport"]),
         .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill", "LatheTestSupport"]),
         .testTarget(name: "LatheReportTests", dependencies: ["LatheReport", "LatheTestSupport"]),

@@ -3,11 +3,12 @@
  * a layer's input that the host computes on calibration batches (ABI 1.2, "Calibration
  * statistics" in lathe_plugin.h).
  *
- * Written in C11 against lathe_plugin.h (ABI 1.2). Built by SwiftPM as libLatheCalib.so;
+ * Written in C11 against lathe_plugin.h (ABI 1.3; it also builds against the 1.2 header, without
+ * the channel scalers, which need 1.3). Built by SwiftPM as libLatheCalib.so;
  * standalone:
  *   cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libcalib.so Plugins/c-calib/{calib,wanda,gptq,sparsegpt,linalg}.c Plugins/c-support/{support,context}.c -lm
- * Files: calib.c (descriptors), wanda.c, gptq.c, sparsegpt.c, linalg.c (Cholesky, triangular inverse),
+ *      -o libcalib.so Plugins/c-calib/{calib,wanda,gptq,sparsegpt,scale,linalg}.c Plugins/c-support/{support,context}.c -lm
+ * Files: calib.c (descriptors), wanda.c, gptq.c, sparsegpt.c, scale.c, linalg.c (Cholesky, triangular inverse),
  * calib_internal.h (shared).
  *
  * Methods
@@ -18,6 +19,9 @@
  *   calib/sparsegpt      solver, pruning: adaptive mask by w²/U_jj² per block with the OBS update
  *                        of the kept weights — Frantar & Alistarh, ICML 2023
  *   calib/obs-magnitude  solver, pruning: the mask by |W| beforehand, the same OBS update (baseline)
+ *   calib/smoothquant    scaler: s_j = max|X_j|^α / max|W_j|^(1−α) — Xiao, Lin, Seznec, Wu, Demouth & Han, ICML 2023
+ *   calib/awq            scaler: s_j = mean|X_j|^α / √(max·min) — Lin, Tang, Tang, Yang, Chen, Wang, Xiao, Dang,
+ *                        Gan & Han, MLSys 2024 (the host searches α with the quantizer in the loop)
  */
 #include "calib_internal.h"
 
@@ -93,6 +97,36 @@ static const char obs_magnitude_doc[] =
     "is fed into the kept ones exactly as calib/sparsegpt does. The baseline that separates "
     "SparseGPT's mask selection from its weight update.";
 
+#if LATHE_ABI_MINOR >= 3
+static const lathe_param smoothquant_params[] = {
+    {LATHE_HEAD(lathe_param), "alpha", LATHE_PARAM_F32,
+     "migration strength α: 0 leaves activations as they are, 1 moves all of their range into the weights", 0.5, 0, 1, NULL, 0},
+};
+
+static const char smoothquant_doc[] =
+    "SmoothQuant: per input channel j, s_j = max|X_j|^α / max|W_j|^(1−α), where max|X_j| is the "
+    "channel's calibration abs-max (over a conv's kernel window too) and max|W_j| the largest weight "
+    "that multiplies it (over every row of its group and its kernel window); both are floored at "
+    "1e-5 and s is kept in [1e-5, 1e5]. The host multiplies W's columns by s and divides the "
+    "input by s (folded into the op before where it can), which moves activation outliers into "
+    "the weights before W8A8 quantization. The paper uses α = 0.5 for most models.";
+
+static const lathe_param awq_params[] = {
+    {LATHE_HEAD(lathe_param), "alpha", LATHE_PARAM_F32,
+     "exponent α of the activation magnitude; 0 gives s = 1 (plain round-to-nearest); searched by the host over a grid", 0.5, 0, 1,
+     NULL, 0},
+};
+
+static const char awq_doc[] =
+    "AWQ (activation-aware weight quantization): per input channel j, s_j = m_j^α / √(max_k m_k^α · "
+    "min_k m_k^α), where m_j = mean|X_j| over the calibration rows (averaged over a conv's kernel "
+    "window), floored at 1e-4; s is kept in [1e-5, 1e5]. Scaling up the columns of salient input "
+    "channels before quantization protects them. The paper searches α over 0, 0.05, …, 0.95 per "
+    "layer group for the smallest output error of the quantized layer: a sweep's scale stage does "
+    "that with `search = \"alpha\"` and the quantizer in the loop. AWQ's clipping-range search is not "
+    "part of this method.";
+#endif
+
 static int32_t plugin_init(const lathe_host *host, const lathe_registrar *registrar) {
     const lathe_method methods[] = {
         {LATHE_HEAD(lathe_method), "wanda", "Wanda: |weight| × input-activation norm", wanda_doc,
@@ -115,6 +149,18 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
          "update of Frantar & Alistarh, ICML 2023",
          LATHE_KIND_SOLVER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_GRAM | LATHE_FLAG_SOLVER_PRUNES,
          LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, obs_params, 3, (lathe_function)calib_obs_magnitude, NULL, 0, NULL, NULL},
+#if LATHE_ABI_MINOR >= 3
+        {LATHE_HEAD(lathe_method), "smoothquant", "SmoothQuant: migrate activation outliers into the weights", smoothquant_doc,
+         "Xiao, Lin, Seznec, Wu, Demouth & Han, SmoothQuant: Accurate and Efficient Post-Training Quantization for Large "
+         "Language Models, ICML 2023",
+         LATHE_KIND_SCALER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_ABS_MAX,
+         LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, smoothquant_params, 1, (lathe_function)calib_smoothquant, NULL, 0, NULL, NULL},
+        {LATHE_HEAD(lathe_method), "awq", "AWQ: activation-aware channel scales for weight quantization", awq_doc,
+         "Lin, Tang, Tang, Yang, Chen, Wang, Xiao, Dang, Gan & Han, AWQ: Activation-aware Weight Quantization for On-Device "
+         "LLM Compression and Acceleration, MLSys 2024",
+         LATHE_KIND_SCALER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_ABS_MEAN,
+         LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, awq_params, 1, (lathe_function)calib_awq, NULL, 0, NULL, NULL},
+#endif
     };
     return lathe_register_methods(host, registrar, "calib", methods, sizeof methods / sizeof methods[0]);
 }
@@ -123,7 +169,7 @@ static const lathe_plugin calib_plugin = {
     LATHE_HEAD(lathe_plugin),
     "calib",
     "1.0.0",
-    "Calibration-aware methods that read statistics of each layer's input: Wanda, GPTQ, SparseGPT, OBS-magnitude",
+    "Calibration-aware methods that read statistics of each layer's input: Wanda, GPTQ, SparseGPT, OBS-magnitude, SmoothQuant, AWQ",
     plugin_init,
     NULL,
 };

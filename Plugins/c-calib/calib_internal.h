@@ -73,4 +73,9 @@ LATHE_SUPPORT_HIDDEN int32_t calib_obs_magnitude(lathe_call *call, const DLTenso
 LATHE_SUPPORT_HIDDEN int32_t calib_wanda(lathe_call *call, const DLTensor *weight, const DLTensor *gradient,
                                          const DLTensor *aux, DLTensor *scores, float activation_power);
 
+#if LATHE_ABI_MINOR >= 3
+LATHE_SUPPORT_HIDDEN int32_t calib_smoothquant(lathe_call *call, const DLTensor *weight, DLTensor *scales, float alpha);
+LATHE_SUPPORT_HIDDEN int32_t calib_awq(lathe_call *call, const DLTensor *weight, DLTensor *scales, float alpha);
+#endif
+
 #endif

@@ -60,7 +60,7 @@ extension Plugins {
             // Criteria and solvers: the weight is [elements] (one feature per row), so its input
             // statistics are those of one feature.
             let statistics = InputStatistics(absMax: try Tensor.ones([1, 1]), meanSquare: try Tensor.ones([1, 1]),
-                                             gram: try Tensor.ones([1, 1, 1]), rows: 1)
+                                             gram: try Tensor.ones([1, 1, 1]), absMean: try Tensor.ones([1, 1]), rows: 1)
             switch m.descriptor.kind {
             case .quantizer where backward:
                 call = {
@@ -78,6 +78,8 @@ extension Plugins {
                 call = { _ = try m.score(weight: weight, gradient: grad, aux: aux, statistics: statistics, params: params) }
             case .solver:
                 call = { _ = try m.solve(weight: weight, statistics: statistics, params: params) }
+            case .scaler:
+                call = { _ = try m.scales(weight: weight, statistics: statistics, params: params) }
             case .loss where throughInstance: call = { _ = try instance.loss(student: student, teacher: teacher, labels: labels, context: context) }
             case .loss: call = { _ = try m.loss(student: student, teacher: teacher, labels: labels, params: params) }
             }

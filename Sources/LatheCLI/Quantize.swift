@@ -4,6 +4,7 @@ import LatheIO
 import LatheModels
 import LathePlugins
 import LatheQuant
+import LatheScale
 import LatheTensor
 import LatheTrain
 
@@ -25,6 +26,10 @@ struct Quantize: ParsableCommand {
     @Option(help: "Bits for the first and last quantized layers.") var firstLastBits: Int?
     @Option(help: "Layer left in float (repeatable).") var exclude: [String] = []
     @Option(help: "Calibration batches.") var calibrationBatches: Int = 8
+    @Option(help: "Channel scaler applied before quantizing, PLUGIN/METHOD (e.g. calib/smoothquant, calib/awq).") var scale: String?
+    @Option(name: .customLong("scale-param"), help: "Channel scaler hyperparameter NAME=VALUE (repeatable).") var scaleParams: [String] = []
+    @Option(help: "Scaler hyperparameter searched per layer, with this command's weight quantizer in the loop (e.g. alpha).")
+    var scaleSearch: String?
     @Option(help: "QAT epochs.") var qatEpochs: Int = 2
     @Option(help: "QAT peak learning rate.") var qatLr: Double = 0.005
     @Option(help: "QAT peak learning rate of learnable quantizer tensors (default: --qat-lr).") var learnableLr: Double?
@@ -78,10 +83,32 @@ struct Quantize: ParsableCommand {
         return c
     }
 
+    /// The channel scaling `--scale` asks for (searching with this command's weight quantizer), or nil.
+    func scaleConfig(_ registry: Registry, quant: QuantConfig) throws -> ScaleConfig? {
+        guard let scale else {
+            guard scaleParams.isEmpty, scaleSearch == nil else { throw ValidationError("--scale-param and --scale-search need --scale METHOD") }
+            return nil
+        }
+        var c = ScaleConfig()
+        c.method = scale
+        let (manifest, scaler) = try registry.resolve(scale)
+        c.params = try scaler.parse(assignments: scaleParams, plugin: manifest.plugin.name)
+        c.exclude = exclude
+        c.calibrationBatches = calibrationBatches
+        if let scaleSearch {
+            c.search = scaleSearch
+            c.quantizer = quant.method
+            c.quantizerParams = quant.params
+        }
+        do { _ = try c.validate(against: registry) } catch let error as ScaleError { throw ValidationError(error.description) }
+        return c
+    }
+
     func run() throws {
         engine.apply()
         let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
         let config = try config(reg)
+        let scaling = try scaleConfig(reg, quant: config)
         if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("checkpoint '\(checkpoint)' does not exist")
         }
@@ -103,6 +130,10 @@ struct Quantize: ParsableCommand {
         if checkpoint == nil {
             progress.note("training the fp32 baseline \(model) for \(recipe.epochs) epoch(s)")
             training = try Trainer(recipe: recipe, progress: progress).train(base, on: train)
+        }
+        if let scaling {
+            let report = try ScaleStage.run(scaling, model: base, train: train, test: test, recipe: recipe, registry: reg, progress: progress)
+            print(report.summary)
         }
         progress.note("quantizing \(base.architecture) with \(config.method) (\(config.workflow.rawValue), activations \(config.activations.rawValue))")
         let (quantized, report) = try QuantizationStage.run(config, model: base, train: train, test: test, recipe: recipe,

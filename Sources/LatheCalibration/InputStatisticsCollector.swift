@@ -41,6 +41,7 @@ public struct StatisticsNeed: OptionSet, Sendable, Hashable {
     public static let absMax = StatisticsNeed(rawValue: 1)
     public static let meanSquare = StatisticsNeed(rawValue: 2)
     public static let gram = StatisticsNeed(rawValue: 4)
+    public static let absMean = StatisticsNeed(rawValue: 8)
 
     /// What a plugin method's `needs-input-*` flags ask for.
     public init(_ flags: MethodFlags) {
@@ -48,6 +49,7 @@ public struct StatisticsNeed: OptionSet, Sendable, Hashable {
         if flags.contains(.needsInputAbsMax) { insert(.absMax) }
         if flags.contains(.needsInputMeanSquare) { insert(.meanSquare) }
         if flags.contains(.needsInputGram) { insert(.gram) }
+        if flags.contains(.needsInputAbsMean) { insert(.absMean) }
     }
 }
 
@@ -191,7 +193,7 @@ public enum InputStatisticsCollector {
     /// Running sums of one layer.
     final class Accumulator {
         let need: StatisticsNeed
-        var absMax: Tensor?, sumSquares: Tensor?, gram: Tensor?
+        var absMax: Tensor?, sumSquares: Tensor?, gram: Tensor?, sumAbs: Tensor?
         var rows = 0
 
         init(need: StatisticsNeed) { self.need = need }
@@ -206,6 +208,10 @@ public enum InputStatisticsCollector {
                 let s = try r.squared().sum([0])
                 sumSquares = try sumSquares.map { try $0 + s } ?? s
             }
+            if need.contains(.absMean) {
+                let s = try r.abs().sum([0])
+                sumAbs = try sumAbs.map { try $0 + s } ?? s
+            }
             if need.contains(.gram) {
                 let g = try r.permuted([1, 0, 2]).contiguous()
                 let product = try g.transposed(1, 2).matmul(g)
@@ -219,6 +225,7 @@ public enum InputStatisticsCollector {
                 absMax: try absMax?.converted(to: .float32).contiguous(),
                 meanSquare: try sumSquares.map { try ($0 / n).converted(to: .float32).contiguous() },
                 gram: try gram.map { try ($0 / n).converted(to: .float32).contiguous() },
+                absMean: try sumAbs.map { try ($0 / n).converted(to: .float32).contiguous() },
                 rows: rows)
         }
     }

@@ -193,6 +193,13 @@ public final class Model {
     /// otherwise shapes must match.
     public func load(_ tensors: [String: Tensor], allowShapeChange: Bool = false) throws {
         for layer in layers {
+            // An explicit input scale is optional state: a checkpoint that has one gives the layer one.
+            if let scalable = layer as? any InputScalable, scalable.inputScale == nil, let scale = tensors["\(layer.name).input_scale"] {
+                guard scale.shape == [scalable.inputChannelCount] || allowShapeChange else {
+                    throw ModelError.shapeMismatch("\(layer.name).input_scale", expected: [scalable.inputChannelCount], found: scale.shape)
+                }
+                try layer.replace("input_scale", with: scale)
+            }
             for (short, current) in layer.ownParameters + layer.ownBuffers {
                 let full = "\(layer.name).\(short)"
                 guard let loaded = tensors[full] else { throw ModelError.missingTensor(full) }

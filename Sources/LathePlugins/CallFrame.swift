@@ -24,13 +24,13 @@ final class CallArguments {
     /// Whether any input is present (a call with none has nothing to verify).
     let hasInputs: Bool
 
-    /// [1.2] `lathe_call.input_abs_max`, `input_mean_square`, `input_gram` (nil when absent)
-    /// and `calibration_rows`.
+    /// [1.2] `lathe_call.input_abs_max`, `input_mean_square`, `input_gram`, [1.3] `input_abs_mean`
+    /// (nil when absent) and `calibration_rows`.
     let statistics: [UnsafePointer<DLTensor>?]
     let calibrationRows: Int64
 
     /// `statistics` are the calibration-statistics inputs in header order (abs-max, mean square,
-    /// Gram), guarded like the fixed inputs and passed in `lathe_call`.
+    /// Gram, abs-mean), guarded like the fixed inputs and passed in `lathe_call`.
     init(_ fixed: [CallArgument], learnables: [CallArgument] = [], learnableOutputs: [CallArgument] = [],
          statistics: [CallArgument] = [], calibrationRows: Int = 0) throws {
         fixedCount = fixed.count

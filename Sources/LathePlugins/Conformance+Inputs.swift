@@ -45,7 +45,7 @@ extension ConformanceChecker {
             let grad = try Tensor.randn(shape, generator: g) * 0.1
             let aux = try Tensor.uniform([shape[0]], low: 0.1, high: 2, generator: g)
             return [w, grad, aux] + (try statistics(features: shape.dropFirst().reduce(1, *), generator: g))
-        case .solver:
+        case .solver, .scaler:
             // A conv-like weight [out, in, 2, 2] and the statistics of its (unfolded) input: rows of
             // 32·scale weights, which split into the groups of every usual N:M pattern.
             let shape = [8 * scale, 8 * scale, 2, 2]
@@ -67,14 +67,14 @@ extension ConformanceChecker {
     static let statisticsRows = 64
 
     /// [1.2] The input statistics of a criterion's standard inputs (abs-max `[1, D]`, mean square
-    /// `[1, D]`, Gram `[1, D, D]`), computed from random rows whose features differ in scale (a
+    /// `[1, D]`, Gram `[1, D, D]`, abs-mean `[1, D]`), computed from random rows whose features differ in scale (a
     /// few outlier features, as in real activations), so they are consistent with each other.
     private static func statistics(features d: Int, generator g: RandomGenerator) throws -> [Tensor] {
         let scales = try Tensor((0..<d).map { Float($0 % 7 == 3 ? 8 : 0.5 + 0.1 * Double($0 % 5)) }, shape: [1, d])
         let x = try Tensor.randn([statisticsRows, d], generator: g) * scales
         let n = Double(statisticsRows)
         return [try x.abs().max([0]).reshaped([1, d]), try (x.squared().sum([0]) / n).reshaped([1, d]),
-                try (x.transposed(0, 1).matmul(x) / n).reshaped([1, d, d])]
+                try (x.transposed(0, 1).matmul(x) / n).reshaped([1, d, d]), try (x.abs().sum([0]) / n).reshaped([1, d])]
     }
 
     /// Student and teacher shapes of the loss's category; `features` 0 gives one element each.
@@ -105,12 +105,12 @@ extension ConformanceChecker {
         let standard = try inputs(seed: 7)
         let kind = method.descriptor.kind
         // Float tensors: the quantizer's input; the criterion's weight, gradient, aux and input
-        // statistics (abs-max, mean square, Gram); the solver's weight and input statistics; the
+        // statistics (abs-max, mean square, Gram, abs-mean); the solver's or scaler's weight and input statistics; the
         // loss's student and teacher (labels stay). The first is the primary operand.
         let floats = switch kind {
         case .quantizer: [0]
-        case .criterion: [0, 1, 2, 3, 4, 5]
-        case .solver: [0, 1, 2, 3]
+        case .criterion: [0, 1, 2, 3, 4, 5, 6]
+        case .solver, .scaler: [0, 1, 2, 3, 4]
         case .loss: [0, 1]
         }
         // The channel: dimension 0 of weights (and aux), dimension 1 of activations.
@@ -135,10 +135,10 @@ extension ConformanceChecker {
         case .criterion:
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(0.05)], shape: [1, 1, 1, 1]),
                    try Tensor([Float(1)], shape: [1]), try Tensor([Float(2)], shape: [1, 1]), try Tensor([Float(1.5)], shape: [1, 1]),
-                   try Tensor([Float(1.5)], shape: [1, 1, 1])]
-        case .solver:
+                   try Tensor([Float(1.5)], shape: [1, 1, 1]), try Tensor([Float(1)], shape: [1, 1])]
+        case .solver, .scaler:
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(2)], shape: [1, 1]), try Tensor([Float(1.5)], shape: [1, 1]),
-                   try Tensor([Float(1.5)], shape: [1, 1, 1])]
+                   try Tensor([Float(1.5)], shape: [1, 1, 1]), try Tensor([Float(1)], shape: [1, 1])]
         case .loss:
             let (s, t) = Self.lossShapes(method, lossLayout, batch: 1, features: 0)
             one = [try Tensor([Float(0.5)], shape: s), try Tensor([Float(0.25)], shape: t), try Tensor([Int64(0)], shape: [1])]

@@ -132,7 +132,7 @@ public struct ConformanceChecker {
         case .quantizer:
             step("idempotence") { try atEachSetting(settings, idempotence) }
             step("levels") { try atEachSetting(settings, levels) }
-        case .criterion, .solver:
+        case .criterion, .solver, .scaler:
             break
         case .loss:
             step("gradient vs finite differences") { try atEachSetting(settings, gradientCheck) }
@@ -186,14 +186,18 @@ public struct ConformanceChecker {
             let (out, q) = try quantizer(method, params)(x[0])
             return Outcome(values: try out.scalars(as: Float.self), qparams: q)
         case .criterion:
-            let statistics = x.count >= 6 ? InputStatistics(absMax: x[3], meanSquare: x[4], gram: x[5], rows: statisticsRows) : nil
+            let statistics = x.count >= 7 ? InputStatistics(absMax: x[3], meanSquare: x[4], gram: x[5], absMean: x[6], rows: statisticsRows) : nil
             let scores = try method.score(weight: x[0], gradient: x[1], aux: x[2], statistics: statistics, params: params)
             return Outcome(values: try scores.scalars(as: Float.self))
         case .solver:
-            let statistics = InputStatistics(absMax: x[1], meanSquare: x[2], gram: x[3], rows: statisticsRows)
+            let statistics = InputStatistics(absMax: x[1], meanSquare: x[2], gram: x[3], absMean: x[4], rows: statisticsRows)
             let result = try method.solve(weight: x[0], statistics: statistics, params: params)
             return Outcome(values: try result.weight.scalars(as: Float.self) + (try result.mask?.scalars(as: Float.self) ?? []),
                            qparams: result.qparams)
+        case .scaler:
+            let statistics = InputStatistics(absMax: x[1], meanSquare: x[2], gram: x[3], absMean: x[4], rows: statisticsRows)
+            let result = try method.scales(weight: x[0], statistics: statistics, params: params)
+            return Outcome(values: try result.scales.scalars(as: Float.self))
         case .loss:
             guard !method.descriptor.learnables.isEmpty else {
                 let (loss, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
@@ -232,6 +236,8 @@ public struct ConformanceChecker {
         case .solver:
             let what = o.qparams.map { "on its reported \($0.scheme.rawValue) \($0.bits)-bit grid" } ?? "zero where its mask is 0"
             return "W′ written, all finite and \(what); inputs unchanged"
+        case .scaler:
+            return "\(o.values.count) scales written, all finite and positive; inputs unchanged"
         case .loss:
             let on = lossLayout == .attentionMaps ? " (on attention maps [B, 4, 5, 5]: it refuses flat features)" : ""
             return "loss \(String(format: "%.6g", o.scalar)); every gradient element written and finite; inputs unchanged\(on)"

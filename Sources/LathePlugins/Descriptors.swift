@@ -1,10 +1,13 @@
 import CLathePlugin
 
-/// The three kinds of compression method a plugin can provide.
+/// The kinds of compression method a plugin can provide.
 public enum MethodKind: String, Sendable, Codable, CaseIterable {
     case quantizer, criterion, loss
     /// [1.2] A layer solver: W and the layer's input statistics → W′ (quantized or masked).
     case solver
+    /// [1.3] A channel scaler: W and the layer's input statistics → one positive scale per input
+    /// channel (SmoothQuant, AWQ), which the host multiplies into W and divides out of the input.
+    case scaler
 
     init?(code: Int32) {
         switch code {
@@ -12,12 +15,19 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable {
         case Int32(LATHE_KIND_CRITERION.rawValue): self = .criterion
         case Int32(LATHE_KIND_LOSS.rawValue): self = .loss
         case Int32(LATHE_KIND_SOLVER.rawValue): self = .solver
+        case Int32(LATHE_KIND_SCALER.rawValue): self = .scaler
         default: return nil
         }
     }
 
     /// The ABI minor version that introduced this kind.
-    public var minorIntroduced: Int { self == .solver ? 2 : 0 }
+    public var minorIntroduced: Int {
+        switch self {
+        case .quantizer, .criterion, .loss: 0
+        case .solver: 2
+        case .scaler: 3
+        }
+    }
 
     /// Number of fixed leading arguments of this kind's calling convention (after `lathe_call*`).
     var fixedPointerArguments: Int {
@@ -26,6 +36,7 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable {
         case .criterion: return 4  // weight, gradient, aux, scores
         case .loss: return 5       // student, teacher, labels, loss, student_grad
         case .solver: return 3     // weight, new_weight, mask
+        case .scaler: return 2     // weight, scales
         }
     }
 }
@@ -67,18 +78,33 @@ public struct MethodFlags: OptionSet, Sendable, Hashable {
     public static let needsInputGram = MethodFlags(rawValue: 64)
     /// [1.2] A solver that prunes (writes a mask) instead of quantizing.
     public static let solverPrunes = MethodFlags(rawValue: 128)
-    /// [1.2] Every calibration-statistics flag.
-    public static let inputStatistics: MethodFlags = [.needsInputAbsMax, .needsInputMeanSquare, .needsInputGram]
-    /// Every bit this host knows (ABI 1.2).
-    public static let known = MethodFlags(rawValue: 0xFF)
+    /// [1.3] The per-column mean absolute value of the layer's input (`lathe_call.input_abs_mean`).
+    public static let needsInputAbsMean = MethodFlags(rawValue: 256)
+    /// Every calibration-statistics flag.
+    public static let inputStatistics: MethodFlags = [.needsInputAbsMax, .needsInputMeanSquare, .needsInputGram, .needsInputAbsMean]
+    /// Every bit this host knows (ABI 1.3).
+    public static let known = MethodFlags(rawValue: 0x1FF)
 
-    /// The bits a plugin built against ABI 1.`minor` may set: 1.0 and 1.1 know 0xF.
-    public static func known(minor: Int) -> MethodFlags { minor >= 2 ? known : MethodFlags(rawValue: 0xF) }
+    /// The bits a plugin built against ABI 1.`minor` may set: 1.0 and 1.1 know 0xF, 1.2 knows 0xFF.
+    public static func known(minor: Int) -> MethodFlags {
+        switch minor {
+        case ..<2: MethodFlags(rawValue: 0xF)
+        case 2: MethodFlags(rawValue: 0xFF)
+        default: known
+        }
+    }
+
+    /// The ABI minor version that introduced the newest of these flags.
+    public var minorIntroduced: Int {
+        if contains(.needsInputAbsMean) { return 3 }
+        return isDisjoint(with: [.needsInputAbsMax, .needsInputMeanSquare, .needsInputGram, .solverPrunes]) ? 0 : 2
+    }
 
     private static let named: [(MethodFlags, String)] = [
         (.threadSafe, "thread-safe"), (.deterministic, "deterministic"), (.needsGradient, "needs-gradient"),
         (.needsAux, "needs-aux"), (.needsInputAbsMax, "needs-input-abs-max"),
         (.needsInputMeanSquare, "needs-input-mean-square"), (.needsInputGram, "needs-input-gram"), (.solverPrunes, "solver-prunes"),
+        (.needsInputAbsMean, "needs-input-abs-mean"),
     ]
 
     /// The flag names, in bit order (as written in manifests).
@@ -243,7 +269,7 @@ public enum ShapeRule: String, Sendable, Codable, CaseIterable {
         switch kind {
         case .quantizer: return [.scalar, .perChannel, .perGroup]
         case .loss: return allCases
-        case .criterion, .solver: return []
+        case .criterion, .solver, .scaler: return []
         }
     }
 }
@@ -349,6 +375,13 @@ public struct MethodDescriptor: Sendable, Equatable {
             guard granularity == .none, lossCategory == .none, flags.isDisjoint(with: [.needsGradient, .needsAux]) else {
                 throw PluginError("\(owner): a solver declares granularity none, loss category none, and neither needs-gradient nor needs-aux")
             }
+        case .scaler:
+            guard granularity == .none, lossCategory == .none, flags.isDisjoint(with: [.needsGradient, .needsAux, .solverPrunes]) else {
+                throw PluginError("\(owner): a scaler declares granularity none, loss category none, and none of needs-gradient, needs-aux and solver-prunes")
+            }
+            guard !flags.isDisjoint(with: .inputStatistics) else {
+                throw PluginError("\(owner): a scaler needs at least one needs-input-* flag (its scales come from the layer's input statistics)")
+            }
         }
         try validateLearnables(owner: owner)
     }
@@ -358,7 +391,7 @@ public struct MethodDescriptor: Sendable, Equatable {
         guard learnables.count <= Self.maxLearnables else {
             throw PluginError("\(owner): declares \(learnables.count) learnables; at most \(Self.maxLearnables) (LATHE_MAX_LEARNABLES) are allowed")
         }
-        if kind == .criterion || kind == .solver {
+        if kind == .criterion || kind == .solver || kind == .scaler {
             guard learnables.isEmpty, !hasBackward, !hasInitLearnables else {
                 throw PluginError("\(owner): a \(kind.rawValue) declares no learnables, init_learnables or backward")
             }

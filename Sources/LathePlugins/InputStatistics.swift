@@ -15,25 +15,29 @@ public struct InputStatistics: Sendable {
     public var meanSquare: Tensor?
     /// `[G, D, D]`: XᵀX / n.
     public var gram: Tensor?
+    /// [1.3] `[G, D]`: Σ |x_j| / n.
+    public var absMean: Tensor?
     /// n: the rows (input vectors, or output positions of a conv) the statistics cover.
     public var rows: Int
 
-    public init(absMax: Tensor? = nil, meanSquare: Tensor? = nil, gram: Tensor? = nil, rows: Int) {
+    public init(absMax: Tensor? = nil, meanSquare: Tensor? = nil, gram: Tensor? = nil, absMean: Tensor? = nil, rows: Int) {
         self.absMax = absMax
         self.meanSquare = meanSquare
         self.gram = gram
+        self.absMean = absMean
         self.rows = rows
     }
 
     /// Which statistics a method's flags ask for.
-    public static func needed(by flags: MethodFlags) -> (absMax: Bool, meanSquare: Bool, gram: Bool) {
-        (flags.contains(.needsInputAbsMax), flags.contains(.needsInputMeanSquare), flags.contains(.needsInputGram))
+    public static func needed(by flags: MethodFlags) -> (absMax: Bool, meanSquare: Bool, gram: Bool, absMean: Bool) {
+        (flags.contains(.needsInputAbsMax), flags.contains(.needsInputMeanSquare), flags.contains(.needsInputGram),
+         flags.contains(.needsInputAbsMean))
     }
 
     /// `statistics`' operands for a method declaring `flags` (`operands(for:flags:owner:)`), or
-    /// three nils when it declares none; an error when it declares some and none were given.
+    /// four nils when it declares none; an error when it declares some and none were given.
     static func operands(_ statistics: InputStatistics?, for weightShape: [Int], flags: MethodFlags, owner: String) throws -> [Tensor?] {
-        guard !flags.isDisjoint(with: .inputStatistics) else { return [nil, nil, nil] }
+        guard !flags.isDisjoint(with: .inputStatistics) else { return [nil, nil, nil, nil] }
         guard let statistics else {
             throw PluginError("\(owner) declares \(flags.intersection(.inputStatistics).names.joined(separator: ", ")) but no calibration statistics were given")
         }
@@ -42,15 +46,15 @@ public struct InputStatistics: Sendable {
 
     /// The call's statistics arguments (`lathe_call.input_*`) for the views of `operands`.
     static func arguments(_ views: [UnsafeMutablePointer<DLTensor>?]) -> [CallArgument] {
-        zip(["input abs-max", "input mean square", "input Gram matrix"], views).map { .input($0, $1) }
+        zip(["input abs-max", "input mean square", "input Gram matrix", "input abs-mean"], views).map { .input($0, $1) }
     }
 
     /// The statistics a method declaring `flags` gets for a weight of shape `weightShape`, as
-    /// contiguous float32 tensors in the order abs-max, mean square, Gram (nil where not declared),
+    /// contiguous float32 tensors in the order abs-max, mean square, Gram, abs-mean (nil where not declared),
     /// after checking that each one it needs is there with the shape the header promises.
     func operands(for weightShape: [Int], flags: MethodFlags, owner: String) throws -> [Tensor?] {
         let need = Self.needed(by: flags)
-        guard need.absMax || need.meanSquare || need.gram else { return [nil, nil, nil] }
+        guard need.absMax || need.meanSquare || need.gram || need.absMean else { return [nil, nil, nil, nil] }
         guard let out = weightShape.first, out > 0 else {
             throw PluginError("\(owner): a weight of shape \(weightShape) has no output rows to take input statistics for")
         }
@@ -73,7 +77,8 @@ public struct InputStatistics: Sendable {
         }
         let operands = [try operand(absMax, need.absMax, "abs-max", gram: false),
                         try operand(meanSquare, need.meanSquare, "mean-square", gram: false),
-                        try operand(gram, need.gram, "gram", gram: true)]
+                        try operand(gram, need.gram, "gram", gram: true),
+                        try operand(absMean, need.absMean, "abs-mean", gram: false)]
         let groups = Set(operands.compactMap { $0?.shape[0] })
         guard groups.count <= 1 else {
             throw PluginError("\(owner): the input statistics disagree on the group count (\(groups.sorted()))")

@@ -115,7 +115,7 @@ public struct Manifest: Sendable, Equatable {
             let m = Reader(table: entry, file: file, path: "methods[\(index)].")
             let kindName = try m.string("kind")
             guard let kind = MethodKind(rawValue: kindName) else {
-                throw PluginError("\(file): key 'methods[\(index)].kind' = \"\(kindName)\"; expected quantizer, criterion, loss or solver")
+                throw PluginError("\(file): key 'methods[\(index)].kind' = \"\(kindName)\"; expected quantizer, criterion, loss, solver or scaler")
             }
             guard kind.minorIntroduced <= parts[1] else {
                 throw PluginError("\(file): key 'methods[\(index)].kind' = \"\(kindName)\" needs ABI 1.\(kind.minorIntroduced); the manifest says abi = \"\(parts[0]).\(parts[1])\"")
@@ -135,7 +135,7 @@ public struct Manifest: Sendable, Equatable {
                 throw PluginError("\(file): key 'methods[\(index)].flags': \(error.message)")
             }
             guard flags.isSubset(of: MethodFlags.known(minor: parts[1])) else {
-                throw PluginError("\(file): key 'methods[\(index)].flags': \(flags.subtracting(MethodFlags.known(minor: parts[1])).names.joined(separator: ", ")) needs ABI 1.2; the manifest says abi = \"\(parts[0]).\(parts[1])\"")
+                throw PluginError("\(file): key 'methods[\(index)].flags': \(flags.subtracting(MethodFlags.known(minor: parts[1])).names.joined(separator: ", ")) needs ABI 1.\(flags.minorIntroduced); the manifest says abi = \"\(parts[0]).\(parts[1])\"")
             }
             var params: [ParamSpec] = []
             for (p, paramTable) in try m.tables("params").enumerated() {

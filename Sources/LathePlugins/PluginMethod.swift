@@ -115,6 +115,7 @@ public final class PluginMethod: @unchecked Sendable {
             call.input_abs_max = arguments.statistics[0]
             call.input_mean_square = arguments.statistics[1]
             call.input_gram = arguments.statistics[2]
+            call.input_abs_mean = arguments.statistics[3]
         }
         call.calibration_rows = arguments.calibrationRows
         let fixedCount = arguments.fixedCount

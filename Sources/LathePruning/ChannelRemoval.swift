@@ -40,7 +40,8 @@ public enum ChannelRemoval {
             let index = try Tensor(group.rows(of: keep, channels: keepFlags.count).map(Int64.init))
             for name in [group.producer] + group.coupled {
                 let layer = try layer(name, in: model)
-                for (short, tensor) in layer.ownParameters + layer.ownBuffers {
+                // An explicit input scale belongs to the layer's inputs, not to its output rows.
+                for (short, tensor) in layer.ownParameters + layer.ownBuffers where short != "input_scale" {
                     try replace(layer, short, tensor, with: tensor.detached().indexSelect(0, index).contiguous())
                 }
             }
@@ -52,6 +53,9 @@ public enum ChannelRemoval {
                         throw PruningError.unsupported("consumer '\(conv.name)' is a grouped conv; list it as coupled, not as a consumer")
                     }
                     try replace(conv, "weight", conv.weight, with: conv.weight.detached().indexSelect(1, index).contiguous())
+                    if let scale = conv.inputScale {
+                        try replace(conv, "input_scale", scale, with: scale.detached().indexSelect(0, index).contiguous())
+                    }
                 case let linear as Linear:
                     let p = consumer.inputsPerChannel
                     guard p >= 1, linear.inFeatures == keepFlags.count * p else {
@@ -60,6 +64,9 @@ public enum ChannelRemoval {
                     }
                     let columns = try Tensor(keep.flatMap { c in (c * p)..<((c + 1) * p) }.map(Int64.init))
                     try replace(linear, "weight", linear.weight, with: linear.weight.detached().indexSelect(1, columns).contiguous())
+                    if let scale = linear.inputScale {
+                        try replace(linear, "input_scale", scale, with: scale.detached().indexSelect(0, columns).contiguous())
+                    }
                 default:
                     throw PruningError.unsupported("consumer '\(consumer.layer)' is neither a conv nor a linear layer")
                 }

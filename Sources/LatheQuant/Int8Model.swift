@@ -18,8 +18,10 @@ import LatheTensor
 /// batch norm are refused with a message.
 public final class Int8Model {
     enum Step {
-        case linear(PackedWeights, input: QuantParams, output: QuantParams)
-        case conv(PackedWeights, input: QuantParams, output: QuantParams)
+        /// `scale`: the layer's explicit input scale (channel scaling), applied in float before
+        /// the input is quantized, as the fake-quantized model does.
+        case linear(PackedWeights, input: QuantParams, output: QuantParams, scale: Tensor?)
+        case conv(PackedWeights, input: QuantParams, output: QuantParams, scale: Tensor?)
         case float(any Layer)
     }
 
@@ -46,12 +48,13 @@ public final class Int8Model {
             case let linear as Linear:
                 let (w, i, o) = try Self.parameters(linear.name, weights, inputs, outputs)
                 let packed = try PackedWeights.linear(weight: try Self.integerWeight(linear.weight, w, linear.name), bias: try linear.bias?.detached())
-                steps.append(.linear(packed, input: Self.activationParams(i, qmax: qmax), output: o))
+                steps.append(.linear(packed, input: Self.activationParams(i, qmax: qmax), output: o, scale: try linear.inputScale?.detached()))
             case let conv as Conv2d:
                 let (w, i, o) = try Self.parameters(conv.name, weights, inputs, outputs)
                 let packed = try PackedWeights.conv2d(weight: try Self.integerWeight(conv.weight, w, conv.name), bias: try conv.bias?.detached(),
                                                       stride: conv.stride, padding: conv.padding, groups: conv.groups)
-                steps.append(.conv(packed, input: Self.activationParams(i, qmax: qmax), output: o))
+                steps.append(.conv(packed, input: Self.activationParams(i, qmax: qmax), output: o,
+                                   scale: try conv.inputScale.map { try $0.detached().reshaped([1, $0.count, 1, 1]) }))
             case let stateless as Stateless:
                 steps.append(.float(stateless))
             default:
@@ -111,10 +114,12 @@ public final class Int8Model {
         var x = input
         for step in steps {
             switch step {
-            case let .linear(packed, i, o):
+            case let .linear(packed, i, o, scale):
+                if let scale { x = try x * scale }
                 let xq = try x.quantized(scale: Double(i.scales[0]), zeroPoint: Int(i.zeroPoints.first ?? 0), dtype: .quint8)
                 x = try xq.quantizedLinear(packed, scale: Double(o.scales[0]), zeroPoint: Int(o.zeroPoints.first ?? 0)).dequantized()
-            case let .conv(packed, i, o):
+            case let .conv(packed, i, o, scale):
+                if let scale { x = try x * scale }
                 let xq = try x.quantized(scale: Double(i.scales[0]), zeroPoint: Int(i.zeroPoints.first ?? 0), dtype: .quint8)
                 x = try xq.quantizedConv2d(packed, scale: Double(o.scales[0]), zeroPoint: Int(o.zeroPoints.first ?? 0)).dequantized()
             case let .float(layer):

@@ -85,12 +85,12 @@ struct InputStatisticsTests {
         let model = try Zoo.make(architecture, options: ModelOptions(width: width), seed: 3)
         let data = try Self.data()
         let stats = try #require(try InputStatisticsCollector.collect(
-            model: model, layers: [layer], need: [.absMax, .meanSquare, .gram], data: data, plan: Self.plan)[layer])
+            model: model, layers: [layer], need: [.absMax, .meanSquare, .gram, .absMean], data: data, plan: Self.plan)[layer])
         let layout = try InputStatisticsCollector.layout(of: layer, in: model)
         let rows = try Self.rows(try Self.capturedInputs(model, layer, data: data), layout: layout)
         let g = layout.groups, d = layout.features, n = Double(rows.count)
         #expect(stats.rows == rows.count, "\(layer): \(stats.rows) rows, expected \(rows.count)")
-        var absMax = [Double](repeating: 0, count: g * d), square = absMax
+        var absMax = [Double](repeating: 0, count: g * d), square = absMax, absSum = absMax
         var gram = [Double](repeating: 0, count: g * d * d)
         for row in rows {
             for group in 0..<g {
@@ -98,6 +98,7 @@ struct InputStatisticsTests {
                 for a in 0..<d {
                     absMax[group * d + a] = max(absMax[group * d + a], abs(f[a]))
                     square[group * d + a] += f[a] * f[a]
+                    absSum[group * d + a] += abs(f[a])
                     for b in 0..<d { gram[(group * d + a) * d + b] += f[a] * f[b] }
                 }
             }
@@ -106,6 +107,7 @@ struct InputStatisticsTests {
         try Self.expectClose(stats.absMax, absMax, "\(layer) abs-max")
         try Self.expectClose(stats.meanSquare, square.map { $0 / n }, "\(layer) mean square")
         try Self.expectClose(stats.gram, gram.map { $0 / n }, "\(layer) Gram")
+        try Self.expectClose(stats.absMean, absSum.map { $0 / n }, "\(layer) abs-mean")
     }
 
     @Test func linearLayerInputs() throws { try check("mlp", "fc2") }

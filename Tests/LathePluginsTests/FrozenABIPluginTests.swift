@@ -5,8 +5,8 @@ import Testing
 @testable import LathePlugins
 
 /// The ABI's central promise: a plugin built against an earlier minor version loads and runs
-/// unchanged under this (1.2) host. The first-party C plugins' unchanged sources are compiled
-/// here against each frozen header (`Tests/Fixtures/abi/lathe_plugin_1_0.h` and `_1_1.h`,
+/// unchanged under this (1.3) host. The first-party C plugins' unchanged sources are compiled
+/// here against each frozen header (`Tests/Fixtures/abi/lathe_plugin_1_0.h`, `_1_1.h`, `_1_2.h`,
 /// installed as `lathe_plugin.h`), so every struct they hand the host has that version's size;
 /// each library loads, passes every conformance check, and gives bit-identical outputs, at every
 /// hyperparameter setting the checker uses, to the same sources built against the current header
@@ -15,11 +15,11 @@ import Testing
 @Suite(.serialized) struct FrozenABIPluginTests {
     static let families: [(folder: String, installed: String)] = [
         ("c-uniform", "libLatheUniform.so"), ("c-lowbit", "libLatheLowBit.so"), ("c-distill", "libLatheDistillLosses.so"),
-        ("c-formats", "libLatheFormats.so"), ("c-learnable", "libLatheLearnable.so"),
+        ("c-formats", "libLatheFormats.so"), ("c-learnable", "libLatheLearnable.so"), ("c-calib", "libLatheCalib.so"),
     ]
-    /// The families that exist at each frozen version (formats and learnable need 1.1).
+    /// The families that exist at each frozen version (formats and learnable need 1.1, calib 1.2).
     static let builds: [(minor: Int, folder: String)] = [(0, "c-uniform"), (0, "c-lowbit"), (0, "c-distill"),
-        (1, "c-uniform"), (1, "c-lowbit"), (1, "c-distill"), (1, "c-formats"), (1, "c-learnable")]
+        (1, "c-uniform"), (1, "c-lowbit"), (1, "c-distill"), (1, "c-formats"), (1, "c-learnable"), (2, "c-calib")]
 
     /// `Plugins/FOLDER` compiled with the frozen header of ABI 1.`minor`.
     static func build(_ folder: String, minor: Int) throws -> String {
@@ -46,8 +46,9 @@ import Testing
         return library
     }
 
-    /// Methods each family had at ABI 1.0 (a 1.0 build must still register all of them).
-    static let methodsAt1_0 = ["c-uniform": 2, "c-lowbit": 4, "c-distill": 5]
+    /// Methods a family had at an earlier minor (a build against it must still register all of
+    /// them); otherwise the build must register every method of the current one.
+    static let methodsAt = ["1.0 c-uniform": 2, "1.0 c-lowbit": 4, "1.0 c-distill": 5, "1.2 c-calib": 4]
 
     static func installed(_ name: String) -> String { SourceTree.root.appendingPathComponent(".build/plugins/\(name)").path }
 
@@ -59,9 +60,9 @@ import Testing
         #expect(old.descriptor.abiMajor == 1 && old.descriptor.abiMinor == minor)
         let current = try PluginLibrary.load(path: Self.installed(try #require(Self.families.first { $0.folder == folder }).installed))
         #expect(current.descriptor.abiMinor == ABI.minor)
-        // Methods that need 1.1 (distill/dkd, distill/crd) are left out of a 1.0 build.
+        // Methods that need a later minor (distill/dkd and distill/crd 1.1, the calib scalers 1.3) are left out.
         #expect(Set(old.methods.map(\.descriptor.id)).isSubset(of: current.methods.map(\.descriptor.id)))
-        #expect(old.methods.count >= (minor == 0 ? Self.methodsAt1_0[folder, default: 0] : current.methods.count))
+        #expect(old.methods.count >= Self.methodsAt[build, default: current.methods.count])
         for method in old.methods {
             var failures: [String] = []
             let passed = ConformanceChecker(method: method) { record in
@@ -87,15 +88,13 @@ import Testing
             let (yb, qb) = try b.quantize(x, params: params)
             #expect(try ya.bytes() == yb.bytes(), "\(label): outputs differ")
             #expect(qa == qb, "\(label): reported parameters differ")
-        case .criterion:
-            let w = try Tensor.randn([6, 4, 3, 3], generator: g)
-            let grad = try Tensor.randn([6, 4, 3, 3], generator: g)
-            let aux = try Tensor.randn([6], generator: g)
-            let sa = try a.score(weight: w, gradient: grad, aux: aux, params: params)
-            let sb = try b.score(weight: w, gradient: grad, aux: aux, params: params)
-            #expect(try sa.bytes() == sb.bytes(), "\(label): scores differ")
-        case .solver:
-            Issue.record("\(label): no frozen (1.0 or 1.1) build has a solver; they are ABI 1.2")
+        case .criterion, .solver:
+            // The checker's inputs (weight, gradient, aux and input statistics for a criterion).
+            let x = try ConformanceChecker(method: a, emit: { _ in }).inputs(seed: 11)
+            let oa = try ConformanceChecker.call(a, params, x), ob = try ConformanceChecker.call(b, params, x)
+            #expect(oa.same(as: ob), "\(label): outputs differ")
+        case .scaler:
+            Issue.record("\(label): no frozen (1.0 to 1.2) build has a scaler; they are ABI 1.3")
         case .loss:
             // The checker's inputs for the loss (attention maps for distill/attention-map).
             let x = try ConformanceChecker(method: a, emit: { _ in }).inputs(seed: 11)

@@ -42,16 +42,28 @@ struct CalibratedPruningTests {
         #expect { _ = try wanda.score(weight: weight, statistics: groups, params: wanda.bind()) } throws: { "\($0)".contains("dividing 4") }
     }
 
-    /// A manifest of ABI 1.1 cannot declare a 1.2 flag.
+    /// A manifest of ABI 1.1 cannot declare a 1.2 flag, nor one of 1.2 a 1.3 kind or flag.
     @Test func statisticsFlagsNeedABI12() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-flags-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var text = try String(contentsOf: Fixtures.root.appendingPathComponent("registry/calib.toml"), encoding: .utf8)
-        text = text.replacingOccurrences(of: "abi = \"1.2\"", with: "abi = \"1.1\"")
-        let file = dir.appendingPathComponent("calib.toml")
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        #expect { _ = try Manifest.read(file.path) } throws: { "\($0)".contains("needs-input-mean-square needs ABI 1.2") }
+        let current = try String(contentsOf: Fixtures.root.appendingPathComponent("registry/calib.toml"), encoding: .utf8)
+        #expect(current.contains("abi = \"\(ABI.version)\""))
+        func error(abi: String, _ edit: (String) -> String = { $0 }) throws -> String {
+            let file = dir.appendingPathComponent("calib.toml")
+            try edit(current.replacingOccurrences(of: "abi = \"\(ABI.version)\"", with: "abi = \"\(abi)\"")).write(to: file, atomically: true, encoding: .utf8)
+            do {
+                _ = try Manifest.read(file.path)
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(try error(abi: "1.1").contains("needs-input-mean-square needs ABI 1.2"))
+        #expect(try error(abi: "1.2").contains("kind' = \"scaler\" needs ABI 1.3"))
+        // A 1.2 manifest with the 1.3 flag on a 1.2 kind.
+        let flag = try error(abi: "1.2") { $0.replacingOccurrences(of: "kind = \"scaler\"", with: "kind = \"solver\"") }
+        #expect(flag.contains("needs-input-abs-mean needs ABI 1.3"), "\(flag)")
     }
 
     @Test func perRowSelectionPrunesEveryRowToTheTarget() throws {

@@ -3,7 +3,7 @@
  * (plus <dlpack/dlpack.h>, Debian's `libdlpack-dev`), exports one symbol, and never links
  * libtorch, Swift or Lathe. Get a copy without the source tree with `lathe plugins sdk DIR`.
  *
- *   ABI 1.2. SPDX-License-Identifier: MIT
+ *   ABI 1.3. SPDX-License-Identifier: MIT
  *   1.1 added (append-only; a 1.0 plugin runs unchanged): the call context (layer, role, axis,
  *   training position, sample indices), learnable tensors with an initialiser and a backward
  *   entry, a persistent per-run state buffer (host->state), group/block granularity and
@@ -13,6 +13,10 @@
  *   asks for with the LATHE_FLAG_NEEDS_INPUT_* flags and reads from the call; a fourth kind of
  *   method, the layer solver (W and statistics -> W' with quantization parameters or a mask:
  *   GPTQ, SparseGPT); host->report_metric for named numbers about a call. Marked [1.2].
+ *   1.3 added (append-only; 1.0 to 1.2 plugins run unchanged): a fifth kind of method, the
+ *   channel scaler (W and input statistics -> one positive scale per input channel, which the
+ *   host multiplies into W's columns and divides out of the op before: SmoothQuant, AWQ), and
+ *   the per-column mean absolute value among the calibration statistics. Marked [1.3].
  *
  * ---------------------------------------------------------------------------------------------
  * How a plugin is loaded
@@ -97,7 +101,7 @@ extern "C" {
 #endif
 
 #define LATHE_ABI_MAJOR 1
-#define LATHE_ABI_MINOR 2
+#define LATHE_ABI_MINOR 3
 
 /** The one symbol a plugin exports: `const lathe_plugin *lathe_plugin_entry(void)`. */
 #define LATHE_ENTRY_SYMBOL "lathe_plugin_entry"
@@ -141,7 +145,9 @@ typedef enum lathe_kind {
     LATHE_KIND_QUANTIZER = 1,
     LATHE_KIND_CRITERION = 2,
     LATHE_KIND_LOSS = 3,
-    LATHE_KIND_SOLVER = 4  /**< [1.2] a layer solver: W and input statistics -> W' (see below) */
+    LATHE_KIND_SOLVER = 4, /**< [1.2] a layer solver: W and input statistics -> W' (see below) */
+    LATHE_KIND_SCALER = 5  /**< [1.3] a channel scaler: W and input statistics -> per-input-channel
+                                scales (see below) */
 } lathe_kind;
 
 /** Hyperparameter types and the C type each is passed as. */
@@ -165,11 +171,12 @@ enum {
     LATHE_FLAG_NEEDS_INPUT_ABS_MAX = 1u << 4,     /**< call->input_abs_max */
     LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE = 1u << 5, /**< call->input_mean_square */
     LATHE_FLAG_NEEDS_INPUT_GRAM = 1u << 6,        /**< call->input_gram */
-    LATHE_FLAG_SOLVER_PRUNES = 1u << 7            /**< [1.2] solver: writes a mask (prunes) instead of
+    LATHE_FLAG_SOLVER_PRUNES = 1u << 7,           /**< [1.2] solver: writes a mask (prunes) instead of
                                                        reporting quantization parameters */
+    LATHE_FLAG_NEEDS_INPUT_ABS_MEAN = 1u << 8     /**< [1.3] call->input_abs_mean (not before 1.3) */
 };
-/** Every flag bit of this header (ABI 1.0 and 1.1 know 0xF). */
-#define LATHE_FLAGS_KNOWN 0xFFu
+/** Every flag bit of this header (ABI 1.0 and 1.1 know 0xF, 1.2 knows 0xFF). */
+#define LATHE_FLAGS_KNOWN 0x1FFu
 
 /** Granularity of a pruning criterion's scores. */
 typedef enum lathe_granularity {
@@ -305,6 +312,7 @@ typedef struct lathe_call {
     const DLTensor *input_mean_square; /**< [G, D]: Σ x_j² / n */
     const DLTensor *input_gram;        /**< [G, D, D]: XᵀX / n (symmetric) */
     int64_t calibration_rows;          /**< n, the rows the statistics are taken over; 0 without any */
+    const DLTensor *input_abs_mean;    /**< [1.3] [G, D]: Σ |x_j| / n */
 } lathe_call;
 
 /** Services the host offers. Valid from init until the process exits. */
@@ -394,8 +402,23 @@ typedef struct lathe_host {
  *   replaces the layer's weight with W' (and applies the mask) before it moves to the next
  *   layer. call->layer names the layer; call->role is LATHE_ROLE_WEIGHT, call->axis 0.
  *
- * [1.2] Calibration statistics. A criterion or solver that declares LATHE_FLAG_NEEDS_INPUT_ABS_MAX,
- * _MEAN_SQUARE or _GRAM gets statistics of the input of the layer whose weight it is given,
+ * [1.3] Channel scaler — one positive scale per input channel of a layer (SmoothQuant, AWQ):
+ *   int32_t f(lathe_call *call, const DLTensor *weight, DLTensor *scales, ...hyperparameters);
+ *   `scales` is [G, C]: G as in the statistics, C the input channels per group (a linear
+ *   layer's `in`, a conv's `in/G`), so input channel g·C + c gets scales[g, c]. Statistic
+ *   feature j of group g belongs to channel j / K of that group, K = D / C (K = k·k for a conv,
+ *   1 for a linear layer). Every scale must be finite and > 0. The host then computes the same
+ *   function with W' = W·diag(s) (column j of the [out, D] view times its channel's scale) and
+ *   the layer's input divided by s: it folds 1/s into the op that produces the input where
+ *   the graph allows (a LayerNorm's or batch norm's affine parameters, a linear or conv
+ *   layer's output rows, through ReLU and pooling), and otherwise keeps an explicit
+ *   per-channel multiplication before the layer. Quantization applied afterwards sees W' and
+ *   the divided input. The host may call a scaler several times for one layer with different
+ *   hyperparameters (a grid search that keeps the value whose quantized layer output is
+ *   closest to the original's); each call must depend only on its arguments.
+ *
+ * [1.2] Calibration statistics. A criterion, solver or [1.3] scaler that declares
+ * LATHE_FLAG_NEEDS_INPUT_ABS_MAX, _MEAN_SQUARE, _GRAM or [1.3] _ABS_MEAN gets statistics of the input of the layer whose weight it is given,
  * computed by the host in evaluation mode over calibration batches of training data (their
  * count and seed are in the run's configuration and provenance), through the layers before it
  * as they are at that moment (already pruned or quantized ones included). View the weight as a
@@ -408,7 +431,7 @@ typedef struct lathe_host {
  *     zero padding included as the conv sees it. A grouped conv (G groups; depthwise: G = in)
  *     has one set of statistics per group: output channel o belongs to group o / (out / G).
  *     G = 1 for linear layers and ordinary convs.
- * Shapes: input_abs_max and input_mean_square [G, D]; input_gram [G, D, D], float32, computed
+ * Shapes: input_abs_max, input_mean_square and input_abs_mean [G, D]; input_gram [G, D, D], float32, computed
  * in float64 and rounded once. n = calibration_rows. The host refuses (before computing
  * anything) a Gram matrix larger than its configured limit, naming the layer.
  *

@@ -1,4 +1,4 @@
-//! Rust bindings of `lathe_plugin.h`, the Lathe plugin SDK (ABI 1.2). SPDX-License-Identifier: MIT
+//! Rust bindings of `lathe_plugin.h`, the Lathe plugin SDK (ABI 1.3). SPDX-License-Identifier: MIT
 //!
 //! This one file is the whole Rust SDK: it depends on nothing but `core`/`std` (no crates, no
 //! bindgen), and it mirrors the C header field for field, so everything the header says about
@@ -88,7 +88,8 @@
 //!   1.2 (marked \[1.2\]): the calibration statistics, missing from a 1.0 or 1.1 host's call
 //!   ([`call_input_abs_max`], [`call_input_mean_square`], [`call_input_gram`],
 //!   [`call_calibration_rows`] give `None` then), and the host's `report_metric`, missing from a
-//!   1.0 or 1.1 host's table ([`report_metric`] gives `None` then).
+//!   1.0 or 1.1 host's table ([`report_metric`] gives `None` then). The 1.3 field
+//!   `input_abs_mean` is read through [`call_input_abs_mean`] (`None` from an older host).
 
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
 
@@ -157,7 +158,7 @@ pub struct DLTensor {
 // ---------------------------------------------------------------------------------------------
 
 pub const LATHE_ABI_MAJOR: u16 = 1;
-pub const LATHE_ABI_MINOR: u16 = 2;
+pub const LATHE_ABI_MINOR: u16 = 3;
 
 /// The one symbol a plugin exports: `const lathe_plugin *lathe_plugin_entry(void)`.
 pub const LATHE_ENTRY_SYMBOL: &str = "lathe_plugin_entry";
@@ -195,6 +196,16 @@ pub const LATHE_KIND_LOSS: lathe_kind = 3;
 /// `call->role` is [`LATHE_ROLE_WEIGHT`], `call->axis` 0. A method declaring ABI 1.0 or 1.1 may
 /// not be a solver.
 pub const LATHE_KIND_SOLVER: lathe_kind = 4;
+/// \[1.3\] A channel scaler: the weight and the layer's input statistics -> one positive scale
+/// per input channel (SmoothQuant, AWQ): `unsafe extern "C" fn(call: *mut lathe_call, weight:
+/// *const DLTensor, scales: *mut DLTensor, ...hyperparameters) -> i32`. `scales` is \[G, C\] (G
+/// as in the statistics, C the input channels per group: a linear layer's `in`, a conv's `in/G`);
+/// statistic feature j of group g belongs to channel j / K, K = D / C. Every scale must be finite
+/// and > 0. The host multiplies W's columns by s and divides the layer's input by s (folded into
+/// the op before where the graph allows, else an explicit scale), and may call a scaler several
+/// times per layer with different hyperparameters (a grid search). A method declaring ABI 1.0 to
+/// 1.2 may not be a scaler.
+pub const LATHE_KIND_SCALER: lathe_kind = 5;
 
 /// `lathe_param_type`: hyperparameter types (the Rust type each is passed as in brackets).
 pub type lathe_param_type = i32;
@@ -230,8 +241,11 @@ pub const LATHE_FLAG_NEEDS_INPUT_GRAM: u32 = 1 << 6;
 /// \[1.2\] Solver: writes a mask (prunes) instead of reporting quantization parameters (see
 /// [`LATHE_KIND_SOLVER`]).
 pub const LATHE_FLAG_SOLVER_PRUNES: u32 = 1 << 7;
-/// Every flag bit of this SDK (ABI 1.0 and 1.1 know 0xF).
-pub const LATHE_FLAGS_KNOWN: u32 = 0xFF;
+/// \[1.3\] Criterion, solver or scaler: needs `call->input_abs_mean`, the layer input's per-column
+/// mean |x|. A method declaring ABI 1.0 to 1.2 may not set it.
+pub const LATHE_FLAG_NEEDS_INPUT_ABS_MEAN: u32 = 1 << 8;
+/// Every flag bit of this SDK (ABI 1.0 and 1.1 know 0xF, 1.2 knows 0xFF).
+pub const LATHE_FLAGS_KNOWN: u32 = 0x1FF;
 
 /// `lathe_granularity`: granularity of a pruning criterion's scores.
 pub type lathe_granularity = i32;
@@ -495,6 +509,9 @@ pub struct lathe_call {
     /// \[1.2\] n, the rows the statistics are taken over; 0 without any. Read it through
     /// [`call_calibration_rows`].
     pub calibration_rows: i64,
+    /// \[1.3\] \[G, D\]: Σ |x_j| / n; non-NULL exactly when the method declares
+    /// [`LATHE_FLAG_NEEDS_INPUT_ABS_MEAN`] (and as above). Read it through [`call_input_abs_mean`].
+    pub input_abs_mean: *const DLTensor,
 }
 
 /// Services the host offers. Valid from init until the process exits.
@@ -698,7 +715,7 @@ const _: () = {
     assert!(offset_of!(lathe_qparams, scales) == 32);
     assert!(offset_of!(lathe_qparams, group_size) == 60);
     assert!(offset_of!(lathe_qparams, scale_format) == 68);
-    assert!(size_of::<lathe_call>() == 136);
+    assert!(size_of::<lathe_call>() == 144);
     assert!(offset_of!(lathe_call, layer) == 24);
     assert!(offset_of!(lathe_call, step) == 40);
     assert!(offset_of!(lathe_call, epoch) == 56);
@@ -710,6 +727,7 @@ const _: () = {
     assert!(offset_of!(lathe_call, input_mean_square) == 112);
     assert!(offset_of!(lathe_call, input_gram) == 120);
     assert!(offset_of!(lathe_call, calibration_rows) == 128);
+    assert!(offset_of!(lathe_call, input_abs_mean) == 136);
     assert!(size_of::<lathe_host>() == 64);
     assert!(offset_of!(lathe_host, state) == 48);
     assert!(offset_of!(lathe_host, report_metric) == 56);
@@ -1002,6 +1020,16 @@ pub unsafe fn call_input_mean_square<'a>(call: *const lathe_call) -> Option<&'a 
 /// As for [`call_input_abs_max`].
 pub unsafe fn call_input_gram<'a>(call: *const lathe_call) -> Option<&'a DLTensor> {
     let p = call_field!(call, input_gram)?;
+    unsafe { p.as_ref() }
+}
+
+/// `call->input_abs_mean` (\[G, D\]: Σ |x_j| / n), or `None` as for [`call_input_abs_max`] (the
+/// flag being [`LATHE_FLAG_NEEDS_INPUT_ABS_MEAN`]) and from a host before 1.3.
+///
+/// # Safety
+/// As for [`call_input_abs_max`].
+pub unsafe fn call_input_abs_mean<'a>(call: *const lathe_call) -> Option<&'a DLTensor> {
+    let p = call_field!(call, input_abs_mean)?;
     unsafe { p.as_ref() }
 }
 

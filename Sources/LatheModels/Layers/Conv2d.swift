@@ -1,7 +1,7 @@
 import LatheTensor
 
 /// A 2-D convolution with an `[out, in/groups, k, k]` weight (groups = in = out: depthwise).
-public final class Conv2d: Layer {
+public final class Conv2d: InputScalable {
     public let name: String
     /// `[outChannels, inChannels / groups, kernel, kernel]`
     public private(set) var weight: Tensor
@@ -11,6 +11,9 @@ public final class Conv2d: Layer {
     public let padding: Int
     /// Number of channel groups; pruning a depthwise conv shrinks it with the channels.
     public private(set) var groups: Int
+    /// `[inChannels]`: an explicit per-input-channel factor applied before the layer (channel
+    /// scaling that could not be folded into the op before it), or nil.
+    public private(set) var inputScale: Tensor?
 
     /// A layer initialised from `generator`.
     public convenience init(
@@ -44,7 +47,7 @@ public final class Conv2d: Layer {
     public var isDepthwise: Bool { groups > 1 && groups == inChannels && groups == outChannels }
 
     public func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
-        let x = try context.input(name, input)
+        let x = try context.input(name, inputScale.map { try input * $0.reshaped([1, $0.count, 1, 1]) } ?? input)
         let y = try x.conv2d(
             weight: context.weight(name, weight), bias: bias, stride: (stride, stride), padding: (padding, padding), groups: groups)
         let s = y.shape
@@ -53,6 +56,8 @@ public final class Conv2d: Layer {
     }
 
     public var ownParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
+    public var ownBuffers: [(String, Tensor)] { inputScale.map { [("input_scale", $0)] } ?? [] }
+    public var inputChannelCount: Int { inChannels }
 
     public func replace(_ shortName: String, with tensor: Tensor) throws {
         switch shortName {
@@ -61,6 +66,7 @@ public final class Conv2d: Layer {
             if isDepthwise { groups = tensor.shape[0] }
             weight = tensor
         case "bias": bias = tensor
+        case "input_scale": inputScale = tensor
         default: throw ModelError.unknownTensor("\(name).\(shortName)")
         }
     }

@@ -21,6 +21,16 @@ public protocol Layer: AnyObject {
     func replace(_ shortName: String, with tensor: Tensor) throws
 }
 
+/// A conv or linear layer, which may carry an explicit per-input-channel scale: the input is
+/// multiplied by `input_scale` (a buffer, saved in checkpoints) before the layer computes. Channel
+/// scaling (SmoothQuant, AWQ) sets it where 1/s cannot be folded into the op before the layer.
+public protocol InputScalable: Layer {
+    /// `[inputChannelCount]`, or nil.
+    var inputScale: Tensor? { get }
+    /// Input channels (a linear layer's features).
+    var inputChannelCount: Int { get }
+}
+
 extension Layer {
     public var children: [any Layer] { [] }
     public var ownParameters: [(String, Tensor)] { [] }

@@ -31,7 +31,9 @@ extension MethodStage {
 /// The registered stage kinds.
 public enum StageKinds {
     /// Every kind, in the order the spec reference lists them.
-    public static let all: [any MethodStage] = [QuantizeStage(), PruneStage(), SolveStageKind(), FinetuneStage(), DistillStage(), ActivationStatsStage()]
+    public static let all: [any MethodStage] = [
+        QuantizeStage(), PruneStage(), SolveStageKind(), ScaleStageKind(), FinetuneStage(), DistillStage(), ActivationStatsStage(),
+    ]
 
     /// The kind named `name`, or nil.
     public static func named(_ name: String) -> (any MethodStage)? { all.first { $0.kind == name } }

@@ -96,6 +96,7 @@ fn main() {
         input_mean_square: &mean_square_t,
         input_gram: &gram_t,
         calibration_rows: 4,
+        input_abs_mean: &mean_square_t,
     };
     unsafe {
         let c: *mut lathe_call = &mut call;
@@ -112,6 +113,10 @@ fn main() {
                 && call_calibration_rows(c) == Some(4),
             "calibration statistics of a 1.2 call",
         );
+        expect(call_input_abs_mean(c).map(|t| t as *const DLTensor) == Some(&mean_square_t as *const DLTensor), "[1.3] abs-mean of a 1.3 call");
+        // Cut to 1.2: the [1.3] abs-mean absent, the [1.2] statistics there.
+        (*c).head.size = offset_of!(lathe_call, input_abs_mean) as u32;
+        expect(call_input_abs_mean(c).is_none() && call_calibration_rows(c) == Some(4), "1.2 call: no abs-mean, rows still there");
         // Cut to 1.1: every [1.1] field there, every [1.2] field absent.
         (*c).head.size = offset_of!(lathe_call, input_abs_max) as u32;
         expect(
@@ -132,9 +137,10 @@ fn main() {
         (*c).input_mean_square = core::ptr::null();
         (*c).input_gram = core::ptr::null();
         (*c).calibration_rows = 0;
+        (*c).input_abs_mean = core::ptr::null();
         expect(
             call_input_abs_max(c).is_none() && call_input_mean_square(c).is_none() && call_input_gram(c).is_none()
-                && call_calibration_rows(c) == Some(0),
+                && call_input_abs_mean(c).is_none() && call_calibration_rows(c) == Some(0),
             "1.2 call without statistics: none, 0 rows",
         );
         // Cut to 1.0: every [1.1] field absent.
