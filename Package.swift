@@ -83,9 +83,9 @@ let package = Package(
         ),
 
         // MARK: Method workflows in the host: quantization, pruning, distillation
-        .target(name: "LatheQuant", dependencies: ["LatheTrain", "LathePlugins"]),
-        // Calibration statistics of layer inputs (abs-max, mean square, Gram) for plugins [ABI 1.2].
+                // Calibration statistics of layer inputs (abs-max, mean square, Gram) for plugins [ABI 1.2].
         .target(name: "LatheCalibration", dependencies: ["LatheTrain", "LathePlugins"]),
+        .target(name: "LatheQuant", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
         .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
         // Layer solvers (GPTQ, SparseGPT) applied layer by layer through the network [ABI 1.2].
         .target(name: "LatheSolve", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheQuant"]),

@@ -26,6 +26,12 @@ struct Quantize: ParsableCommand {
     @Option(help: "Bits for the first and last quantized layers.") var firstLastBits: Int?
     @Option(help: "Layer left in float (repeatable).") var exclude: [String] = []
     @Option(help: "Calibration batches.") var calibrationBatches: Int = 8
+    @Option(help: "Mixed precision: effective bits per quantized weight (scales included) for per-layer widths chosen by a knapsack.")
+    var budgetBits: Double?
+    @Option(help: "Mixed precision at the size of every layer at this uniform width (equal size).") var budgetUniformBits: Int?
+    @Option(help: "Mixed precision: bytes of the quantized layers.") var budgetBytes: Int?
+    @Option(help: "Candidate widths of mixed precision, comma-separated.") var mixedBits: String = "2,3,4,5,6,8"
+    @Option(help: "Per-layer cost of a width: loss (measured on calibration batches) or hessian-trace.") var mixedSensitivity: String = "loss"
     @Option(help: "Channel scaler applied before quantizing, PLUGIN/METHOD (e.g. calib/smoothquant, calib/awq).") var scale: String?
     @Option(name: .customLong("scale-param"), help: "Channel scaler hyperparameter NAME=VALUE (repeatable).") var scaleParams: [String] = []
     @Option(help: "Scaler hyperparameter searched per layer, with this command's weight quantizer in the loop (e.g. alpha).")
@@ -79,6 +85,19 @@ struct Quantize: ParsableCommand {
         c.clippedSTE = !noClippedSte
         c.realInt8 = int8
         c.sensitivity = sensitivity
+        c.budgetBits = budgetBits
+        c.budgetUniformBits = budgetUniformBits
+        c.budgetBytes = budgetBytes
+        c.mixedBits = try mixedBits.split(separator: ",").map { part in
+            guard let bits = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--mixed-bits '\(mixedBits)': expected comma-separated integers, e.g. 2,3,4,8")
+            }
+            return bits
+        }
+        guard let sensitivity = MixedSensitivity(rawValue: mixedSensitivity) else {
+            throw ValidationError("--mixed-sensitivity \(mixedSensitivity): expected \(MixedSensitivity.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        c.mixedSensitivity = sensitivity
         do { try c.validate() } catch let error as QuantError { throw ValidationError(error.message) }
         return c
     }
@@ -167,6 +186,10 @@ struct Quantize: ParsableCommand {
                             Double(r.fp32SizeBytes) / 1024, Double(r.sizeBytes) / 1024, r.compressionRatio)]
         if let bits = Quantization.bitsPerWeight(r.layers) {
             lines.append(String(format: "  quantized weights: %.4g bits/weight (scales and zero points included)", bits))
+        }
+        if let m = r.mixedPrecision {
+            lines.append(String(format: "  mixed precision by %@: %d of %d budget bytes, %.3f bits/weight, summed cost %.4g",
+                                m.sensitivity.rawValue, m.sizeBytes, m.budgetBytes, m.bitsPerWeight, m.totalCost))
         }
         for layer in r.layers {
             lines.append("  \(layer.layer): \(layer.formatDescription), \(String(format: "%.4g", layer.effectiveBits)) bits/weight, \(layer.bytes) B (fp32 \(layer.fp32Bytes) B)")

@@ -72,6 +72,22 @@ extension QuantConfig {
         case .sensitivity:
             .init(name, "bool", default: .value("\(d.sensitivity)"), example: "true",
                   doc: "Also quantize one layer at a time and tabulate each layer's accuracy drop.")
+        case .budgetBits:
+            .init(name, "number", default: .note("none: no mixed precision"), allowed: .text("(0, 32]"), example: "3.5",
+                  doc: "Mixed precision: effective bits per quantized weight (scales included) the chosen per-layer widths may use.")
+        case .budgetUniformBits:
+            .init(name, "integer", default: .note("none"), allowed: .text("one of `mixed_bits`"), example: "3",
+                  doc: "Mixed precision at the size of every layer at this width with the same quantizer (equal size to uniform).")
+        case .budgetBytes:
+            .init(name, "integer", default: .note("none"), allowed: .text("a positive integer"), example: "65536",
+                  doc: "Mixed precision: bytes of the quantized layers (scales included).")
+        case .mixedBits:
+            .init(name, "array of integers", default: .value("\(d.mixedBits)"), allowed: .text("1 to 16 distinct widths in 1...16"),
+                  example: "[2, 3, 4, 8]", doc: "Candidate per-layer widths of mixed precision (the weight quantizer's `bits`).")
+        case .mixedSensitivity:
+            .init(name, "string", default: .value("\"\(d.mixedSensitivity.rawValue)\""), allowed: .choices(of: MixedSensitivity.self),
+                  example: "\"hessian-trace\"",
+                  doc: "Per-layer cost of a width: `loss` (cross-entropy increase on the calibration batches with that layer alone quantized) or `hessian-trace` (HAWQ-v2: mean input square × ‖Q(W) − W‖²). An exact knapsack minimises the sum within the budget.")
         }
     }
 }

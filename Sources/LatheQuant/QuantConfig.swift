@@ -48,6 +48,20 @@ public struct QuantConfig: Codable, Sendable, Equatable {
     public var realInt8: Bool = false
     /// Also quantize one layer at a time and tabulate the accuracy drop per layer.
     public var sensitivity: Bool = false
+    /// Mixed precision: a size budget for the quantized layers (at most one of the three), met
+    /// by per-layer `bits` from `mixedBits` chosen by an exact knapsack on `mixedSensitivity`.
+    /// Effective bits per quantized weight, scales included.
+    public var budgetBits: Double?
+    /// The size of every layer at this uniform width (the same quantizer): "equal size".
+    public var budgetUniformBits: Int?
+    /// Bytes of the quantized layers, scales included.
+    public var budgetBytes: Int?
+    /// Candidate widths of mixed precision.
+    public var mixedBits: [Int] = [2, 3, 4, 5, 6, 8]
+    public var mixedSensitivity: MixedSensitivity = .loss
+
+    /// Whether a budget asks for mixed precision.
+    public var isMixed: Bool { budgetBits != nil || budgetUniformBits != nil || budgetBytes != nil }
 
     public init() {}
 
@@ -59,6 +73,8 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         case qatEpochs = "qat_epochs", qatLearningRate = "qat_learning_rate", clippedSTE = "clipped_ste"
         case learnableLearningRate = "learnable_lr", learnableWeightDecay = "learnable_weight_decay"
         case realInt8 = "real_int8", sensitivity
+        case budgetBits = "budget_bits", budgetUniformBits = "budget_uniform_bits", budgetBytes = "budget_bytes"
+        case mixedBits = "mixed_bits", mixedSensitivity = "mixed_sensitivity"
     }
 
     public init(from decoder: Decoder) throws {
@@ -82,6 +98,11 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         learnableWeightDecay = try c.decodeIfPresent(Double.self, forKey: .learnableWeightDecay) ?? d.learnableWeightDecay
         realInt8 = try c.decodeIfPresent(Bool.self, forKey: .realInt8) ?? d.realInt8
         sensitivity = try c.decodeIfPresent(Bool.self, forKey: .sensitivity) ?? d.sensitivity
+        budgetBits = try c.decodeIfPresent(Double.self, forKey: .budgetBits)
+        budgetUniformBits = try c.decodeIfPresent(Int.self, forKey: .budgetUniformBits)
+        budgetBytes = try c.decodeIfPresent(Int.self, forKey: .budgetBytes)
+        mixedBits = try c.decodeIfPresent([Int].self, forKey: .mixedBits) ?? d.mixedBits
+        mixedSensitivity = try c.decodeIfPresent(MixedSensitivity.self, forKey: .mixedSensitivity) ?? d.mixedSensitivity
     }
 
     /// Checks values that need no plugin (the plugins check their own parameters).
@@ -108,6 +129,27 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         if let b = firstLastBits, !bits.allows(b) { throw QuantError("first_last_bits \(b): expected \(bits.expected)") }
         for (layer, b) in layerBits.sorted(by: { $0.key < $1.key }) where !Self.key(.layerBits).allows(b) {
             throw QuantError("layer_bits.\(layer) = \(b): expected \(Self.key(.layerBits).expected)")
+        }
+        try validateMixed()
+    }
+
+    /// The mixed-precision keys: at most one budget, in range; not with fixed per-layer widths.
+    private func validateMixed() throws {
+        let budgets = [budgetBits.map { _ in "budget_bits" }, budgetUniformBits.map { _ in "budget_uniform_bits" },
+                       budgetBytes.map { _ in "budget_bytes" }].compactMap { $0 }
+        guard budgets.count <= 1 else { throw QuantError("\(budgets.joined(separator: " and ")): expected at most one budget") }
+        if let b = budgetBits, !(b > 0 && b <= 32) { throw QuantError("budget_bits \(b): expected a number in (0, 32]") }
+        if let b = budgetBytes, b <= 0 { throw QuantError("budget_bytes \(b): expected a positive integer") }
+        let widths = Self.key(.layerBits)
+        guard !mixedBits.isEmpty, mixedBits.count <= 16, Set(mixedBits).count == mixedBits.count,
+              mixedBits.allSatisfy({ widths.allows($0) }) else {
+            throw QuantError("mixed_bits \(mixedBits): expected 1 to 16 distinct integers in \(widths.expected)")
+        }
+        if let b = budgetUniformBits, !mixedBits.contains(b) {
+            throw QuantError("budget_uniform_bits \(b): expected one of mixed_bits \(mixedBits)")
+        }
+        if isMixed, !layerBits.isEmpty || firstLastBits != nil {
+            throw QuantError("\(budgets[0]) chooses every layer's bits: expected no layer_bits or first_last_bits with it")
         }
     }
 }

@@ -59,11 +59,14 @@ public struct QuantReport: Codable, Sendable {
     public var sensitivity: [SensitivityRow]
     /// Final values of the quantizers' learnable tensors (absent when none learns).
     public var learned: [LearnedValue]?
+    /// The per-layer widths a mixed-precision budget chose (absent without a budget).
+    public var mixedPrecision: MixedPrecisionReport?
 
     enum CodingKeys: String, CodingKey {
         case config, fp32Accuracy = "fp32_accuracy", accuracy, layers, sizeBytes = "size_bytes"
         case fp32SizeBytes = "fp32_size_bytes", compressionRatio = "compression_ratio", bitsPerWeight = "bits_per_weight"
         case foldedBatchNorm = "folded_batch_norm", qatTraining = "qat_training", int8, sensitivity, learned
+        case mixedPrecision = "mixed_precision"
     }
 }
 
@@ -78,9 +81,23 @@ public enum QuantizationStage {
         -> (model: QuantizedModel, report: QuantReport)
     {
         try config.validate()
+        var config = config
         let fp32Accuracy = try Evaluation.evaluate(original, on: test).accuracy
         let model = try original.copy()
         let folded = config.foldBatchNorm ? try BatchNormFolding.fold(model).map { "\($0.conv)+\($0.batchNorm)" } : []
+        var mixed: MixedPrecisionReport?
+        if config.isMixed {
+            let uniform = try weightQuantizers(model, config, registry)
+            guard uniform.first?.method.descriptor.params.contains(where: { $0.name == "bits" }) ?? false else {
+                throw QuantError("mixed precision sets each layer's 'bits': \(config.method) has no 'bits' parameter")
+            }
+            let report = try MixedPrecision.assign(model, quantizers: uniform, config: config, train: train, batchSize: recipe.batchSize,
+                                                   seed: recipe.seed)
+            config.layerBits = Dictionary(uniqueKeysWithValues: report.layers.map { ($0.name, $0.bits) })
+            progress.note(String(format: "mixed precision (%@): %@; %.3f bits per weight", report.sensitivity.rawValue,
+                                 report.layers.map { "\($0.name) \($0.bits)" }.joined(separator: ", "), report.bitsPerWeight))
+            mixed = report
+        }
         let quantizers = try weightQuantizers(model, config, registry)
         let activation = config.activations == .none && !config.realInt8 ? nil : try activationQuantizer(config, registry)
         let layerNames = quantizers.map(\.layer)
@@ -144,7 +161,7 @@ public enum QuantizationStage {
             config: config, fp32Accuracy: fp32Accuracy, accuracy: accuracy, layers: layers, sizeBytes: size,
             fp32SizeBytes: fp32Size, compressionRatio: Double(fp32Size) / Double(Swift.max(size, 1)),
             bitsPerWeight: Quantization.bitsPerWeight(layers), foldedBatchNorm: folded, qatTraining: training, int8: int8, sensitivity: sensitivity,
-            learned: try learned?.values())
+            learned: try learned?.values(), mixedPrecision: mixed)
         return (quantized, report)
     }
 

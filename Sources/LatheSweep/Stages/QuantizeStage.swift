@@ -40,6 +40,14 @@ struct QuantizeStage: MethodStage {
         }
         if let bits = report.bitsPerWeight { trial.metrics["bits_per_weight"] = bits }
         for row in report.sensitivity { trial.layers[row.layer, default: [:]]["sensitivity_drop"] = row.drop }
+        if let mixed = report.mixedPrecision {
+            trial.metrics["mixed_budget_bytes"] = Double(mixed.budgetBytes)
+            trial.metrics["mixed_size_bytes"] = Double(mixed.sizeBytes)
+            for (layer, (bits, cost)) in zip(mixed.layers, mixed.layers.map { l in (l.bits, mixed.candidates.firstIndex(of: l.bits).map { l.costs[$0] }) }) {
+                trial.layers[layer.name, default: [:]]["mixed_bits"] = Double(bits)
+                if let cost { trial.layers[layer.name, default: [:]]["mixed_cost"] = cost }
+            }
+        }
         // A learnable's final mean per layer, e.g. `weight_step` for an LSQ step size.
         for v in report.learned ?? [] { trial.layers[v.layer, default: [:]]["\(v.role)_\(v.name)"] = v.mean }
         for e in report.int8 {
