@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "LatheLearnable", type: .dynamic, targets: ["LearnableQuantizerPlugin"]),
         .library(name: "LatheFormats", type: .dynamic, targets: ["FormatsQuantizerPlugin"]),
         .library(name: "LatheCalib", type: .dynamic, targets: ["CalibPlugin"]),
+        .library(name: "LatheLowRank", type: .dynamic, targets: ["LowRankPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -91,6 +92,8 @@ let package = Package(
         .target(name: "LatheSolve", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheQuant"]),
         // Channel scaling (SmoothQuant, AWQ) folded into the graph [ABI 1.3].
         .target(name: "LatheScale", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheSolve"]),
+        // Low-rank factorization (SVD, ASVD), the fourth method family [ABI 1.3].
+        .target(name: "LatheFactorize", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
         .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins", "LatheIO"]),
 
         // MARK: Sweeps: results database, trial execution, reports
@@ -99,7 +102,7 @@ let package = Package(
         .target(
             name: "LatheSweep",
             dependencies: [
-                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheIO",
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheIO",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -117,6 +120,8 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "CalibPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-calib", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "LowRankPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-lowrank", publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-distill", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
 
@@ -124,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheSweep", "LatheReport", "LatheIO",
+                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheSweep", "LatheReport", "LatheIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -138,7 +143,7 @@ let package = Package(
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheTestSupport"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),
         .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant", "LatheTestSupport"]),
-        .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheSolve", "LatheScale", "LathePruning", "LatheTestSupport"]),
+        .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheSolve", "LatheScale", "LatheFactorize", "LathePruning", "LatheTestSupport"]),
         .testTarget(name: "LathePruningTests", dependencies: ["LathePruning", "LatheCalibration", "LatheTestSupport"]),
         .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill", "LatheTestSupport"]),
         .testTarget(name: "LatheReportTests", dependencies: ["LatheReport", "LatheTestSupport"]),

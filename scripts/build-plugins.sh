@@ -17,6 +17,7 @@ swift build -c "$CONFIG" --product LatheLowBit
 swift build -c "$CONFIG" --product LatheLearnable
 swift build -c "$CONFIG" --product LatheFormats
 swift build -c "$CONFIG" --product LatheCalib
+swift build -c "$CONFIG" --product LatheLowRank
 BIN="$(swift build -c "$CONFIG" --show-bin-path)"
 OUT=.build/plugins
 mkdir -p "$OUT"
@@ -29,12 +30,13 @@ install_lib "$BIN/libLatheLowBit.so" libLatheLowBit.so
 install_lib "$BIN/libLatheLearnable.so" libLatheLearnable.so
 install_lib "$BIN/libLatheFormats.so" libLatheFormats.so
 install_lib "$BIN/libLatheCalib.so" libLatheCalib.so
+install_lib "$BIN/libLatheLowRank.so" libLatheLowRank.so
 # Rust: a cdylib from plain rustc (no crates), against the SDK's Rust bindings.
 RUSTC="$(command -v rustc || echo "$HOME/.cargo/bin/rustc")"
 "$RUSTC" --edition 2021 --crate-type cdylib -C opt-level=3 -C debuginfo=0 --remap-path-prefix="$PWD=." \
     -o "$OUT/.libprune.so.tmp" Plugins/rust-prune/src/lib.rs
 mv "$OUT/.libprune.so.tmp" "$OUT/libprune.so"
-for lib in libLatheUniform.so libLatheKD.so libLatheDistillLosses.so libLatheLowBit.so libLatheLearnable.so libLatheFormats.so libLatheCalib.so libprune.so; do
+for lib in libLatheUniform.so libLatheKD.so libLatheDistillLosses.so libLatheLowBit.so libLatheLearnable.so libLatheFormats.so libLatheCalib.so libLatheLowRank.so libprune.so; do
     "$BIN/lathe" plugins add "$OUT/$lib" --first-party --registry registry >/dev/null
 done
 "$BIN/lathe" plugins list --registry registry

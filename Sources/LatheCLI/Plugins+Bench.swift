@@ -80,6 +80,8 @@ extension Plugins {
                 call = { _ = try m.solve(weight: weight, statistics: statistics, params: params) }
             case .scaler:
                 call = { _ = try m.scales(weight: weight, statistics: statistics, params: params) }
+            case .factorizer:
+                call = { _ = try m.factorize(weight: weight, statistics: statistics, params: params) }
             case .loss where throughInstance: call = { _ = try instance.loss(student: student, teacher: teacher, labels: labels, context: context) }
             case .loss: call = { _ = try m.loss(student: student, teacher: teacher, labels: labels, params: params) }
             }

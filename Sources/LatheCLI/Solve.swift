@@ -83,20 +83,8 @@ struct Solve: ParsableCommand {
         let config = try config(registry)
         _ = try registry.method(config.method)  // pin check and load before any training
         let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
-        let network: Model
-        var training: TrainingSummary?
-        if let checkpoint {
-            network = try Checkpoint.load(checkpoint).model
-            if let model, model != network.architecture {
-                throw ValidationError("--model \(model) differs from the checkpoint's architecture '\(network.architecture)'")
-            }
-            progress.note("model: \(checkpoint) (\(network.architecture), \(network.parameterCount) parameters)")
-        } else {
-            let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width, depth: depth)
-            network = try Zoo.make(model ?? "mlp", options: options, seed: recipeOptions.seed)
-            progress.note("training \(network.architecture) (\(network.parameterCount) parameters) on \(train.count) images, \(engine.threads) thread(s)")
-            training = try Trainer(recipe: recipeOptions.recipe(for: network.architecture), progress: progress).train(network, on: train)
-        }
+        let (network, training) = try StartingModel.obtain(checkpoint: checkpoint, model: model, width: width, depth: depth,
+                                                           recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
         let recipe = recipeOptions.recipe(for: network.architecture)
         let dense = try network.copy()
         var seen: [String: SafeTensors.Entry] = [:]

@@ -142,7 +142,9 @@ public final class Model {
     /// The layer tree.
     public let root: Sequential
     /// Structured-pruning groups.
-    public let channelGroups: [ChannelGroup]
+    public internal(set) var channelGroups: [ChannelGroup]
+    /// Layers replaced by a low-rank pair (`factorize`), with their ranks; checkpoints record it.
+    public internal(set) var factorized: [String: Int] = [:]
 
     init(architecture: String, options: ModelOptions, root: Sequential, channelGroups: [ChannelGroup]) {
         self.architecture = architecture
@@ -223,6 +225,7 @@ public final class Model {
     /// models copy too); no storage is shared.
     public func copy() throws -> Model {
         let twin = try Zoo.skeleton(architecture, options: options)
+        try twin.restructure(factorized: factorized)
         var tensors: [String: Tensor] = [:]
         for (name, tensor) in state { tensors[name] = try tensor.detached().clone() }
         try twin.load(tensors, allowShapeChange: true)

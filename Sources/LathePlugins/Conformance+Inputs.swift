@@ -45,7 +45,7 @@ extension ConformanceChecker {
             let grad = try Tensor.randn(shape, generator: g) * 0.1
             let aux = try Tensor.uniform([shape[0]], low: 0.1, high: 2, generator: g)
             return [w, grad, aux] + (try statistics(features: shape.dropFirst().reduce(1, *), generator: g))
-        case .solver, .scaler:
+        case .solver, .scaler, .factorizer:
             // A conv-like weight [out, in, 2, 2] and the statistics of its (unfolded) input: rows of
             // 32·scale weights, which split into the groups of every usual N:M pattern.
             let shape = [8 * scale, 8 * scale, 2, 2]
@@ -110,7 +110,7 @@ extension ConformanceChecker {
         let floats = switch kind {
         case .quantizer: [0]
         case .criterion: [0, 1, 2, 3, 4, 5, 6]
-        case .solver, .scaler: [0, 1, 2, 3, 4]
+        case .solver, .scaler, .factorizer: [0, 1, 2, 3, 4]
         case .loss: [0, 1]
         }
         // The channel: dimension 0 of weights (and aux), dimension 1 of activations.
@@ -136,7 +136,7 @@ extension ConformanceChecker {
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(0.05)], shape: [1, 1, 1, 1]),
                    try Tensor([Float(1)], shape: [1]), try Tensor([Float(2)], shape: [1, 1]), try Tensor([Float(1.5)], shape: [1, 1]),
                    try Tensor([Float(1.5)], shape: [1, 1, 1]), try Tensor([Float(1)], shape: [1, 1])]
-        case .solver, .scaler:
+        case .solver, .scaler, .factorizer:
             one = [try Tensor([Float(0.5)], shape: [1, 1, 1, 1]), try Tensor([Float(2)], shape: [1, 1]), try Tensor([Float(1.5)], shape: [1, 1]),
                    try Tensor([Float(1.5)], shape: [1, 1, 1]), try Tensor([Float(1)], shape: [1, 1])]
         case .loss:

@@ -132,7 +132,7 @@ public struct ConformanceChecker {
         case .quantizer:
             step("idempotence") { try atEachSetting(settings, idempotence) }
             step("levels") { try atEachSetting(settings, levels) }
-        case .criterion, .solver, .scaler:
+        case .criterion, .solver, .scaler, .factorizer:
             break
         case .loss:
             step("gradient vs finite differences") { try atEachSetting(settings, gradientCheck) }
@@ -198,6 +198,10 @@ public struct ConformanceChecker {
             let statistics = InputStatistics(absMax: x[1], meanSquare: x[2], gram: x[3], absMean: x[4], rows: statisticsRows)
             let result = try method.scales(weight: x[0], statistics: statistics, params: params)
             return Outcome(values: try result.scales.scalars(as: Float.self))
+        case .factorizer:
+            let statistics = InputStatistics(absMax: x[1], meanSquare: x[2], gram: x[3], absMean: x[4], rows: statisticsRows)
+            let result = try method.factorize(weight: x[0], statistics: statistics, params: params)
+            return Outcome(values: try result.a.scalars(as: Float.self) + (try result.b.scalars(as: Float.self)), scalar: Double(result.rank))
         case .loss:
             guard !method.descriptor.learnables.isEmpty else {
                 let (loss, grad) = try method.loss(student: x[0], teacher: x[1], labels: x[2], params: params)
@@ -238,6 +242,8 @@ public struct ConformanceChecker {
             return "W′ written, all finite and \(what); inputs unchanged"
         case .scaler:
             return "\(o.values.count) scales written, all finite and positive; inputs unchanged"
+        case .factorizer:
+            return "rank \(Int(o.scalar)) reported; both factors written and finite; inputs unchanged"
         case .loss:
             let on = lossLayout == .attentionMaps ? " (on attention maps [B, 4, 5, 5]: it refuses flat features)" : ""
             return "loss \(String(format: "%.6g", o.scalar)); every gradient element written and finite; inputs unchanged\(on)"

@@ -8,6 +8,8 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable {
     /// [1.3] A channel scaler: W and the layer's input statistics → one positive scale per input
     /// channel (SmoothQuant, AWQ), which the host multiplies into W and divides out of the input.
     case scaler
+    /// [1.3] A factorizer: W → A·B of a rank it chooses (SVD, ASVD); the host replaces the layer by two.
+    case factorizer
 
     init?(code: Int32) {
         switch code {
@@ -16,6 +18,7 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable {
         case Int32(LATHE_KIND_LOSS.rawValue): self = .loss
         case Int32(LATHE_KIND_SOLVER.rawValue): self = .solver
         case Int32(LATHE_KIND_SCALER.rawValue): self = .scaler
+        case Int32(LATHE_KIND_FACTORIZER.rawValue): self = .factorizer
         default: return nil
         }
     }
@@ -25,7 +28,7 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable {
         switch self {
         case .quantizer, .criterion, .loss: 0
         case .solver: 2
-        case .scaler: 3
+        case .scaler, .factorizer: 3
         }
     }
 
@@ -37,6 +40,7 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable {
         case .loss: return 5       // student, teacher, labels, loss, student_grad
         case .solver: return 3     // weight, new_weight, mask
         case .scaler: return 2     // weight, scales
+        case .factorizer: return 3 // weight, a, b
         }
     }
 }
@@ -269,7 +273,7 @@ public enum ShapeRule: String, Sendable, Codable, CaseIterable {
         switch kind {
         case .quantizer: return [.scalar, .perChannel, .perGroup]
         case .loss: return allCases
-        case .criterion, .solver, .scaler: return []
+        case .criterion, .solver, .scaler, .factorizer: return []
         }
     }
 }
@@ -382,6 +386,10 @@ public struct MethodDescriptor: Sendable, Equatable {
             guard !flags.isDisjoint(with: .inputStatistics) else {
                 throw PluginError("\(owner): a scaler needs at least one needs-input-* flag (its scales come from the layer's input statistics)")
             }
+        case .factorizer:
+            guard granularity == .none, lossCategory == .none, flags.isDisjoint(with: [.needsGradient, .needsAux, .solverPrunes]) else {
+                throw PluginError("\(owner): a factorizer declares granularity none, loss category none, and none of needs-gradient, needs-aux and solver-prunes")
+            }
         }
         try validateLearnables(owner: owner)
     }
@@ -391,7 +399,7 @@ public struct MethodDescriptor: Sendable, Equatable {
         guard learnables.count <= Self.maxLearnables else {
             throw PluginError("\(owner): declares \(learnables.count) learnables; at most \(Self.maxLearnables) (LATHE_MAX_LEARNABLES) are allowed")
         }
-        if kind == .criterion || kind == .solver || kind == .scaler {
+        if kind == .criterion || kind == .solver || kind == .scaler || kind == .factorizer {
             guard learnables.isEmpty, !hasBackward, !hasInitLearnables else {
                 throw PluginError("\(owner): a \(kind.rawValue) declares no learnables, init_learnables or backward")
             }

@@ -174,7 +174,7 @@ private final class Registration {
         let owner = "\(plugin)/\(id)"
         guard let title = m.title else { throw PluginError("\(owner): title is NULL") }
         guard let kind = MethodKind(code: m.kind), kind.minorIntroduced <= Int(m.head.abi_minor) else {
-            throw PluginError("\(owner): unknown kind \(m.kind) for a method of ABI 1.\(m.head.abi_minor); expected 1 (quantizer), 2 (criterion), 3 (loss), from ABI 1.2 4 (solver), or from ABI 1.3 5 (scaler)")
+            throw PluginError("\(owner): unknown kind \(m.kind) for a method of ABI 1.\(m.head.abi_minor); expected 1 (quantizer), 2 (criterion), 3 (loss), from ABI 1.2 4 (solver), or from ABI 1.3 5 (scaler) or 6 (factorizer)")
         }
         let knownFlags = MethodFlags.known(minor: Int(m.head.abi_minor)).rawValue
         guard m.flags & ~knownFlags == 0 else {

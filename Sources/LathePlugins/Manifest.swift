@@ -115,7 +115,7 @@ public struct Manifest: Sendable, Equatable {
             let m = Reader(table: entry, file: file, path: "methods[\(index)].")
             let kindName = try m.string("kind")
             guard let kind = MethodKind(rawValue: kindName) else {
-                throw PluginError("\(file): key 'methods[\(index)].kind' = \"\(kindName)\"; expected quantizer, criterion, loss, solver or scaler")
+                throw PluginError("\(file): key 'methods[\(index)].kind' = \"\(kindName)\"; expected quantizer, criterion, loss, solver, scaler or factorizer")
             }
             guard kind.minorIntroduced <= parts[1] else {
                 throw PluginError("\(file): key 'methods[\(index)].kind' = \"\(kindName)\" needs ABI 1.\(kind.minorIntroduced); the manifest says abi = \"\(parts[0]).\(parts[1])\"")

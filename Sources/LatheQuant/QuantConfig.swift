@@ -102,7 +102,7 @@ public struct QuantConfig: Codable, Sendable, Equatable {
         budgetUniformBits = try c.decodeIfPresent(Int.self, forKey: .budgetUniformBits)
         budgetBytes = try c.decodeIfPresent(Int.self, forKey: .budgetBytes)
         mixedBits = try c.decodeIfPresent([Int].self, forKey: .mixedBits) ?? d.mixedBits
-        mixedSensitivity = try c.decodeIfPresent(MixedSensitivity.self, forKey: .mixedSensitivity) ?? d.mixedSensitivity
+        mixedSensitivity = try c.decodeChoiceIfPresent(MixedSensitivity.self, forKey: .mixedSensitivity) ?? d.mixedSensitivity
     }
 
     /// Checks values that need no plugin (the plugins check their own parameters).

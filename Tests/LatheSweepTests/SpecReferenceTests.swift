@@ -256,13 +256,14 @@ struct SpecReferenceTests {
                 checked += 1
             }
         }
-        // model, dataset; optimizer and schedule in three recipes; workflow, activations; scope, schedule, groups; adapters; teacher and student model.
-        #expect(checked == 2 + 3 * 2 + 2 + 3 + 1 + 2)
+        // model, dataset; optimizer and schedule in three recipes; workflow, activations, mixed_sensitivity; scope, schedule,
+        // groups; adapters; teacher and student model.
+        #expect(checked == 2 + 3 * 2 + 3 + 3 + 1 + 2)
         // The stage kind, missing or unknown.
         let unknownKind = error(Self.stageSpec(#"{ kind = "nosuch" }"#).text)
-        #expect(unknownKind.hasPrefix("spec.toml:6: ") && unknownKind.contains("(expected quantize, prune, solve, scale, finetune, distill or activation_stats)"), "\(unknownKind)")
+        #expect(unknownKind.hasPrefix("spec.toml:6: ") && unknownKind.contains("(expected quantize, prune, solve, scale, factorize, finetune, distill or activation_stats)"), "\(unknownKind)")
         let noKind = error(Self.stageSpec(#"{ epochs = 1 }"#).text)
-        #expect(noKind.hasPrefix("spec.toml:6: ") && noKind.contains("needs a kind (quantize, prune, solve, scale, finetune, distill or activation_stats)"), "\(noKind)")
+        #expect(noKind.hasPrefix("spec.toml:6: ") && noKind.contains("needs a kind (quantize, prune, solve, scale, factorize, finetune, distill or activation_stats)"), "\(noKind)")
         // A plugin's enum parameter.
         let range = error(Self.stageSpec(#"{ kind = "quantize", params = { range = "nosuch" } }"#).text)
         #expect(range.hasPrefix("spec.toml:6: ") && range.contains("minmax, percentile, mse") && range.contains("nosuch"), "\(range)")

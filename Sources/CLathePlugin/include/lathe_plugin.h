@@ -13,9 +13,10 @@
  *   asks for with the LATHE_FLAG_NEEDS_INPUT_* flags and reads from the call; a fourth kind of
  *   method, the layer solver (W and statistics -> W' with quantization parameters or a mask:
  *   GPTQ, SparseGPT); host->report_metric for named numbers about a call. Marked [1.2].
- *   1.3 added (append-only; 1.0 to 1.2 plugins run unchanged): a fifth kind of method, the
+ *   1.3 added (append-only; 1.0 to 1.2 plugins run unchanged): two kinds of method, the
  *   channel scaler (W and input statistics -> one positive scale per input channel, which the
- *   host multiplies into W's columns and divides out of the op before: SmoothQuant, AWQ), and
+ *   host multiplies into W's columns and divides out of the op before: SmoothQuant, AWQ) and
+ *   the factorizer (W -> A·B of a chosen rank, which replaces the layer by two: SVD, ASVD), and
  *   the per-column mean absolute value among the calibration statistics. Marked [1.3].
  *
  * ---------------------------------------------------------------------------------------------
@@ -146,8 +147,9 @@ typedef enum lathe_kind {
     LATHE_KIND_CRITERION = 2,
     LATHE_KIND_LOSS = 3,
     LATHE_KIND_SOLVER = 4, /**< [1.2] a layer solver: W and input statistics -> W' (see below) */
-    LATHE_KIND_SCALER = 5  /**< [1.3] a channel scaler: W and input statistics -> per-input-channel
+    LATHE_KIND_SCALER = 5, /**< [1.3] a channel scaler: W and input statistics -> per-input-channel
                                 scales (see below) */
+    LATHE_KIND_FACTORIZER = 6 /**< [1.3] a factorizer: W -> A·B of a rank it chooses (see below) */
 } lathe_kind;
 
 /** Hyperparameter types and the C type each is passed as. */
@@ -416,6 +418,17 @@ typedef struct lathe_host {
  *   the divided input. The host may call a scaler several times for one layer with different
  *   hyperparameters (a grid search that keeps the value whose quantized layer output is
  *   closest to the original's); each call must depend only on its arguments.
+ *
+ * [1.3] Factorizer — a low-rank factorization of a layer's weight (SVD, ASVD):
+ *   int32_t f(lathe_call *call, const DLTensor *weight, DLTensor *a, DLTensor *b, ...hyperparameters);
+ *   With the weight viewed as [out, D] and K = min(out, D): `a` is [out, K] and `b` is [K, D].
+ *   The factorizer chooses a rank r in 1..K, reports it once as the metric "rank"
+ *   (host->report_metric(call, "rank", r), required), and writes W ≈ a[:, :r]·b[:r, :]; columns
+ *   of `a` and rows of `b` from r on must be written too (zeros: the host ignores them). The host
+ *   replaces the layer by two: a linear [in -> r] then [r -> out] (the bias on the second), or
+ *   for a conv [out, C, k, k] (G = 1) a k×k conv with r outputs (b as [r, C, k, k], the conv's
+ *   stride and padding) then a 1×1 conv (a as [out, r, 1, 1], the bias), so MACs fall when
+ *   r·(out + D) < out·D. Input statistics, when declared, are those of the layer's input.
  *
  * [1.2] Calibration statistics. A criterion, solver or [1.3] scaler that declares
  * LATHE_FLAG_NEEDS_INPUT_ABS_MAX, _MEAN_SQUARE, _GRAM or [1.3] _ABS_MEAN gets statistics of the input of the layer whose weight it is given,

@@ -206,6 +206,14 @@ pub const LATHE_KIND_SOLVER: lathe_kind = 4;
 /// times per layer with different hyperparameters (a grid search). A method declaring ABI 1.0 to
 /// 1.2 may not be a scaler.
 pub const LATHE_KIND_SCALER: lathe_kind = 5;
+/// \[1.3\] A factorizer: the weight (viewed as \[out, D\], K = min(out, D)) -> A·B of a rank it
+/// chooses: `unsafe extern "C" fn(call: *mut lathe_call, weight: *const DLTensor, a: *mut
+/// DLTensor, b: *mut DLTensor, ...hyperparameters) -> i32`, `a` \[out, K\] and `b` \[K, D\]. It
+/// reports the rank r once with [`report_metric`] as "rank" (required), writes W ≈ a\[:, :r\]·b\[:r, :\],
+/// and writes the rest too (zeros). The host replaces the layer by two (linear -> linear, or a
+/// k×k conv with r filters -> a 1×1 conv carrying the bias). A method declaring ABI 1.0 to 1.2
+/// may not be a factorizer.
+pub const LATHE_KIND_FACTORIZER: lathe_kind = 6;
 
 /// `lathe_param_type`: hyperparameter types (the Rust type each is passed as in brackets).
 pub type lathe_param_type = i32;

@@ -3,13 +3,16 @@ import LatheTensor
 /// Layers applied one after another.
 public final class Sequential: Layer {
     public let name: String
-    public let layers: [any Layer]
+    public private(set) var layers: [any Layer]
 
     /// A chain named `name` (may be empty for the model root).
     public init(_ name: String, _ layers: [any Layer]) {
         self.name = name
         self.layers = layers
     }
+
+    /// Puts `layer` in place of the child at `index` (low-rank factorization).
+    func replaceChild(at index: Int, with layer: any Layer) { layers[index] = layer }
 
     public var children: [any Layer] { layers }
 

@@ -32,7 +32,7 @@ extension MethodStage {
 public enum StageKinds {
     /// Every kind, in the order the spec reference lists them.
     public static let all: [any MethodStage] = [
-        QuantizeStage(), PruneStage(), SolveStageKind(), ScaleStageKind(), FinetuneStage(), DistillStage(), ActivationStatsStage(),
+        QuantizeStage(), PruneStage(), SolveStageKind(), ScaleStageKind(), FactorizeStageKind(), FinetuneStage(), DistillStage(), ActivationStatsStage(),
     ]
 
     /// The kind named `name`, or nil.

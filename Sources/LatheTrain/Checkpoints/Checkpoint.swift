@@ -11,6 +11,7 @@ public enum Checkpoint {
     private static let architectureKey = "lathe.architecture"
     private static let optionsKey = "lathe.options"
     private static let shapesChangedKey = "lathe.shapes_changed"
+    private static let factorizedKey = "lathe.factorized"
 
     /// Prefix of the tensors stored beside the model's own (e.g. a quantizer's learned step
     /// sizes): `extra/NAME`. Loading the model ignores them; `extras(_:)` reads them.
@@ -34,6 +35,9 @@ public enum Checkpoint {
         meta[architectureKey] = model.architecture
         meta[optionsKey] = options
         meta[shapesChangedKey] = shapesChanged ? "true" : "false"
+        if !model.factorized.isEmpty {
+            meta[factorizedKey] = model.factorized.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        }
         try SafeTensors(tensors: tensors, metadata: meta).write(path: path)
     }
 
@@ -58,6 +62,21 @@ public enum Checkpoint {
         } catch let error as ModelError {
             let key = if case .unknownModel = error { architectureKey } else { optionsKey }
             throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(key)': \(error.description)")
+        }
+        if let text = file.metadata[factorizedKey] {
+            var ranks: [String: Int] = [:]
+            for item in text.split(separator: ",") {
+                let parts = item.split(separator: "=")
+                guard parts.count == 2, let rank = Int(parts[1]) else {
+                    throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(factorizedKey)': '\(item)' is not LAYER=RANK")
+                }
+                ranks[String(parts[0])] = rank
+            }
+            do {
+                try model.restructure(factorized: ranks)
+            } catch let error as ModelError {
+                throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(factorizedKey)': \(error.description)")
+            }
         }
         var tensors: [String: Tensor] = [:]
         for (name, entry) in file.tensors where !name.hasPrefix(extraPrefix) {

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import LatheFactorize
+import LatheIO
+import LatheModels
+import LathePlugins
+import LatheTensor
+import LatheTrain
+
+/// `lathe factorize`: low-rank factorization with a factorizer plugin (SVD, ASVD), optionally
+/// fine-tuned; writes `model.safetensors` (the factorized structure recorded) and `metrics.json`.
+struct Factorize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace conv and linear layers by low-rank pairs with a factorizer plugin (SVD, ASVD), then optionally fine-tune.",
+        discussion: """
+            The model is --checkpoint, or one trained first with the recipe flags (same seed). Each --layer (default: every \
+            factorizable conv and linear layer but --exclude) becomes a pair of rank r: linear -> linear, or a k×k conv with \
+            r filters -> a 1×1 conv. --finetune-epochs trains the factorized model with the recipe (learning rate \
+            --finetune-lr). Latency is measured at batch 1 and 256 against the model before factorization.
+            """)
+
+    @Option(help: "Zoo model to train first: \(Zoo.names.joined(separator: ", ")) (default mlp).") var model: String?
+    @Option(help: "Width multiplier for channels and hidden units.") var width: Double = 1
+    @Option(help: "Transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
+    @Option(help: "Trained checkpoint to factorize instead of training one.") var checkpoint: String?
+
+    @Option(help: "Factorizer plugin method (see `lathe plugins list`).") var method: String = "lowrank/svd"
+    @Option(name: .customLong("param"), help: ArgumentHelp("Factorizer hyperparameter NAME=VALUE (repeatable).", valueName: "name=value"))
+    var params: [String] = []
+    @Option(name: .customLong("layer"), help: ArgumentHelp("Layer to factorize (repeatable; default: all).", valueName: "layer")) var layers: [String] = []
+    @Option(help: ArgumentHelp("Layer left dense (repeatable).", valueName: "layer")) var exclude: [String] = []
+    @Option(help: "Training batches the input statistics are taken over (factorizers that need them).") var calibrationBatches: Int = 8
+    @Option(help: "Fine-tuning epochs after factorizing.") var finetuneEpochs: Int = 0
+    @Option(help: "Peak learning rate of the fine-tuning (default: the recipe's).") var finetuneLr: Double?
+
+    @OptionGroup var recipeOptions: RecipeOptions
+    @Option(name: .customLong("out"), help: "Output directory (default: runs/<model>-factorized-seed<seed>).") var outputDirectory: String?
+    @Option(help: "Registry folder (default: $LATHE_REGISTRY, ./registry, or the checkout's registry/).") var registry: String?
+    @Flag(help: "Plain log lines even on a terminal.") var plain = false
+    @OptionGroup var engine: EngineOptions
+
+    var registryDirectory: String { registry ?? Registry.defaultDirectory() }
+
+    func config(_ registry: Registry) throws -> FactorizeConfig {
+        var c = FactorizeConfig()
+        c.method = method
+        let (manifest, descriptor) = try registry.resolve(method)
+        c.params = try descriptor.parse(assignments: params, plugin: manifest.plugin.name)
+        c.layers = layers
+        c.exclude = exclude
+        c.calibrationBatches = calibrationBatches
+        return c
+    }
+
+    func validate() throws {
+        if let model, !Zoo.names.contains(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        }
+        guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
+        guard (0...Recipe.maxEpochs).contains(finetuneEpochs) else {
+            throw ValidationError("--finetune-epochs \(finetuneEpochs): expected an integer in 0...\(Recipe.maxEpochs)")
+        }
+        if let lr = finetuneLr, !(lr > 0 && lr.isFinite) { throw ValidationError("--finetune-lr \(lr): expected a positive number") }
+        try DepthOption.check(depth, model: model ?? "mlp", flag: "--depth")
+        if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
+            throw ValidationError("checkpoint '\(checkpoint)' does not exist")
+        }
+        do {
+            try recipeOptions.recipe(for: model ?? "mlp").validate()
+            let registry = try Registry(directory: registryDirectory)
+            _ = try config(registry).validate(against: registry)
+        } catch let error as TrainingError {
+            throw ValidationError(error.description)
+        } catch let error as FactorizeError {
+            throw ValidationError(error.description)
+        } catch let error as PluginError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func run() throws {
+        engine.apply()
+        let progress = ProgressReporter(style: plain ? .lines : nil)
+        let registry = try Registry(directory: registryDirectory)
+        let config = try config(registry)
+        _ = try registry.method(config.method)  // pin check and load before any training
+        let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
+        let (network, training) = try StartingModel.obtain(checkpoint: checkpoint, model: model, width: width, depth: depth,
+                                                           recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
+        var recipe = recipeOptions.recipe(for: network.architecture)
+        let dense = try network.copy()
+        let report = try FactorizeStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry, progress: progress)
+        print(report.summary)
+        var finetuning: TrainingSummary?
+        if finetuneEpochs > 0 {
+            recipe.epochs = finetuneEpochs
+            if let finetuneLr { recipe.learningRate = finetuneLr }
+            progress.note("fine-tuning the factorized model for \(finetuneEpochs) epoch(s)")
+            finetuning = try Trainer(recipe: recipe, progress: progress).train(network, on: train)
+        }
+        var metrics = try RunMetrics.measure(network, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: finetuning ?? training,
+                                             threads: engine.threads, reference: dense, latency: engine.latencyPlan)
+        let context = ForwardContext(training: false)
+        metrics.record(try Agreement.measure(on: test, baseline: { try dense.forward($0, context) },
+                                             compressed: { try network.forward($0, context) }))
+        let out = outputDirectory ?? "runs/\(network.architecture)-factorized-seed\(recipeOptions.seed)"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Checkpoint.save(network, to: "\(out)/model.safetensors",
+                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.factorize.method": config.method])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try atomicWrite(encoder.encode(LedgerMetrics(run: metrics, key: "factorize", ledger: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        if finetuneEpochs > 0 { print(String(format: "after %d epoch(s) of fine-tuning: accuracy %.2f%%", finetuneEpochs, 100 * metrics.accuracy)) }
+        print("checkpoint: \(out)/model.safetensors")
+        print("metrics: \(out)/metrics.json")
+    }
+}
