@@ -65,16 +65,10 @@ struct Factorize: ParsableCommand {
         if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("checkpoint '\(checkpoint)' does not exist")
         }
-        do {
+        try CompressionOutput.validated {
             try recipeOptions.recipe(for: model ?? "mlp").validate()
             let registry = try Registry(directory: registryDirectory)
             _ = try config(registry).validate(against: registry)
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
-        } catch let error as FactorizeError {
-            throw ValidationError(error.description)
-        } catch let error as PluginError {
-            throw ValidationError(error.message)
         }
     }
 
@@ -98,18 +92,10 @@ struct Factorize: ParsableCommand {
             progress.note("fine-tuning the factorized model for \(finetuneEpochs) epoch(s)")
             finetuning = try Trainer(recipe: recipe, progress: progress).train(network, on: train)
         }
-        var metrics = try RunMetrics.measure(network, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: finetuning ?? training,
-                                             threads: engine.threads, reference: dense, latency: engine.latencyPlan)
-        let context = ForwardContext(training: false)
-        metrics.record(try Agreement.measure(on: test, baseline: { try dense.forward($0, context) },
-                                             compressed: { try network.forward($0, context) }))
         let out = outputDirectory ?? "runs/\(network.architecture)-factorized-seed\(recipeOptions.seed)"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try Checkpoint.save(network, to: "\(out)/model.safetensors",
-                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.factorize.method": config.method])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try atomicWrite(encoder.encode(LedgerMetrics(run: metrics, key: "factorize", ledger: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        let metrics = try CompressionOutput.write(network, reference: dense, test: test, recipe: recipe, training: finetuning ?? training,
+                                                  engine: engine, out: out, metadata: ["lathe.factorize.method": config.method],
+                                                  key: "factorize", ledger: report)
         if finetuneEpochs > 0 { print(String(format: "after %d epoch(s) of fine-tuning: accuracy %.2f%%", finetuneEpochs, 100 * metrics.accuracy)) }
         print("checkpoint: \(out)/model.safetensors")
         print("metrics: \(out)/metrics.json")

@@ -132,16 +132,10 @@ struct Prune: ParsableCommand {
         if let k = rewindEpoch, k > epochs {
             throw ValidationError("--rewind-epoch \(k): expected an epoch in 0...\(epochs) of the dense training")
         }
-        do {
+        try CompressionOutput.validated {
             try recipe.validate()
             let registry = try Registry(directory: registryDirectory)
             _ = try config(params: typedParams(registry)).validate(against: registry)
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
-        } catch let error as PruningError {
-            throw ValidationError(error.description)
-        } catch let error as PluginError {
-            throw ValidationError(error.message)
         }
     }
 
@@ -176,21 +170,10 @@ struct Prune: ParsableCommand {
         let dense = try network.copy()
         let (pruned, report) = try PruningStage.run(
             config, model: network, train: train, test: test, recipe: recipe, registry: registry, rewindWeights: rewind, progress: progress)
-        var metrics = try RunMetrics.measure(
-            pruned, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training, threads: engine.threads,
-            reference: dense, latency: engine.latencyPlan)
-        let context = ForwardContext(training: false)
-        metrics.record(try Agreement.measure(on: test, baseline: { try dense.forward($0, context) },
-                                             compressed: { try pruned.forward($0, context) }))
-
         let out = outputDirectory ?? "runs/\(pruned.architecture)-pruned-seed\(seed)"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try Checkpoint.save(pruned, to: "\(out)/model.safetensors",
-                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.pruning.criterion": report.criterion],
-                            shapesChanged: config.physical)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try atomicWrite(encoder.encode(LedgerMetrics(run: metrics, key: "pruning", ledger: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        _ = try CompressionOutput.write(pruned, reference: dense, test: test, recipe: recipe, training: training, engine: engine, out: out,
+                                        metadata: ["lathe.pruning.criterion": report.criterion], shapesChanged: config.physical,
+                                        key: "pruning", ledger: report)
         print(report.summary)
         print("checkpoint: \(out)/model.safetensors")
         print("metrics: \(out)/metrics.json")

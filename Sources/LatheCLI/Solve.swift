@@ -63,16 +63,10 @@ struct Solve: ParsableCommand {
         if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("checkpoint '\(checkpoint)' does not exist")
         }
-        do {
+        try CompressionOutput.validated {
             try recipeOptions.recipe(for: model ?? "mlp").validate()
             let registry = try Registry(directory: registryDirectory)
             _ = try config(registry).validate(against: registry)
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
-        } catch let error as SolveError {
-            throw ValidationError(error.description)
-        } catch let error as PluginError {
-            throw ValidationError(error.message)
         }
     }
 
@@ -98,18 +92,9 @@ struct Solve: ParsableCommand {
             try SafeTensors(tensors: seen, metadata: ["lathe.solve.method": config.method, "lathe.solve.layers": report.layers.map(\.name).joined(separator: ",")])
                 .write(path: saveStatistics)
         }
-        var metrics = try RunMetrics.measure(solved, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training,
-                                             threads: engine.threads, reference: dense, latency: engine.latencyPlan)
-        let context = ForwardContext(training: false)
-        metrics.record(try Agreement.measure(on: test, baseline: { try dense.forward($0, context) },
-                                             compressed: { try solved.forward($0, context) }))
         let out = outputDirectory ?? "runs/\(solved.architecture)-solved-seed\(recipeOptions.seed)"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try Checkpoint.save(solved, to: "\(out)/model.safetensors",
-                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.solve.method": config.method])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try atomicWrite(encoder.encode(LedgerMetrics(run: metrics, key: "solve", ledger: report)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        _ = try CompressionOutput.write(solved, reference: dense, test: test, recipe: recipe, training: training, engine: engine, out: out,
+                                        metadata: ["lathe.solve.method": config.method], key: "solve", ledger: report)
         print(report.summary)
         print("checkpoint: \(out)/model.safetensors")
         print("metrics: \(out)/metrics.json")

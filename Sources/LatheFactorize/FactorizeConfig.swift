@@ -44,7 +44,7 @@ public struct FactorizeConfig: Sendable, Codable, Equatable {
 
     /// The calibration samples of a run whose recipe has this batch size and seed.
     public func calibrationPlan(batchSize: Int, recipeSeed: UInt64) -> CalibrationPlan {
-        CalibrationPlan(batches: calibrationBatches, batchSize: batchSize, seed: calibrationSeed.map { UInt64($0) } ?? recipeSeed)
+        CalibrationKeys.plan(batches: calibrationBatches, seed: calibrationSeed, batchSize: batchSize, recipeSeed: recipeSeed)
     }
 
     /// Checks the keys that need no registry; the error names the key, its value and what was expected.
@@ -52,12 +52,8 @@ public struct FactorizeConfig: Sendable, Codable, Equatable {
         guard method.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
             throw FactorizeError.invalidConfig(key: "method", value: method, expected: "PLUGIN/METHOD of a factorizer, e.g. lowrank/svd")
         }
-        let k = Self.key(.calibrationBatches)
-        guard k.allows(calibrationBatches) else {
-            throw FactorizeError.invalidConfig(key: k.name, value: "\(calibrationBatches)", expected: k.expected)
-        }
-        if let seed = calibrationSeed, !Self.key(.calibrationSeed).allows(seed) {
-            throw FactorizeError.invalidConfig(key: "calibration_seed", value: "\(seed)", expected: Self.key(.calibrationSeed).expected)
+        if let bad = CalibrationKeys.invalid(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: nil) {
+            throw FactorizeError.invalidConfig(key: bad.key, value: bad.value, expected: bad.expected)
         }
         if let both = layers.first(where: exclude.contains) {
             throw FactorizeError.invalidConfig(key: "exclude", value: both, expected: "a layer not also listed in `layers`")
@@ -102,11 +98,10 @@ public struct FactorizeConfig: Sendable, Codable, Equatable {
             .init(name, "array of strings", default: .value("[]"), allowed: .text("conv or linear layer names"), example: "[\"head\"]",
                   doc: "Layers left dense.")
         case .calibrationBatches:
-            .init(name, "integer", default: .value("\(d.calibrationBatches)"), allowed: .integers(1...100_000), example: "16",
-                  doc: "Training batches the input statistics are taken over (factorizers that declare any, e.g. `lowrank/asvd`).")
+            CalibrationKeys.batches(default: d.calibrationBatches,
+                                    doc: "Training batches the input statistics are taken over (factorizers that declare any, e.g. `lowrank/asvd`).")
         case .calibrationSeed:
-            .init(name, "integer", default: .note("the recipe's `seed`"), allowed: .integers(0...Int(Int32.max)), example: "7",
-                  doc: "Seed of the shuffle that picks the calibration samples.")
+            CalibrationKeys.seed()
         }
     }
 }

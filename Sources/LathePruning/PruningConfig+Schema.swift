@@ -1,3 +1,4 @@
+import LatheCalibration
 import LatheModels
 import LatheTrain
 
@@ -66,17 +67,15 @@ extension PruningConfig {
             .init(name, "number", default: .value(toml(d.slimmingL1)), allowed: .numbers(.nonNegative), example: "0.0001",
                   doc: "Network slimming: λ of the L1 penalty on batch-norm scales during training and fine-tuning.")
         case .calibrationBatches:
-            .init(name, "integer", default: .value("\(d.calibrationBatches)"), allowed: .integers(1...100_000), example: "16",
-                  doc: "Training batches whose gradients or input statistics feed criteria that need them.")
+            CalibrationKeys.batches(default: d.calibrationBatches, doc: "Training batches whose gradients or input statistics feed criteria that need them.")
         case .physical:
             .init(name, "bool", default: .value("\(d.physical)"), allowed: .text("true needs an output-channel criterion"), example: "true",
                   doc: "Remove pruned channels so that the model becomes a smaller dense model.")
         case .calibrationSeed:
-            .init(name, "integer", default: .note("the recipe's `seed`"), allowed: .integers(0...Int(Int32.max)), example: "7",
-                  doc: "Seed of the shuffle that picks the calibration samples; vary it to see how much a result depends on them.")
+            CalibrationKeys.seed()
         case .calibrationGramLimitMiB:
-            .init(name, "integer", default: .value("\(d.calibrationGramLimitMiB)"), allowed: .integers(1...1_048_576), example: "4096",
-                  doc: "Largest input Gram matrix (float64, MiB) one layer may accumulate for criteria that need it; refused before computing.")
+            CalibrationKeys.gramLimit(default: d.calibrationGramLimitMiB,
+                                      doc: "Largest input Gram matrix (float64, MiB) one layer may accumulate for criteria that need it; refused before computing.")
         case .pattern:
             .init(name, "string", default: .note("none (unstructured)"), allowed: .text("N:M with 1 <= N < M <= 64"), example: "\"2:4\"",
                   doc: "Element criteria: keep the N best of every M consecutive weights along the input dimension; `sparsity` must be 1 − N/M, one-shot, local. No speedup on this CPU's libtorch (no N:M kernels).")

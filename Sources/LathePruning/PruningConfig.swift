@@ -132,9 +132,8 @@ public struct PruningConfig: Sendable, Codable, Equatable {
 
     /// The calibration samples of a run whose recipe has this batch size and seed.
     public func calibrationPlan(batchSize: Int, recipeSeed: UInt64) -> CalibrationPlan {
-        CalibrationPlan(batches: calibrationBatches, batchSize: batchSize,
-                        seed: calibrationSeed.map { UInt64($0) } ?? recipeSeed,
-                        gramLimitBytes: calibrationGramLimitMiB << 20)
+        CalibrationKeys.plan(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: calibrationGramLimitMiB, batchSize: batchSize,
+                             recipeSeed: recipeSeed)
     }
 
     /// Number of pruning steps the schedule takes.

@@ -65,8 +65,8 @@ public struct ScaleConfig: Sendable, Codable, Equatable {
 
     /// The calibration samples of a run whose recipe has this batch size and seed.
     public func calibrationPlan(batchSize: Int, recipeSeed: UInt64) -> CalibrationPlan {
-        CalibrationPlan(batches: calibrationBatches, batchSize: batchSize, seed: calibrationSeed.map { UInt64($0) } ?? recipeSeed,
-                        gramLimitBytes: calibrationGramLimitMiB << 20)
+        CalibrationKeys.plan(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: calibrationGramLimitMiB, batchSize: batchSize,
+                             recipeSeed: recipeSeed)
     }
 
     /// Checks the keys that need no registry; the error names the key, its value and what was expected.
@@ -74,12 +74,8 @@ public struct ScaleConfig: Sendable, Codable, Equatable {
         guard method.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
             throw ScaleError.invalidConfig(key: "method", value: method, expected: "PLUGIN/METHOD of a channel scaler, e.g. calib/smoothquant")
         }
-        for (key, value) in [(CodingKeys.calibrationBatches, calibrationBatches), (.calibrationGramLimitMiB, calibrationGramLimitMiB)] {
-            let k = Self.key(key)
-            guard k.allows(value) else { throw ScaleError.invalidConfig(key: k.name, value: "\(value)", expected: k.expected) }
-        }
-        if let seed = calibrationSeed, !Self.key(.calibrationSeed).allows(seed) {
-            throw ScaleError.invalidConfig(key: "calibration_seed", value: "\(seed)", expected: Self.key(.calibrationSeed).expected)
+        if let bad = CalibrationKeys.invalid(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: calibrationGramLimitMiB) {
+            throw ScaleError.invalidConfig(key: bad.key, value: bad.value, expected: bad.expected)
         }
         if let bad = searchValues.first(where: { !$0.isFinite }) {
             throw ScaleError.invalidConfig(key: "search_values", value: "\(bad)", expected: "finite numbers")
@@ -197,14 +193,12 @@ extension ScaleConfig {
             .init(name, "table", default: .note("the quantizer's defaults"), allowed: .text("the quantizer's declared parameters"),
                   example: "{ bits = 3, per_channel = true }", doc: "The search quantizer's hyperparameters.")
         case .calibrationBatches:
-            .init(name, "integer", default: .value("\(d.calibrationBatches)"), allowed: .integers(1...100_000), example: "16",
-                  doc: "Training batches (of the recipe's batch size) the input statistics are taken over.")
+            CalibrationKeys.batches(default: d.calibrationBatches, doc: "Training batches (of the recipe's batch size) the input statistics are taken over.")
         case .calibrationSeed:
-            .init(name, "integer", default: .note("the recipe's `seed`"), allowed: .integers(0...Int(Int32.max)), example: "7",
-                  doc: "Seed of the shuffle that picks the calibration samples.")
+            CalibrationKeys.seed()
         case .calibrationGramLimitMiB:
-            .init(name, "integer", default: .value("\(d.calibrationGramLimitMiB)"), allowed: .integers(1...1_048_576), example: "4096",
-                  doc: "Largest input Gram matrix (float64, MiB) of one layer, which the search needs; a larger one is refused before anything runs.")
+            CalibrationKeys.gramLimit(default: d.calibrationGramLimitMiB,
+                                      doc: "Largest input Gram matrix (float64, MiB) of one layer, which the search needs; a larger one is refused before anything runs.")
         }
     }
 }

@@ -42,8 +42,8 @@ public struct SolveConfig: Sendable, Codable, Equatable {
 
     /// The calibration samples of a run whose recipe has this batch size and seed.
     public func calibrationPlan(batchSize: Int, recipeSeed: UInt64) -> CalibrationPlan {
-        CalibrationPlan(batches: calibrationBatches, batchSize: batchSize, seed: calibrationSeed.map { UInt64($0) } ?? recipeSeed,
-                        gramLimitBytes: calibrationGramLimitMiB << 20)
+        CalibrationKeys.plan(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: calibrationGramLimitMiB, batchSize: batchSize,
+                             recipeSeed: recipeSeed)
     }
 
     /// Checks the keys that need no registry; the error names the key, its value and what was expected.
@@ -51,12 +51,8 @@ public struct SolveConfig: Sendable, Codable, Equatable {
         guard method.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
             throw SolveError.invalidConfig(key: "method", value: method, expected: "PLUGIN/METHOD of a layer solver, e.g. calib/gptq")
         }
-        for (key, value) in [(CodingKeys.calibrationBatches, calibrationBatches), (.calibrationGramLimitMiB, calibrationGramLimitMiB)] {
-            let k = Self.key(key)
-            guard k.allows(value) else { throw SolveError.invalidConfig(key: k.name, value: "\(value)", expected: k.expected) }
-        }
-        if let seed = calibrationSeed, !Self.key(.calibrationSeed).allows(seed) {
-            throw SolveError.invalidConfig(key: "calibration_seed", value: "\(seed)", expected: Self.key(.calibrationSeed).expected)
+        if let bad = CalibrationKeys.invalid(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: calibrationGramLimitMiB) {
+            throw SolveError.invalidConfig(key: bad.key, value: bad.value, expected: bad.expected)
         }
     }
 
@@ -94,14 +90,12 @@ public struct SolveConfig: Sendable, Codable, Equatable {
             .init(name, "array of strings", default: .value("[]"), allowed: .text("conv or linear layer names"), example: "[\"conv1\"]",
                   doc: "Layers left as they are.")
         case .calibrationBatches:
-            .init(name, "integer", default: .value("\(d.calibrationBatches)"), allowed: .integers(1...100_000), example: "16",
-                  doc: "Training batches (of the recipe's batch size) the input statistics are taken over.")
+            CalibrationKeys.batches(default: d.calibrationBatches, doc: "Training batches (of the recipe's batch size) the input statistics are taken over.")
         case .calibrationSeed:
-            .init(name, "integer", default: .note("the recipe's `seed`"), allowed: .integers(0...Int(Int32.max)), example: "7",
-                  doc: "Seed of the shuffle that picks the calibration samples; vary it to see how much a result depends on them.")
+            CalibrationKeys.seed()
         case .calibrationGramLimitMiB:
-            .init(name, "integer", default: .value("\(d.calibrationGramLimitMiB)"), allowed: .integers(1...1_048_576), example: "4096",
-                  doc: "Largest input Gram matrix (float64, MiB) of one layer; a larger one is refused before anything is computed.")
+            CalibrationKeys.gramLimit(default: d.calibrationGramLimitMiB,
+                                      doc: "Largest input Gram matrix (float64, MiB) of one layer; a larger one is refused before anything is computed.")
         }
     }
 }

@@ -171,7 +171,7 @@ struct PluginCommandTests {
         #expect(try String(contentsOfFile: "\(registry)/noop.toml", encoding: .utf8) == manifest)
         let newPin = try String(contentsOfFile: "\(registry)/.pins/noop.sha256", encoding: .utf8)
         #expect(newPin != pin)
-        #expect(try CLIRunner.run(["plugins", "list", "--registry", registry]).stdout.contains("noop 1.0.0  ABI 1.2  sha256 \(newPin.prefix(12))"))
+        #expect(try CLIRunner.run(["plugins", "list", "--registry", registry]).stdout.contains("noop 1.0.0  ABI 1.3  sha256 \(newPin.prefix(12))"))
         #expect(try CLIRunner.run(["plugins", "bench", "noop", "identity", "--registry", registry, "--iterations", "10", "--repeats", "1"]).status == 0)
         // A second manifest of the plugin: pinning refuses, naming both.
         try FileManager.default.copyItem(atPath: "\(registry)/noop.toml", toPath: "\(registry)/another.toml")

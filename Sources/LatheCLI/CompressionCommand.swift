@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import LatheIO
+import LathePlugins
+import LatheTensor
+import LatheData
+import LatheModels
+import LatheTrain
+
+/// The model a post-training command (`solve`, `factorize`) starts from: `--checkpoint`, or
+/// the zoo model trained first with the recipe flags (same seed).
+enum StartingModel {
+    static func obtain(checkpoint: String?, model: String?, width: Double, depth: Int?, recipeOptions: RecipeOptions,
+                       threads: Int, train: ImageDataset, progress: ProgressReporter) throws -> (model: Model, training: TrainingSummary?) {
+        if let checkpoint {
+            let network = try Checkpoint.load(checkpoint).model
+            if let model, model != network.architecture {
+                throw ValidationError("--model \(model) differs from the checkpoint's architecture '\(network.architecture)'")
+            }
+            progress.note("model: \(checkpoint) (\(network.architecture), \(network.parameterCount) parameters)")
+            return (network, nil)
+        }
+        let options = ModelOptions(inputChannels: train.channels, imageSize: train.height, classCount: train.classCount, width: width, depth: depth)
+        let network = try Zoo.make(model ?? "mlp", options: options, seed: recipeOptions.seed)
+        progress.note("training \(network.architecture) (\(network.parameterCount) parameters) on \(train.count) images, \(threads) thread(s)")
+        let training = try Trainer(recipe: recipeOptions.recipe(for: network.architecture), progress: progress).train(network, on: train)
+        return (network, training)
+    }
+}
+
+/// What the post-training compression commands (`prune`, `solve`, `factorize`) share after the
+/// method ran: the run metrics against the model before compression, the checkpoint and
+/// `metrics.json` (run metrics plus the stage's ledger under `key`), and where they went.
+enum CompressionOutput {
+    static func write<Ledger: Encodable>(
+        _ compressed: Model, reference: Model, test: ImageDataset, recipe: Recipe, training: TrainingSummary?, engine: EngineOptions,
+        out: String, metadata: [String: String], shapesChanged: Bool = false, key: String, ledger: Ledger
+    ) throws -> RunMetrics {
+        var metrics = try RunMetrics.measure(compressed, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training,
+                                             threads: engine.threads, reference: reference, latency: engine.latencyPlan)
+        let context = ForwardContext(training: false)
+        metrics.record(try Agreement.measure(on: test, baseline: { try reference.forward($0, context) },
+                                             compressed: { try compressed.forward($0, context) }))
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Checkpoint.save(compressed, to: "\(out)/model.safetensors", metadata: metadata.merging(["lathe.dataset": engine.dataset.rawValue]) { $1 },
+                            shapesChanged: shapesChanged)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try atomicWrite(encoder.encode(LedgerMetrics(run: metrics, key: key, ledger: ledger)), to: URL(fileURLWithPath: "\(out)/metrics.json"))
+        return metrics
+    }
+
+    /// Runs a command's up-front checks, turning the library's errors into ArgumentParser's.
+    static func validated(_ checks: () throws -> Void) throws {
+        do {
+            try checks()
+        } catch let error as ValidationError {
+            throw error
+        } catch let error as PluginError {
+            throw ValidationError(error.message)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
