@@ -156,6 +156,7 @@ public enum HTMLReport {
         h += charts(model)
         h += layerTables(model)
         h += ActivationSection.html(model)
+        h += CalibrationVariance.html(model.calibrationVariance)
         h += failures(model)
         h += trialsTable(model)
         h += """

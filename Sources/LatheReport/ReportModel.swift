@@ -150,6 +150,8 @@ public struct ReportModel: Codable, Sendable, Equatable {
     public var provenance: [ProvenanceEntry]
     /// The teachers of the distillation trials.
     public var teachers: [TeacherRow]
+    /// Configurations whose grid varies `calibration_seed`: that variance beside the training seeds'.
+    public var calibrationVariance: [CalibrationVariance] = []
 
     /// Whether any trial has a latency (none after `lathe sweep --no-latency`).
     public var hasLatency: Bool { metricNames.contains(ReportMetric.latencyB1) || metricNames.contains(ReportMetric.latencyB256) }
@@ -422,7 +424,8 @@ extension ReportModel {
             statusCounts: statusCounts, aggregates: aggregates,
             paretoSize: paretoFront(aggregates, cost: ReportMetric.sizeBytes),
             paretoLatency: paretoFront(aggregates, cost: ReportMetric.latencyB1),
-            layerTables: layerTables, activationTables: activationTables, failures: trials.filter { $0.status == "failed" }, provenance: provenance, teachers: teachers)
+            layerTables: layerTables, activationTables: activationTables, failures: trials.filter { $0.status == "failed" }, provenance: provenance, teachers: teachers,
+            calibrationVariance: CalibrationVariance.rows(done))
     }
 
     /// One row per distinct teacher of the done `trials` (in aggregate order) that recorded

@@ -69,6 +69,7 @@ public enum MarkdownReport {
         }
 
         s += ActivationSection.markdown(model)
+        s += CalibrationVariance.markdown(model.calibrationVariance)
 
         s += "## Failures\n\n"
         if model.failures.isEmpty {
