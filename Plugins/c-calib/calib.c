@@ -7,8 +7,8 @@
  * the channel scalers, which need 1.3). Built by SwiftPM as libLatheCalib.so;
  * standalone:
  *   cc -std=c11 -O2 -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libcalib.so Plugins/c-calib/{calib,wanda,gptq,sparsegpt,scale,linalg}.c Plugins/c-support/{support,context}.c -lm
- * Files: calib.c (descriptors), wanda.c, gptq.c, sparsegpt.c, scale.c, linalg.c (Cholesky, triangular inverse),
+ *      -o libcalib.so Plugins/c-calib/{calib,wanda,gptq,sparsegpt,scale,clip,linalg}.c Plugins/c-support/{support,context}.c -lm
+ * Files: calib.c (descriptors), wanda.c, gptq.c, sparsegpt.c, scale.c, clip.c, linalg.c (Cholesky, triangular inverse),
  * calib_internal.h (shared).
  *
  * Methods
@@ -22,6 +22,8 @@
  *   calib/smoothquant    scaler: s_j = max|X_j|^α / max|W_j|^(1−α) — Xiao, Lin, Seznec, Wu, Demouth & Han, ICML 2023
  *   calib/awq            scaler: s_j = mean|X_j|^α / √(max·min) — Lin, Tang, Tang, Yang, Chen, Wang, Xiao, Dang,
  *                        Gan & Han, MLSys 2024 (the host searches α with the quantizer in the loop)
+ *   calib/awq-clip       quantizer (weights, post-training): affine per row with AWQ's clipping search,
+ *                        weighted by the input's mean squares
  */
 #include "calib_internal.h"
 
@@ -123,8 +125,24 @@ static const char awq_doc[] =
     "window), floored at 1e-4; s is kept in [1e-5, 1e5]. Scaling up the columns of salient input "
     "channels before quantization protects them. The paper searches α over 0, 0.05, …, 0.95 per "
     "layer group for the smallest output error of the quantized layer: a sweep's scale stage does "
-    "that with `search = \"alpha\"` and the quantizer in the loop. AWQ's clipping-range search is not "
-    "part of this method.";
+    "that with `search = \"alpha\"` and the quantizer in the loop. AWQ's clipping-range search is "
+    "the quantizer calib/awq-clip.";
+
+static const lathe_param awq_clip_params[] = {
+    {LATHE_HEAD(lathe_param), "bits", LATHE_PARAM_I32, "bit width b (2^b affine codes per output row)", 4, 2, 8, NULL, 0},
+    {LATHE_HEAD(lathe_param), "grid", LATHE_PARAM_I32, "clipping ratios tried: 1 − max_shrink·i/grid for i = 0..grid", 20, 1, 200,
+     NULL, 0},
+    {LATHE_HEAD(lathe_param), "max_shrink", LATHE_PARAM_F32, "the smallest ratio tried is 1 − max_shrink", 0.5, 0, 0.95, NULL, 0},
+};
+
+static const char awq_clip_doc[] =
+    "AWQ's clipping search as a weight quantizer: per output row, the affine min-max grid (2^b "
+    "codes, range widened to hold 0, as uniform/affine) of the clipped range [r·min, r·max] for "
+    "r = 1, 1 − s/n, …, 1 − s (n = grid, s = max_shrink), keeping the r with the smallest "
+    "Σ_j E[x_j²]·(w_j − q(w_j))² — the diagonal part of the layer's output error, from the "
+    "calibration mean squares of its input (per unfolded feature for convs; grouped convs use "
+    "their group's). Post-training weight quantization only (it needs the statistics); reports "
+    "the chosen grid per row. After calib/awq's scaling it completes AWQ.";
 #endif
 
 static int32_t plugin_init(const lathe_host *host, const lathe_registrar *registrar) {
@@ -160,6 +178,12 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
          "LLM Compression and Acceleration, MLSys 2024",
          LATHE_KIND_SCALER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_ABS_MEAN,
          LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, awq_params, 1, (lathe_function)calib_awq, NULL, 0, NULL, NULL},
+        {LATHE_HEAD(lathe_method), "awq-clip", "AWQ clipping search: affine per-row weight quantizer weighted by input energy",
+         awq_clip_doc,
+         "Lin, Tang, Tang, Yang, Chen, Wang, Xiao, Dang, Gan & Han, AWQ: Activation-aware Weight Quantization for On-Device "
+         "LLM Compression and Acceleration, MLSys 2024 (auto_clip)",
+         LATHE_KIND_QUANTIZER, LATHE_FLAG_THREAD_SAFE | LATHE_FLAG_DETERMINISTIC | LATHE_FLAG_NEEDS_INPUT_MEAN_SQUARE,
+         LATHE_GRANULARITY_NONE, LATHE_LOSS_NONE, awq_clip_params, 3, (lathe_function)calib_awq_clip, NULL, 0, NULL, NULL},
 #endif
     };
     return lathe_register_methods(host, registrar, "calib", methods, sizeof methods / sizeof methods[0]);

@@ -76,6 +76,8 @@ LATHE_SUPPORT_HIDDEN int32_t calib_wanda(lathe_call *call, const DLTensor *weigh
 #if LATHE_ABI_MINOR >= 3
 LATHE_SUPPORT_HIDDEN int32_t calib_smoothquant(lathe_call *call, const DLTensor *weight, DLTensor *scales, float alpha);
 LATHE_SUPPORT_HIDDEN int32_t calib_awq(lathe_call *call, const DLTensor *weight, DLTensor *scales, float alpha);
+LATHE_SUPPORT_HIDDEN int32_t calib_awq_clip(lathe_call *call, const DLTensor *input, DLTensor *output, int32_t bits, int32_t grid,
+                                            float max_shrink);
 #endif
 
 #endif

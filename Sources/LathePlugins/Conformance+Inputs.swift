@@ -69,7 +69,7 @@ extension ConformanceChecker {
     /// [1.2] The input statistics of a criterion's standard inputs (abs-max `[1, D]`, mean square
     /// `[1, D]`, Gram `[1, D, D]`, abs-mean `[1, D]`), computed from random rows whose features differ in scale (a
     /// few outlier features, as in real activations), so they are consistent with each other.
-    private static func statistics(features d: Int, generator g: RandomGenerator) throws -> [Tensor] {
+    static func statistics(features d: Int, generator g: RandomGenerator) throws -> [Tensor] {
         let scales = try Tensor((0..<d).map { Float($0 % 7 == 3 ? 8 : 0.5 + 0.1 * Double($0 % 5)) }, shape: [1, d])
         let x = try Tensor.randn([statisticsRows, d], generator: g) * scales
         let n = Double(statisticsRows)

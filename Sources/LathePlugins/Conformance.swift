@@ -216,6 +216,15 @@ public struct ConformanceChecker {
     /// The quantizer as a function: the plain call, or for a method with learnables one fresh
     /// instance (initialized on the first input it is given) for all calls of the function.
     static func quantizer(_ method: PluginMethod, _ params: BoundParams) -> (Tensor) throws -> (Tensor, QuantParams) {
+        if !method.descriptor.flags.isDisjoint(with: .inputStatistics) {
+            // [1.3] A weight quantizer that reads its layer's input statistics: those of random rows (a fixed seed) of
+            // the weight's width.
+            return { x in
+                let s = try statistics(features: x.shape.dropFirst().reduce(1, *), generator: RandomGenerator(seed: 99))
+                let stats = InputStatistics(absMax: s[0], meanSquare: s[1], gram: s[2], absMean: s[3], rows: statisticsRows)
+                return try method.quantize(weight: x, statistics: stats, params: params)
+            }
+        }
         guard !method.descriptor.learnables.isEmpty else { return { try method.quantize($0, params: params) } }
         let instance = MethodInstance(method: method, params: params, verification: .everyCall)
         return { try instance.quantize($0, context: context(method)) }

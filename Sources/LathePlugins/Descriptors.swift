@@ -358,8 +358,12 @@ public struct MethodDescriptor: Sendable, Equatable {
             guard granularity == .none, lossCategory == .none else {
                 throw PluginError("\(owner): a quantizer declares granularity none and loss category none")
             }
-            guard flags.isDisjoint(with: [.needsGradient, .needsAux, .solverPrunes]), flags.isDisjoint(with: .inputStatistics) else {
-                throw PluginError("\(owner): needs-gradient, needs-aux, needs-input-* and solver-prunes do not apply to quantizers")
+            guard flags.isDisjoint(with: [.needsGradient, .needsAux, .solverPrunes]) else {
+                throw PluginError("\(owner): needs-gradient, needs-aux and solver-prunes do not apply to quantizers")
+            }
+            // [1.3] A quantizer may read the statistics of a weight's layer input (post-training weight quantization).
+            guard flags.isDisjoint(with: .inputStatistics) || learnables.isEmpty else {
+                throw PluginError("\(owner): a quantizer with learnables cannot declare needs-input-* (statistics are for post-training weight quantization)")
             }
         case .criterion:
             guard granularity == .element || granularity == .outputChannel else {

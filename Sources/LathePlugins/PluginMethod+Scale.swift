@@ -43,3 +43,30 @@ extension PluginMethod {
         return ScalerResult(scales: scales, metrics: state.metrics)
     }
 }
+
+extension PluginMethod {
+    /// [1.3] Fake-quantizes a layer's weight with a quantizer that reads the statistics of the
+    /// layer's input (`needs-input-*`, e.g. a clipping search weighted by the input's mean
+    /// square); a quantizer without such flags is called as `quantize(_:params:context:)`.
+    public func quantize(weight: Tensor, statistics: InputStatistics?, params: BoundParams,
+                         context: CallContext = CallContext(role: .weight, axis: 0)) throws -> (output: Tensor, qparams: QuantParams) {
+        guard !descriptor.flags.isDisjoint(with: .inputStatistics) else { return try quantize(weight, params: params, context: context) }
+        try requireKind(.quantizer)
+        let w = try Self.float32(weight, role: "weight")
+        guard w.rank >= 1, w.shape[0] > 0 else { throw PluginError("\(qualifiedID): the weight must have at least one row") }
+        try validate(context, rank: w.rank, batch: nil)
+        let stats = try InputStatistics.operands(statistics, for: w.shape, flags: descriptor.flags, owner: qualifiedID)
+        let output = try Tensor.empty(w.shape)
+        let (views, optional) = try TensorViews.with([w, output], optional: stats, method: qualifiedID)
+        let state = CallState()
+        state.inputShape = w.shape
+        try withExtendedLifetime(views) {
+            try invoke([.input("input", views[0]), .output("output", views[1])], params: params, state: state, context: context,
+                       statistics: InputStatistics.arguments(optional), calibrationRows: statistics?.rows ?? 0)
+        }
+        guard let qparams = state.qparams else {
+            throw PluginError("\(qualifiedID) did not report its quantization parameters (host->report_qparams)")
+        }
+        return (output, qparams)
+    }
+}

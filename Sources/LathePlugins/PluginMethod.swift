@@ -224,6 +224,9 @@ public final class PluginMethod: @unchecked Sendable {
     private func makeFrame(_ entry: MethodEntry, shapes: [[Int]], learnableShapes: [[Int]], gradients: Bool, params: BoundParams,
                            frames: CallFrames, fixed: (TensorViews) -> [CallArgument]) throws -> CallFrame {
         try requireKind(.quantizer)
+        guard descriptor.flags.isDisjoint(with: .inputStatistics) else {
+            throw PluginError("\(qualifiedID) needs the input statistics of a weight's layer (\(descriptor.flags.intersection(.inputStatistics).names.joined(separator: ", "))): it quantizes weights post-training, not activations or in QAT")
+        }
         try checkParams(params)
         let all = shapes + learnableShapes + (gradients ? learnableShapes : [])
         guard let float32 = DType.float32.dlDataType else { throw PluginError("internal error: float32 has no DLPack type") }

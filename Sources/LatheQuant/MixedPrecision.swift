@@ -49,7 +49,7 @@ public enum MixedPrecision {
     /// Chooses `bits` for every layer of `quantizers` within the budget of `config`, on `model`
     /// as it will be quantized (batch norm already folded).
     static func assign(_ model: Model, quantizers: [LayerQuantizer], config: QuantConfig, train: ImageDataset,
-                       batchSize: Int, seed: UInt64) throws -> MixedPrecisionReport {
+                       batchSize: Int, seed: UInt64, statistics: [String: InputStatistics] = [:]) throws -> MixedPrecisionReport {
         let candidates = config.mixedBits.sorted()
         var sizes: [[Int]] = [], errors: [[Tensor]] = [], elements: [Int] = []
         for q in quantizers {
@@ -60,7 +60,9 @@ public enum MixedPrecision {
             var layerSizes: [Int] = [], layerErrors: [Tensor] = []
             for bits in candidates {
                 let params = try rebind(q, bits: bits)
-                let (output, qparams) = try q.method.quantize(w, params: params, context: CallContext(layer: q.layer, role: .weight, axis: 0))
+                let (output, qparams) = q.needsStatistics
+                    ? try q.method.quantize(weight: w, statistics: statistics[q.layer], params: params, context: CallContext(layer: q.layer, role: .weight, axis: 0))
+                    : try q.method.quantize(w, params: params)
                 let record = Quantization.record(layer: q.layer, kind: "", elements: w.count, qparams: qparams)
                 layerSizes.append(record.bytes)
                 layerErrors.append(try output - w)

@@ -1,3 +1,4 @@
+import LatheCalibration
 import LatheData
 import LatheModels
 import LathePlugins
@@ -83,6 +84,21 @@ public struct LayerQuantizer: @unchecked Sendable {
     public let layer: String
     public let method: PluginMethod
     public let params: BoundParams
+
+    /// [1.3] Whether the quantizer reads the statistics of its layer's input.
+    public var needsStatistics: Bool { !method.descriptor.flags.isDisjoint(with: .inputStatistics) }
+
+    /// The input statistics `quantizers` need, computed in evaluation mode on the calibration
+    /// batches of `train` (empty when none needs any).
+    public static func statistics(_ quantizers: [LayerQuantizer], model: Model, train: ImageDataset, plan: CalibrationPlan) throws
+        -> [String: InputStatistics]
+    {
+        let needing = quantizers.filter(\.needsStatistics)
+        guard !needing.isEmpty else { return [:] }
+        var need = StatisticsNeed()
+        for q in needing { need.formUnion(StatisticsNeed(q.method.descriptor.flags)) }
+        return try InputStatisticsCollector.collect(model: model, layers: needing.map(\.layer), need: need, data: train, plan: plan)
+    }
 }
 
 /// Host-side quantization machinery shared by the workflows.
@@ -135,7 +151,9 @@ public enum Quantization {
     /// fake-quantized value. A quantizer with learnables uses its instance in `learned` (the
     /// trained values), or a fresh one initialised from the weight. Returns the ledger entries
     /// with the reported parameters.
-    public static func quantizeWeights(_ model: Model, with quantizers: [LayerQuantizer], learned: LearnedQuantizers? = nil) throws
+    /// A quantizer that declares `needs-input-*` gets its layer's entry of `statistics`.
+    public static func quantizeWeights(_ model: Model, with quantizers: [LayerQuantizer], learned: LearnedQuantizers? = nil,
+                                       statistics: [String: InputStatistics] = [:]) throws
         -> [(record: LayerQuant, qparams: QuantParams)]
     {
         var records: [(LayerQuant, QuantParams)] = []
@@ -152,6 +170,9 @@ public enum Quantization {
                 let w = try weight.detached().contiguous()
                 try instance.initialize(input: w, context: context)
                 (output, qparams) = try instance.quantize(w, context: context)
+            } else if q.needsStatistics {
+                (output, qparams) = try q.method.quantize(weight: try weight.detached(), statistics: statistics[q.layer], params: q.params,
+                                                          context: CallContext(layer: q.layer, role: .weight, axis: 0))
             } else {
                 (output, qparams) = try q.method.quantize(try weight.detached(), params: q.params)
             }

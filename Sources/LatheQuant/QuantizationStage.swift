@@ -1,4 +1,5 @@
 import Foundation
+import LatheCalibration
 import LatheData
 import LatheModels
 import LathePlugins
@@ -85,14 +86,21 @@ public enum QuantizationStage {
         let fp32Accuracy = try Evaluation.evaluate(original, on: test).accuracy
         let model = try original.copy()
         let folded = config.foldBatchNorm ? try BatchNormFolding.fold(model).map { "\($0.conv)+\($0.batchNorm)" } : []
+        // [1.3] Weight quantizers that read their layer's input statistics: post-training only, from the model as trained.
+        let uniform = try weightQuantizers(model, config, registry)
+        if uniform.contains(where: { $0.needsStatistics }), config.workflow == .qat {
+            throw QuantError("\(config.method) reads its layers' input statistics (post-training weight quantization): expected workflow = \"ptq\"")
+        }
+        let weightStatistics = try LayerQuantizer.statistics(
+            uniform, model: model, train: train,
+            plan: CalibrationPlan(batches: config.calibrationBatches, batchSize: recipe.batchSize, seed: recipe.seed))
         var mixed: MixedPrecisionReport?
         if config.isMixed {
-            let uniform = try weightQuantizers(model, config, registry)
             guard uniform.first?.method.descriptor.params.contains(where: { $0.name == "bits" }) ?? false else {
                 throw QuantError("mixed precision sets each layer's 'bits': \(config.method) has no 'bits' parameter")
             }
             let report = try MixedPrecision.assign(model, quantizers: uniform, config: config, train: train, batchSize: recipe.batchSize,
-                                                   seed: recipe.seed)
+                                                   seed: recipe.seed, statistics: weightStatistics)
             config.layerBits = Dictionary(uniqueKeysWithValues: report.layers.map { ($0.name, $0.bits) })
             progress.note(String(format: "mixed precision (%@): %@; %.3f bits per weight", report.sensitivity.rawValue,
                                  report.layers.map { "\($0.name) \($0.bits)" }.joined(separator: ", "), report.bitsPerWeight))
@@ -130,7 +138,7 @@ public enum QuantizationStage {
             training = try trainer.train(model, on: train)
         }
 
-        let quantizedWeights = try Quantization.quantizeWeights(model, with: quantizers, learned: learned)
+        let quantizedWeights = try Quantization.quantizeWeights(model, with: quantizers, learned: learned, statistics: weightStatistics)
         let layers = quantizedWeights.map(\.record)
         let weightParams = Dictionary(uniqueKeysWithValues: quantizedWeights.map { ($0.record.layer, $0.qparams) })
         let ranges: ActivationRanges?
@@ -156,7 +164,7 @@ public enum QuantizationStage {
                                    simulatedAccuracy: simulated, simulate: simulate, test: test)
         }
         let sensitivity = config.sensitivity
-            ? try sensitivityTable(original, config: config, registry: registry, test: test, fp32: fp32Accuracy) : []
+            ? try sensitivityTable(original, config: config, registry: registry, test: test, fp32: fp32Accuracy, statistics: weightStatistics) : []
         let report = QuantReport(
             config: config, fp32Accuracy: fp32Accuracy, accuracy: accuracy, layers: layers, sizeBytes: size,
             fp32SizeBytes: fp32Size, compressionRatio: Double(fp32Size) / Double(Swift.max(size, 1)),
@@ -272,8 +280,8 @@ public enum QuantizationStage {
         return results
     }
 
-    private static func sensitivityTable(_ original: Model, config: QuantConfig, registry: Registry, test: ImageDataset, fp32: Double) throws
-        -> [SensitivityRow]
+    private static func sensitivityTable(_ original: Model, config: QuantConfig, registry: Registry, test: ImageDataset, fp32: Double,
+                                         statistics: [String: InputStatistics]) throws -> [SensitivityRow]
     {
         let base = try original.copy()
         if config.foldBatchNorm { try BatchNormFolding.fold(base) }
@@ -281,7 +289,7 @@ public enum QuantizationStage {
         for q in try Quantization.weightQuantizers(base, config: config, registry: registry) {
             let model = try base.copy()
             if config.foldBatchNorm { try BatchNormFolding.fold(model) }
-            let record = try Quantization.quantizeWeights(model, with: [q])
+            let record = try Quantization.quantizeWeights(model, with: [q], statistics: statistics)
             let accuracy = try Evaluation.evaluate(model, on: test).accuracy
             rows.append(SensitivityRow(layer: q.layer, bits: record.first?.record.bits ?? 0, accuracy: accuracy, drop: 100 * (fp32 - accuracy)))
         }

@@ -1,4 +1,5 @@
 import LatheModels
+import LathePlugins
 import LatheTensor
 
 /// Where the factor 1/s of a channel scaling went.
@@ -47,7 +48,8 @@ public enum ChannelScaling {
                     let previous = sequence.layers[i]
                     if let op = previous as? Stateless {
                         guard commutes(op, before: i > 0 ? sequence.layers[i - 1] : nil) else {
-                            return .explicit(reason: "\(op.name) (\(op.operation)) does not commute with a channel scale")
+                            let why = op.operation == .flatten ? "flattens channels and positions together" : "does not commute with a channel scale"
+                            return .explicit(reason: "\(op.name) (\(op.operation)) \(why)")
                         }
                         i -= 1
                         continue
@@ -191,5 +193,21 @@ public enum ChannelScaling {
         if rows - n - offset > 0 { parts.append(try Tensor.ones([rows - n - offset])) }
         let factor = try Tensor.cat(parts, dim: 0).reshaped([rows] + t.shape.dropFirst().map { _ in 1 })
         return try (t * factor).contiguous()
+    }
+}
+
+extension InputStatistics {
+    /// The statistics of the input divided by channel scales `s` (`[G, C]`; each channel's K
+    /// unfolded features share its scale): abs-max and abs-mean / s, mean square / s², Gram
+    /// S⁻¹·H·S⁻¹. What a layer scaled by s sees.
+    public func dividing(channelsBy s: Tensor) throws -> InputStatistics {
+        let groups = s.shape[0], channels = s.shape[1]
+        let features = [absMax, meanSquare, absMean, gram].compactMap { $0?.shape[1] }.first ?? channels
+        let k = features / Swift.max(channels, 1)
+        let f = try s.reshaped([groups, channels, 1]).expanded([groups, channels, k]).contiguous().reshaped([groups, features])
+        return InputStatistics(
+            absMax: try absMax.map { try ($0 / f).contiguous() }, meanSquare: try meanSquare.map { try ($0 / (f * f)).contiguous() },
+            gram: try gram.map { try ($0 / (f.reshaped([groups, features, 1]) * f.reshaped([groups, 1, features]))).contiguous() },
+            absMean: try absMean.map { try ($0 / f).contiguous() }, rows: rows)
     }
 }

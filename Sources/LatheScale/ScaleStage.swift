@@ -76,7 +76,10 @@ public enum ScaleStage {
         let layers = candidates.filter { !config.exclude.contains($0) }
         let plan = config.calibrationPlan(batchSize: recipe.batchSize, recipeSeed: recipe.seed)
         var need = StatisticsNeed(resolved.scaler.flags)
-        if quantizer != nil { need.insert(.gram) }
+        if let quantizer {
+            need.insert(.gram)
+            need.formUnion(StatisticsNeed(quantizer.descriptor.flags))
+        }
         _ = try InputStatisticsCollector.check(layers, need: need, model: model, plan: plan)
         guard train.count > 0 else {
             throw ScaleError.invalidConfig(key: "calibration_batches", value: "\(config.calibrationBatches)", expected: "training data to calibrate on (the training set is empty)")
@@ -97,14 +100,18 @@ public enum ScaleStage {
             var scales: Tensor
             var chosen: Double?, error: Double?, unscaled: Double?
             if let quantizer, let quantizerParams, let search = config.search, let gram = stats?.gram {
-                let quantize = { (x: Tensor) throws -> Tensor in try quantizer.quantize(x, params: quantizerParams, context: context).0 }
-                unscaled = try SolveStage.outputError(w, try quantize(w), gram: gram)
+                // A quantizer that reads the input statistics sees those of the scaled input X/s.
+                let quantize = { (x: Tensor, s: Tensor?) throws -> Tensor in
+                    let seen = try s.map { try stats?.dividing(channelsBy: $0) } ?? stats
+                    return try quantizer.quantize(weight: x, statistics: seen, params: quantizerParams, context: context).0
+                }
+                unscaled = try SolveStage.outputError(w, try quantize(w, nil), gram: gram)
                 var best: (value: Double, error: Double, scales: Tensor)?
                 for value in config.grid {
                     let params = try method.bind(config.params.merging([search: .double(value)]) { $1 })
                     let s = try method.scales(weight: w, statistics: stats, params: params, context: context).scales
                     let scaled = try ChannelScaling.columnScaled(w, s)
-                    let restored = try ChannelScaling.columnScaled(try quantize(scaled), try s.reciprocal())
+                    let restored = try ChannelScaling.columnScaled(try quantize(scaled, s), try s.reciprocal())
                     let e = try SolveStage.outputError(w, restored, gram: gram)
                     if best == nil || e < best!.error { best = (value, e, s) }
                 }

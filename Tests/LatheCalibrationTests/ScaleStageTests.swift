@@ -85,6 +85,47 @@ struct ScaleStageTests {
         #expect(better >= 1, "the search improved on round-to-nearest in no layer")
     }
 
+    @Test func awqClipNeverRoundsWorseThanTheFullRangeOnTheWeightedError() throws {
+        let registry = try SolveStageTests.registry()
+        let clip = try registry.method("calib/awq-clip"), affine = try registry.method("uniform/affine")
+        let g = try RandomGenerator(seed: 31)
+        // Heavy-tailed rows (a few large weights) and uneven input energies.
+        let w = try Tensor.randn([12, 40], generator: g) * Tensor.uniform([12, 40], low: 0.2, high: 3, generator: g)
+        let ms = try Tensor.uniform([1, 40], low: 0.01, high: 4, generator: g)
+        let stats = InputStatistics(meanSquare: ms, rows: 100)
+        let (clipped, q) = try clip.quantize(weight: w, statistics: stats, params: try clip.bind(["bits": .int(3)]))
+        let (full, _) = try affine.quantize(w, params: try affine.bind(["bits": .int(3), "per_channel": .bool(true)]))
+        #expect(q.scheme == .affine && q.bits == 3 && q.axis == 0 && q.scales.count == 12)
+        func weighted(_ x: Tensor) throws -> [Double] {
+            let d: Tensor = try w - x
+            return try (d.squared() * ms).sum([1]).converted(to: .float64).scalars(as: Double.self)
+        }
+        let (a, b) = (try weighted(clipped), try weighted(full))
+        for row in 0..<12 { #expect(a[row] <= b[row] * (1 + 1e-6) + 1e-12, "row \(row): \(a[row]) vs full range \(b[row])") }
+        #expect(a.reduce(0, +) < 0.95 * b.reduce(0, +), "clipping helped no row")
+        // Without the statistics it refuses: it is a post-training weight quantizer.
+        #expect(throws: PluginError.self) { _ = try clip.quantize(w, params: try clip.bind()) }
+    }
+
+    @Test func dividedStatisticsAreThoseOfTheScaledInput() throws {
+        let g = try RandomGenerator(seed: 12)
+        // A conv-like layout: G = 2 groups, C = 3 channels of K = 4 features each (D = 12).
+        let x = try Tensor.randn([50, 2, 12], generator: g)
+        let s = try Tensor.uniform([2, 3], low: 0.5, high: 2, generator: g)
+        func stats(_ r: Tensor) throws -> InputStatistics {
+            let n = Double(r.shape[0]), perGroup = try r.permuted([1, 0, 2]).contiguous()
+            return InputStatistics(absMax: try r.abs().max([0]), meanSquare: try r.squared().sum([0]) / n,
+                                   gram: try perGroup.transposed(1, 2).matmul(perGroup) / n, absMean: try r.abs().sum([0]) / n, rows: 50)
+        }
+        let f = try s.reshaped([1, 2, 3, 1]).expanded([1, 2, 3, 4]).contiguous().reshaped([1, 2, 12])
+        let direct = try stats(try x / f), divided = try stats(x).dividing(channelsBy: s)
+        for (a, b) in [(direct.absMax, divided.absMax), (direct.meanSquare, divided.meanSquare), (direct.gram, divided.gram),
+                       (direct.absMean, divided.absMean)] {
+            let d: Tensor = try #require(a) - #require(b)
+            #expect(try d.abs().max().item() < 1e-5)
+        }
+    }
+
     @Test func configurationErrorsNameTheKey() throws {
         let registry = try SolveStageTests.registry()
         func message(_ edit: (inout ScaleConfig) -> Void) -> String {

@@ -370,6 +370,9 @@ typedef struct lathe_host {
  * Quantizer — fake-quantize `input` into `output` (same shape), and report the parameters:
  *   int32_t f(lathe_call *call, const DLTensor *input, DLTensor *output, ...hyperparameters);
  *   The channel axis of per-channel quantization is dimension 0 (output channels of a weight).
+ *   [1.3] A quantizer may declare LATHE_FLAG_NEEDS_INPUT_* flags: it then quantizes weights
+ *   post-training only (never activations, never in QAT, no learnables), and each call carries
+ *   the statistics of the weight's layer input, taken from the model before quantization.
  *
  * Pruning criterion — importance scores (higher = keep):
  *   int32_t f(lathe_call *call, const DLTensor *weight, const DLTensor *gradient,
@@ -430,8 +433,8 @@ typedef struct lathe_host {
  *   stride and padding) then a 1×1 conv (a as [out, r, 1, 1], the bias), so MACs fall when
  *   r·(out + D) < out·D. Input statistics, when declared, are those of the layer's input.
  *
- * [1.2] Calibration statistics. A criterion, solver or [1.3] scaler that declares
- * LATHE_FLAG_NEEDS_INPUT_ABS_MAX, _MEAN_SQUARE, _GRAM or [1.3] _ABS_MEAN gets statistics of the input of the layer whose weight it is given,
+ * [1.2] Calibration statistics. A criterion, solver or [1.3] scaler, factorizer or weight quantizer
+ * that declares LATHE_FLAG_NEEDS_INPUT_ABS_MAX, _MEAN_SQUARE, _GRAM or [1.3] _ABS_MEAN gets statistics of the input of the layer whose weight it is given,
  * computed by the host in evaluation mode over calibration batches of training data (their
  * count and seed are in the run's configuration and provenance), through the layers before it
  * as they are at that moment (already pruned or quantized ones included). View the weight as a
