@@ -25,6 +25,10 @@ public struct SweepOptions: Sendable {
     /// Folder for the results database, the shared cache and trial logs.
     public var outputDirectory: String?
     public var database: String?
+    /// Folder of the trained-baseline and teacher cache (default: `<out>/cache`). Entries are
+    /// keyed by a hash of the model, options, data and recipe, and trained once under a lock,
+    /// so sweeps that share a folder share their baselines.
+    public var cacheDirectory: String?
     /// Parallel trial processes (default: one per core).
     public var workers: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Intra-op threads per trial.
@@ -120,7 +124,7 @@ public final class SweepRunner {
         log("sweep '\(spec.name)': \(all.count) trials (\(spec.seeds.count) seed(s)), \(pending.count) to run, \(options.workers) worker(s) x \(options.threads) thread(s)")
         let jobBase = TrialJob(plan: plans[0], model: spec.model, dataset: spec.dataset, dataDirectory: options.dataDirectory,
                                limitTrain: spec.limitTrain, limitTest: spec.limitTest, baseline: spec.baseline,
-                               cacheDirectory: out + "/cache", registryDirectory: registry.directory, threads: options.threads,
+                               cacheDirectory: options.cacheDirectory ?? out + "/cache", registryDirectory: registry.directory, threads: options.threads,
                                latheVersion: options.latheVersion)
         let scheduler = Scheduler(options: options, store: store, timeout: options.timeout ?? spec.timeout, out: out, total: all.count,
                                   alreadyDone: all.count - pending.count)

@@ -86,6 +86,27 @@ struct SweepDatabaseTests {
         #expect(try SweepCommandTests.sqlite(db, "SELECT COUNT(*) FROM metrics WHERE name = 'accuracy'") == ["2"])
     }
 
+    @Test func sweepsThatShareACacheTrainEachBaselineOnce() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cache = dir.appendingPathComponent("shared-cache").path
+        let one = Self.spec.replacingOccurrences(of: "seeds = [0, 1]", with: "seeds = [3]")
+            .replacingOccurrences(of: "grid = { \"quantize.params.bits\" = [8, 4, 2] }", with: "")
+        var hits: [String] = []
+        for name in ["first", "second"] {
+            let spec = try Self.write(one.replacingOccurrences(of: "name = \"tiny\"", with: "name = \"\(name)\""), in: dir, name: "\(name).toml")
+            let out = dir.appendingPathComponent(name).path
+            let run = try CLIRunner.run(["sweep", spec, "--out", out, "--cache", cache, "--no-report", "--plain", "--no-latency"])
+            #expect(run.status == 0, "\(run.stderr)")
+            hits += try SweepCommandTests.sqlite(out + "/results.db", "SELECT p.value FROM provenance p JOIN trials t ON t.id = p.trial_id WHERE t.grp = 'baseline' AND p.key = 'baseline_cache_hit'")
+            #expect(!FileManager.default.fileExists(atPath: out + "/cache"), "\(name) wrote its own cache")
+        }
+        // The first sweep trained seed 3's baseline into the shared folder; the second found it there.
+        #expect(hits == ["false", "true"], "\(hits)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache + "/models").filter { $0.hasSuffix(".safetensors") }
+        #expect(files.count == 1, "\(files)")
+    }
+
     /// Runs `arguments` of `lathe` with `directory` read-only: a read-only bind mount in a
     /// private mount namespace when root (chmod does not stop root), else chmod 0555.
     static func runWithReadOnly(_ directory: URL, _ arguments: [String]) throws -> CLIRunner.Result {
