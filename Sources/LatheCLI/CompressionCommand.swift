@@ -9,9 +9,35 @@ import LatheTrain
 
 /// The model a post-training command (`solve`, `factorize`) starts from: `--checkpoint`, or
 /// the zoo model trained first with the recipe flags (same seed).
-enum StartingModel {
-    static func obtain(checkpoint: String?, model: String?, width: Double, depth: Int?, recipeOptions: RecipeOptions,
-                       threads: Int, train: ImageDataset, progress: ProgressReporter) throws -> (model: Model, training: TrainingSummary?) {
+struct StartingModel: ParsableArguments {
+    @Option(help: "Zoo model to train first: \(Zoo.names.joined(separator: ", ")) (default mlp).") var model: String?
+    @Option(help: "Width multiplier for channels and hidden units.") var width: Double = 1
+    @Option(help: "Transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
+    @Option(help: "Trained checkpoint to compress instead of training one.") var checkpoint: String?
+
+    /// The zoo model's name (mlp unless given).
+    var architecture: String { model ?? "mlp" }
+
+    func validate() throws {
+        if let model, !Zoo.names.contains(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        }
+        guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
+        try DepthOption.check(depth, model: architecture, flag: "--depth")
+        if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
+            throw ValidationError("checkpoint '\(checkpoint)' does not exist")
+        }
+    }
+
+    /// The checkpoint, or the model trained now.
+    func obtain(recipeOptions: RecipeOptions, threads: Int, train: ImageDataset, progress: ProgressReporter) throws
+        -> (model: Model, training: TrainingSummary?) {
+        try Self.obtain(checkpoint: checkpoint, model: model, width: width, depth: depth, recipeOptions: recipeOptions, threads: threads,
+                        train: train, progress: progress)
+    }
+
+    private static func obtain(checkpoint: String?, model: String?, width: Double, depth: Int?, recipeOptions: RecipeOptions,
+                               threads: Int, train: ImageDataset, progress: ProgressReporter) throws -> (model: Model, training: TrainingSummary?) {
         if let checkpoint {
             let network = try Checkpoint.load(checkpoint).model
             if let model, model != network.architecture {

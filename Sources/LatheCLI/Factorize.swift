@@ -19,10 +19,7 @@ struct Factorize: ParsableCommand {
             --finetune-lr). Latency is measured at batch 1 and 256 against the model before factorization.
             """)
 
-    @Option(help: "Zoo model to train first: \(Zoo.names.joined(separator: ", ")) (default mlp).") var model: String?
-    @Option(help: "Width multiplier for channels and hidden units.") var width: Double = 1
-    @Option(help: "Transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
-    @Option(help: "Trained checkpoint to factorize instead of training one.") var checkpoint: String?
+    @OptionGroup var start: StartingModel
 
     @Option(help: "Factorizer plugin method (see `lathe plugins list`).") var method: String = "lowrank/svd"
     @Option(name: .customLong("param"), help: ArgumentHelp("Factorizer hyperparameter NAME=VALUE (repeatable).", valueName: "name=value"))
@@ -53,20 +50,12 @@ struct Factorize: ParsableCommand {
     }
 
     func validate() throws {
-        if let model, !Zoo.names.contains(model) {
-            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
-        }
-        guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
         guard (0...Recipe.maxEpochs).contains(finetuneEpochs) else {
             throw ValidationError("--finetune-epochs \(finetuneEpochs): expected an integer in 0...\(Recipe.maxEpochs)")
         }
         if let lr = finetuneLr, !(lr > 0 && lr.isFinite) { throw ValidationError("--finetune-lr \(lr): expected a positive number") }
-        try DepthOption.check(depth, model: model ?? "mlp", flag: "--depth")
-        if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
-            throw ValidationError("checkpoint '\(checkpoint)' does not exist")
-        }
         try CompressionOutput.validated {
-            try recipeOptions.recipe(for: model ?? "mlp").validate()
+            try recipeOptions.recipe(for: start.architecture).validate()
             let registry = try Registry(directory: registryDirectory)
             _ = try config(registry).validate(against: registry)
         }
@@ -79,8 +68,7 @@ struct Factorize: ParsableCommand {
         let config = try config(registry)
         _ = try registry.method(config.method)  // pin check and load before any training
         let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
-        let (network, training) = try StartingModel.obtain(checkpoint: checkpoint, model: model, width: width, depth: depth,
-                                                           recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
+        let (network, training) = try start.obtain(recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
         var recipe = recipeOptions.recipe(for: network.architecture)
         let dense = try network.copy()
         let report = try FactorizeStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry, progress: progress)

@@ -19,10 +19,7 @@ struct Solve: ParsableCommand {
             batches of training data through the layers already solved. No fine-tuning.
             """)
 
-    @Option(help: "Zoo model to train first: \(Zoo.names.joined(separator: ", ")) (default mlp).") var model: String?
-    @Option(help: "Width multiplier for channels and hidden units.") var width: Double = 1
-    @Option(help: "Transformer blocks (vit-* only; default: the architecture's).") var depth: Int?
-    @Option(help: "Trained checkpoint to solve instead of training one.") var checkpoint: String?
+    @OptionGroup var start: StartingModel
 
     @Option(help: "Solver plugin method (see `lathe plugins list`).") var method: String = "calib/gptq"
     @Option(name: .customLong("param"), help: ArgumentHelp("Solver hyperparameter NAME=VALUE (repeatable).", valueName: "name=value"))
@@ -55,16 +52,8 @@ struct Solve: ParsableCommand {
     }
 
     func validate() throws {
-        if let model, !Zoo.names.contains(model) {
-            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
-        }
-        guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
-        try DepthOption.check(depth, model: model ?? "mlp", flag: "--depth")
-        if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
-            throw ValidationError("checkpoint '\(checkpoint)' does not exist")
-        }
         try CompressionOutput.validated {
-            try recipeOptions.recipe(for: model ?? "mlp").validate()
+            try recipeOptions.recipe(for: start.architecture).validate()
             let registry = try Registry(directory: registryDirectory)
             _ = try config(registry).validate(against: registry)
         }
@@ -77,8 +66,7 @@ struct Solve: ParsableCommand {
         let config = try config(registry)
         _ = try registry.method(config.method)  // pin check and load before any training
         let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
-        let (network, training) = try StartingModel.obtain(checkpoint: checkpoint, model: model, width: width, depth: depth,
-                                                           recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
+        let (network, training) = try start.obtain(recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
         let recipe = recipeOptions.recipe(for: network.architecture)
         let dense = try network.copy()
         var seen: [String: SafeTensors.Entry] = [:]
