@@ -29,6 +29,17 @@ struct StartingModel: ParsableArguments {
         }
     }
 
+    /// Everything a post-training command has before its method runs: the method loaded (pin
+    /// check, dlopen) before any training, the data, the starting model (and its training),
+    /// its recipe, and a copy of it as the reference the compressed model is measured against.
+    func prepare(method: String, registry: Registry, recipeOptions: RecipeOptions, engine: EngineOptions, progress: ProgressReporter) throws
+        -> (train: ImageDataset, test: ImageDataset, model: Model, training: TrainingSummary?, recipe: Recipe, dense: Model) {
+        _ = try registry.method(method)
+        let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
+        let (network, training) = try obtain(recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
+        return (train, test, network, training, recipeOptions.recipe(for: network.architecture), try network.copy())
+    }
+
     /// The checkpoint, or the model trained now.
     func obtain(recipeOptions: RecipeOptions, threads: Int, train: ImageDataset, progress: ProgressReporter) throws
         -> (model: Model, training: TrainingSummary?) {

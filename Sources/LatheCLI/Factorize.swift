@@ -66,11 +66,9 @@ struct Factorize: ParsableCommand {
         let progress = ProgressReporter(style: plain ? .lines : nil)
         let registry = try Registry(directory: registryDirectory)
         let config = try config(registry)
-        _ = try registry.method(config.method)  // pin check and load before any training
-        let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)
-        let (network, training) = try start.obtain(recipeOptions: recipeOptions, threads: engine.threads, train: train, progress: progress)
-        var recipe = recipeOptions.recipe(for: network.architecture)
-        let dense = try network.copy()
+        let (train, test, network, training, baseRecipe, dense) = try start.prepare(
+            method: config.method, registry: registry, recipeOptions: recipeOptions, engine: engine, progress: progress)
+        var recipe = baseRecipe
         let report = try FactorizeStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry, progress: progress)
         print(report.summary)
         var finetuning: TrainingSummary?

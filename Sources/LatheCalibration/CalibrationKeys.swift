@@ -41,3 +41,24 @@ public enum CalibrationKeys {
         CalibrationPlan(batches: batches, batchSize: batchSize, seed: seed.map { UInt64($0) } ?? recipeSeed, gramLimitBytes: gramLimitMiB << 20)
     }
 }
+
+/// The `method` and `params` keys of the stages that run one plugin method of a kind (`solve`,
+/// `scale`, `factorize`), and the check of a `PLUGIN/METHOD` name.
+public enum MethodKeys {
+    /// `method`: `PLUGIN/METHOD` of a `kind` (e.g. "layer solver") in the registry, required.
+    public static func method(kind: String, example: String) -> ConfigSchema.Key {
+        .init("method", "string", default: .note("none: required"), allowed: .text("PLUGIN/METHOD of a \(kind) in the registry"),
+              example: example, doc: "The \(kind) (`lathe plugins list` shows them).")
+    }
+
+    /// `params`: the method's hyperparameters, checked against its declaration.
+    public static func params(kind: String, example: String, doc: String? = nil) -> ConfigSchema.Key {
+        .init("params", "table", default: .note("the \(kind)'s defaults"), allowed: .text("the \(kind)'s declared parameters"),
+              example: example, doc: doc ?? "The \(kind)'s hyperparameters, checked against its declaration.")
+    }
+
+    /// Whether `name` has the form `PLUGIN/METHOD`.
+    public static func isPluginMethod(_ name: String) -> Bool {
+        name.split(separator: "/", omittingEmptySubsequences: false).count == 2
+    }
+}

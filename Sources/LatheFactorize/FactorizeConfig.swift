@@ -49,7 +49,7 @@ public struct FactorizeConfig: Sendable, Codable, Equatable {
 
     /// Checks the keys that need no registry; the error names the key, its value and what was expected.
     public func validate() throws {
-        guard method.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
+        guard MethodKeys.isPluginMethod(method) else {
             throw FactorizeError.invalidConfig(key: "method", value: method, expected: "PLUGIN/METHOD of a factorizer, e.g. lowrank/svd")
         }
         if let bad = CalibrationKeys.invalid(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: nil) {
@@ -85,12 +85,10 @@ public struct FactorizeConfig: Sendable, Codable, Equatable {
         let d = FactorizeConfig()
         let name = key.stringValue
         return switch key {
-        case .method:
-            .init(name, "string", default: .note("none: required"), allowed: .text("PLUGIN/METHOD of a factorizer in the registry"),
-                  example: "\"lowrank/svd\"", doc: "The factorizer (`lathe plugins list` shows them).")
+        case .method: MethodKeys.method(kind: "factorizer", example: "\"lowrank/svd\"")
         case .params:
-            .init(name, "table", default: .note("the factorizer's defaults"), allowed: .text("the factorizer's declared parameters"),
-                  example: "{ rank_rule = \"macs\", amount = 0.5 }", doc: "The factorizer's hyperparameters (how it picks the rank).")
+            MethodKeys.params(kind: "factorizer", example: "{ rank_rule = \"macs\", amount = 0.5 }",
+                              doc: "The factorizer's hyperparameters (how it picks the rank).")
         case .layers:
             .init(name, "array of strings", default: .value("[]"), allowed: .text("conv or linear layer names"), example: "[\"fc1\"]",
                   doc: "The layers to factorize; empty: every factorizable conv and linear layer but `exclude`.")

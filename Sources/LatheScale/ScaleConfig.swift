@@ -71,7 +71,7 @@ public struct ScaleConfig: Sendable, Codable, Equatable {
 
     /// Checks the keys that need no registry; the error names the key, its value and what was expected.
     public func validate() throws {
-        guard method.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
+        guard MethodKeys.isPluginMethod(method) else {
             throw ScaleError.invalidConfig(key: "method", value: method, expected: "PLUGIN/METHOD of a channel scaler, e.g. calib/smoothquant")
         }
         if let bad = CalibrationKeys.invalid(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: calibrationGramLimitMiB) {
@@ -94,7 +94,7 @@ public struct ScaleConfig: Sendable, Codable, Equatable {
         case (nil, .some):
             throw ScaleError.invalidConfig(key: "search", value: "(missing)", expected: "the scaler hyperparameter the quantizer's loop searches, e.g. \"alpha\"")
         case let (.some(name), .some(q)):
-            guard q.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
+            guard MethodKeys.isPluginMethod(q) else {
                 throw ScaleError.invalidConfig(key: "quantizer", value: q, expected: "PLUGIN/METHOD of a quantizer, e.g. uniform/affine")
             }
             guard params[name] == nil else {
@@ -171,12 +171,8 @@ extension ScaleConfig {
         let d = ScaleConfig()
         let name = key.stringValue
         return switch key {
-        case .method:
-            .init(name, "string", default: .note("none: required"), allowed: .text("PLUGIN/METHOD of a scaler in the registry"),
-                  example: "\"calib/smoothquant\"", doc: "The channel scaler (`lathe plugins list` shows them).")
-        case .params:
-            .init(name, "table", default: .note("the scaler's defaults"), allowed: .text("the scaler's declared parameters"),
-                  example: "{ alpha = 0.5 }", doc: "The scaler's hyperparameters, checked against its declaration.")
+        case .method: MethodKeys.method(kind: "channel scaler", example: "\"calib/smoothquant\"")
+        case .params: MethodKeys.params(kind: "scaler", example: "{ alpha = 0.5 }")
         case .exclude:
             .init(name, "array of strings", default: .value("[]"), allowed: .text("conv or linear layer names"), example: "[\"head\"]",
                   doc: "Layers left unscaled.")

@@ -48,7 +48,7 @@ public struct SolveConfig: Sendable, Codable, Equatable {
 
     /// Checks the keys that need no registry; the error names the key, its value and what was expected.
     public func validate() throws {
-        guard method.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
+        guard MethodKeys.isPluginMethod(method) else {
             throw SolveError.invalidConfig(key: "method", value: method, expected: "PLUGIN/METHOD of a layer solver, e.g. calib/gptq")
         }
         if let bad = CalibrationKeys.invalid(batches: calibrationBatches, seed: calibrationSeed, gramLimitMiB: calibrationGramLimitMiB) {
@@ -80,12 +80,8 @@ public struct SolveConfig: Sendable, Codable, Equatable {
         let d = SolveConfig()
         let name = key.stringValue
         return switch key {
-        case .method:
-            .init(name, "string", default: .note("none: required"), allowed: .text("PLUGIN/METHOD of a solver in the registry"),
-                  example: "\"calib/gptq\"", doc: "The layer solver (`lathe plugins list` shows them).")
-        case .params:
-            .init(name, "table", default: .note("the solver's defaults"), allowed: .text("the solver's declared parameters"),
-                  example: "{ bits = 3 }", doc: "The solver's hyperparameters, checked against its declaration.")
+        case .method: MethodKeys.method(kind: "layer solver", example: "\"calib/gptq\"")
+        case .params: MethodKeys.params(kind: "solver", example: "{ bits = 3 }")
         case .exclude:
             .init(name, "array of strings", default: .value("[]"), allowed: .text("conv or linear layer names"), example: "[\"conv1\"]",
                   doc: "Layers left as they are.")
