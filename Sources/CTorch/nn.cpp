@@ -5,10 +5,34 @@ using namespace ctorch;
 
 extern "C" {
 
+namespace {
+// A pointwise conv (1x1 kernel, stride 1, no padding, one group) on a float NCHW batch as one
+// batched matrix product per sample, y_n = W · x_n (+ b): Debian's libtorch 1.13 runs such a conv
+// through its generic convolution path, which on one thread took 4x as long as this product
+// at [256, 26, 14, 14] -> 64 channels (benchmarks/factorize_layers.sh prints both). Same
+// function, same autograd; only the summation order may differ (float rounding).
+bool pointwise(const at::Tensor &x, const at::Tensor &w, const int64_t *stride, const int64_t *padding,
+               const int64_t *dilation, int64_t groups) {
+    return groups == 1 && x.dim() == 4 && w.dim() == 4 && w.size(2) == 1 && w.size(3) == 1 && x.size(1) == w.size(1) &&
+           stride[0] == 1 && stride[1] == 1 && padding[0] == 0 && padding[1] == 0 && dilation[0] == 1 && dilation[1] == 1 &&
+           x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.layout() == at::kStrided && !x.is_quantized();
+}
+}  // namespace
+
 ct_tensor ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor b, const int64_t *stride, const int64_t *padding,
                     const int64_t *dilation, int64_t groups) {
     return guard([&] {
-        return at::conv2d(T(x), T(w), opt(b), dims(stride, 2), dims(padding, 2), dims(dilation, 2), groups);
+        const at::Tensor &input = T(x), &weight = T(w);
+        if (pointwise(input, weight, stride, padding, dilation, groups)) {
+            const int64_t n = input.size(0), c = input.size(1), h = input.size(2), wd = input.size(3), o = weight.size(0);
+            auto flat = input.reshape({n, c, h * wd});
+            auto matrix = weight.reshape({o, c}).unsqueeze(0).expand({n, o, c});
+            auto bias = opt(b);
+            auto y = bias.has_value() && bias->defined() ? at::baddbmm(bias->reshape({1, o, 1}).expand({n, o, h * wd}), matrix, flat)
+                                                         : at::bmm(matrix, flat);
+            return y.view({n, o, h, wd});
+        }
+        return at::conv2d(input, weight, opt(b), dims(stride, 2), dims(padding, 2), dims(dilation, 2), groups);
     });
 }
 ct_tensor ct_im2col(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding) {

@@ -16,7 +16,8 @@ struct Factorize: ParsableCommand {
             The model is --checkpoint, or one trained first with the recipe flags (same seed). Each --layer (default: every \
             factorizable conv and linear layer but --exclude) becomes a pair of rank r: linear -> linear, or a k×k conv with \
             r filters -> a 1×1 conv. --finetune-epochs trains the factorized model with the recipe (learning rate \
-            --finetune-lr). Latency is measured at batch 1 and 256 against the model before factorization.
+            --finetune-lr). Latency is measured at batch 1 and 256 against the model before factorization, for the whole model \
+            and for each factorized layer alone (on an input of its shape) against the dense layer it replaced.
             """)
 
     @OptionGroup var start: StartingModel
@@ -69,7 +70,12 @@ struct Factorize: ParsableCommand {
         let (train, test, network, training, baseRecipe, dense) = try start.prepare(
             method: config.method, registry: registry, recipeOptions: recipeOptions, engine: engine, progress: progress)
         var recipe = baseRecipe
-        let report = try FactorizeStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry, progress: progress)
+        var report = try FactorizeStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry, progress: progress)
+        if let plan = engine.latencyPlan {
+            progress.note("timing each factorized layer against its dense original")
+            report.layerLatency = try LayerLatency.measure(reference: dense, compressed: network,
+                                                           layers: report.layers.filter(\.factorized).map(\.name), plan: plan)
+        }
         print(report.summary)
         var finetuning: TrainingSummary?
         if finetuneEpochs > 0 {

@@ -38,6 +38,9 @@ public struct FactorizeReport: Codable, Sendable {
     public var parametersBefore: Int
     public var parametersAfter: Int
     public var seconds: Double
+    /// Each factorized layer timed alone against the dense layer it replaced (`lathe factorize`
+    /// measures it unless `--no-latency`; sweeps time whole models in their latency phase).
+    public var layerLatency: [LayerLatency]?
 
     /// A few lines for the terminal.
     public var summary: String {
@@ -50,6 +53,7 @@ public struct FactorizeReport: Codable, Sendable {
                          l.weightsAfter, l.relativeError)
                 : "  \(l.name): rank \(l.rank) of \(l.fullRank) saves nothing; kept dense")
         }
+        for l in layerLatency ?? [] { lines.append("  latency " + l.summary.replacingOccurrences(of: "\n", with: "\n  latency ")) }
         return lines.joined(separator: "\n")
     }
 }

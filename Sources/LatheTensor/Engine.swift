@@ -4,10 +4,16 @@ import CTorch
 ///
 /// Threading: `threads` and `seed` are process-wide; gradient mode is per thread (as in libtorch).
 public enum Engine {
-    /// libtorch's intra-op thread count. libtorch's default here is 1: set it explicitly.
+    /// libtorch's intra-op thread count (and OpenBLAS's, when that is the BLAS). libtorch's default here is 1: set it explicitly.
     public static var threads: Int {
         get { Int(ct_get_num_threads()) }
         set { ct_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// The BLAS's own thread count (OpenBLAS), which `threads` also sets; nil for another BLAS.
+    public static var blasThreads: Int? {
+        let n = ct_blas_threads()
+        return n >= 0 ? Int(n) : nil
     }
 
     /// The version of libtorch the shim was built against.

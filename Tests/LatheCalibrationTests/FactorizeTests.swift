@@ -130,6 +130,17 @@ struct FactorizeTests {
         // Factorize → quantize: the pair's two layers are quantized like any other.
         let layers = try Quantization.weightQuantizers(model, config: QuantConfig(), registry: try SolveStageTests.registry()).map(\.layer)
         #expect(layers.contains("conv2.0") && layers.contains("conv2.1") && !layers.contains("conv2"))
+
+        // Each factorized layer timed alone against the dense one, on an input of its shape
+        // (conv2 of the half-width convnet reads 16 channels at 14×14); unknown names are refused.
+        var plan = LatencyPlan()
+        (plan.batchSizes, plan.minRounds, plan.maxRounds, plan.minBlockSeconds) = ([1, 4], 3, 3, 0.001)
+        let timed = try LayerLatency.measure(reference: reference, compressed: model, layers: ["conv2"], plan: plan)
+        #expect(timed.map(\.layer) == ["conv2"] && timed.first?.input == [16, 14, 14])
+        #expect(timed.first?.compressed.map(\.batchSize) == [1, 4] && timed.first?.reference.count == 2)
+        #expect(timed.first?.compressed.allSatisfy { ($0.speedup ?? 0) > 0 && $0.runs == 3 } == true)
+        #expect { _ = try LayerLatency.measure(reference: reference, compressed: model, layers: ["conv9"], plan: plan) }
+            throws: { "\($0)".contains("'conv9'") }
     }
 
     @Test func theStageKeepsLayersDenseWhenTheRankSavesNothingAndNamesBadLayers() throws {

@@ -34,7 +34,10 @@ typedef enum {
 /* ---- errors, engine ---------------------------------------------------------------- */
 /** Message of the last failure on this thread (empty when none). Valid until the next call. */
 const char *ct_last_error(void);
+/** Intra-op threads of libtorch and, when the BLAS is OpenBLAS, of the BLAS too. */
 void ct_set_num_threads(int32_t n);
+/** OpenBLAS's thread count, or -1 when the BLAS is not OpenBLAS. */
+int32_t ct_blas_threads(void);
 int32_t ct_get_num_threads(void);
 /** Seeds libtorch's global generator. Prefer explicit generators. */
 void ct_manual_seed(uint64_t seed);
