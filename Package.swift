@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "LatheModels", targets: ["LatheModels"]),
         .library(name: "LatheTrain", targets: ["LatheTrain"]),
         .library(name: "LathePlugins", targets: ["LathePlugins"]),
+        .library(name: "LatheONNX", targets: ["LatheONNX"]),
         // First-party compression plugins: shared libraries built from Plugins/ against the SDK
         // header only (the Rust one is built by scripts/build-plugins.sh with rustc).
         .library(name: "LatheUniform", type: .dynamic, targets: ["UniformQuantizerPlugin"]),
@@ -39,6 +40,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // ONNX's protobuf messages (LatheONNX). scripts/gen-onnx-proto.sh builds protoc-gen-swift of
+        // this version; change both together.
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // MARK: Engine
@@ -125,11 +129,19 @@ let package = Package(
         .target(name: "DistillLossPlugin", dependencies: ["CLathePlugin", "LathePluginSupport"], path: "Plugins/c-distill", publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])]),
 
+        // MARK: ONNX: the schema's messages (Generated/onnx.pb.swift, committed; made from Proto/onnx.proto
+        // by scripts/gen-onnx-proto.sh) and model-file reading and writing.
+        .target(
+            name: "LatheONNX",
+            dependencies: ["LatheIO", "LatheModels", "LatheTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto"]
+        ),
+
         // MARK: Host executable
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheSweep", "LatheReport", "LatheIO",
+                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheSweep", "LatheReport", "LatheIO", "LatheONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -148,6 +160,7 @@ let package = Package(
         .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill", "LatheTestSupport"]),
         .testTarget(name: "LatheReportTests", dependencies: ["LatheReport", "LatheTestSupport"]),
         .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep", "LatheSolve", "LatheTestSupport"]),
+        .testTarget(name: "LatheONNXTests", dependencies: ["LatheONNX", "LatheModels", "LatheTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI", "LatheTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
