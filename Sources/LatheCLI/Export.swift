@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import LatheModels
 import LatheONNX
+import LatheTensor
 import LatheTrain
 
 /// `lathe export`: writes a checkpoint as a model another runtime runs (ONNX).
@@ -16,12 +18,19 @@ struct Export: ParsableCommand {
             Any checkpoint Lathe writes: a trained model, a physically pruned one (its smaller layers), a factorized one \
             (each pair as two layers), one with explicit channel scales (a Mul before the layer). Input `input` \
             [N, C, H, W], output `logits` [N, classes], N symbolic. The checkpoint's metadata (method, plugin hashes, \
-            dataset) goes to the model's metadata_props. The file is written atomically.
+            dataset) goes to the model's metadata_props. The file is written atomically. --verify runs the exported \
+            model in ONNX Runtime on the test set (normalized as Lathe feeds its models) before it is put in place, and \
+            refuses the export when ONNX Runtime's accuracy differs from Lathe's by more than 0.1 point or a logit by \
+            more than --tolerance of the largest.
             """)
 
     @Argument(help: "A .safetensors checkpoint written by lathe.") var checkpoint: String
     @Option(help: "Output format.") var format: Format = .onnx
     @Option(name: [.short, .customLong("output")], help: "The file to write (default: the checkpoint's name with .onnx).") var output: String?
+    @Flag(help: "Check the exported model in ONNX Runtime on the test set before writing it.") var verify = false
+    @Option(help: "Largest logit difference --verify accepts, relative to the largest logit.") var tolerance: Double = 1e-4
+    @Option(help: "Python with onnxruntime for --verify (default: $LATHE_PYTHON, else the checkout's .venv).") var python: String?
+    @OptionGroup var engine: EngineOptions
 
     var destination: String {
         output ?? URL(fileURLWithPath: checkpoint).deletingPathExtension().appendingPathExtension("onnx").path
@@ -30,6 +39,8 @@ struct Export: ParsableCommand {
     func validate() throws {
         guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("checkpoint '\(checkpoint)' does not exist") }
         try OutputPath.checkFile(destination, option: "--output")
+        guard tolerance > 0, tolerance.isFinite else { throw ValidationError("--tolerance \(tolerance): expected a positive number") }
+        if !verify, python != nil { throw ValidationError("--python applies only with --verify") }
     }
 
     func run() throws {
@@ -37,7 +48,75 @@ struct Export: ParsableCommand {
         var provenance = metadata
         provenance["lathe.checkpoint"] = URL(fileURLWithPath: checkpoint).lastPathComponent
         let exported = try ONNXExporter.export(model, metadata: provenance)
-        try ONNXModelFile.write(exported, to: URL(fileURLWithPath: destination))
+        guard verify else {
+            try ONNXModelFile.write(exported, to: URL(fileURLWithPath: destination))
+            print("exported \(model.architecture) (\(exported.graph.node.count) nodes, \(exported.graph.initializer.count) initializers, opset \(ONNXExporter.opset)) to \(destination)")
+            return
+        }
+        engine.apply()
+        let runner = try ONNXRuntimeRunner(python: python)
+        // Verified under a temporary name beside the destination, then renamed: a model that
+        // fails the check is never left at the destination.
+        let url = URL(fileURLWithPath: destination)
+        let candidate = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).verify-\(UUID().uuidString).onnx")
+        defer { try? FileManager.default.removeItem(at: candidate) }
+        try ONNXModelFile.write(exported, to: candidate)
+        let (_, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: 1, limitTest: engine.limitTest)
+        let sample = test.imageSize
+        let lathe = try Tensor.cat(try stride(from: 0, to: test.count, by: 1000).map { start in
+            let n = min(1000, test.count - start)
+            return try model.predict(try Tensor(Array(test.images[(start * sample)..<((start + n) * sample)]),
+                                                shape: [n, test.channels, test.height, test.width]))
+        }, dim: 0)
+        let ort = try runner.run(model: candidate.path, images: test.images, shape: [test.count, test.channels, test.height, test.width],
+                                 threads: engine.threads)
+        let check = try ExportCheck(lathe: lathe, ort: ort, labels: test.labels)
+        print(check.summary)
+        guard check.accuracyDifference <= 0.001, check.relativeLogitDifference <= tolerance else {
+            throw ONNXRuntimeError(description: "ONNX Runtime disagrees with Lathe on \(destination): \(check.summary); nothing written")
+        }
+        try FileManager.default.moveItem(at: candidate, to: url)
         print("exported \(model.architecture) (\(exported.graph.node.count) nodes, \(exported.graph.initializer.count) initializers, opset \(ONNXExporter.opset)) to \(destination)")
+    }
+}
+
+/// Lathe's logits against ONNX Runtime's on the same images.
+struct ExportCheck {
+    var images: Int
+    var latheAccuracy: Double
+    var ortAccuracy: Double
+    /// The largest |Lathe − ORT| logit difference over the largest |logit|.
+    var relativeLogitDifference: Double
+
+    var accuracyDifference: Double { abs(latheAccuracy - ortAccuracy) }
+
+    init(lathe: Tensor, ort: (values: [Float], shape: [Int]), labels: [Int64]) throws {
+        guard ort.shape == lathe.shape else {
+            throw ONNXRuntimeError(description: "ONNX Runtime's output has shape \(ort.shape), Lathe's logits \(lathe.shape)")
+        }
+        let mine = try lathe.contiguous().scalars(as: Float.self)
+        let classes = lathe.shape.last ?? 1
+        images = labels.count
+        var largest: Float = 0, difference: Float = 0
+        for (a, b) in zip(mine, ort.values) {
+            largest = max(largest, abs(a))
+            difference = max(difference, abs(a - b))
+        }
+        func accuracy(_ values: [Float]) -> Double {
+            var right = 0
+            for (i, label) in labels.enumerated() {
+                let row = values[(i * classes)..<((i + 1) * classes)]
+                if let best = row.indices.max(by: { row[$0] < row[$1] }), Int64(best - i * classes) == label { right += 1 }
+            }
+            return Double(right) / Double(max(labels.count, 1))
+        }
+        latheAccuracy = accuracy(mine)
+        ortAccuracy = accuracy(ort.values)
+        relativeLogitDifference = Double(difference) / Double(max(largest, 1e-12))
+    }
+
+    var summary: String {
+        String(format: "ONNX Runtime check on %d test images: accuracy %.2f%% (Lathe %.2f%%), largest logit difference %.2e of the largest logit",
+               images, 100 * ortAccuracy, 100 * latheAccuracy, relativeLogitDifference)
     }
 }

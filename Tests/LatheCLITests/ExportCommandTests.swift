@@ -28,6 +28,20 @@ struct ExportCommandTests {
             """, onnx])
         #expect(check.status == 0, "stderr: \(check.stderr)")
         #expect(check.stdout.contains("lenet5 model.safetensors (3, 10)"), "\(check.stdout)")
+
+        // --verify: ONNX Runtime on 200 test images gives Lathe's accuracy, then the file is put in place.
+        let verified = dir.appendingPathComponent("verified.onnx").path
+        let verify = try CLIRunner.run(["export", "\(run)/model.safetensors", "-o", verified, "--verify", "--limit-test", "200", "--threads", "1"])
+        #expect(verify.status == 0, "stderr: \(verify.stderr)")
+        let line = try #require(verify.stdout.split(separator: "\n").first { $0.hasPrefix("ONNX Runtime check on 200 test images") })
+        let percents = line.split(separator: " ").filter { $0.contains("%") }.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "(),%")) }
+        #expect(percents.count == 2 && percents.first == percents.last, "\(line)")
+        #expect(FileManager.default.fileExists(atPath: verified))
+        // A Python that cannot run the check: the export is refused and nothing is left behind.
+        let refused = dir.appendingPathComponent("refused.onnx").path
+        let broken = try CLIRunner.run(["export", "\(run)/model.safetensors", "-o", refused, "--verify", "--limit-test", "50", "--python", "/bin/false"])
+        #expect(broken.status != 0 && broken.stderr.contains("ONNX Runtime"), "stderr: \(broken.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("refused") }.isEmpty)
     }
 
     @Test func badInputIsRefusedNamingItAndNothingIsWritten() throws {
@@ -41,6 +55,7 @@ struct ExportCommandTests {
             (["export", notACheckpoint.path, "-o", onnx], ["notes.txt"]),
             (["export", notACheckpoint.path, "-o", "/nonexistent-dir/m.onnx"], ["/nonexistent-dir"]),
             (["export", notACheckpoint.path, "--format", "tflite", "-o", onnx], ["tflite", "onnx"]),
+            (["export", notACheckpoint.path, "-o", onnx, "--python", "/usr/bin/python3"], ["--python", "--verify"]),
         ] {
             let result = try CLIRunner.run(arguments)
             #expect(result.status != 0, "\(arguments)")
