@@ -66,29 +66,18 @@ struct GraphBuilder {
         return unique
     }
 
-    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
+    /// An attribute named `name` of `type`, its value set by `fill`.
+    static func attribute(_ name: String, _ type: Onnx_AttributeProto.AttributeType, _ fill: (inout Onnx_AttributeProto) -> Void) -> Onnx_AttributeProto {
         var a = Onnx_AttributeProto()
         a.name = name
-        a.type = .ints
-        a.ints = values.map(Int64.init)
+        a.type = type
+        fill(&a)
         return a
     }
 
-    static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
-        var a = Onnx_AttributeProto()
-        a.name = name
-        a.type = .int
-        a.i = Int64(value)
-        return a
-    }
-
-    static func float(_ name: String, _ value: Double) -> Onnx_AttributeProto {
-        var a = Onnx_AttributeProto()
-        a.name = name
-        a.type = .float
-        a.f = Float(value)
-        return a
-    }
+    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto { attribute(name, .ints) { $0.ints = values.map(Int64.init) } }
+    static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto { attribute(name, .int) { $0.i = Int64(value) } }
+    static func float(_ name: String, _ value: Double) -> Onnx_AttributeProto { attribute(name, .float) { $0.f = Float(value) } }
 
     // MARK: Layers
 
