@@ -57,8 +57,14 @@ int32_t calib_smoothquant(lathe_call *call, const DLTensor *weight, DLTensor *sc
                 x = fmax(x, fabs((double)xmax[g * features + j]));
                 for (int64_t o = g * rows; o < (g + 1) * rows; o++) m = fmax(m, fabs((double)w[o * features + j]));
             }
-            /* SmoothQuant's s_j = max|X_j|^α / max|W_j|^(1−α), both maxima floored at 1e-5 as in its code. */
-            double value = pow(fmax(x, 1e-5), (double)alpha) / pow(fmax(m, 1e-5), 1.0 - (double)alpha);
+            /* SmoothQuant's s_j = max|X_j|^α / max|W_j|^(1−α), both maxima floored at 1e-5 as in its code,
+             * except for a channel that was zero on every calibration input (a dead ReLU channel): it
+             * has nothing to migrate and keeps s = 1. With the floor it would get s ≈ 1e-5^α/…, and the
+             * 1/s folded into the layer before would multiply that channel's (negative, pre-ReLU)
+             * outputs by 100-1000×, which then sets the per-tensor range wherever that output is
+             * quantized (W8A8 quantizes every conv and linear output, as int8 engines do): on the
+             * convnet W8A8 fell to chance that way. */
+            double value = x == 0 ? 1.0 : pow(fmax(x, 1e-5), (double)alpha) / pow(fmax(m, 1e-5), 1.0 - (double)alpha);
             s[g * channels + c] = (float)calib_clamp_scale(value);
         }
     }

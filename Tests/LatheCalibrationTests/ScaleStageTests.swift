@@ -41,6 +41,14 @@ struct ScaleStageTests {
                 #expect(abs(Double(s[group * 2 + c]) - expected) <= 1e-5 * expected, "group \(group) channel \(c)")
             }
         }
+        // A channel that was zero on every calibration input (a dead ReLU channel) keeps s = 1;
+        // a live channel beside it still follows the formula.
+        var dead = x
+        for j in 0..<9 { dead[j] = 0 }
+        let zeroed = try m.scales(weight: weight, statistics: InputStatistics(absMax: try Tensor(dead, shape: [2, 18]), rows: 10),
+                                  params: try m.bind(["alpha": .double(alpha)])).scales.scalars(as: Float.self)
+        #expect(zeroed[0] == 1)
+        #expect(zeroed[1] == s[1] && zeroed[2] == s[2])
     }
 
     @Test func awqScalesFollowTheirFormulaAndAlphaZeroIsIdentity() throws {
