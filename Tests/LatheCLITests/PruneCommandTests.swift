@@ -71,5 +71,13 @@ struct PruneCommandTests {
         #expect(eval.status == 0, "stderr: \(eval.stderr)")
         #expect(eval.stdout.contains(String(format: "test accuracy %.2f%%", 100 * accuracy)), "\(eval.stdout)")
         #expect(eval.stdout.contains("\(parameters) params"))
+
+        // The physically pruned model exports with its smaller layers and ONNX Runtime computes
+        // what Lathe computes on it (--verify compares accuracy and logits before writing).
+        let onnx = dir.appendingPathComponent("pruned.onnx").path
+        let export = try CLIRunner.run(["export", "\(out)/model.safetensors", "-o", onnx, "--verify", "--limit-test", "200", "--threads", "1"])
+        #expect(export.status == 0, "stderr: \(export.stderr)")
+        #expect(export.stdout.contains(String(format: "accuracy %.2f%% (Lathe %.2f%%)", 100 * accuracy, 100 * accuracy)), "\(export.stdout)")
+        #expect(FileManager.default.fileExists(atPath: onnx))
     }
 }
