@@ -75,7 +75,9 @@ struct SweepSpecFuzzTests {
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 
-    @Test(.timeLimit(.minutes(2))) func tenThousandMutatedSpecsParseOrFailCleanly() throws {
+    // The time limit is a hang guard, not a speed check (benchmarks time things): 7 s alone on a
+    // quiet 2-CPU machine, over 2 minutes in a full CI run beside a build and three sweeps.
+    @Test(.timeLimit(.minutes(10))) func tenThousandMutatedSpecsParseOrFailCleanly() throws {
         let registry = try SweepSpecTests.registry()
         let quickstart = try String(contentsOf: SourceTree.root.appendingPathComponent("sweeps/quickstart.toml"), encoding: .utf8)
         let bases = [quickstart] + Self.small
