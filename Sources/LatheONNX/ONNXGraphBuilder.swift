@@ -42,28 +42,27 @@ struct GraphBuilder {
 
     /// Adds a float32 initializer of `values` with `shape`.
     mutating func floats(_ name: String, _ values: [Float], shape: [Int]) -> String {
-        let unique = fresh(name)
-        var t = Onnx_TensorProto()
-        t.name = unique
-        t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        t.dims = shape.map(Int64.init)
-        var data = Data(capacity: values.count * 4)
-        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        t.rawData = data
-        initializers.append(t)
-        return unique
+        add(name, .float, shape) { t in
+            var data = Data(capacity: values.count * 4)
+            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            t.rawData = data
+        }
     }
 
     /// Adds an int64 initializer (shapes, indices, axes).
     mutating func int64s(_ name: String, _ values: [Int64], shape: [Int]) -> String {
-        let unique = fresh(name)
+        add(name, .int64, shape) { $0.int64Data = values }
+    }
+
+    /// Adds an initializer of `type` and `shape` under a fresh name derived from `name`, its values set by `fill`.
+    private mutating func add(_ name: String, _ type: Onnx_TensorProto.DataType, _ shape: [Int], _ fill: (inout Onnx_TensorProto) -> Void) -> String {
         var t = Onnx_TensorProto()
-        t.name = unique
-        t.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        t.name = fresh(name)
+        t.dataType = Int32(type.rawValue)
         t.dims = shape.map(Int64.init)
-        t.int64Data = values
+        fill(&t)
         initializers.append(t)
-        return unique
+        return t.name
     }
 
     /// An attribute named `name` of `type`, its value set by `fill`.
