@@ -19,8 +19,8 @@ struct StartingModel: ParsableArguments {
     var architecture: String { model ?? "mlp" }
 
     func validate() throws {
-        if let model, !Zoo.names.contains(model) {
-            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        if let model, !Zoo.isKnown(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", ")), or an ONNX file (.onnx)")
         }
         guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
         try DepthOption.check(depth, model: architecture, flag: "--depth")

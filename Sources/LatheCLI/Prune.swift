@@ -116,8 +116,8 @@ struct Prune: ParsableCommand {
     }
 
     func validate() throws {
-        if let model, !Zoo.names.contains(model) {
-            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        if let model, !Zoo.isKnown(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", ")), or an ONNX file (.onnx)")
         }
         guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
         try DepthOption.check(depth, model: model ?? "lenet5", flag: "--depth")

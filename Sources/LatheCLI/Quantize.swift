@@ -131,8 +131,8 @@ struct Quantize: ParsableCommand {
         if let checkpoint, !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("checkpoint '\(checkpoint)' does not exist")
         }
-        if checkpoint == nil, !Zoo.names.contains(model) {
-            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        if checkpoint == nil, !Zoo.isKnown(model) {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", ")), or an ONNX file (.onnx)")
         }
         let progress = ProgressReporter(style: plain ? .lines : nil)
         let (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)

@@ -9,7 +9,7 @@ import LatheTrain
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train a zoo model on a data set and save a checkpoint and metrics.")
 
-    @Option(help: "Zoo model: \(Zoo.names.joined(separator: ", ")).")
+    @Option(help: "Zoo model (\(Zoo.names.joined(separator: ", "))) or an ONNX file to import (.onnx).")
     var model: String = "lenet5"
 
     @Option(help: "Width multiplier for channels and hidden units.")
@@ -34,8 +34,8 @@ struct Train: ParsableCommand {
     var seed: UInt64 { recipeOptions.seed }
 
     func validate() throws {
-        guard Zoo.names.contains(model) else {
-            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", "))")
+        guard Zoo.isKnown(model) else {
+            throw ValidationError("unknown model '\(model)': expected one of \(Zoo.names.joined(separator: ", ")), or an ONNX file (.onnx)")
         }
         guard width > 0, width <= 16 else { throw ValidationError("--width \(width): expected a number in (0, 16]") }
         try DepthOption.check(depth, model: model, flag: "--depth")
@@ -46,7 +46,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         engine.apply()
-        let out = outputDirectory ?? "runs/\(model)-seed\(seed)"
+        let out = outputDirectory ?? "runs/\(Zoo.label(model))-seed\(seed)"
         try OutputPath.checkDirectory(out, option: "--out")
         let progress = ProgressReporter(style: plain ? .lines : nil)
         var (train, test) = try engine.dataset.load(directory: engine.dataDirectory, limitTrain: engine.limitTrain, limitTest: engine.limitTest)

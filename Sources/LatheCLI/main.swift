@@ -1,4 +1,6 @@
 import Foundation
+import LatheModels
+import LatheONNX
 
 // libgomp and OpenBLAS read their threading settings once, when they load (before main). On
 // this 2-vCPU machine kind the defaults of both suit libtorch's many small parallel regions badly:
@@ -22,4 +24,6 @@ if !threadingDefaults.isEmpty {
     execv("/proc/self/exe", CommandLine.unsafeArgv)
     // execv only returns on failure: carry on with the libraries' defaults.
 }
+// `--model file.onnx` in every command and sweep: model files are imported with LatheONNX.
+Zoo.fileImporter = { path in try ONNXImporter.read(path).model() }
 Lathe.main()

@@ -145,6 +145,8 @@ public final class Model {
     public internal(set) var channelGroups: [ChannelGroup]
     /// Layers replaced by a low-rank pair (`factorize`), with their ranks; checkpoints record it.
     public internal(set) var factorized: [String: Int] = [:]
+    /// The dataflow program of an imported model (`architecture` is then `graph`); nil for the zoo's.
+    public internal(set) var program: GraphProgram?
 
     init(architecture: String, options: ModelOptions, root: Sequential, channelGroups: [ChannelGroup]) {
         self.architecture = architecture
@@ -224,7 +226,7 @@ public final class Model {
     /// A deep copy: same architecture, options and tensor values (shapes included, so pruned
     /// models copy too); no storage is shared.
     public func copy() throws -> Model {
-        let twin = try Zoo.skeleton(architecture, options: options)
+        let twin = try program.map { try Model.skeleton(program: $0, options: options) } ?? Zoo.skeleton(architecture, options: options)
         try twin.restructure(factorized: factorized)
         var tensors: [String: Tensor] = [:]
         for (name, tensor) in state { tensors[name] = try tensor.detached().clone() }

@@ -20,9 +20,42 @@ public enum Zoo {
     /// Whether the architecture's block count follows `ModelOptions.depth`.
     public static func acceptsDepth(_ name: String) -> Bool { name.hasPrefix("vit-") }
 
-    /// A freshly initialised model; the same seed gives the same weights.
+    /// A freshly initialised model; the same seed gives the same weights. A `name` ending in
+    /// `.onnx` is a model file: imported with its own weights (the seed does not apply), and its
+    /// input and classes must agree with `options`.
     public static func make(_ name: String, options: ModelOptions = ModelOptions(), seed: UInt64 = 0) throws -> Model {
-        try build(name, options: options, initialization: .uniform(RandomGenerator(seed: seed)))
+        if isModelFile(name) { return try imported(name, options: options) }
+        return try build(name, options: options, initialization: .uniform(RandomGenerator(seed: seed)))
+    }
+
+    /// Whether `name` names a model file rather than a zoo architecture.
+    public static func isModelFile(_ name: String) -> Bool { name.lowercased().hasSuffix(".onnx") }
+
+    /// Whether `name` is a zoo architecture or a model file (`.onnx`).
+    public static func isKnown(_ name: String) -> Bool { names.contains(name) || isModelFile(name) }
+
+    /// A short label for output paths: the architecture, or a model file's base name.
+    public static func label(_ name: String) -> String {
+        guard isModelFile(name) else { return name }
+        let base = name.split(separator: "/").last.map(String.init) ?? name
+        return String(base.dropLast(".onnx".count))
+    }
+
+    /// Reads model files (`.onnx`). Set once at startup by the program that links an importer
+    /// (the `lathe` executable), before any concurrent work.
+    nonisolated(unsafe) public static var fileImporter: ((String) throws -> Model)?
+
+    private static func imported(_ path: String, options: ModelOptions) throws -> Model {
+        guard let fileImporter else { throw ModelError.invalidOption("model file '\(path)': this program cannot import model files") }
+        let model = try fileImporter(path)
+        let o = model.options
+        guard o.inputChannels == options.inputChannels, o.imageSize == options.imageSize, o.classCount == options.classCount else {
+            throw ModelError.invalidOption("model file '\(path)' takes \(o.inputChannels)×\(o.imageSize)×\(o.imageSize) images and has \(o.classCount) classes; the data set has \(options.inputChannels)×\(options.imageSize)×\(options.imageSize) images and \(options.classCount) classes")
+        }
+        guard options.width == 1, options.depth == nil else {
+            throw ModelError.invalidOption("model file '\(path)': width and depth options apply to zoo architectures only")
+        }
+        return model
     }
 
     /// The architecture's layers with every tensor's shape and type but no storage (each is a

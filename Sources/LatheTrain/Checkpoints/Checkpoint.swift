@@ -12,6 +12,7 @@ public enum Checkpoint {
     private static let optionsKey = "lathe.options"
     private static let shapesChangedKey = "lathe.shapes_changed"
     private static let factorizedKey = "lathe.factorized"
+    private static let graphKey = "lathe.graph"
 
     /// Prefix of the tensors stored beside the model's own (e.g. a quantizer's learned step
     /// sizes): `extra/NAME`. Loading the model ignores them; `extras(_:)` reads them.
@@ -35,6 +36,9 @@ public enum Checkpoint {
         meta[architectureKey] = model.architecture
         meta[optionsKey] = options
         meta[shapesChangedKey] = shapesChanged ? "true" : "false"
+        if let program = model.program {
+            meta[graphKey] = String(decoding: try JSONEncoder().encode(program), as: UTF8.self)
+        }
         if !model.factorized.isEmpty {
             meta[factorizedKey] = model.factorized.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         }
@@ -58,9 +62,22 @@ public enum Checkpoint {
         }
         let model: Model
         do {
-            model = try Zoo.skeleton(architecture, options: options)
+            if architecture == Model.graphArchitecture {
+                guard let text = file.metadata[graphKey] else {
+                    throw TrainingError.badCheckpoint(path: path, reason: "a graph model's checkpoint lacks metadata '\(graphKey)' (its program)")
+                }
+                let program: GraphProgram
+                do {
+                    program = try JSONDecoder().decode(GraphProgram.self, from: Data(text.utf8))
+                } catch {
+                    throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(graphKey)' is not a valid graph program: \(error)")
+                }
+                model = try Model.skeleton(program: program, options: options)
+            } else {
+                model = try Zoo.skeleton(architecture, options: options)
+            }
         } catch let error as ModelError {
-            let key = if case .unknownModel = error { architectureKey } else { optionsKey }
+            let key = if case .unknownModel = error { architectureKey } else if architecture == Model.graphArchitecture { graphKey } else { optionsKey }
             throw TrainingError.badCheckpoint(path: path, reason: "metadata '\(key)': \(error.description)")
         }
         if let text = file.metadata[factorizedKey] {
