@@ -270,7 +270,8 @@ struct ChannelAnalysis {
             couplings += links[s]
             guard let producer = producers[s].first else { continue }
             if !reasons[s].isEmpty {
-                blocked.append((producers[s], reasons[s].joined(separator: "; ")))
+                let shown = reasons[s].prefix(3).joined(separator: "; ")
+                blocked.append((producers[s], reasons[s].count > 3 ? "\(shown); and \(reasons[s].count - 3) more" : shown))
                 continue
             }
             groups.append(ChannelGroup(producer: producer, coupled: Array(producers[s].dropFirst()) + coupled[s], consumers: consumers[s]))

@@ -7,6 +7,7 @@ extension GraphConverter {
         "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "Sigmoid", "Tanh", "Erf", "Gelu", "MaxPool",
         "AveragePool", "GlobalAveragePool", "BatchNormalization", "Flatten", "Reshape", "Transpose", "Concat", "Softmax",
         "LayerNormalization", "Dropout", "Identity", "Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Expand", "Slice",
+        "ConstantOfShape", "Equal", "Where",
     ]
 
     /// Converts node `index` of the sorted graph.

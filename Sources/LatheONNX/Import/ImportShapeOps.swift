@@ -11,7 +11,12 @@ extension GraphConverter {
         case "Constant":
             values[out] = try constantAttribute(node)
         case "Shape":
-            let s = try activation(x, node)
+            let s: [Int]
+            switch values[x] {
+            case let .shape(entries)?: s = [entries.count]
+            case let .constant(c)?: s = c.shape
+            default: s = try activation(x, node)
+            }
             let rank = s.count
             let start = try Self.axis(node.int("start", default: 0), rank: rank + 1, node)
             let end = min(rank, max(start, node.int("end", default: rank) < 0 ? node.int("end", default: rank) + rank : node.int("end", default: rank)))
@@ -44,6 +49,10 @@ extension GraphConverter {
         case "Reshape":
             guard node.input.count == 2, let target = values[node.input[1]]?.shapeEntries else {
                 throw ImportProblem("node '\(node.label)' (Reshape): its shape input must be a constant or computed from shapes")
+            }
+            if case let .shape(entries)? = values[x] {
+                // A shape vector reshaped to 1-D (PyTorch does this around Expand).
+                return values[out] = .shape(entries)
             }
             if case let .constant(c)? = values[x] {
                 let shape = try resolve(target, input: c.shape, node)
@@ -94,8 +103,64 @@ extension GraphConverter {
             emit(node, .expand(shape: shape), inputs: [value], shape: shape)
         case "Slice":
             try slice(node)
+        case "ConstantOfShape", "Equal", "Where":
+            values[out] = try foldShapeLogic(node)
         default:
             throw ImportProblem("node '\(node.label)': operator \(node.opType) is not supported (Lathe imports: \(Self.supportedOps.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    /// `ConstantOfShape`, `Equal` and `Where` on constants and shape values: what PyTorch emits
+    /// for `expand(n, -1, -1)` (the sizes to keep are found by comparing with -1).
+    private func foldShapeLogic(_ node: Onnx_NodeProto) throws -> ImportValue {
+        func entries(_ i: Int) throws -> [ShapeEntry] {
+            guard i < node.input.count, let e = values[node.input[i]]?.shapeEntries else {
+                throw ImportProblem("node '\(node.label)' (\(node.opType)): Lathe folds it on constants and shape values only")
+            }
+            return e
+        }
+        switch node.opType {
+        case "ConstantOfShape":
+            let dims = try entries(0).map { entry -> Int in
+                guard case let .size(n) = entry, n >= 0, n <= 1 << 24 else {
+                    throw ImportProblem("node '\(node.label)' (ConstantOfShape): its shape depends on the batch size")
+                }
+                return n
+            }
+            var fill = ConstantTensor.float([0], shape: [])
+            if let t = node.attribute("value")?.t { fill = try ConstantTensor.decode(t, what: "node '\(node.label)' value") }
+            let count = dims.reduce(1, *)
+            return .constant(fill.isFloat ? .float(Array(repeating: fill.floats.first ?? 0, count: count), shape: dims)
+                             : .int(Array(repeating: fill.ints.first ?? 0, count: count), shape: dims))
+        case "Equal":
+            let (a, b) = (try entries(0), try entries(1))
+            guard a.count == b.count || a.count == 1 || b.count == 1 else {
+                throw ImportProblem("node '\(node.label)' (Equal): \(a.count) and \(b.count) entries")
+            }
+            let n = max(a.count, b.count)
+            let result = try (0..<n).map { i -> Int64 in
+                switch (a[a.count == 1 ? 0 : i], b[b.count == 1 ? 0 : i]) {
+                case let (.size(x), .size(y)): return x == y ? 1 : 0
+                case (.batch, .batch): return 1
+                case let (.batch, .size(v)), let (.size(v), .batch):
+                    // The batch size is positive: it never equals -1 or 0; other sizes are unknown.
+                    guard v <= 0 else { throw ImportProblem("node '\(node.label)' (Equal): compares the batch size with \(v)") }
+                    return 0
+                }
+            }
+            return .constant(.int(result, shape: [n]))
+        default:
+            let (c, x, y) = (try entries(0), try entries(1), try entries(2))
+            let n = max(c.count, x.count, y.count)
+            guard [c.count, x.count, y.count].allSatisfy({ $0 == n || $0 == 1 }) else {
+                throw ImportProblem("node '\(node.label)' (Where): \(c.count), \(x.count) and \(y.count) entries")
+            }
+            let picked = (0..<n).map { i -> ShapeEntry in
+                let chosen = c[c.count == 1 ? 0 : i] != .size(0)
+                return chosen ? x[x.count == 1 ? 0 : i] : y[y.count == 1 ? 0 : i]
+            }
+            if picked.contains(.batch) { return .shape(picked) }
+            return .constant(.int(picked.map { if case let .size(v) = $0 { Int64(v) } else { 0 } }, shape: [n]))
         }
     }
 
