@@ -8,18 +8,16 @@
 #   zlib1g-dev            gzip-compressed IDX files
 #   gcc                   plugin fixtures and scaffolded C plugins are compiled by the tests
 #   rustc                 only if no Rust toolchain is on PATH (the Rust first-party plugin)
-#   python3-torch         the PyTorch peer for benchmarks (same libtorch)
+#   python3-torch         the PyTorch peer for benchmarks (same libtorch), and the models the
+#                         ONNX import tests write with torch.onnx.export
 #   python3-pandas, python3-matplotlib  notebooks/ (run by the tests with /usr/bin/python3)
 #   python3-venv          the project-local .venv holding scripts/python-requirements.txt
 #                         (Python's safetensors, the oracle of the checkpoint format tests)
 #   (scripts/screenshot-report.sh installs chromium itself when it is used)
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev python3-pandas python3-matplotlib python3-venv)
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev python3-pandas python3-matplotlib python3-venv python3-torch)
 command -v cc >/dev/null || packages+=(gcc libc6-dev)
 command -v rustc >/dev/null || [[ -x "$HOME/.cargo/bin/rustc" ]] || packages+=(rustc)
-if [[ "${1:-}" == "--with-benchmark-peers" ]]; then
-    packages+=(python3-torch)
-fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

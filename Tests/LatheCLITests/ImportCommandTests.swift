@@ -1,0 +1,60 @@
+import Foundation
+import LatheTestSupport
+import Testing
+
+/// `lathe import` and `--model file.onnx` on a model written with PyTorch (python3-torch).
+@Suite("lathe import", .serialized)
+struct ImportCommandTests {
+    /// Exports PyTorch models with scripts/torch_models.py into `dir`.
+    static func export(_ names: [String], to dir: URL) throws {
+        let result = try CLIRunner.runTool("/usr/bin/python3", [SourceTree.root.appendingPathComponent("scripts/torch_models.py").path, dir.path] + names)
+        try #require(result.status == 0, "torch_models.py failed (scripts/bootstrap.sh installs python3-torch): \(result.stderr)")
+    }
+
+    @Test func checkReportsGroupsAndImportWritesACheckpointThatTrainsAndEvaluates() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.export(["resnet20", "mlp"], to: dir)
+        let resnet = dir.appendingPathComponent("resnet20.onnx").path
+
+        let check = try CLIRunner.run(["import", resnet, "--check"])
+        #expect(check.status == 0, "stderr: \(check.stderr)")
+        #expect(check.stdout.contains("pruning groups (12):"))
+        #expect(check.stdout.contains("layer2.1.conv1 with layer2.1.bn1 → layer2.1.conv2"))
+        #expect(check.stdout.contains("fc: they reach the graph output 'logits'"))
+        #expect(check.stdout.contains("adds the outputs of conv1, layer1.0.conv2: pruned together"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("resnet20.safetensors").path), "--check wrote a file")
+
+        let imported = try CLIRunner.run(["import", resnet])
+        #expect(imported.status == 0, "stderr: \(imported.stderr)")
+        let checkpoint = dir.appendingPathComponent("resnet20.safetensors").path
+        #expect(FileManager.default.fileExists(atPath: checkpoint))
+        let eval = try CLIRunner.run(["eval", checkpoint, "--limit-test", "100", "--threads", "1"])
+        #expect(eval.status == 0, "stderr: \(eval.stderr)")
+        #expect(eval.stdout.contains("test accuracy"))
+
+        // One epoch of fine-tuning from the imported weights, on Fashion-MNIST.
+        let out = dir.appendingPathComponent("run").path
+        let train = try CLIRunner.run(["train", "--model", dir.appendingPathComponent("mlp.onnx").path, "--epochs", "1", "--limit-train", "3000",
+                                       "--limit-test", "300", "--threads", "1", "--out", out, "--plain"])
+        #expect(train.status == 0, "stderr: \(train.stderr)")
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/metrics.json"))) as? [String: Any])
+        let accuracy = try #require(metrics["accuracy"] as? Double)
+        // PyTorch's initialisation is at chance (10 %); one short epoch must learn.
+        #expect(accuracy > 0.25, "accuracy after one epoch \(accuracy)")
+    }
+
+    @Test func badFilesFailWithTheirNameAndWriteNothing() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = dir.appendingPathComponent("notes.onnx")
+        try Data("not a model".utf8).write(to: text)
+        let result = try CLIRunner.run(["import", text.path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(text.path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("notes.safetensors").path))
+        let train = try CLIRunner.run(["train", "--model", text.path, "--epochs", "1", "--limit-train", "100", "--out", dir.appendingPathComponent("r").path])
+        #expect(train.status != 0)
+        #expect(train.stderr.contains(text.path))
+    }
+}
