@@ -2,6 +2,7 @@ import Foundation
 import LatheModels
 import LatheONNX
 import LatheTensor
+import LatheTestSupport
 import Testing
 
 /// Bad ONNX files are refused with an error naming the node or field; mutated files never crash.
@@ -82,7 +83,7 @@ struct ImportBadInputTests {
     func fuzzedModelsNeverCrash() throws {
         let base = try Self.smallModel()
         let bytes = [UInt8](try ONNXModelFile.encode(base))
-        var rng = SplitMix(seed: 2026)
+        var rng = SplitMix64(seed: 2026)
         var imported = 0, refused = 0
         let ops = ["Relu", "Conv", "Gemm", "MatMul", "Add", "Reshape", "Flatten", "Concat", "Softmax", "Transpose", "Gather", "Expand",
                    "Slice", "MaxPool", "BatchNormalization", "LayerNormalization", "Shape", "Unsqueeze", "Squeeze", "Where", "Nope"]
@@ -143,18 +144,5 @@ struct ImportBadInputTests {
         // Both outcomes occur: the mutations reach the importer, and some survive it.
         #expect(imported > 0)
         #expect(refused > 1000)
-    }
-}
-
-/// A small seeded generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
