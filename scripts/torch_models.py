@@ -53,7 +53,8 @@ class ResNet20(nn.Module):
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(x.view(x.size(0), -1))  # exported as Shape/Gather/Concat/Reshape
 
 
 class InvertedResidual(nn.Module):

@@ -121,6 +121,8 @@ struct GraphBuilder {
             return Value(name: node("Transpose", [flat], name: patches.name, attributes: [Self.ints("perm", [0, 2, 1])]), rank: 3)
         case let tokens as TokenEmbedding:
             return try emitTokens(tokens, x)
+        case let graph as GraphLayer:
+            return try emitGraph(graph, x)
         default:
             throw ONNXExportError(layer: layer.name, reason: "\(type(of: layer)) has no ONNX mapping")
         }
@@ -157,7 +159,7 @@ struct GraphBuilder {
         return Value(name: node("Add", [product, try initializer("\(linear.name).bias", bias)], name: linear.name), rank: x.rank)
     }
 
-    private mutating func emitStateless(_ s: Stateless, _ x: Value) throws -> Value {
+    mutating func emitStateless(_ s: Stateless, _ x: Value) throws -> Value {
         switch s.operation {
         case .relu: return Value(name: node("Relu", [x.name], name: s.name), rank: x.rank)
         case .relu6:

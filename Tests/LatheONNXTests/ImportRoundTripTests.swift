@@ -63,5 +63,22 @@ struct ImportRoundTripTests {
         let path = dir.appendingPathComponent("pruned.safetensors").path
         try Checkpoint.save(model, to: path, shapesChanged: true)
         #expect(try Self.largestRelativeDifference(physical, Checkpoint.load(path).model.predict(x)) == 0)
+        // The pruned graph exports to ONNX and ONNX Runtime computes the same logits.
+        let onnx = dir.appendingPathComponent("pruned.onnx")
+        try ONNXModelFile.write(try ONNXExporter.export(model), to: onnx)
+        #expect(try Self.largestRelativeDifference(physical, ONNXExportTests.runtimeLogits(onnx.path, x)) < 1e-4)
+    }
+
+    @Test("imported PyTorch models export back to ONNX and run in ONNX Runtime", arguments: ["mobilenetv2", "vit"])
+    func importedModelsExport(_ name: String) throws {
+        let (model, x, _, _) = try ImportPyTorchTests.load(name)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-import-export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let onnx = dir.appendingPathComponent("\(name).onnx")
+        try ONNXModelFile.write(try ONNXExporter.export(model), to: onnx)
+        #expect(try Self.largestRelativeDifference(model.predict(x), ONNXExportTests.runtimeLogits(onnx.path, x)) < 1e-4)
+        // And back again: the re-imported graph computes the same.
+        #expect(try Self.largestRelativeDifference(model.predict(x), ONNXImporter.read(onnx.path).model().predict(x)) < 1e-5)
     }
 }

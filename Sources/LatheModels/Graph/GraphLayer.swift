@@ -79,8 +79,8 @@ public final class GraphLayer: Layer {
         layers[layer.name] = layer
     }
 
-    /// Whether the graph has a layer of this name.
-    func hasLayer(_ name: String) -> Bool { layers[name] != nil }
+    /// The child layer of this name (a factorized pair after `factorize`).
+    public func layer(named name: String) -> (any Layer)? { layers[name] }
 
     public func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         let batch = x.shape.first ?? 1

@@ -60,7 +60,9 @@ extension GraphConverter {
             }
             let s = try activation(x, node)
             let shape = try resolve(target, input: s, node, allowZero: node.int("allowzero", default: 0) == 1)
-            emit(node, .reshape(shape: shape), inputs: [x], shape: shape)
+            // `x.view(x.size(0), -1)`: a flatten, which keeps working when pruning shrinks the channels.
+            let flattens = s.first == -1 && shape.count == 2 && shape[0] == -1
+            emit(node, flattens ? .flatten(axis: 1) : .reshape(shape: shape), inputs: [x], shape: shape)
         case "Transpose":
             let s = try activation(x, node)
             let perm = node.ints("perm") ?? Array((0..<s.count).reversed())
