@@ -69,6 +69,27 @@ struct ImportRoundTripTests {
         #expect(try Self.largestRelativeDifference(physical, ONNXExportTests.runtimeLogits(onnx.path, x)) < 1e-4)
     }
 
+    @Test("a layer of an imported graph factorizes, and the factorized graph checkpoints and reloads")
+    func factorizeImportedLayer() throws {
+        let (model, x, _, _) = try ImportPyTorchTests.load("mlp")
+        #expect(model.factorizableLayers == ["fc1", "fc2", "fc3"])
+        let before = try model.predict(x)
+        let w = try #require(model.layer(named: "fc2")?.ownParameters.first { $0.0 == "weight" }?.1)
+        // A = I, B = W: an exact factorization at rank = outputs.
+        let n = w.shape[0]
+        let identity = try Tensor((0..<(n * n)).map { $0 / n == $0 % n ? Float(1) : 0 }, shape: [n, n])
+        try model.factorize("fc2", a: identity, b: try w.detached().clone())
+        #expect(model.factorized == ["fc2": w.shape[0]])
+        #expect(try Self.largestRelativeDifference(before, model.predict(x)) < 1e-5)
+        #expect(!model.channelGroups.contains { $0.producer == "fc2" || $0.consumers.contains { $0.layer == "fc2" } })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-import-factorize-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("f.safetensors").path
+        try Checkpoint.save(model, to: path)
+        #expect(try Self.largestRelativeDifference(model.predict(x), Checkpoint.load(path).model.predict(x)) == 0)
+    }
+
     @Test("imported PyTorch models export back to ONNX and run in ONNX Runtime", arguments: ["mobilenetv2", "vit"])
     func importedModelsExport(_ name: String) throws {
         let (model, x, _, _) = try ImportPyTorchTests.load(name)

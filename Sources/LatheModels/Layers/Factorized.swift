@@ -49,10 +49,16 @@ extension Model {
     /// and an explicit input scale carry over; channel groups that name the layer are dropped
     /// (its channels can no longer be pruned as one unit). Recorded in `factorized`.
     public func factorize(_ name: String, a: Tensor, b: Tensor) throws {
-        guard let (parent, index) = sequentialParent(of: name) else {
-            throw ModelError.invalidOption("\(name): only a conv or linear layer inside a sequential block can be factorized (\(architecture) nests it elsewhere)")
+        guard let parent = parent(of: name) else {
+            throw ModelError.invalidOption("\(name): only a conv or linear layer inside a sequential block or an imported graph can be factorized (\(architecture) nests it elsewhere)")
         }
-        let layer = parent.layers[index]
+        let layer: any Layer
+        switch parent {
+        case let .sequence(sequence, index): layer = sequence.layers[index]
+        case let .graph(graph):
+            guard let child = graph.layer(named: name) else { throw ModelError.unknownTensor(name) }
+            layer = child
+        }
         guard let weight = layer.ownParameters.first(where: { $0.0 == "weight" })?.1 else {
             throw ModelError.invalidOption("\(name) has no weight to factorize")
         }
@@ -70,7 +76,10 @@ extension Model {
             }
             if let scale = (layer as? any InputScalable)?.inputScale { try pair.first.replace("input_scale", with: try scale.detached().clone()) }
         }
-        parent.replaceChild(at: index, with: pair)
+        switch parent {
+        case let .sequence(sequence, index): sequence.replaceChild(at: index, with: pair)
+        case let .graph(graph): try graph.replaceLayer(pair)
+        }
         factorized[name] = rank
         channelGroups.removeAll { group in
             ([group.producer] + group.coupled + group.consumers.map(\.layer)).contains(name)
@@ -93,19 +102,31 @@ extension Model {
         }
     }
 
-    /// Conv and linear layers `factorize` accepts: direct children of a sequential block, convs ungrouped.
+    /// Conv and linear layers `factorize` accepts: direct children of a sequential block or of
+    /// an imported graph, convs ungrouped.
     public var factorizableLayers: [String] {
-        layers.compactMap { $0 as? Sequential }.flatMap { sequence in
-            sequence.layers.filter { layer in
-                if let conv = layer as? Conv2d { return conv.groups == 1 }
-                return layer is Linear
-            }.map(\.name)
-        }
+        layers.filter { layer in
+            guard self.parent(of: layer.name) != nil else { return false }
+            if let conv = layer as? Conv2d { return conv.groups == 1 }
+            return layer is Linear
+        }.map(\.name)
     }
 
-    private func sequentialParent(of name: String) -> (Sequential, Int)? {
-        for case let sequence as Sequential in layers {
-            if let index = sequence.layers.firstIndex(where: { $0.name == name && ($0 is Linear || $0 is Conv2d) }) { return (sequence, index) }
+    /// Where a conv or linear layer sits: a sequential block (with its index) or a graph.
+    enum Parent {
+        case sequence(Sequential, Int)
+        case graph(GraphLayer)
+    }
+
+    func parent(of name: String) -> Parent? {
+        for layer in layers {
+            if let sequence = layer as? Sequential,
+               let index = sequence.layers.firstIndex(where: { $0.name == name && ($0 is Linear || $0 is Conv2d) }) {
+                return .sequence(sequence, index)
+            }
+            if let graph = layer as? GraphLayer, let child = graph.layer(named: name), child is Linear || child is Conv2d {
+                return .graph(graph)
+            }
         }
         return nil
     }
