@@ -53,7 +53,7 @@ extension DistillConfig.Teacher {
     static func key(_ key: CodingKeys) -> ConfigSchema.Key {
         switch key {
         case .model:
-            .init(key.stringValue, "string", default: .required, allowed: .choices(Zoo.names), example: "\"convnet\"", doc: "Zoo architecture.")
+            .init(key.stringValue, "string", default: .required, allowed: .text(Zoo.modelDescription), example: "\"convnet\"", doc: "Zoo architecture, or an ONNX file (imported with its weights; then trained further as the teacher).")
         case .width:
             .init(key.stringValue, "number", default: .value("1.0"), allowed: .numbers(DistillConfig.widths), example: "2.0", doc: "Width multiplier.")
         case .depth:
@@ -78,7 +78,7 @@ extension DistillConfig.Student {
     static func key(_ key: CodingKeys) -> ConfigSchema.Key {
         switch key {
         case .model:
-            .init(key.stringValue, "string", default: .required, allowed: .choices(Zoo.names), example: "\"lenet5\"", doc: "Zoo architecture.")
+            .init(key.stringValue, "string", default: .required, allowed: .text(Zoo.modelDescription), example: "\"lenet5\"", doc: "Zoo architecture, or an ONNX file (imported with its weights as the student's starting point).")
         case .width:
             .init(key.stringValue, "number", default: .value("1.0"), allowed: .numbers(DistillConfig.widths), example: "0.5", doc: "Width multiplier.")
         case .depth:

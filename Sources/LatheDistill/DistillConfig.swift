@@ -216,8 +216,8 @@ public struct DistillConfig: Sendable, Codable, Equatable {
     /// `DistillationStage.prepare`.
     public func validate(base: Recipe, teacherBase: Recipe? = nil) throws {
         func model(_ name: String, _ key: String, _ allowed: ConfigSchema.Key) throws {
-            guard allowed.allows(name) else {
-                throw DistillError.invalidConfig("\(key) '\(name)' is not a zoo model; expected \(allowed.expected)")
+            if let problem = Zoo.problem(with: name) {
+                throw DistillError.invalidConfig("\(key): \(problem)")
             }
         }
         func width(_ value: Double, _ key: String) throws {

@@ -28,9 +28,12 @@ public struct TeacherKey: Sendable, Codable, Equatable {
     public var dataFingerprint: String
     /// The teacher's recipe, seed included.
     public var recipe: Recipe
+    /// sha256 of the model file when `model` is one (`.onnx`): a changed file is another teacher.
+    public var modelFile: String?
 
     enum CodingKeys: String, CodingKey {
         case format, model, options, dataset, recipe
+        case modelFile = "model_file"
         case trainCount = "train_count"
         case dataFingerprint = "data_fingerprint"
     }
@@ -42,6 +45,11 @@ public struct TeacherKey: Sendable, Codable, Equatable {
         self.trainCount = train.count
         self.dataFingerprint = Self.fingerprint(train)
         self.recipe = recipe
+        if Zoo.isModelFile(model), let data = FileManager.default.contents(atPath: model) {
+            var hash = SHA256()
+            hash.update(data)
+            modelFile = hash.finalize()
+        }
     }
 
     /// The canonical JSON (sorted keys) that is hashed.
@@ -120,7 +128,7 @@ public struct TeacherCache: Sendable {
 
     /// The checkpoint path for `key`: `<model>-<sha256>.safetensors`.
     public func path(for key: TeacherKey) throws -> String {
-        URL(fileURLWithPath: directory).appendingPathComponent("\(key.model)-\(try key.digest()).safetensors").path
+        URL(fileURLWithPath: directory).appendingPathComponent("\(Zoo.label(key.model))-\(try key.digest()).safetensors").path
     }
 
     static let keyMetadata = "lathe.teacher.key"

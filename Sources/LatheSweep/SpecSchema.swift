@@ -38,8 +38,8 @@ public enum SpecSchema {
             .init(name, "string", default: .required, allowed: .text("letters, digits, `-` and `_`"), example: "\"quickstart\"",
                   doc: "The sweep's name: its rows in the results database and the default output folder `runs/NAME`.")
         case .model:
-            .init(name, "string", default: .value("\"\(defaultModel)\""), allowed: .choices(Zoo.names), example: "\"convnet\"",
-                  doc: "Zoo model of the baseline and of the quantize, prune and finetune trials (`lathe models` lists them).")
+            .init(name, "string", default: .value("\"\(defaultModel)\""), allowed: .text(Zoo.modelDescription), example: "\"convnet\"",
+                  doc: "Zoo model of the baseline and of the quantize, prune and finetune trials (`lathe models` lists them), or an ONNX file (`lathe import`), read relative to the working directory and imported with its weights before the baseline trains.")
         case .dataset:
             .init(name, "string", default: .value("\"\(DataSource.fashionMNIST.rawValue)\""), allowed: .choices(of: DataSource.self),
                   example: "\"cifar10\"", doc: "Data set of every trial.")

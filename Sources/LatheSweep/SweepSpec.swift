@@ -1,4 +1,5 @@
 import Foundation
+import LatheModels
 import LatheDistill
 import LathePlugins
 import LathePruning
@@ -106,10 +107,12 @@ public struct SweepSpec: Sendable {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw locate.error("name", "key 'name' = \"\(name)\" must be letters, digits, - and _")
         }
-        let model = try string("model", default: SpecSchema.defaultModel)
-        guard SpecSchema.key(.model).allows(model) else {
-            throw locate.error("model", "key 'model' = \"\(model)\" is not a zoo model; expected \(SpecSchema.key(.model).expected)")
+        var model = try string("model", default: SpecSchema.defaultModel)
+        if let problem = Zoo.problem(with: model) {
+            throw locate.error("model", "key 'model' = \"\(model)\": \(problem)")
         }
+        // Trials run in child processes: a model file is named by its absolute path.
+        if Zoo.isModelFile(model) { model = URL(fileURLWithPath: model).standardizedFileURL.path }
         let datasetName = try string("dataset", default: DataSource.fashionMNIST.rawValue)
         guard let dataset = DataSource(rawValue: datasetName) else {
             throw locate.error("dataset", "key 'dataset' = \"\(datasetName)\": expected \(SpecSchema.key(.dataset).expected)")

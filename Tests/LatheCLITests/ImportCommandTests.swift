@@ -44,6 +44,51 @@ struct ImportCommandTests {
         #expect(accuracy > 0.25, "accuracy after one epoch \(accuracy)")
     }
 
+    @Test func sweepsAndDistillationTakeAnONNXModel() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.export(["mlp"], to: dir)
+        let onnx = dir.appendingPathComponent("mlp.onnx").path
+        let spec = dir.appendingPathComponent("onnx.toml")
+        try Data("""
+            name = "onnx-mlp"
+            model = "\(onnx)"
+            seeds = [0]
+            limit_train = 1500
+            limit_test = 300
+            [baseline]
+            epochs = 1
+            [[groups]]
+            name = "int8"
+            stages = [{ kind = "quantize", method = "uniform/affine", params = { bits = 8, per_channel = true } }]
+            [[groups]]
+            name = "half-channels"
+            stages = [{ kind = "prune", criterion = "prune/l1-filter", sparsity = 0.5, physical = true, finetune_epochs = 0 }]
+            """.utf8).write(to: spec)
+        let out = dir.appendingPathComponent("sweep").path
+        let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "1", "--cache", dir.appendingPathComponent("cache").path])
+        #expect(sweep.status == 0, "stderr: \(sweep.stderr)")
+        #expect(sweep.stdout.contains("3 done") || sweep.stderr.contains("[3/3] done"), "\(sweep.stdout)\n\(sweep.stderr)")
+        // The baseline is cached under the file's name.
+        let cached = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache/models").path)
+        #expect(cached.contains { $0.hasPrefix("mlp-") && $0.hasSuffix(".safetensors") }, "\(cached)")
+
+        let missing = dir.appendingPathComponent("missing.toml")
+        try Data("""
+            name = "missing"
+            model = "\(dir.path)/nowhere.onnx"
+            seeds = [0]
+            """.utf8).write(to: missing)
+        let refused = try CLIRunner.run(["sweep", missing.path, "--out", dir.appendingPathComponent("m").path])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("model file '\(dir.path)/nowhere.onnx' does not exist"), "\(refused.stderr)")
+
+        let distill = try CLIRunner.run(["distill", "--teacher", onnx, "--student", "lenet5", "--width", "0.5", "--teacher-epochs", "1", "--epochs", "1",
+                                         "--limit-train", "1000", "--limit-test", "200", "--threads", "1", "--out", dir.appendingPathComponent("kd").path,
+                                         "--cache", dir.appendingPathComponent("teachers").path])
+        #expect(distill.status == 0, "stderr: \(distill.stderr)")
+    }
+
     @Test func badFilesFailWithTheirNameAndWriteNothing() throws {
         let dir = try CLIRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

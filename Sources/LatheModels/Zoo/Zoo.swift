@@ -1,3 +1,4 @@
+import Foundation
 import LatheTensor
 
 /// The model zoo: architectures by name.
@@ -33,6 +34,18 @@ public enum Zoo {
 
     /// Whether `name` is a zoo architecture or a model file (`.onnx`).
     public static func isKnown(_ name: String) -> Bool { names.contains(name) || isModelFile(name) }
+
+    /// What a model key accepts, for schemas and messages.
+    public static var modelDescription: String { "a zoo model (\(names.joined(separator: ", "))) or the path of an ONNX file (.onnx)" }
+
+    /// Why `name` cannot be used as a model, or nil: not a zoo name, or a model file that does not exist.
+    public static func problem(with name: String) -> String? {
+        if names.contains(name) { return nil }
+        guard isModelFile(name) else { return "'\(name)' is not \(modelDescription)" }
+        var folder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: name, isDirectory: &folder), !folder.boolValue else { return "model file '\(name)' does not exist" }
+        return nil
+    }
 
     /// A short label for output paths: the architecture, or a model file's base name.
     public static func label(_ name: String) -> String {
