@@ -4,6 +4,7 @@ import tests (Tests/LatheCLITests/ImportCommandTests.swift) and `lathe import` e
 
     /usr/bin/python3 scripts/torch_models.py OUT_DIR [resnet20 mobilenetv2 mlp vit ...]
 
+Models: resnet20, mobilenetv2 (batch norm folded), mobilenetv2_bn (batch norm kept), mlp, vit.
 Each model NAME gives OUT_DIR/NAME.onnx, NAME.input.bin (float32 [4, 1, 28, 28], seed 0) and
 NAME.output.bin (float32 [4, 10]: the model's logits in eval mode). Weights are PyTorch's
 default initialisation at seed 0, with batch-norm statistics made non-trivial so that their
@@ -155,7 +156,10 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
 
-MODELS = {"resnet20": ResNet20, "mobilenetv2": MobileNetV2, "mlp": MLP, "vit": ViT}
+MODELS = {"resnet20": ResNet20, "mobilenetv2": MobileNetV2, "mobilenetv2_bn": MobileNetV2, "mlp": MLP, "vit": ViT}
+# Exported with their batch norms as nodes (the others have them folded into the convs, as
+# torch.onnx.export does in eval mode): what a model that is to be trained further needs.
+KEEP_BATCH_NORM = {"resnet20", "mobilenetv2_bn"}
 
 
 def main():
@@ -174,8 +178,7 @@ def main():
         x = torch.randn(4, 1, 28, 28)
         with torch.no_grad():
             y = model(x)
-        # resnet20 keeps its batch norms as nodes (PRESERVE); the others fold them into the convs.
-        mode = torch.onnx.TrainingMode.PRESERVE if name == "resnet20" else torch.onnx.TrainingMode.EVAL
+        mode = torch.onnx.TrainingMode.PRESERVE if name in KEEP_BATCH_NORM else torch.onnx.TrainingMode.EVAL
         torch.onnx.export(model, x, f"{out}/{name}.onnx", input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=17, training=mode)
         x.numpy().astype("<f4").tofile(f"{out}/{name}.input.bin")
