@@ -75,6 +75,7 @@ enum CompressionOutput {
     ) throws -> RunMetrics {
         var metrics = try RunMetrics.measure(compressed, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: training,
                                              threads: engine.threads, reference: reference, latency: engine.latencyPlan)
+        metrics.backendLatency = try engine.backendLatency(compressed, reference: reference)
         let context = ForwardContext(training: false)
         metrics.record(try Agreement.measure(on: test, baseline: { try reference.forward($0, context) },
                                              compressed: { try compressed.forward($0, context) }))

@@ -207,6 +207,7 @@ struct Distill: ParsableCommand {
         var metrics = try RunMetrics.measure(
             model, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: report.training, threads: engine.threads,
             reference: teacherModel, latency: engine.latencyPlan)
+        metrics.backendLatency = try engine.backendLatency(model, reference: teacherModel)
         let context = ForwardContext(training: false)
         metrics.record(try Agreement.measure(on: test, baseline: { try teacherModel.forward($0, context) },
                                              compressed: { try model.forward($0, context) }))

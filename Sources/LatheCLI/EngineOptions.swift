@@ -26,6 +26,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Seconds the latency phase may take before it stops short of its ±1.5 % target (default: 10).")
     var latencyBudget: Double = 10
 
+    @Option(help: ArgumentHelp("Latency backends: libtorch (always) and ort: ONNX Runtime on the exported model (QDQ int8 for a quantized one), beside libtorch's, with the uncompressed model's for a speedup (repeatable).", valueName: "backend"))
+    var backend: [LatencyBackend] = []
+
     func validate() throws {
         guard (1...256).contains(threads) else {
             throw ValidationError("--threads \(threads) is out of range: expected an integer in 1...256")

@@ -41,6 +41,7 @@ struct Eval: ParsableCommand {
                                                     limitTest: engine.limitTest)
         var metrics = try RunMetrics.measure(model, dataset: engine.dataset.rawValue, test: test, recipe: nil, training: nil, threads: engine.threads,
                                              latency: engine.latencyPlan)
+        metrics.backendLatency = try engine.backendLatency(model)
         if activationStats {
             metrics.activations = try ActivationStatistics.measure(model, on: train, samples: samples, topK: topK)
         }

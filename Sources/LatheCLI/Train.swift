@@ -65,9 +65,10 @@ struct Train: ParsableCommand {
         var trainer = Trainer(recipe: recipe, progress: progress)
         trainer.statePath = statePath
         let summary = try trainer.train(network, on: train, validation: validation)
-        let metrics = try RunMetrics.measure(
+        var metrics = try RunMetrics.measure(
             network, dataset: engine.dataset.rawValue, test: test, recipe: recipe, training: summary, threads: engine.threads,
             latency: engine.latencyPlan)
+        metrics.backendLatency = try engine.backendLatency(network)
         try Checkpoint.save(network, to: "\(out)/model.safetensors", metadata: ["lathe.dataset": engine.dataset.rawValue])
         try metrics.write(to: "\(out)/metrics.json")
         try FileManager.default.removeItem(atPath: statePath)

@@ -27,6 +27,8 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     /// The uncompressed model's latency, timed interleaved with this one; its speedups are its
     /// control (against a copy of itself).
     public var referenceLatency: [Latency]?
+    /// Latency of the exported model in other runtimes (`--backend ort`), beside libtorch's.
+    public var backendLatency: [BackendLatency]?
     public var training: TrainingSummary?
     /// Per-channel statistics of the Linear and Conv2d layers' inputs (`lathe eval
     /// --activation-stats`); absent unless asked for.
@@ -94,6 +96,7 @@ extension RunMetrics {
         let lat = latency.isEmpty ? "not measured (--no-latency)" : latency.map(\.summary).joined(separator: "; ")
         var s = String(format: "%@: test accuracy %.2f%% (%d images), %d params, %.1f KB, %d MACs, latency %@",
                        model, 100 * accuracy, testSamples, cost.parameters, Double(cost.sizeBytes) / 1024, cost.macs, lat)
+        for b in backendLatency ?? [] { s += "; \(b.summary)" }
         if let t = training { s += String(format: ", trained in %.1fs (%.0f img/s)", t.trainingSeconds, t.imagesPerSecond) }
         return s
     }
