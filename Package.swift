@@ -133,7 +133,7 @@ let package = Package(
         // by scripts/gen-onnx-proto.sh) and model-file reading and writing.
         .target(
             name: "LatheONNX",
-            dependencies: ["LatheIO", "LatheModels", "LatheTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["LatheIO", "LatheModels", "LatheTensor", "LatheTrain", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto"]
         ),
 

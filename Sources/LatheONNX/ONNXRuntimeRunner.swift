@@ -1,19 +1,23 @@
 import Foundation
 
-/// A failure of the ONNX Runtime check, shown as is.
-struct ONNXRuntimeError: Error, CustomStringConvertible {
-    var description: String
+/// A failure of ONNX Runtime (the check, a latency run), shown as is.
+public struct ONNXRuntimeError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// Runs an ONNX model in ONNX Runtime through `scripts/ort_run.py` of the checkout, with the
 /// Python of the checkout's `.venv` (which scripts/bootstrap.sh makes) unless told otherwise.
-struct ONNXRuntimeRunner {
-    var python: String
-    var script: String
+public struct ONNXRuntimeRunner: Sendable {
+    /// The Python interpreter with onnxruntime.
+    public var python: String
+    /// scripts/ort_run.py of the checkout.
+    public var script: String
 
     /// `python`, else `$LATHE_PYTHON`, else the checkout's `.venv/bin/python`; the script is the
     /// checkout's (found beside the executable, as the registry is).
-    init(python: String?) throws {
+    public init(python: String?) throws {
         guard let root = Self.checkout() else {
             throw ONNXRuntimeError(description: "cannot find Lathe's checkout (scripts/ort_run.py) above \(CommandLine.arguments.first ?? "lathe")")
         }
@@ -28,7 +32,8 @@ struct ONNXRuntimeRunner {
         }
     }
 
-    static func checkout() -> URL? {
+    /// The checkout holding `scripts/ort_run.py`, found above the executable.
+    public static func checkout() -> URL? {
         var url = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
         for _ in 0..<8 {
             url.deleteLastPathComponent()
@@ -38,7 +43,7 @@ struct ONNXRuntimeRunner {
     }
 
     /// The model's first output on `images` (`shape`, float32), with its shape.
-    func run(model: String, images: [Float], shape: [Int], threads: Int) throws -> (values: [Float], shape: [Int]) {
+    public func run(model: String, images: [Float], shape: [Int], threads: Int) throws -> (values: [Float], shape: [Int]) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lathe-ort-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
