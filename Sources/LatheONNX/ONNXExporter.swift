@@ -34,11 +34,20 @@ public enum ONNXExporter {
 
     /// The ONNX model of `model`; `metadata` goes to the model's `metadata_props` (Lathe's
     /// provenance: method stack, plugin hashes), beside the architecture and options.
-    /// - Throws: ``ONNXExportError`` naming a layer the exporter has no mapping for.
-    public static func export(_ model: Model, metadata: [String: String] = [:], graphName: String? = nil) throws -> Onnx_ModelProto {
+    /// `quantization` names the conv and linear layers to export in QDQ form (``QDQLayer``:
+    /// int8 weights and QuantizeLinear/DequantizeLinear pairs, which opset 17 has); the others
+    /// are exported in float.
+    /// - Throws: ``ONNXExportError`` naming a layer the exporter has no mapping for, a layer of
+    ///   `quantization` the model lacks, or a weight not on its recorded grid.
+    public static func export(_ model: Model, metadata: [String: String] = [:], graphName: String? = nil,
+                              quantization: [String: QDQLayer] = [:]) throws -> Onnx_ModelProto {
         var graph = GraphBuilder()
+        graph.quantization = quantization
         let o = model.options
         let output = try graph.emit(model.root, input: Value(name: "input", rank: 4))
+        if let missing = Set(quantization.keys).subtracting(graph.quantized).sorted().first {
+            throw ONNXExportError(layer: missing, reason: "quantization parameters are given for it, but \(model.architecture) has no conv or linear layer of that name")
+        }
         var g = Onnx_GraphProto()
         g.name = graphName ?? model.architecture
         g.node = graph.nodes

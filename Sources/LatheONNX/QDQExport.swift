@@ -1,0 +1,208 @@
+import Foundation
+import LatheModels
+import LatheTensor
+
+/// The integer weight grid of one layer in a QDQ export: symmetric codes in [`qmin`, `qmax`]
+/// (within int8), zero points 0, one scale per tensor or one per output channel.
+public struct QDQWeight: Sendable, Equatable {
+    /// One scale (per tensor) or one per output channel (dimension 0 of the weight).
+    public var scales: [Float]
+    public var qmin: Int
+    public var qmax: Int
+
+    public init(scales: [Float], qmin: Int = -127, qmax: Int = 127) {
+        self.scales = scales
+        self.qmin = qmin
+        self.qmax = qmax
+    }
+}
+
+/// Per-tensor uint8 quantization of an activation in a QDQ export: codes
+/// clamp(round(x / scale) + zeroPoint, 0, qmax). A `qmax` below 255 (7-bit codes for integer
+/// kernels that would saturate on 8-bit ones) is exported as a Clip to the float range of
+/// codes [0, qmax] before the QuantizeLinear, whose uint8 output alone would reach 255.
+public struct QDQActivation: Sendable, Equatable {
+    public var scale: Float
+    public var zeroPoint: Int
+    public var qmax: Int
+
+    public init(scale: Float, zeroPoint: Int, qmax: Int = 255) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+        self.qmax = qmax
+    }
+
+    /// The largest activation code ONNX Runtime's CPU int8 kernels accumulate exactly on a CPU
+    /// with `cpu`'s features (detected at run time by default): 127 on x86 with AVX2 or
+    /// AVX-512BW but neither AVX-VNNI nor AVX512-VNNI, where MLAS multiplies u8 activations by
+    /// s8 weights with `vpmaddubsw` (saturating 16-bit pair sums: 2 × 255 × 127 overflows,
+    /// 2 × 127 × 128 does not; ONNX Runtime's quantization documentation); 255 elsewhere (VNNI's
+    /// `vpdpbusd` accumulates in 32 bits, ARM's kernels widen first). With the reason, in words.
+    public static func runtimeInputQMax(_ cpu: CPUFeatures = .current) -> (qmax: Int, reason: String) {
+        let pairSums = !cpu.isDisjoint(with: [.avx2, .avx512bw])
+        let vnni = !cpu.isDisjoint(with: [.avx512VNNI, .avxVNNI])
+        if pairSums, !vnni {
+            return (127, "7-bit input codes: this CPU (\(cpu)) has no VNNI, and ONNX Runtime's u8 x s8 kernels would saturate 16-bit pair sums on 8-bit codes")
+        }
+        return (255, "8-bit input codes (CPU features: \(cpu))")
+    }
+}
+
+/// How one conv or linear layer is exported in QDQ form: int8 weight codes and a
+/// DequantizeLinear (axis 0 per channel); with `input` and `output`, a QuantizeLinear /
+/// DequantizeLinear pair on the layer's input (after any explicit input scale) and on its output,
+/// and the bias as int32 codes of scale input scale × weight scale, as ONNX Runtime's
+/// quantization tool writes them, so that ONNX Runtime runs the layer as an integer kernel
+/// (QLinearConv, QGemm). Without them the weights alone are stored in int8 (weight-only).
+public struct QDQLayer: Sendable, Equatable {
+    public var weight: QDQWeight
+    public var input: QDQActivation?
+    public var output: QDQActivation?
+
+    public init(weight: QDQWeight, input: QDQActivation? = nil, output: QDQActivation? = nil) {
+        self.weight = weight
+        self.input = input
+        self.output = output
+    }
+}
+
+extension GraphBuilder {
+    /// Adds an int8 initializer.
+    mutating func int8s(_ name: String, _ values: [Int8], shape: [Int]) -> String {
+        add(name, .int8, shape) { $0.rawData = Data(values.map { UInt8(bitPattern: $0) }) }
+    }
+
+    /// Adds a uint8 initializer.
+    mutating func uint8s(_ name: String, _ values: [UInt8], shape: [Int]) -> String {
+        add(name, .uint8, shape) { $0.rawData = Data(values) }
+    }
+
+    /// Adds an int32 initializer.
+    mutating func int32s(_ name: String, _ values: [Int32], shape: [Int]) -> String {
+        add(name, .int32, shape) { t in
+            var data = Data(capacity: values.count * 4)
+            for v in values { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+            t.rawData = data
+        }
+    }
+
+    /// `x` through QuantizeLinear and DequantizeLinear with `a` (uint8, per tensor), clipped
+    /// first to the float range of codes [0, a.qmax] when that is below 255.
+    mutating func quantizeDequantize(_ x: String, _ a: QDQActivation, name: String) -> String {
+        var input = x
+        if a.qmax < 255 {
+            let low = Float(-a.zeroPoint) * a.scale, high = Float(a.qmax - a.zeroPoint) * a.scale
+            input = node("Clip", [x, floats("\(name).clip_min", [low], shape: []), floats("\(name).clip_max", [high], shape: [])],
+                         name: "\(name).clip")
+        }
+        let scale = floats("\(name).scale", [a.scale], shape: [])
+        let zero = uint8s("\(name).zero_point", [UInt8(clamping: a.zeroPoint)], shape: [])
+        let q = node("QuantizeLinear", [input, scale, zero], name: "\(name).quantized")
+        return node("DequantizeLinear", [q, scale, zero], name: "\(name).dequantized")
+    }
+
+    /// The int8 codes of `weight` (already on `w`'s grid) behind a DequantizeLinear; the
+    /// output is the weight as float (transposed to `[in, out]` when `transposed`, its scales
+    /// then along axis 1).
+    /// - Throws: ``ONNXExportError`` when a value is not on the grid (the weight was changed
+    ///   after quantization, or the parameters are another layer's).
+    mutating func quantizedWeight(_ layer: String, _ weight: Tensor, _ w: QDQWeight, transposed: Bool = false) throws -> String {
+        let shape = weight.shape
+        let rows = shape.first ?? 1
+        guard w.scales.count == 1 || w.scales.count == rows else {
+            throw ONNXExportError(layer: layer, reason: "\(w.scales.count) weight scales for a weight of shape \(shape): expected 1 or \(rows) (one per output channel)")
+        }
+        guard w.qmin >= -128, w.qmax <= 127, w.qmin < w.qmax else {
+            throw ONNXExportError(layer: layer, reason: "weight codes [\(w.qmin), \(w.qmax)] do not fit int8")
+        }
+        let values = try weight.detached().converted(to: .float32).contiguous().scalars(as: Float.self)
+        let perRow = rows > 0 ? values.count / rows : 0
+        var codes = [Int8](repeating: 0, count: values.count)
+        for (i, v) in values.enumerated() {
+            let scale = w.scales.count == 1 ? w.scales[0] : w.scales[i / Swift.max(perRow, 1)]
+            let exact = v / scale, code = exact.rounded()
+            guard code >= Float(w.qmin), code <= Float(w.qmax), abs(exact - code) <= 1e-2 else {
+                throw ONNXExportError(layer: layer, reason: String(
+                    format: "weight element %d (%g) is not on the recorded 8-bit grid (scale %g, codes [%d, %d]): %g codes; the weight changed after quantization or the record is another model's",
+                    i, v, scale, w.qmin, w.qmax, exact))
+            }
+            codes[i] = Int8(code)
+        }
+        var dims = shape
+        if transposed, shape.count == 2 {
+            let (n, k) = (shape[0], shape[1])
+            var t = [Int8](repeating: 0, count: codes.count)
+            for r in 0..<n { for c in 0..<k { t[c * n + r] = codes[r * k + c] } }
+            codes = t
+            dims = [k, n]
+        }
+        let perChannel = w.scales.count > 1
+        let scaleShape = perChannel ? [w.scales.count] : []
+        let q = int8s("\(layer).weight_quantized", codes, shape: dims)
+        let scale = floats("\(layer).weight_scale", w.scales, shape: scaleShape)
+        let zero = int8s("\(layer).weight_zero_point", [Int8](repeating: 0, count: w.scales.count), shape: scaleShape)
+        return node("DequantizeLinear", [q, scale, zero], name: "\(layer).weight",
+                    attributes: perChannel ? [Self.int("axis", transposed ? 1 : 0)] : [])
+    }
+
+    /// The bias as int32 codes of scale input scale × weight scale (per output channel) behind
+    /// a DequantizeLinear, as integer kernels add it to their int32 sums.
+    mutating func quantizedBias(_ layer: String, _ bias: Tensor, input: QDQActivation, weight: QDQWeight) throws -> String {
+        let values = try bias.detached().converted(to: .float32).contiguous().scalars(as: Float.self)
+        let scales = weight.scales.count == 1 && values.count > 1 ? [Float](repeating: weight.scales[0], count: values.count) : weight.scales
+        guard scales.count == values.count else {
+            throw ONNXExportError(layer: layer, reason: "\(values.count) bias values for \(weight.scales.count) weight scales")
+        }
+        let biasScales = scales.map { input.scale * $0 }
+        var codes: [Int32] = []
+        for (v, s) in zip(values, biasScales) {
+            let code = (v / s).rounded()
+            guard code.isFinite, abs(code) <= Float(Int32.max - 128) else {
+                throw ONNXExportError(layer: layer, reason: "bias \(v) at scale \(s) (input scale × weight scale) overflows int32")
+            }
+            codes.append(Int32(code))
+        }
+        let q = int32s("\(layer).bias_quantized", codes, shape: [codes.count])
+        let scale = floats("\(layer).bias_scale", biasScales, shape: [biasScales.count])
+        let zero = int32s("\(layer).bias_zero_point", [Int32](repeating: 0, count: codes.count), shape: [codes.count])
+        return node("DequantizeLinear", [q, scale, zero], name: "\(layer).bias", attributes: [Self.int("axis", 0)])
+    }
+
+    /// A conv layer in QDQ form (see ``QDQLayer``).
+    mutating func emitQuantizedConv(_ conv: Conv2d, _ x: Value, _ q: QDQLayer) throws -> Value {
+        guard x.rank == 4 else { throw ONNXExportError(layer: conv.name, reason: "expected a 4-D input, got rank \(x.rank)") }
+        var input = try scaled(conv, x, convolution: true)
+        if let a = q.input { input = quantizeDequantize(input, a, name: "\(conv.name).input") }
+        var inputs = [input, try quantizedWeight(conv.name, conv.weight, q.weight)]
+        if let bias = conv.bias {
+            inputs.append(try q.input.map { try quantizedBias(conv.name, bias, input: $0, weight: q.weight) } ?? initializer("\(conv.name).bias", bias))
+        }
+        let p = conv.padding, s = conv.stride, k = conv.kernel
+        var y = node("Conv", inputs, name: conv.name, attributes: [
+            Self.ints("kernel_shape", [k, k]), Self.ints("strides", [s, s]), Self.ints("pads", [p, p, p, p]),
+            Self.ints("dilations", [1, 1]), Self.int("group", conv.groups),
+        ])
+        if let o = q.output { y = quantizeDequantize(y, o, name: "\(conv.name).output") }
+        return Value(name: y, rank: 4)
+    }
+
+    /// A linear layer in QDQ form: Gemm on `[N, D]`, MatMul (+ Add) on token tensors.
+    mutating func emitQuantizedLinear(_ linear: Linear, _ x: Value, _ q: QDQLayer) throws -> Value {
+        var input = try scaled(linear, x, convolution: false)
+        if let a = q.input { input = quantizeDequantize(input, a, name: "\(linear.name).input") }
+        let bias = try linear.bias.map { b in
+            try q.input.map { try quantizedBias(linear.name, b, input: $0, weight: q.weight) } ?? initializer("\(linear.name).bias", b)
+        }
+        var y: String
+        if x.rank == 2 {
+            y = node("Gemm", [input, try quantizedWeight(linear.name, linear.weight, q.weight)] + (bias.map { [$0] } ?? []),
+                     name: linear.name, attributes: [Self.int("transB", 1)])
+        } else {
+            y = node("MatMul", [input, try quantizedWeight(linear.name, linear.weight, q.weight, transposed: true)],
+                     name: bias == nil ? linear.name : "\(linear.name).matmul")
+            if let bias { y = node("Add", [y, bias], name: linear.name) }
+        }
+        if let o = q.output { y = quantizeDequantize(y, o, name: "\(linear.name).output") }
+        return Value(name: y, rank: x.rank)
+    }
+}
