@@ -65,7 +65,7 @@ struct Export: ParsableCommand {
         provenance.merge(plan?.metadata ?? [:]) { $1 }
         let exported = try ONNXExporter.export(model, metadata: provenance, quantization: plan?.layers ?? [:])
         let form = plan.map { $0.quantizesActivations ? "QDQ int8, \($0.reason)" : "QDQ int8 weights only" }.map { ", \($0)" } ?? ""
-        let done = "exported \(model.architecture) (\(exported.graph.node.count) nodes, \(exported.graph.initializer.count) initializers, opset \(ONNXExporter.opset)\(form)) to \(destination)"
+        let done = "exported \(model.architecture) (\(exported.graph.node.count) nodes, \(exported.graph.initializer.count) initializers, opset \(exported.opsetImport.first?.version ?? ONNXExporter.opset)\(form)) to \(destination)"
         guard verify else {
             try ONNXModelFile.write(exported, to: URL(fileURLWithPath: destination))
             print(done)

@@ -52,17 +52,17 @@ struct QDQExportPlan {
         var layers: [String: QDQLayer] = [:]
         for layer in record.layers {
             let w = layer.weight
-            guard w.scheme == .symmetric, w.bits == 8, w.elementFormat == .int, w.groupSize == 0, w.zeroPoints.allSatisfy({ $0 == 0 }),
-                  w.qmin >= -128, w.qmax <= 127, !w.scales.isEmpty else
+            guard w.scheme == .symmetric, (2...8).contains(w.bits), w.elementFormat == .int, w.zeroPoints.allSatisfy({ $0 == 0 }),
+                  w.qmin >= -(1 << (w.bits - 1)), w.qmax < 1 << (w.bits - 1), !w.scales.isEmpty else
             {
                 let layout = w.groupSize > 0 ? " in groups of \(w.groupSize)" : w.axis < 0 ? " per tensor" : " per channel"
                 let element = w.elementFormat == .int ? "\(w.bits)-bit" : w.elementFormat.rawValue
-                throw ValidationError("--qdq: layer '\(layer.name)' of '\(path)' has \(w.scheme.rawValue) \(element) weights\(layout); QDQ int8 export supports 8-bit symmetric integer weights per tensor or per output channel (e.g. uniform/symmetric bits=8 per_channel=true). Export without --qdq for a float model of the dequantized weights (the quantization record goes to its metadata_props)")
+                throw ValidationError("--qdq: layer '\(layer.name)' of '\(path)' has \(w.scheme.rawValue) \(element) weights\(layout); QDQ export supports symmetric integer weights of 2 to 8 bits (zero points 0) per tensor, per output channel or in groups along the rows: 8-bit as int8 (opset 17, e.g. uniform/symmetric bits=8 per_channel=true), up to 4 bits as int4 (opset 21, e.g. formats/int_group). Export without --qdq for a float model of the dequantized weights (the quantization record goes to its metadata_props)")
             }
             guard w.axis == -1 || w.axis == 0 else {
                 throw ValidationError("--qdq: layer '\(layer.name)' of '\(path)' has per-channel weight scales along axis \(w.axis); QDQ export supports axis 0 (output channels)")
             }
-            var q = QDQLayer(weight: QDQWeight(scales: w.scales, qmin: w.qmin, qmax: w.qmax))
+            var q = QDQLayer(weight: QDQWeight(scales: w.scales, qmin: w.qmin, qmax: w.qmax, bits: w.bits, groupSize: w.groupSize))
             if statics {
                 guard let input = layer.input, let output = layer.output else {
                     throw ValidationError("--qdq: layer '\(layer.name)' of '\(path)' has no calibrated \(layer.input == nil ? "input" : "output") range (learned activation quantizers record only input step sizes); QDQ export needs static input and output ranges for every quantized layer")
@@ -87,12 +87,15 @@ struct QDQExportPlan {
 
     /// What goes to `metadata_props` beside the record: the form of the export.
     var metadata: [String: String] {
-        let perChannel = layers.values.contains { $0.weight.scales.count > 1 }
-        let weights = "int8 symmetric weights \(perChannel ? "per output channel (DequantizeLinear axis 0)" : "per tensor")"
+        let forms = Set(layers.values.map { q in
+            let w = q.weight
+            let layout = w.groupSize > 0 ? "in groups of \(w.groupSize) (blocked DequantizeLinear)" : w.scales.count > 1 ? "per output channel (DequantizeLinear axis 0)" : "per tensor"
+            return "\(w.isInt4 ? "int4" : "int8") symmetric weights \(layout)\(w.bits != 8 && w.bits != 4 ? " holding \(w.bits)-bit codes" : "")"
+        }).sorted()
         let activations = quantizesActivations
             ? "uint8 per-tensor activations on each quantized layer's input (codes 0...\(inputQMax)) and output (codes 0...255)"
             : "float activations (weight-only)"
-        return ["lathe.qdq": "\(weights); \(activations); \(reason)"]
+        return ["lathe.qdq": "\(forms.joined(separator: ", ")); \(activations); \(reason)"]
     }
 
     /// The logits of Lathe's simulation of what the export computes: `model` (its weights

@@ -2,19 +2,33 @@ import Foundation
 import LatheModels
 import LatheTensor
 
-/// The integer weight grid of one layer in a QDQ export: symmetric codes in [`qmin`, `qmax`]
-/// (within int8), zero points 0, one scale per tensor or one per output channel.
+/// The integer weight grid of one layer in a QDQ export: symmetric codes in [`qmin`, `qmax`],
+/// zero points 0, one scale per tensor, per output channel, or per group of `groupSize`
+/// consecutive elements of a row (the elements after dimension 0, as Lathe's quantizers group).
+/// Codes of up to 4 bits are stored as int4 (ONNX opset 21), wider ones as int8.
 public struct QDQWeight: Sendable, Equatable {
-    /// One scale (per tensor) or one per output channel (dimension 0 of the weight).
+    /// One scale (per tensor), one per output channel (dimension 0 of the weight), or
+    /// rows × ⌈row / groupSize⌉ in row-major order (groups).
     public var scales: [Float]
     public var qmin: Int
     public var qmax: Int
+    /// Bits of the codes: at most 4 are stored as int4, up to 8 as int8.
+    public var bits: Int
+    /// 0: per tensor or per channel; > 0: groups along each row (ONNX blocked quantization).
+    public var groupSize: Int
 
-    public init(scales: [Float], qmin: Int = -127, qmax: Int = 127) {
+    public init(scales: [Float], qmin: Int = -127, qmax: Int = 127, bits: Int = 8, groupSize: Int = 0) {
         self.scales = scales
         self.qmin = qmin
         self.qmax = qmax
+        self.bits = bits
+        self.groupSize = groupSize
     }
+
+    /// Whether the codes are stored as int4.
+    public var isInt4: Bool { bits <= 4 }
+    /// Whether this grid needs opset 21 (int4 elements, or blocked DequantizeLinear for groups).
+    public var needsOpset21: Bool { isInt4 || groupSize > 0 }
 }
 
 /// Per-tensor uint8 quantization of an activation in a QDQ export: codes
@@ -64,6 +78,11 @@ public struct QDQLayer: Sendable, Equatable {
         self.input = input
         self.output = output
     }
+
+    /// The input parameters the bias is quantized with (int32 at input scale × weight scale, as
+    /// integer kernels add it), or nil for a float bias: no input quantization, or int4/grouped
+    /// weights, which ONNX Runtime dequantizes for a float kernel.
+    var integerBiasInput: QDQActivation? { weight.needsOpset21 ? nil : input }
 }
 
 extension GraphBuilder {
@@ -101,48 +120,77 @@ extension GraphBuilder {
         return node("DequantizeLinear", [q, scale, zero], name: "\(name).dequantized")
     }
 
-    /// The int8 codes of `weight` (already on `w`'s grid) behind a DequantizeLinear; the
-    /// output is the weight as float (transposed to `[in, out]` when `transposed`, its scales
-    /// then along axis 1).
+    /// The integer codes of `weight` (already on `w`'s grid) behind a DequantizeLinear: int8
+    /// (or int4 for codes of up to 4 bits) with scales per tensor, per output channel (axis 0)
+    /// or per group (blocked along the flattened row: axis 1 and `block_size`, then reshaped
+    /// to the weight's shape). The output is the weight as float, transposed to `[in, out]`
+    /// when `transposed` (its channel axis then 1, its blocks along axis 0).
     /// - Throws: ``ONNXExportError`` when a value is not on the grid (the weight was changed
     ///   after quantization, or the parameters are another layer's).
     mutating func quantizedWeight(_ layer: String, _ weight: Tensor, _ w: QDQWeight, transposed: Bool = false) throws -> String {
         let shape = weight.shape
         let rows = shape.first ?? 1
-        guard w.scales.count == 1 || w.scales.count == rows else {
-            throw ONNXExportError(layer: layer, reason: "\(w.scales.count) weight scales for a weight of shape \(shape): expected 1 or \(rows) (one per output channel)")
+        let row = rows > 0 ? weight.count / rows : 0
+        let groupsPerRow = w.groupSize > 0 ? (row + w.groupSize - 1) / w.groupSize : 0
+        let expected = w.groupSize > 0 ? rows * groupsPerRow : rows
+        guard w.scales.count == 1 && w.groupSize == 0 || w.scales.count == expected else {
+            throw ONNXExportError(layer: layer, reason: "\(w.scales.count) weight scales for a weight of shape \(shape)\(w.groupSize > 0 ? " in groups of \(w.groupSize)" : ""): expected \(w.groupSize > 0 ? "" : "1 or ")\(expected)")
         }
-        guard w.qmin >= -128, w.qmax <= 127, w.qmin < w.qmax else {
-            throw ONNXExportError(layer: layer, reason: "weight codes [\(w.qmin), \(w.qmax)] do not fit int8")
+        let (low, high) = w.isInt4 ? (-8, 7) : (-128, 127)
+        guard w.qmin >= low, w.qmax <= high, w.qmin < w.qmax else {
+            throw ONNXExportError(layer: layer, reason: "weight codes [\(w.qmin), \(w.qmax)] do not fit \(w.isInt4 ? "int4" : "int8")")
         }
         let values = try weight.detached().converted(to: .float32).contiguous().scalars(as: Float.self)
-        let perRow = rows > 0 ? values.count / rows : 0
         var codes = [Int8](repeating: 0, count: values.count)
         for (i, v) in values.enumerated() {
-            let scale = w.scales.count == 1 ? w.scales[0] : w.scales[i / Swift.max(perRow, 1)]
+            let r = i / Swift.max(row, 1)
+            let index = w.groupSize > 0 ? r * groupsPerRow + (i - r * row) / w.groupSize : w.scales.count == 1 ? 0 : r
+            let scale = w.scales[index]
             let exact = v / scale, code = exact.rounded()
             guard code >= Float(w.qmin), code <= Float(w.qmax), abs(exact - code) <= 1e-2 else {
                 throw ONNXExportError(layer: layer, reason: String(
-                    format: "weight element %d (%g) is not on the recorded 8-bit grid (scale %g, codes [%d, %d]): %g codes; the weight changed after quantization or the record is another model's",
-                    i, v, scale, w.qmin, w.qmax, exact))
+                    format: "weight element %d (%g) is not on the recorded %d-bit grid (scale %g, codes [%d, %d]): %g codes; the weight changed after quantization or the record is another model's",
+                    i, v, w.bits, scale, w.qmin, w.qmax, exact))
             }
             codes[i] = Int8(code)
         }
-        var dims = shape
-        if transposed, shape.count == 2 {
-            let (n, k) = (shape[0], shape[1])
-            var t = [Int8](repeating: 0, count: codes.count)
-            for r in 0..<n { for c in 0..<k { t[c * n + r] = codes[r * k + c] } }
-            codes = t
-            dims = [k, n]
+        var scales = w.scales
+        // Groups: a 2-D [rows, row] view, blocked along its rows; channels: the weight's shape.
+        var dims = w.groupSize > 0 ? [rows, row] : shape
+        var scaleShape = w.groupSize > 0 ? [rows, groupsPerRow] : w.scales.count > 1 ? [rows] : []
+        var axis = w.groupSize > 0 ? 1 : 0
+        if transposed {
+            guard dims.count == 2 else { throw ONNXExportError(layer: layer, reason: "a transposed weight must be 2-D, got \(dims)") }
+            codes = Self.transpose(codes, dims[0], dims[1])
+            if scaleShape.count == 2 { scales = Self.transpose(scales, scaleShape[0], scaleShape[1]) }
+            dims = [dims[1], dims[0]]
+            scaleShape = scaleShape.count == 2 ? [scaleShape[1], scaleShape[0]] : scaleShape
+            axis = 1 - axis
         }
-        let perChannel = w.scales.count > 1
-        let scaleShape = perChannel ? [w.scales.count] : []
-        let q = int8s("\(layer).weight_quantized", codes, shape: dims)
-        let scale = floats("\(layer).weight_scale", w.scales, shape: scaleShape)
-        let zero = int8s("\(layer).weight_zero_point", [Int8](repeating: 0, count: w.scales.count), shape: scaleShape)
-        return node("DequantizeLinear", [q, scale, zero], name: "\(layer).weight",
-                    attributes: perChannel ? [Self.int("axis", transposed ? 1 : 0)] : [])
+        let zeros = [Int8](repeating: 0, count: scales.count)
+        let q = w.isInt4 ? int4s("\(layer).weight_quantized", codes, shape: dims) : int8s("\(layer).weight_quantized", codes, shape: dims)
+        let scale = floats("\(layer).weight_scale", scales, shape: scaleShape)
+        let zero = w.isInt4 ? int4s("\(layer).weight_zero_point", zeros, shape: scaleShape) : int8s("\(layer).weight_zero_point", zeros, shape: scaleShape)
+        var attributes: [Onnx_AttributeProto] = scaleShape.isEmpty ? [] : [Self.int("axis", axis)]
+        if w.groupSize > 0 { attributes.append(Self.int("block_size", w.groupSize)) }
+        let dequantized = node("DequantizeLinear", [q, scale, zero], name: w.groupSize > 0 && shape.count != 2 ? "\(layer).weight_2d" : "\(layer).weight",
+                               attributes: attributes)
+        guard w.groupSize > 0, shape.count != 2, !transposed else { return dequantized }
+        return node("Reshape", [dequantized, int64s("\(layer).weight_shape", shape.map(Int64.init), shape: [shape.count])], name: "\(layer).weight")
+    }
+
+    /// `values` of a row-major `[rows, columns]` matrix, transposed.
+    static func transpose<T>(_ values: [T], _ rows: Int, _ columns: Int) -> [T] {
+        (0..<(rows * columns)).map { i in values[(i % rows) * columns + i / rows] }
+    }
+
+    /// Adds an int4 initializer: two codes a byte, the first in the low nibble (ONNX's packing).
+    mutating func int4s(_ name: String, _ values: [Int8], shape: [Int]) -> String {
+        add(name, .int4, shape) { t in
+            var bytes = [UInt8](repeating: 0, count: (values.count + 1) / 2)
+            for (i, v) in values.enumerated() { bytes[i / 2] |= (UInt8(bitPattern: v) & 0x0F) << (i % 2 == 0 ? 0 : 4) }
+            t.rawData = Data(bytes)
+        }
     }
 
     /// The bias as int32 codes of scale input scale × weight scale (per output channel) behind
@@ -175,7 +223,7 @@ extension GraphBuilder {
         if let a = q.input { input = quantizeDequantize(input, a, name: "\(conv.name).input") }
         var inputs = [input, try quantizedWeight(conv.name, conv.weight, q.weight)]
         if let bias = conv.bias {
-            inputs.append(try q.input.map { try quantizedBias(conv.name, bias, input: $0, weight: q.weight) } ?? initializer("\(conv.name).bias", bias))
+            inputs.append(try q.integerBiasInput.map { try quantizedBias(conv.name, bias, input: $0, weight: q.weight) } ?? initializer("\(conv.name).bias", bias))
         }
         let p = conv.padding, s = conv.stride, k = conv.kernel
         var y = node("Conv", inputs, name: conv.name, attributes: [
@@ -191,7 +239,7 @@ extension GraphBuilder {
         var input = try scaled(linear, x, convolution: false)
         if let a = q.input { input = quantizeDequantize(input, a, name: "\(linear.name).input") }
         let bias = try linear.bias.map { b in
-            try q.input.map { try quantizedBias(linear.name, b, input: $0, weight: q.weight) } ?? initializer("\(linear.name).bias", b)
+            try q.integerBiasInput.map { try quantizedBias(linear.name, b, input: $0, weight: q.weight) } ?? initializer("\(linear.name).bias", b)
         }
         var y: String
         if x.rank == 2 {
