@@ -23,10 +23,12 @@ struct Export: ParsableCommand {
             refuses the export when ONNX Runtime's accuracy differs from Lathe's by more than 0.1 point or a logit by \
             more than --tolerance of the largest.
 
-            --qdq (opset 17) exports a checkpoint of `lathe quantize` (8-bit symmetric weights, static or no activation \
-            quantization) as ONNX Runtime's QDQ format: int8 weight initializers (per output channel: DequantizeLinear \
-            axis 0), int32 biases, and uint8 QuantizeLinear/DequantizeLinear pairs on each quantized layer's input and \
-            output with the calibrated ranges, so that ONNX Runtime runs QLinearConv/QGemm integer kernels. Inputs get \
+            --qdq exports a checkpoint of `lathe quantize` (symmetric integer weights, static or no activation \
+            quantization; the record in its metadata 'lathe.qparams') as ONNX Runtime's QDQ format: int8 weight \
+            initializers (per output channel: DequantizeLinear axis 0; opset 17), int32 biases, and uint8 \
+            QuantizeLinear/DequantizeLinear pairs on each quantized layer's input and output with the calibrated \
+            ranges, so that ONNX Runtime runs QLinearConv/QGemm integer kernels; weights of up to 4 bits, or in groups, \
+            as int4 / blocked DequantizeLinear (opset 21, float kernels after dequantization). Inputs get \
             7-bit codes where this CPU's int8 kernels would saturate on 8-bit ones (x86 without VNNI; --activation-bits). \
             With --verify, ONNX Runtime's accuracy must be within 0.2 point of Lathe's simulated int8 model (the same \
             parameters, fake-quantized) and each logit within --tolerance (default 0.05 for --qdq) of the largest.
