@@ -17,6 +17,26 @@ struct QDQExportCommandTests {
         return try #require(header["__metadata__"] as? [String: String])
     }
 
+    /// Copies the safetensors checkpoint at `path` to `destination` with its `lathe.qparams`
+    /// record passed through `edit` (the header rewritten, the tensor bytes unchanged).
+    static func rewriteRecord(_ path: String, to destination: String, _ edit: (String) -> String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let length = data.prefix(8).enumerated().reduce(0) { $0 | (Int($1.element) << (8 * $1.offset)) }
+        var header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any])
+        var metadata = try #require(header["__metadata__"] as? [String: String])
+        let record = try #require(metadata["lathe.qparams"])
+        metadata["lathe.qparams"] = edit(record)
+        try #require(metadata["lathe.qparams"] != record, "the edit changed nothing")
+        header["__metadata__"] = metadata
+        var json = try JSONSerialization.data(withJSONObject: header)
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var out = Data()
+        for i in 0..<8 { out.append(UInt8((json.count >> (8 * i)) & 0xFF)) }
+        out.append(json)
+        out.append(data.subdata(in: (8 + length)..<data.count))
+        try out.write(to: URL(fileURLWithPath: destination))
+    }
+
     @Test func aQuantizedLenet5ExportsAsQDQAndONNXRuntimeMatchesTheSimulatedInt8Accuracy() throws {
         let dir = try CLIRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -64,17 +84,17 @@ struct QDQExportCommandTests {
             """, onnx])
         #expect(check.status == 0 && check.stdout.hasPrefix("qparams int8 symmetric weights per output channel"), "\(check.stdout) \(check.stderr)")
 
-        // Refused, naming what is supported, and nothing written: no record (an fp32 checkpoint), affine weights.
-        let affine = dir.appendingPathComponent("affine").path
-        let four = try CLIRunner.run([
-            "quantize", "--checkpoint", "\(train)/model.safetensors", "--method", "uniform/affine", "--limit-train", "2000", "--limit-test", "100",
-            "--threads", "1", "--registry", PruneCommandTests.registry, "--out", affine, "--plain",
-        ])
-        try #require(four.status == 0, "stderr: \(four.stderr)")
+        // Refused, naming what is supported, and nothing written: no record (an fp32 checkpoint),
+        // affine weights, a record of an unknown version (the record edited in a copy).
+        let affine = dir.appendingPathComponent("affine.safetensors").path
+        try Self.rewriteRecord("\(quant)/model.safetensors", to: affine) { $0.replacingOccurrences(of: #""scheme":"symmetric""#, with: #""scheme":"affine""#) }
+        let future = dir.appendingPathComponent("future.safetensors").path
+        try Self.rewriteRecord("\(quant)/model.safetensors", to: future) { $0.replacingOccurrences(of: #""version":1"#, with: #""version":7"#) }
         let refused = dir.appendingPathComponent("refused.onnx").path
         for (arguments, words) in [
             (["export", "\(train)/model.safetensors", "--qdq", "-o", refused], ["no quantization record", "lathe.qparams", "lathe quantize"]),
-            (["export", "\(affine)/model.safetensors", "--qdq", "-o", refused], ["'conv1'", "affine 8-bit", "symmetric integer weights", "without --qdq"]),
+            (["export", affine, "--qdq", "-o", refused], ["'conv1'", "affine 8-bit", "symmetric integer weights", "without --qdq"]),
+            (["export", future, "--qdq", "-o", refused], ["lathe.qparams", "version 7", "version 1"]),
             (["export", "\(train)/model.safetensors", "--activation-bits", "7", "-o", refused], ["--activation-bits", "--qdq"]),
         ] {
             let result = try CLIRunner.run(arguments)
