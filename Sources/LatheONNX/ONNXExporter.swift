@@ -53,6 +53,7 @@ public enum ONNXExporter {
         if let missing = Set(quantization.keys).subtracting(graph.quantized).sorted().first {
             throw ONNXExportError(layer: missing, reason: "quantization parameters are given for it, but \(model.architecture) has no conv or linear layer of that name")
         }
+        if !quantization.isEmpty { graph.poolBeforeDequantize() }
         var g = Onnx_GraphProto()
         g.name = graphName ?? model.architecture
         g.node = graph.nodes

@@ -4,7 +4,7 @@ import LatheTensor
 
 /// Accumulates the nodes and initializers of an exported graph, layer by layer.
 struct GraphBuilder {
-    private(set) var nodes: [Onnx_NodeProto] = []
+    var nodes: [Onnx_NodeProto] = []
     private(set) var initializers: [Onnx_TensorProto] = []
     private var used: Set<String> = ["input"]
     /// Layers exported in QDQ form (int8 weights, quantized activations), by name.

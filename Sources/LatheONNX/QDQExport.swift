@@ -216,6 +216,49 @@ extension GraphBuilder {
         return node("DequantizeLinear", [q, scale, zero], name: "\(layer).bias", attributes: [Self.int("axis", 0)])
     }
 
+    /// Moves each max pooling that follows a quantized layer's output (DequantizeLinear,
+    /// optionally Relu, then MaxPool) before the DequantizeLinear, onto the uint8 codes:
+    /// dequantization (q − z)·s and ReLU are non-decreasing, so the pooled maximum is the same
+    /// element and the same float either way, and the graph computes exactly what it did. ONNX
+    /// Runtime then pools a quarter of the values in uint8 and dequantizes (and applies ReLU to)
+    /// the pooled tensor only, instead of converting every conv output to float first.
+    mutating func poolBeforeDequantize() {
+        func consumers(_ value: String) -> [Int] { nodes.indices.filter { nodes[$0].input.contains(value) } }
+        var index = 0
+        while index < nodes.count {
+            let dq = nodes[index]
+            defer { index += 1 }
+            guard dq.opType == "DequantizeLinear", dq.name.hasSuffix(".output.dequantized"), let output = dq.output.first else { continue }
+            var chain = [index]
+            var next = consumers(output)
+            if next.count == 1, nodes[next[0]].opType == "Relu", let relu = nodes[next[0]].output.first {
+                chain.append(next[0])
+                next = consumers(relu)
+            }
+            guard next.count == 1, nodes[next[0]].opType == "MaxPool", let last = chain.last, next[0] > last else { continue }
+            let pool = next[0]
+            guard let pooled = nodes[pool].output.first else { continue }
+            // MaxPool on the codes, DequantizeLinear (and Relu) of the pooled codes, ending in the pool's output name.
+            var codes = nodes[pool]
+            codes.input = [dq.input[0]]
+            codes.output = [fresh("\(nodes[pool].name).codes")]
+            codes.name = codes.output[0]
+            var moved = [codes]
+            var previous = codes.output[0]
+            for (position, i) in chain.enumerated() {
+                var n = nodes[i]
+                n.input[0] = previous
+                n.output = [position == chain.count - 1 ? pooled : fresh("\(n.name).pooled")]
+                n.name = n.output[0] == pooled ? nodes[pool].name : n.output[0]
+                previous = n.output[0]
+                moved.append(n)
+            }
+            nodes.replaceSubrange(pool...pool, with: moved)
+            for i in chain.reversed() { nodes.remove(at: i) }
+            index -= 1
+        }
+    }
+
     /// A conv layer in QDQ form (see ``QDQLayer``).
     mutating func emitQuantizedConv(_ conv: Conv2d, _ x: Value, _ q: QDQLayer) throws -> Value {
         guard x.rank == 4 else { throw ONNXExportError(layer: conv.name, reason: "expected a 4-D input, got rank \(x.rank)") }

@@ -127,10 +127,19 @@ struct QDQExportTests {
             // Bias: int32 codes at input scale × weight scale.
             let biasDQ = try #require(producer[node.input[2]])
             #expect(biasDQ.opType == "DequantizeLinear" && initializers[biasDQ.input[0]]?.dataType == int32)
-            // Output: QuantizeLinear -> DequantizeLinear with the output parameters.
+            // Output: QuantizeLinear -> DequantizeLinear with the output parameters; a conv's max
+            // pooling moved onto the codes in between (the convs are followed by ReLU and pooling).
             let outputQ = try #require(g.node.first { $0.input.first == node.output[0] })
             #expect(outputQ.opType == "QuantizeLinear" && initializers[outputQ.input[2]]?.rawData == Data([UInt8(q.output?.zeroPoint ?? -1)]))
-            #expect(g.node.contains { $0.opType == "DequantizeLinear" && $0.input.first == outputQ.output[0] })
+            let after = try #require(g.node.first { $0.input.first == outputQ.output[0] })
+            if node.opType == "Conv" {
+                #expect(after.opType == "MaxPool", "\(layer): \(after.opType) after the output codes")
+                let dq = try #require(g.node.first { $0.input.first == after.output[0] })
+                #expect(dq.opType == "DequantizeLinear" && dq.input[1] == outputQ.input[1] && dq.input[2] == outputQ.input[2])
+                #expect(g.node.first { $0.input.first == dq.output[0] }?.opType == "Relu")
+            } else {
+                #expect(after.opType == "DequantizeLinear" && after.input[1] == outputQ.input[1])
+            }
         }
         #expect(ONNXExporter.opset == 17)
     }
