@@ -173,7 +173,8 @@ struct Quantize: ParsableCommand {
         let data = try encoder.encode(document)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(quantized.model, to: "\(out)/model.safetensors",
-                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.quantized": config.method],
+                            metadata: ["lathe.dataset": engine.dataset.rawValue, "lathe.quantized": config.method,
+                                       CheckpointQuantization.metadataKey: try quantized.checkpointQuantization().encoded()],
                             extras: try quantized.checkpointExtras())
         try atomicWrite(data, to: URL(fileURLWithPath: "\(out)/metrics.json"))
         print(Self.summary(report))

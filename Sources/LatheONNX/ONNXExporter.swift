@@ -31,14 +31,29 @@ public enum ONNXExporter {
     public static let opset: Int64 = 17
     /// The IR version written (ONNX 1.12's, the one opset 17 came with).
     public static let irVersion: Int64 = 8
+    /// The operator set of a QDQ graph with int4 or grouped (blocked) weights: DequantizeLinear
+    /// takes int4 and `block_size` from opset 21 (ONNX 1.16, IR version 10; ONNX Runtime 1.18 on).
+    public static let lowBitOpset: Int64 = 21
+    /// The IR version that came with opset 21 (int4 tensors).
+    public static let lowBitIRVersion: Int64 = 10
 
     /// The ONNX model of `model`; `metadata` goes to the model's `metadata_props` (Lathe's
     /// provenance: method stack, plugin hashes), beside the architecture and options.
-    /// - Throws: ``ONNXExportError`` naming a layer the exporter has no mapping for.
-    public static func export(_ model: Model, metadata: [String: String] = [:], graphName: String? = nil) throws -> Onnx_ModelProto {
+    /// `quantization` names the conv and linear layers to export in QDQ form (``QDQLayer``:
+    /// int8 weights and QuantizeLinear/DequantizeLinear pairs, which opset 17 has; int4 or
+    /// grouped weights make the graph opset 21); the others are exported in float.
+    /// - Throws: ``ONNXExportError`` naming a layer the exporter has no mapping for, a layer of
+    ///   `quantization` the model lacks, or a weight not on its recorded grid.
+    public static func export(_ model: Model, metadata: [String: String] = [:], graphName: String? = nil,
+                              quantization: [String: QDQLayer] = [:]) throws -> Onnx_ModelProto {
         var graph = GraphBuilder()
+        graph.quantization = quantization
         let o = model.options
         let output = try graph.emit(model.root, input: Value(name: "input", rank: 4))
+        if let missing = Set(quantization.keys).subtracting(graph.quantized).sorted().first {
+            throw ONNXExportError(layer: missing, reason: "quantization parameters are given for it, but \(model.architecture) has no conv or linear layer of that name")
+        }
+        if !quantization.isEmpty { graph.poolBeforeDequantize() }
         var g = Onnx_GraphProto()
         g.name = graphName ?? model.architecture
         g.node = graph.nodes
@@ -46,13 +61,14 @@ public enum ONNXExporter {
         g.input = [valueInfo("input", dims: [.symbolic("N"), .fixed(o.inputChannels), .fixed(o.imageSize), .fixed(o.imageSize)])]
         g.output = [valueInfo(output.name, dims: [.symbolic("N"), .fixed(o.classCount)])]
         var m = Onnx_ModelProto()
-        m.irVersion = irVersion
+        let lowBit = quantization.values.contains { $0.weight.needsOpset21 }
+        m.irVersion = lowBit ? lowBitIRVersion : irVersion
         m.producerName = "lathe"
         m.producerVersion = "1"
         m.graph = g
         var opsetImport = Onnx_OperatorSetIdProto()
         opsetImport.domain = ""
-        opsetImport.version = opset
+        opsetImport.version = lowBit ? lowBitOpset : opset
         m.opsetImport = [opsetImport]
         var props = metadata
         props["lathe.architecture"] = model.architecture

@@ -4,9 +4,13 @@ import LatheTensor
 
 /// Accumulates the nodes and initializers of an exported graph, layer by layer.
 struct GraphBuilder {
-    private(set) var nodes: [Onnx_NodeProto] = []
+    var nodes: [Onnx_NodeProto] = []
     private(set) var initializers: [Onnx_TensorProto] = []
     private var used: Set<String> = ["input"]
+    /// Layers exported in QDQ form (int8 weights, quantized activations), by name.
+    var quantization: [String: QDQLayer] = [:]
+    /// The layers of `quantization` emitted so far.
+    private(set) var quantized: Set<String> = []
 
     /// A fresh value name derived from `base`.
     mutating func fresh(_ base: String) -> String {
@@ -55,7 +59,7 @@ struct GraphBuilder {
     }
 
     /// Adds an initializer of `type` and `shape` under a fresh name derived from `name`, its values set by `fill`.
-    private mutating func add(_ name: String, _ type: Onnx_TensorProto.DataType, _ shape: [Int], _ fill: (inout Onnx_TensorProto) -> Void) -> String {
+    mutating func add(_ name: String, _ type: Onnx_TensorProto.DataType, _ shape: [Int], _ fill: (inout Onnx_TensorProto) -> Void) -> String {
         var t = Onnx_TensorProto()
         t.name = fresh(name)
         t.dataType = Int32(type.rawValue)
@@ -129,13 +133,17 @@ struct GraphBuilder {
     }
 
     /// An explicit input scale as a Mul (broadcast over channels, dim 1 of a conv input; the last of a linear's).
-    private mutating func scaled(_ layer: any InputScalable, _ x: Value, convolution: Bool) throws -> String {
+    mutating func scaled(_ layer: any InputScalable, _ x: Value, convolution: Bool) throws -> String {
         guard let scale = layer.inputScale else { return x.name }
         let shape = convolution ? [1, scale.count, 1, 1] : [scale.count]
         return node("Mul", [x.name, try initializer("\(layer.name).input_scale", scale, shape: shape)], name: "\(layer.name).scaled")
     }
 
     private mutating func emitConv(_ conv: Conv2d, _ x: Value) throws -> Value {
+        if let q = quantization[conv.name] {
+            quantized.insert(conv.name)
+            return try emitQuantizedConv(conv, x, q)
+        }
         guard x.rank == 4 else { throw ONNXExportError(layer: conv.name, reason: "expected a 4-D input, got rank \(x.rank)") }
         var inputs = [try scaled(conv, x, convolution: true), try initializer("\(conv.name).weight", conv.weight)]
         if let bias = conv.bias { inputs.append(try initializer("\(conv.name).bias", bias)) }
@@ -147,6 +155,10 @@ struct GraphBuilder {
     }
 
     private mutating func emitLinear(_ linear: Linear, _ x: Value) throws -> Value {
+        if let q = quantization[linear.name] {
+            quantized.insert(linear.name)
+            return try emitQuantizedLinear(linear, x, q)
+        }
         let input = try scaled(linear, x, convolution: false)
         if x.rank == 2 {
             var inputs = [input, try initializer("\(linear.name).weight", linear.weight)]

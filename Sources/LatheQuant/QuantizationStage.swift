@@ -149,6 +149,7 @@ public enum QuantizationStage {
                 : try activationRanges(model, layerNames, activation, train: train, config: config, batchSize: recipe.batchSize)
         }
         let quantized = QuantizedModel(model: model, config: config, activation: activation, ranges: ranges, learned: learned)
+        quantized.weightParams = weightParams
         let accuracy = try quantized.evaluate(on: test).accuracy
         let (size, fp32Size) = Quantization.sizeBytes(model, quantized: layers)
 
@@ -312,6 +313,8 @@ public final class QuantizedModel {
     public let ranges: ActivationRanges?
     /// The quantizers that run as instances (learnables, own backward), when any does.
     public let learned: LearnedQuantizers?
+    /// Each quantized layer's weight parameters, as its quantizer reported them.
+    public internal(set) var weightParams: [String: QuantParams] = [:]
 
     init(model: Model, config: QuantConfig, activation: LayerQuantizer?, ranges: ActivationRanges?, learned: LearnedQuantizers? = nil) {
         self.model = model

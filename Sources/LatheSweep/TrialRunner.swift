@@ -87,7 +87,8 @@ public enum TrialRunner {
         // this saved model afterwards, alone.
         if let path = job.modelPath {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Checkpoint.save(model, to: path, shapesChanged: true, extras: try view?.checkpointExtras() ?? [:])
+            try Checkpoint.save(model, to: path, metadata: try view?.checkpointMetadata() ?? [:], shapesChanged: true,
+                                extras: try view?.checkpointExtras() ?? [:])
         }
         return ResultsStore.Outcome(metrics: metrics, layerStats: trial.layers, provenance: trial.provenance)
     }

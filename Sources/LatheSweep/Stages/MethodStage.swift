@@ -129,4 +129,11 @@ public protocol FinalModelView {
     var quantizedLayers: [LayerQuant] { get }
     /// Tensors saved beside the model in its checkpoint (`extra/`).
     func checkpointExtras() throws -> [String: Tensor]
+    /// String metadata saved in the checkpoint's header (e.g. the quantization record).
+    func checkpointMetadata() throws -> [String: String]
+}
+
+extension FinalModelView {
+    /// No metadata beyond the checkpoint's own.
+    public func checkpointMetadata() throws -> [String: String] { [:] }
 }

@@ -68,4 +68,8 @@ struct QuantizedView: FinalModelView {
     func accuracy(on data: ImageDataset) throws -> Double { try quantized.evaluate(on: data).accuracy }
     var quantizedLayers: [LayerQuant] { layers }
     func checkpointExtras() throws -> [String: Tensor] { try quantized.checkpointExtras() }
+    /// The quantization record `lathe export --qdq` reads.
+    func checkpointMetadata() throws -> [String: String] {
+        [CheckpointQuantization.metadataKey: try quantized.checkpointQuantization().encoded()]
+    }
 }
