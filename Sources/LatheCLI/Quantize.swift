@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LatheIO
 import LatheModels
+import LatheONNX
 import LathePlugins
 import LatheQuant
 import LatheScale
@@ -167,6 +168,17 @@ struct Quantize: ParsableCommand {
         metrics.record(try Agreement.measure(on: test, baseline: { try base.forward($0, baseContext) },
                                              compressed: { try quantized.model.forward($0, quantContext) }))
         let out = outputDirectory ?? "runs/quantize-\(base.architecture)"
+        if engine.backend.contains(.ort) {
+            // ONNX Runtime times the QDQ int8 export where the quantization has one, else the fp32 export of the dequantized weights.
+            var qdq: Onnx_ModelProto?
+            do {
+                let record = [CheckpointQuantization.metadataKey: try quantized.checkpointQuantization().encoded()]
+                qdq = try ONNXExporter.export(quantized.model, quantization: QDQExportPlan(checkpoint: out, metadata: record, activationBits: .auto).layers)
+            } catch {
+                progress.note("ONNX Runtime times the fp32 export of the dequantized weights: \(error)")
+            }
+            metrics.backendLatency = try engine.backendLatency(quantized.model, reference: base, qdq: qdq)
+        }
         let document = QuantizeOutput(metrics: metrics, quantization: report)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -29,9 +29,20 @@ struct ImportCommandTests {
         #expect(imported.status == 0, "stderr: \(imported.stderr)")
         let checkpoint = dir.appendingPathComponent("resnet20.safetensors").path
         #expect(FileManager.default.fileExists(atPath: checkpoint))
-        let eval = try CLIRunner.run(["eval", checkpoint, "--limit-test", "100", "--threads", "1"])
+        // ONNX Runtime as a second latency backend, beside libtorch's.
+        let evalMetrics = dir.appendingPathComponent("eval.json").path
+        let eval = try CLIRunner.run(["eval", checkpoint, "--limit-test", "100", "--threads", "1", "--backend", "ort", "--latency-budget", "2",
+                                      "--metrics-out", evalMetrics])
         #expect(eval.status == 0, "stderr: \(eval.stderr)")
         #expect(eval.stdout.contains("test accuracy"))
+        #expect(eval.stdout.contains("onnxruntime 1.32.0 (fp32): b1 "), "\(eval.stdout)")
+        let evaluated = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: evalMetrics))) as? [String: Any])
+        let backends = try #require(evaluated["backendLatency"] as? [[String: Any]])
+        let rows = try #require(backends.first?["rows"] as? [[String: Any]])
+        #expect(rows.compactMap { $0["batchSize"] as? Int } == [1, 256])
+        #expect(rows.allSatisfy { ($0["medianMilliseconds"] as? Double ?? 0) > 0 })
+        let kernels = try #require(backends.first?["kernels"] as? [String: Int])
+        #expect((kernels["Conv"] ?? 0) + (kernels["FusedConv"] ?? 0) == 21, "\(kernels)")
 
         // One epoch of fine-tuning from the imported weights, on Fashion-MNIST.
         let out = dir.appendingPathComponent("run").path
