@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "LatheSweep",
             dependencies: [
-                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheIO",
+                "LatheResults", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheIO", "LatheONNX",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -133,7 +133,7 @@ let package = Package(
         // by scripts/gen-onnx-proto.sh) and model-file reading and writing.
         .target(
             name: "LatheONNX",
-            dependencies: ["LatheIO", "LatheModels", "LatheTensor", "LatheTrain", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["LatheIO", "LatheModels", "LatheTensor", "LatheTrain", "LatheQuant", "LathePlugins", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto"]
         ),
 

@@ -20,3 +20,5 @@ extension EngineOptions {
                                        threads: threads, python: nil)]
     }
 }
+
+extension QDQExportPlan.ActivationBits: ExpressibleByArgument {}

@@ -23,6 +23,8 @@ struct Sweep: ParsableCommand {
     @Flag(help: "With --resume: run failed and timed-out trials again (baselines included).") var retryFailed = false
     @Flag(help: "Do not write the report at the end.") var noReport = false
     @Flag(help: "Skip the latency phase (timing every trial's model alone after the trials).") var noLatency = false
+    @Option(help: ArgumentHelp("Latency backends: libtorch (always) and ort: every trial's model exported (QDQ int8 where quantized) and timed in ONNX Runtime after libtorch's phase, into the report beside it (repeatable).", valueName: "backend"))
+    var backend: [LatencyBackend] = []
     @Option(help: "Seconds the latency phase may take at most before it stops short of its ±1.5 % target (default: 120).")
     var latencyBudget: Double?
     @Option(help: "Registry folder.") var registry: String?
@@ -33,6 +35,7 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers \(workers): expected 1...64") }
+        if noLatency, backend.contains(.ort) { throw ValidationError("--backend ort times models in the latency phase, which --no-latency skips") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads \(threads): expected 1...256") }
         if let t = timeout { try Plugins.validateTimeout(t) }
         if let b = latencyBudget, !(b >= 1 && b <= 86_400) {
@@ -70,6 +73,7 @@ struct Sweep: ParsableCommand {
         options.timeout = timeout
         options.dataDirectory = dataDirectory
         options.latency = !noLatency
+        options.ortLatency = backend.contains(.ort)
         if let latencyBudget { options.latencyPlan.budgetSeconds = latencyBudget }
         let summary = try SweepRunner(options).run()
         print("sweep '\(summary.name)': \(summary.done) done, \(summary.failed) failed; results: \(summary.database)")

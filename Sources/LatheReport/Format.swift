@@ -189,6 +189,10 @@ public enum ReportFormat {
         case ReportMetric.latencyB256: return "Latency b256 (ms)"
         case ReportMetric.speedupB1: return "Speedup b1"
         case ReportMetric.speedupB256: return "Speedup b256"
+        case ReportMetric.ortLatencyB1: return "ORT latency b1 (ms)"
+        case ReportMetric.ortLatencyB256: return "ORT latency b256 (ms)"
+        case ReportMetric.ortSpeedupB1: return "ORT speedup b1"
+        case ReportMetric.ortSpeedupB256: return "ORT speedup b256"
         case ReportMetric.sensitivityDrop: return "Sensitivity drop (pts)"
         default: return name.replacingOccurrences(of: "_", with: " ")
         }

@@ -330,6 +330,9 @@ struct AggregateColumns: Sendable {
             ]
             + (model.metricNames.contains(ReportMetric.bitsPerWeight) ? [stat(ReportMetric.bitsPerWeight, withCI: false)] : [])
             + (latency ? [stat(ReportMetric.latencyB1), stat(ReportMetric.latencyB256)] : [])
+            + (model.metricNames.contains(ReportMetric.ortLatencyB1)
+                ? [paired(ReportMetric.ortSpeedupB1), paired(ReportMetric.ortSpeedupB256),
+                   stat(ReportMetric.ortLatencyB1), stat(ReportMetric.ortLatencyB256)] : [])
     }
 }
 
@@ -341,7 +344,8 @@ struct TrialColumns {
     static let preferred = [
         ReportMetric.accuracy, ReportMetric.accuracyDelta, ReportMetric.flipRate, ReportMetric.klToBaseline,
         ReportMetric.sizeBytes, ReportMetric.compressionRatio, ReportMetric.bitsPerWeight, ReportMetric.latencyB1, ReportMetric.latencyB256,
-        ReportMetric.speedupB1, ReportMetric.speedupB256, ReportMetric.sparsityMasked,
+        ReportMetric.speedupB1, ReportMetric.speedupB256, ReportMetric.ortLatencyB1, ReportMetric.ortLatencyB256,
+        ReportMetric.ortSpeedupB1, ReportMetric.ortSpeedupB256, ReportMetric.sparsityMasked,
     ]
 
     /// The preferred metrics the sweep has; speedups with their interval and noise mark.

@@ -193,6 +193,12 @@ public enum ReportMetric {
     public static let speedupB256 = "speedup_b256"
     /// The speedups, batch 1 first.
     public static let speedups = [speedupB1, speedupB256]
+    /// ONNX Runtime (`lathe sweep --backend ort`): the exported model's median ms, and the same
+    /// seed's baseline median over it (1 on the baseline).
+    public static let ortLatencyB1 = "ort_latency_b1_ms"
+    public static let ortLatencyB256 = "ort_latency_b256_ms"
+    public static let ortSpeedupB1 = "ort_speedup_b1"
+    public static let ortSpeedupB256 = "ort_speedup_b256"
     /// The noise figure of each speedup's batch size.
     public static let noise = [speedupB1: latencyB1Noise, speedupB256: latencyB256Noise]
     /// Lower end of the 95% CI recorded with `metric` (`speedup_b1_lower`).
@@ -219,6 +225,7 @@ public enum ReportMetric {
     /// ratios to it: `PairedStatistic.recordedRatios`).
     public static let paired: [(metric: String, kind: PairedStatistic.Kind)] = [
         (accuracy, .differencePoints), (sizeBytes, .ratio), (speedupB1, .ratio), (speedupB256, .ratio),
+        (ortSpeedupB1, .ratio), (ortSpeedupB256, .ratio),
     ]
 
     /// The well-known metrics, in report order.
@@ -226,6 +233,7 @@ public enum ReportMetric {
         accuracy, baselineAccuracy, accuracyDelta, flipRate, klToBaseline, sizeBytes, fp32SizeBytes, compressionRatio, bitsPerWeight, params, macs,
         latencyB1, latencyB256, latencyB1Noise, latencyB256Noise,
         speedupB1, lower(speedupB1), upper(speedupB1), speedupB256, lower(speedupB256), upper(speedupB256),
+        ortLatencyB1, ortLatencyB256, ortSpeedupB1, ortSpeedupB256,
         teacherAccuracy, teacherSizeBytes, teacherLatencyB1, teacherLatencyB256,
         sparsityMasked, paramsRemoved, trainSeconds, peakRSS,
     ]

@@ -100,6 +100,11 @@ public enum LatencySummary {
         if !noise.isEmpty {
             lines.append("Noise (median over trials of a median's 95% CI half-width): \(noise.joined(separator: ", ")).")
         }
+        if model.metricNames.contains(ReportMetric.ortLatencyB1) {
+            lines.append("ONNX Runtime (--backend ort): every trial's model exported to ONNX (QDQ int8 where its quantization has a QDQ "
+                + "form, else fp32) and timed in ONNX Runtime after libtorch's phase, interleaved; ORT speedup = the same seed's "
+                + "baseline median / the trial's median in ONNX Runtime, over seeds by the paired ratio.")
+        }
         if !failing.isEmpty {
             lines.append("Warning: the control misses 1.00 (\(failing.joined(separator: ", "))): the machine was not quiet enough "
                 + "for these speedups to be trusted.")

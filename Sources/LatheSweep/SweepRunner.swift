@@ -49,6 +49,8 @@ public struct SweepOptions: Sendable {
     public var latency = true
     /// How the latency phase times (its budget, rounds and precision target).
     public var latencyPlan = LatencyPlan()
+    /// Also time every trial's exported model in ONNX Runtime (`--backend ort`).
+    public var ortLatency = false
 
     public init(spec: String, registry: String, executable: String, latheVersion: String, live: Bool) {
         self.spec = spec
@@ -156,6 +158,13 @@ public final class SweepRunner {
             }
         } else {
             log("latency: not measured (--no-latency)")
+        }
+        if options.latency, options.ortLatency {
+            do {
+                try SweepORTLatency.run(store: store, sweep: sweepID, out: out, options: options, log: log)
+            } catch {
+                log("latency (onnxruntime): NOT MEASURED: \(error)")
+            }
         }
         let final = try store.trials(sweep: sweepID)
         return SweepSummary(name: spec.name, database: databasePath, outputDirectory: out,

@@ -71,15 +71,21 @@ struct ImportCommandTests {
             epochs = 1
             [[groups]]
             name = "int8"
-            stages = [{ kind = "quantize", method = "uniform/affine", params = { bits = 8, per_channel = true } }]
+            stages = [{ kind = "quantize", method = "uniform/symmetric", params = { bits = 8, per_channel = true }, activations = "static" }]
             [[groups]]
             name = "half-channels"
             stages = [{ kind = "prune", criterion = "prune/l1-filter", sparsity = 0.5, physical = true, finetune_epochs = 0 }]
             """.utf8).write(to: spec)
         let out = dir.appendingPathComponent("sweep").path
-        let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "1", "--cache", dir.appendingPathComponent("cache").path])
+        let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "1", "--cache", dir.appendingPathComponent("cache").path,
+                                       "--backend", "ort", "--latency-budget", "5", "--plain"])
         #expect(sweep.status == 0, "stderr: \(sweep.stderr)")
         #expect(sweep.stdout.contains("3 done") || sweep.stderr.contains("[3/3] done"), "\(sweep.stdout)\n\(sweep.stderr)")
+        // ONNX Runtime times every trial's export (the int8 trial as QDQ) and the report shows it beside libtorch's.
+        #expect(sweep.stderr.contains("timing 3 exported models (2 fp32, 1 qdq)"), "\(sweep.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(out)/onnx").filter { $0.hasSuffix(".onnx") }.count == 3)
+        let report = try String(contentsOfFile: "\(out)/report/report.md", encoding: .utf8)
+        #expect(report.contains("Paired ORT speedup b1") && report.contains("ORT latency b256 (ms)"), "\(report.prefix(3000))")
         // The baseline is cached under the file's name.
         let cached = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache/models").path)
         #expect(cached.contains { $0.hasPrefix("mlp-") && $0.hasSuffix(".safetensors") }, "\(cached)")

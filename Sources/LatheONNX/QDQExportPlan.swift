@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import LatheModels
 import LatheONNX
@@ -6,42 +5,49 @@ import LathePlugins
 import LatheQuant
 import LatheTensor
 
+/// Why a checkpoint has no QDQ export: names the checkpoint and layer and says what is supported.
+public struct QDQExportError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}
+
 /// `lathe export --qdq`: a quantized checkpoint's record (`lathe.qparams`) as the QDQ layers of
 /// its ONNX export, and the simulated model the export must reproduce.
-struct QDQExportPlan {
+public struct QDQExportPlan {
     /// The activation code widths `--activation-bits` chooses between.
-    enum ActivationBits: String, ExpressibleByArgument, CaseIterable {
+    public enum ActivationBits: String, CaseIterable, Sendable {
         case auto, seven = "7", eight = "8"
     }
 
     /// The layers to export in QDQ form.
-    var layers: [String: QDQLayer]
+    public var layers: [String: QDQLayer]
     /// The record they come from.
-    var record: CheckpointQuantization
+    public var record: CheckpointQuantization
     /// The largest input activation code: 255, or 127 (7-bit codes).
-    var inputQMax: Int
+    public var inputQMax: Int
     /// Why `inputQMax` is what it is, in words.
-    var reason: String
+    public var reason: String
 
     /// Whether activations are quantized (else only the weights are stored as int8).
-    var quantizesActivations: Bool { record.hasStaticActivations }
+    public var quantizesActivations: Bool { record.hasStaticActivations }
 
     /// The plan for the checkpoint at `path` with `metadata`.
     /// - Throws: `ValidationError` naming the checkpoint and layer when the checkpoint has no
     ///   quantization record, or its weights or activations are not what QDQ int8 export supports.
-    init(checkpoint path: String, metadata: [String: String], activationBits: ActivationBits) throws {
+    public init(checkpoint path: String, metadata: [String: String], activationBits: ActivationBits) throws {
         let found: CheckpointQuantization?
         do {
             found = try CheckpointQuantization.read(metadata: metadata, source: path)
         } catch let error as CheckpointQuantizationError {
-            throw ValidationError(error.description)
+            throw QDQExportError(error.description)
         }
         guard let record = found else {
-            throw ValidationError("--qdq: checkpoint '\(path)' has no quantization record (metadata '\(CheckpointQuantization.metadataKey)'): export a checkpoint written by `lathe quantize` (or a sweep's quantize stage), e.g. `lathe quantize --param bits=8 --param per_channel=true --activations static`, or export without --qdq")
+            throw QDQExportError("--qdq: checkpoint '\(path)' has no quantization record (metadata '\(CheckpointQuantization.metadataKey)'): export a checkpoint written by `lathe quantize` (or a sweep's quantize stage), e.g. `lathe quantize --param bits=8 --param per_channel=true --activations static`, or export without --qdq")
         }
-        guard !record.layers.isEmpty else { throw ValidationError("--qdq: checkpoint '\(path)' records no quantized layer") }
+        guard !record.layers.isEmpty else { throw QDQExportError("--qdq: checkpoint '\(path)' records no quantized layer") }
         guard record.activations != QuantConfig.Activations.dynamic.rawValue else {
-            throw ValidationError("--qdq: checkpoint '\(path)' quantizes activations dynamically (per batch); QDQ export needs static (calibrated) activations (`lathe quantize --activations static`) or none (weight-only int8)")
+            throw QDQExportError("--qdq: checkpoint '\(path)' quantizes activations dynamically (per batch); QDQ export needs static (calibrated) activations (`lathe quantize --activations static`) or none (weight-only int8)")
         }
         let statics = record.activations == QuantConfig.Activations.static.rawValue
         switch activationBits {
@@ -57,15 +63,15 @@ struct QDQExportPlan {
             {
                 let layout = w.groupSize > 0 ? " in groups of \(w.groupSize)" : w.axis < 0 ? " per tensor" : " per channel"
                 let element = w.elementFormat == .int ? "\(w.bits)-bit" : w.elementFormat.rawValue
-                throw ValidationError("--qdq: layer '\(layer.name)' of '\(path)' has \(w.scheme.rawValue) \(element) weights\(layout); QDQ export supports symmetric integer weights of 2 to 8 bits (zero points 0) per tensor, per output channel or in groups along the rows: 8-bit as int8 (opset 17, e.g. uniform/symmetric bits=8 per_channel=true), up to 4 bits as int4 (opset 21, e.g. formats/int_group). Export without --qdq for a float model of the dequantized weights (the quantization record goes to its metadata_props)")
+                throw QDQExportError("--qdq: layer '\(layer.name)' of '\(path)' has \(w.scheme.rawValue) \(element) weights\(layout); QDQ export supports symmetric integer weights of 2 to 8 bits (zero points 0) per tensor, per output channel or in groups along the rows: 8-bit as int8 (opset 17, e.g. uniform/symmetric bits=8 per_channel=true), up to 4 bits as int4 (opset 21, e.g. formats/int_group). Export without --qdq for a float model of the dequantized weights (the quantization record goes to its metadata_props)")
             }
             guard w.axis == -1 || w.axis == 0 else {
-                throw ValidationError("--qdq: layer '\(layer.name)' of '\(path)' has per-channel weight scales along axis \(w.axis); QDQ export supports axis 0 (output channels)")
+                throw QDQExportError("--qdq: layer '\(layer.name)' of '\(path)' has per-channel weight scales along axis \(w.axis); QDQ export supports axis 0 (output channels)")
             }
             var q = QDQLayer(weight: QDQWeight(scales: w.scales, qmin: w.qmin, qmax: w.qmax, bits: w.bits, groupSize: w.groupSize))
             if statics {
                 guard let input = layer.input, let output = layer.output else {
-                    throw ValidationError("--qdq: layer '\(layer.name)' of '\(path)' has no calibrated \(layer.input == nil ? "input" : "output") range (learned activation quantizers record only input step sizes); QDQ export needs static input and output ranges for every quantized layer")
+                    throw QDQExportError("--qdq: layer '\(layer.name)' of '\(path)' has no calibrated \(layer.input == nil ? "input" : "output") range (learned activation quantizers record only input step sizes); QDQ export needs static input and output ranges for every quantized layer")
                 }
                 q.input = try Self.activation(CheckpointQuantization.inputParams(input, inputQMax: inputQMax), layer: layer.name, role: "input", path: path)
                 q.output = try Self.activation(output, layer: layer.name, role: "output", path: path)
@@ -80,13 +86,13 @@ struct QDQExportPlan {
         guard q.scheme == .affine || q.scheme == .symmetric, q.qmin == 0, q.qmax <= 255, q.scales.count == 1,
               let scale = q.scales.first, scale.isFinite, scale > 0 else
         {
-            throw ValidationError("--qdq: layer '\(layer)' of '\(path)' has \(role) activations \(q.scheme.rawValue) \(q.bits)-bit [\(q.qmin), \(q.qmax)] with \(q.scales.count) scales; QDQ export supports per-tensor affine uint8 codes (uniform/affine bits=8)")
+            throw QDQExportError("--qdq: layer '\(layer)' of '\(path)' has \(role) activations \(q.scheme.rawValue) \(q.bits)-bit [\(q.qmin), \(q.qmax)] with \(q.scales.count) scales; QDQ export supports per-tensor affine uint8 codes (uniform/affine bits=8)")
         }
         return QDQActivation(scale: scale, zeroPoint: Int(q.zeroPoints.first ?? 0), qmax: q.qmax)
     }
 
     /// What goes to `metadata_props` beside the record: the form of the export.
-    var metadata: [String: String] {
+    public var metadata: [String: String] {
         let forms = Set(layers.values.map { q in
             let w = q.weight
             let layout = w.groupSize > 0 ? "in groups of \(w.groupSize) (blocked DequantizeLinear)" : w.scales.count > 1 ? "per output channel (DequantizeLinear axis 0)" : "per tensor"
@@ -100,7 +106,7 @@ struct QDQExportPlan {
 
     /// The logits of Lathe's simulation of what the export computes: `model` (its weights
     /// already quantized) with the recorded activation quantization at the exported code widths.
-    func simulatedLogits(_ model: Model, images: [Float], shape: [Int]) throws -> Tensor {
+    public func simulatedLogits(_ model: Model, images: [Float], shape: [Int]) throws -> Tensor {
         let context = try record.simulationContext(inputQMax: inputQMax)
         let sample = shape.dropFirst().reduce(1, *), count = shape.first ?? 0
         return try withNoGrad {
