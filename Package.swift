@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(name: "LatheDistillTests", dependencies: ["LatheDistill", "LatheTestSupport"]),
         .testTarget(name: "LatheReportTests", dependencies: ["LatheReport", "LatheTestSupport"]),
         .testTarget(name: "LatheSweepTests", dependencies: ["LatheSweep", "LatheSolve", "LatheTestSupport"]),
-        .testTarget(name: "LatheONNXTests", dependencies: ["LatheONNX", "LatheModels", "LatheTensor", "LathePruning", "LatheTrain", "LatheTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "LatheONNXTests", dependencies: ["LatheONNX", "LatheModels", "LatheTensor", "LathePruning", "LatheTrain", "LatheData", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "LatheCLITests", dependencies: ["LatheCLI", "LatheTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

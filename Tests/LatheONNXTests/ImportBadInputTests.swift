@@ -2,7 +2,7 @@ import Foundation
 import LatheModels
 import LatheONNX
 import LatheTensor
-import LatheTestSupport
+import LatheData
 import Testing
 
 /// Bad ONNX files are refused with an error naming the node or field; mutated files never crash.
@@ -83,7 +83,7 @@ struct ImportBadInputTests {
     func fuzzedModelsNeverCrash() throws {
         let base = try Self.smallModel()
         let bytes = [UInt8](try ONNXModelFile.encode(base))
-        var rng = SplitMix64(seed: 2026)
+        var rng = SeededGenerator(seed: 2026)
         var imported = 0, refused = 0
         let ops = ["Relu", "Conv", "Gemm", "MatMul", "Add", "Reshape", "Flatten", "Concat", "Softmax", "Transpose", "Gather", "Expand",
                    "Slice", "MaxPool", "BatchNormalization", "LayerNormalization", "Shape", "Unsqueeze", "Squeeze", "Where", "Nope"]

@@ -1,4 +1,5 @@
 import Foundation
+import LatheData
 import LatheTestSupport
 import LathePlugins
 import Testing
@@ -7,7 +8,7 @@ import Testing
 /// Mutated sweep specs: the parser returns a spec or throws `SweepError`, never traps or hangs.
 @Suite("sweep spec fuzzing")
 struct SweepSpecFuzzTests {
-    typealias Generator = SplitMix64
+    typealias Generator = SeededGenerator
 
     static let extremes = ["1e300", "-1e300", "-1", "0", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
                            "18446744073709551616", "nan", "inf", "-inf", "+inf", "1e-320", "2.5", "-0.0", "4294967296", "65536"]
