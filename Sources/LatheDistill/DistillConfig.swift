@@ -217,7 +217,7 @@ public struct DistillConfig: Sendable, Codable, Equatable {
     public func validate(base: Recipe, teacherBase: Recipe? = nil) throws {
         func model(_ name: String, _ key: String, _ allowed: ConfigSchema.Key) throws {
             if let problem = Zoo.problem(with: name) {
-                throw DistillError.invalidConfig("\(key): \(problem)")
+                throw DistillError.invalidConfig("\(key) \(problem)")
             }
         }
         func width(_ value: Double, _ key: String) throws {

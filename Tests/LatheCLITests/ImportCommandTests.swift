@@ -98,7 +98,7 @@ struct ImportCommandTests {
             """.utf8).write(to: missing)
         let refused = try CLIRunner.run(["sweep", missing.path, "--out", dir.appendingPathComponent("m").path])
         #expect(refused.status != 0)
-        #expect(refused.stderr.contains("model file '\(dir.path)/nowhere.onnx' does not exist"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("'\(dir.path)/nowhere.onnx' names a model file that does not exist"), "\(refused.stderr)")
 
         let distill = try CLIRunner.run(["distill", "--teacher", onnx, "--student", "lenet5", "--width", "0.5", "--teacher-epochs", "1", "--epochs", "1",
                                          "--limit-train", "1000", "--limit-test", "200", "--threads", "1", "--out", dir.appendingPathComponent("kd").path,

@@ -256,9 +256,11 @@ struct SpecReferenceTests {
                 checked += 1
             }
         }
-        // model, dataset; optimizer and schedule in three recipes; workflow, activations, mixed_sensitivity; scope, schedule,
-        // groups; adapters; teacher and student model.
-        #expect(checked == 2 + 3 * 2 + 3 + 3 + 1 + 2)
+        // dataset; optimizer and schedule in three recipes; workflow, activations, mixed_sensitivity; scope, schedule,
+        // groups; adapters. (model, teacher and student model also take an ONNX file's path: text, not choices.)
+        #expect(checked == 1 + 3 * 2 + 3 + 3 + 1)
+        let badModel = error(Self.stageSpec(#"{ kind = "distill", teacher = { model = "vgg" }, student = { model = "lenet5" } }"#).text)
+        #expect(badModel.contains("teacher.model 'vgg' is not a zoo model (mlp, lenet5"), "\(badModel)")
         // The stage kind, missing or unknown.
         let unknownKind = error(Self.stageSpec(#"{ kind = "nosuch" }"#).text)
         #expect(unknownKind.hasPrefix("spec.toml:6: ") && unknownKind.contains("(expected quantize, prune, solve, scale, factorize, finetune, distill or activation_stats)"), "\(unknownKind)")

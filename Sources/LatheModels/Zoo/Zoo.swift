@@ -43,7 +43,9 @@ public enum Zoo {
         if names.contains(name) { return nil }
         guard isModelFile(name) else { return "'\(name)' is not \(modelDescription)" }
         var folder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: name, isDirectory: &folder), !folder.boolValue else { return "model file '\(name)' does not exist" }
+        guard FileManager.default.fileExists(atPath: name, isDirectory: &folder), !folder.boolValue else {
+            return "'\(name)' names a model file that does not exist"
+        }
         return nil
     }
 
