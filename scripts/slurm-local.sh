@@ -33,7 +33,12 @@ conf="$dir/etc/slurm.conf"
 export SLURM_CONF="$conf"
 
 log() { echo "slurm-local: $*" >&2; }
-die() { echo "slurm-local: error: $*" >&2; exit 1; }
+started=0 # set once this `start` launched a daemon: a failed start then stops them again
+die() {
+    echo "slurm-local: error: $*" >&2
+    ((started)) && { cmd_stop --keep-jobs 2>/dev/null || true; echo "slurm-local: stopped the daemons this start launched" >&2; }
+    exit 1
+}
 
 node_names() { local i; for ((i = 1; i <= nnodes; i++)); do echo "lathe$i"; done; }
 
@@ -144,6 +149,7 @@ start_munge() {
     fi
     pid_alive "$m/munged.pid" munged && return 0
     rm -f "$m/munge.socket" "$m/munge.socket.lock"
+    started=1
     munged --force --socket="$m/munge.socket" --key-file="$m/private/munge.key" \
         --pid-file="$m/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$m/private/munged.seed" ||
         die "munged did not start; see $dir/log/munged.log"
@@ -157,11 +163,13 @@ start_munge() {
 
 start_daemons() {
     if ! pid_alive "$dir/run/slurmctld.pid" slurmctld; then
+        started=1
         slurmctld -f "$conf" || die "slurmctld did not start; see $dir/log/slurmctld.log"
     fi
     while read -r node; do
         if ! pid_alive "$dir/run/slurmd-$node.pid" slurmd; then
             mkdir -p "$dir/spool/$node"
+            started=1
             slurmd -f "$conf" -N "$node" || die "slurmd $node did not start; see $dir/log/slurmd-$node.log"
         fi
     done < <(node_names)
@@ -182,10 +190,10 @@ wait_idle() {
     local deadline=$((SECONDS + timeout)) states resumed=0
     while ((SECONDS < deadline)); do
         for d in slurmctld $(node_names); do
-            local pidfile="$dir/run/$d.pid" name=slurmctld
-            [[ $d != slurmctld ]] && pidfile="$dir/run/slurmd-$d.pid" name=slurmd
+            local pidfile="$dir/run/$d.pid" name=slurmctld what=slurmctld
+            [[ $d != slurmctld ]] && pidfile="$dir/run/slurmd-$d.pid" name=slurmd what="slurmd $d"
             if ! pid_alive "$pidfile" "$name" && ((SECONDS > deadline - timeout + 3)); then
-                die "$name${d/slurmctld/} exited; $(logs_hint)"
+                die "$what exited; $(logs_hint)"
             fi
         done
         states="$(sinfo -h -N -p lathe -o '%N %t' 2>/dev/null | sort -u)" || states=""
@@ -217,18 +225,26 @@ cmd_start() {
     log "running: $(sinfo -h -N -p lathe -o '%N/%c' | sort -u | paste -sd' ') (SLURM_CONF=$conf)"
 }
 
-stop_pid() { # PIDFILE NAME
-    local pid t
-    pid_alive "$1" "$2" || { rm -f "$1"; return 0; }
-    pid="$(tr -dc 0-9 <"$1")"
-    kill -TERM "$pid"
+# stop_pids NAME PIDFILE...: SIGTERM to each live NAME process named by a pid file, then waits
+# for all of them (SIGKILL after 10 s).
+stop_pids() {
+    local name=$1 f pid pids=() t
+    shift
+    for f in "$@"; do
+        if pid_alive "$f" "$name"; then
+            pid="$(tr -dc 0-9 <"$f")"
+            kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+        fi
+    done
     for ((t = 0; t < 100; t++)); do
-        [[ -d "/proc/$pid" ]] || { rm -f "$1"; return 0; }
+        local alive=()
+        for pid in "${pids[@]}"; do [[ -d "/proc/$pid" ]] && alive+=("$pid"); done
+        ((${#alive[@]})) || { rm -f "$@"; return 0; }
         sleep 0.1
     done
-    log "$2 ($pid) ignored SIGTERM for 10 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$1"
+    log "$name (${alive[*]}) ignored SIGTERM for 10 s; sending SIGKILL"
+    kill -KILL "${alive[@]}" 2>/dev/null || true
+    rm -f "$@"
 }
 
 cmd_stop() {
@@ -243,10 +259,11 @@ cmd_stop() {
             sleep 0.1
         done
     fi
-    local node
-    for node in $(node_names); do stop_pid "$dir/run/slurmd-$node.pid" slurmd; done
-    stop_pid "$dir/run/slurmctld.pid" slurmctld
-    stop_pid "$dir/munge/munged.pid" munged
+    local pidfiles=() node
+    for node in $(node_names); do pidfiles+=("$dir/run/slurmd-$node.pid"); done
+    stop_pids slurmd "${pidfiles[@]}"
+    stop_pids slurmctld "$dir/run/slurmctld.pid"
+    stop_pids munged "$dir/munge/munged.pid"
     log "stopped"
 }
 
