@@ -136,7 +136,7 @@ struct JSONFields {
     }
 
     func double(_ object: [String: Any], _ key: String) throws -> Double {
-        guard let number = try value(object, key) as? NSNumber, !(number is Bool), number.doubleValue.isFinite else {
+        guard let number = try value(object, key) as? NSNumber, number.doubleValue.isFinite else {
             throw error("'\(key)' must be a finite number, found \(String(describing: object[key] ?? "nothing"))")
         }
         return number.doubleValue
