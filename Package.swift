@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "LatheTrain", targets: ["LatheTrain"]),
         .library(name: "LathePlugins", targets: ["LathePlugins"]),
         .library(name: "LatheONNX", targets: ["LatheONNX"]),
+        .library(name: "LatheDetection", targets: ["LatheDetection"]),
         // First-party compression plugins: shared libraries built from Plugins/ against the SDK
         // header only (the Rust one is built by scripts/build-plugins.sh with rustc).
         .library(name: "LatheUniform", type: .dynamic, targets: ["UniformQuantizerPlugin"]),
@@ -72,6 +73,9 @@ let package = Package(
 
         // MARK: Data -> models -> training
         .target(name: "LatheData", dependencies: ["CZlib", "LatheIO"]),
+        // Detection and segmentation data (fmnist-detect / fmnist-seg, COCO JSON, VOC PNG masks)
+        // and their metrics (COCO mAP, mIoU): plain Swift, no tensors, so any layer can use them.
+        .target(name: "LatheDetection", dependencies: ["LatheData", "LatheIO", "CZlib"]),
         .target(name: "LatheModels", dependencies: ["LatheTensor"]),
         .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels", "LatheIO"]),
 
@@ -91,13 +95,13 @@ let package = Package(
                 // Calibration statistics of layer inputs (abs-max, mean square, Gram) for plugins [ABI 1.2].
         .target(name: "LatheCalibration", dependencies: ["LatheTrain", "LathePlugins"]),
         .target(name: "LatheQuant", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
-        .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
+        .target(name: "LathePruning", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheIO"]),
         // Layer solvers (GPTQ, SparseGPT) applied layer by layer through the network [ABI 1.2].
-        .target(name: "LatheSolve", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheQuant"]),
+        .target(name: "LatheSolve", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheIO", "LatheQuant"]),
         // Channel scaling (SmoothQuant, AWQ) folded into the graph [ABI 1.3].
-        .target(name: "LatheScale", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheSolve"]),
+        .target(name: "LatheScale", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheIO", "LatheSolve"]),
         // Low-rank factorization (SVD, ASVD), the fourth method family [ABI 1.3].
-        .target(name: "LatheFactorize", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration"]),
+        .target(name: "LatheFactorize", dependencies: ["LatheTrain", "LathePlugins", "LatheCalibration", "LatheIO"]),
         .target(name: "LatheDistill", dependencies: ["LatheTrain", "LathePlugins", "LatheIO"]),
 
         // MARK: Sweeps: results database, trial execution, reports
@@ -151,6 +155,7 @@ let package = Package(
         .testTarget(name: "LatheIOTests", dependencies: ["LatheIO"]),
         .testTarget(name: "LatheTensorTests", dependencies: ["LatheTensor"]),
         .testTarget(name: "LatheDataTests", dependencies: ["LatheData", "LatheTestSupport"]),
+        .testTarget(name: "LatheDetectionTests", dependencies: ["LatheDetection", "LatheData", "LatheIO", "LatheTestSupport"]),
         .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels", "LatheTestSupport"]),
         .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheTestSupport"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),

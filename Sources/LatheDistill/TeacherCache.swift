@@ -1,5 +1,6 @@
 import Foundation
 import LatheData
+import LatheIO
 import LatheModels
 import LathePlugins
 import LatheTensor

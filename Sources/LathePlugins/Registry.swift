@@ -1,4 +1,5 @@
 import Foundation
+import LatheIO
 
 /// The plugin registry: a folder of TOML manifests, one per plugin.
 ///
@@ -146,7 +147,8 @@ public struct Registry: Sendable {
             if allowUnpinned { return path }
             throw PluginError("\(manifest.file): plugin '\(manifest.plugin.name)' is not pinned (no sha256); pin it: lathe plugins add \(path) --registry \(URL(fileURLWithPath: manifest.file).deletingLastPathComponent().path)")
         }
-        let actual = try SHA256.hex(fileAt: path)
+        let actual: String
+        do { actual = try SHA256.hex(fileAt: path) } catch { throw PluginError(String(describing: error)) }
         guard actual == pin else {
             let refresh = manifest.firstParty
                 ? "if the plugins were rebuilt, refresh the pins: scripts/build-plugins.sh"

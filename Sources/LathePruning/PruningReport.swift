@@ -1,4 +1,5 @@
 import Foundation
+import LatheIO
 import LatheModels
 import LathePlugins
 import LatheTrain

@@ -1,6 +1,7 @@
 import Foundation
 import LatheCalibration
 import LatheData
+import LatheIO
 import LatheModels
 import LathePlugins
 import LatheSolve

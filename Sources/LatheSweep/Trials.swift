@@ -1,5 +1,6 @@
 import Foundation
 import LatheDistill
+import LatheIO
 import LathePlugins
 import LathePruning
 import LatheQuant

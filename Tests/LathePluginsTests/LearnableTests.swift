@@ -1,5 +1,6 @@
 import CLathePlugin
 import Foundation
+import LatheIO
 import LatheTensor
 import Testing
 @testable import LathePlugins

@@ -1,4 +1,5 @@
 import Foundation
+import LatheIO
 import Testing
 @testable import LathePlugins
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// SHA-256 (FIPS 180-4), for pinning plugin libraries. Small and dependency-free; checked in the
+/// SHA-256 (FIPS 180-4): pins of plugin libraries, checksums of cached data sets. Small and dependency-free; checked in the
 /// tests against the standard test vectors and `sha256sum`.
 public struct SHA256: Sendable {
     private var state: [UInt32] = [
@@ -89,14 +89,14 @@ public struct SHA256: Sendable {
     /// The SHA-256 of the file at `path`, read in 1 MiB chunks.
     public static func hex(fileAt path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw PluginError("\(path): cannot read (no such file or no permission)")
+            throw FileReadError(path: path, reason: "no such file or no permission")
         }
         defer { try? handle.close() }
         var hasher = SHA256()
         do {
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
         } catch {
-            throw PluginError("\(path): cannot read (\(error.localizedDescription)); expected a regular file")
+            throw FileReadError(path: path, reason: "\(error.localizedDescription); expected a regular file")
         }
         return hasher.finalize()
     }

@@ -1,6 +1,6 @@
 import Foundation
+import LatheIO
 import Testing
-@testable import LathePlugins
 
 @Suite struct SHA256Tests {
     @Test func standardVectors() {
