@@ -49,9 +49,28 @@ public struct ONNXRuntimeRunner: Sendable {
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("input.f32"), output = dir.appendingPathComponent("output.f32")
         try images.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: input)
+        let printed = try runPython([script, model, input.path, shape.map(String.init).joined(separator: ","), output.path, "--threads", "\(threads)"],
+                                 what: "ONNX Runtime (\(python) \(script))")
+        guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix("shape: ") }) else {
+            throw ONNXRuntimeError(description: "ONNX Runtime (\(script)) printed no output shape")
+        }
+        let outputShape = line.dropFirst(7).split(separator: ",").compactMap { Int($0) }
+        let data = try Data(contentsOf: output)
+        let values = data.withUnsafeBytes { raw in
+            (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        }
+        guard values.count == outputShape.reduce(1, *) else {
+            throw ONNXRuntimeError(description: "ONNX Runtime wrote \(values.count) values for output shape \(outputShape)")
+        }
+        return (values, outputShape)
+    }
+
+    /// Runs this Python with `arguments` and returns what it printed; a non-zero exit throws
+    /// `what` failed with the last line of its standard error. Both pipes are drained at once.
+    public func runPython(_ arguments: [String], what: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, model, input.path, shape.map(String.init).joined(separator: ","), output.path, "--threads", "\(threads)"]
+        process.arguments = arguments
         let out = Pipe(), err = Pipe()
         (process.standardOutput, process.standardError) = (out, err)
         try process.run()
@@ -66,19 +85,8 @@ public struct ONNXRuntimeRunner: Sendable {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let message = String(decoding: errors, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"
-            throw ONNXRuntimeError(description: "ONNX Runtime (\(python) \(script)) failed: \(message)")
+            throw ONNXRuntimeError(description: "\(what) failed: \(message)")
         }
-        guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix("shape: ") }) else {
-            throw ONNXRuntimeError(description: "ONNX Runtime (\(script)) printed no output shape")
-        }
-        let outputShape = line.dropFirst(7).split(separator: ",").compactMap { Int($0) }
-        let data = try Data(contentsOf: output)
-        let values = data.withUnsafeBytes { raw in
-            (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-        }
-        guard values.count == outputShape.reduce(1, *) else {
-            throw ONNXRuntimeError(description: "ONNX Runtime wrote \(values.count) values for output shape \(outputShape)")
-        }
-        return (values, outputShape)
+        return printed
     }
 }

@@ -24,19 +24,7 @@ public enum ORTLatency {
         let json = dir.appendingPathComponent("latency.json")
         let arguments = [script] + models.map { "\($0.name)=\($0.path)" }
             + ["--threads", "\(threads)", "--batches", "1,256", "--runs", "\(runs.0),\(runs.1)", "--json", json.path]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: runner.python)
-        process.arguments = arguments
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errors, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"
-            throw ONNXRuntimeError(description: "ONNX Runtime latency (\(runner.python) \(script)) failed: \(message)")
-        }
+        _ = try runner.runPython(arguments, what: "ONNX Runtime latency (\(runner.python) \(script))")
         return try parse(Data(contentsOf: json))
     }
 

@@ -24,8 +24,8 @@ enum SweepORTLatency {
             let (model, metadata) = try Checkpoint.load(checkpoint)
             var quantization: [String: QDQLayer] = [:]
             var form = "fp32"
-            if (try? CheckpointQuantization.read(metadata: metadata, source: checkpoint)) != nil,
-               let plan = try? QDQExportPlan(checkpoint: checkpoint, metadata: metadata, activationBits: .auto) {
+            // The plan reads the quantization record; a checkpoint without one (or without a QDQ form) exports as fp32.
+            if let plan = try? QDQExportPlan(checkpoint: checkpoint, metadata: metadata, activationBits: .auto) {
                 quantization = plan.layers
                 form = "qdq"
             }
