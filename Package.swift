@@ -77,7 +77,7 @@ let package = Package(
         // and their metrics (COCO mAP, mIoU): plain Swift, no tensors, so any layer can use them.
         .target(name: "LatheDetection", dependencies: ["LatheData", "LatheIO", "CZlib"]),
         .target(name: "LatheModels", dependencies: ["LatheTensor"]),
-        .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels", "LatheIO"]),
+        .target(name: "LatheTrain", dependencies: ["LatheTensor", "LatheData", "LatheModels", "LatheIO", "LatheDetection"]),
 
         // MARK: Plugins: loader, registry, libffi calls, conformance checks
         .target(
@@ -145,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "LatheCLI",
             dependencies: [
-                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheSweep", "LatheReport", "LatheIO", "LatheONNX",
+                "LatheTrain", "LathePlugins", "LatheQuant", "LathePruning", "LatheDistill", "LatheSolve", "LatheScale", "LatheFactorize", "LatheSweep", "LatheReport", "LatheIO", "LatheONNX", "LatheDetection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(name: "LatheDataTests", dependencies: ["LatheData", "LatheTestSupport"]),
         .testTarget(name: "LatheDetectionTests", dependencies: ["LatheDetection", "LatheData", "LatheIO", "LatheTestSupport"]),
         .testTarget(name: "LatheModelsTests", dependencies: ["LatheModels", "LatheTestSupport"]),
-        .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheTestSupport"]),
+        .testTarget(name: "LatheTrainTests", dependencies: ["LatheTrain", "LatheData", "LatheDetection", "LatheTestSupport"]),
         .testTarget(name: "LathePluginsTests", dependencies: ["LathePlugins", "LatheTestSupport"]),
         .testTarget(name: "LatheQuantTests", dependencies: ["LatheQuant", "LatheTestSupport"]),
         .testTarget(name: "LatheCalibrationTests", dependencies: ["LatheCalibration", "LatheSolve", "LatheScale", "LatheFactorize", "LathePruning", "LatheTestSupport"]),

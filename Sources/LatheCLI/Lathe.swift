@@ -6,6 +6,6 @@ struct Lathe: ParsableCommand {
         commandName: "lathe",
         abstract: "Train, compress and compare neural networks with plugin methods.",
         version: "0.1.0",
-        subcommands: [Train.self, Eval.self, Models.self, Quantize.self, Prune.self, Solve.self, Factorize.self, Export.self, Import.self, Distill.self, Sweep.self, Reproduce.self, Report.self, Plugins.self, PluginWorker.self, TrialWorker.self, LatencyWorker.self]
+        subcommands: [Train.self, Eval.self, Models.self, DataCommand.self, Quantize.self, Prune.self, Solve.self, Factorize.self, Export.self, Import.self, Distill.self, Sweep.self, Reproduce.self, Report.self, Plugins.self, PluginWorker.self, TrialWorker.self, LatencyWorker.self]
     )
 }

@@ -8,7 +8,7 @@ struct Models: ParsableCommand {
 
     func run() throws {
         for (name, summary) in Zoo.catalog {
-            let cost = try ModelCost.of(Zoo.make(name))
+            let cost = try ModelCost.of(Zoo.make(name, options: Zoo.defaultOptions(name)))
             print("\(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(cost.parameters).leftPadded(8)) params \(String(cost.macs).leftPadded(10)) MACs  \(summary)")
         }
     }

@@ -1,13 +1,20 @@
-/// An in-memory image-classification data set, images stored NCHW as Float32.
+/// An in-memory image data set, images stored NCHW as Float32: classification (a class per
+/// image), or dense prediction when `targets` is set (a mask or boxes per image).
 public struct ImageDataset: Sendable {
     /// `count · channels · height · width` values, row-major NCHW.
     public var images: [Float]
-    /// Class indices in `0..<classCount`.
+    /// Class indices in `0..<classCount`; all 0 for a dense-prediction set (its labels are `targets`).
     public var labels: [Int64]
     public let channels: Int
     public let height: Int
     public let width: Int
+    /// Classes: of the images, of the mask pixels (background included), or of the boxes.
     public let classCount: Int
+    /// Masks or boxes of a segmentation or detection set; nil for classification.
+    public private(set) var targets: DenseTargets?
+
+    /// What the samples are labelled with.
+    public var task: PredictionTask { targets?.task ?? .classification }
 
     /// Number of samples.
     public var count: Int { labels.count }
@@ -28,13 +35,28 @@ public struct ImageDataset: Sendable {
         self.init(unchecked: images, labels, channels, height, width, classCount)
     }
 
-    init(unchecked images: [Float], _ labels: [Int64], _ channels: Int, _ height: Int, _ width: Int, _ classCount: Int) {
+    /// A segmentation or detection set: `targets` label the `images.count / (channels·height·width)` images.
+    public init(images: [Float], targets: DenseTargets, channels: Int, height: Int, width: Int, classCount: Int) throws {
+        guard channels > 0, height > 0, width > 0, classCount > 1 else {
+            throw DataError.invalid(path: "<memory>", reason: "image shape \(channels)×\(height)×\(width) and \(classCount) classes must be positive (at least 2 classes)")
+        }
+        let size = channels * height * width
+        guard images.count % size == 0 else {
+            throw DataError.invalid(path: "<memory>", reason: "\(images.count) values do not make whole images of \(channels)×\(height)×\(width)")
+        }
+        let count = images.count / size
+        try targets.validate(count: count, height: height, width: width, classCount: classCount)
+        self.init(unchecked: images, [Int64](repeating: 0, count: count), channels, height, width, classCount, targets: targets)
+    }
+
+    init(unchecked images: [Float], _ labels: [Int64], _ channels: Int, _ height: Int, _ width: Int, _ classCount: Int, targets: DenseTargets? = nil) {
         self.images = images
         self.labels = labels
         self.channels = channels
         self.height = height
         self.width = width
         self.classCount = classCount
+        self.targets = targets
     }
 
     /// Per-channel `(x - mean) / std`.
@@ -50,19 +72,20 @@ public struct ImageDataset: Sendable {
                 }
             }
         }
-        return ImageDataset(unchecked: out, labels, channels, height, width, classCount)
+        return ImageDataset(unchecked: out, labels, channels, height, width, classCount, targets: targets)
     }
 
     /// The samples at `indices`, in that order.
     public func subset(_ indices: [Int]) -> ImageDataset {
         let (pixels, labels) = gather(indices[...])
-        return ImageDataset(unchecked: pixels, labels, channels, height, width, classCount)
+        return ImageDataset(unchecked: pixels, labels, channels, height, width, classCount, targets: targets?.gather(indices, plane: height * width))
     }
 
     /// The first `n` samples (all when fewer).
     public func prefix(_ n: Int) -> ImageDataset {
         let k = Swift.max(0, Swift.min(n, count))
-        return ImageDataset(unchecked: Array(images[0..<(k * imageSize)]), Array(labels[0..<k]), channels, height, width, classCount)
+        return ImageDataset(unchecked: Array(images[0..<(k * imageSize)]), Array(labels[0..<k]), channels, height, width, classCount,
+                            targets: targets?.gather(0..<k, plane: height * width))
     }
 
     /// A seeded split: indices shuffled with `seed`, the last `validationFraction` held out.
@@ -100,6 +123,9 @@ public struct ImageDataset: Sendable {
         let std = zip(squares, mean).map { ($0 / n - $1 * $1).squareRoot() }
         return (mean.map(Float.init), std.map(Float.init))
     }
+
+    /// The dense targets of the samples at `indices` (nil for classification).
+    public func targets(_ indices: ArraySlice<Int>) -> DenseTargets? { targets?.gather(indices, plane: height * width) }
 
     /// The samples at `indices` copied contiguously (to build a batch tensor).
     public func gather(_ indices: ArraySlice<Int>) -> (images: [Float], labels: [Int64]) {

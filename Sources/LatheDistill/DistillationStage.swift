@@ -197,12 +197,12 @@ public enum DistillationStage {
         if !plan.terms.isEmpty || plan.ceWeight != 1 {
             let studentTaps = Set(plan.terms.compactMap(\.term.studentLayer))
             let teacherTaps = Set(plan.terms.compactMap(\.term.teacherLayer))
-            let terms = plan.terms, ceWeight = plan.ceWeight, smoothing = recipe.labelSmoothing
+            let terms = plan.terms, ceWeight = plan.ceWeight, smoothing = recipe.labelSmoothing, task = train.task
             trainer.configureContext = { context in context.taps.formUnion(studentTaps) }
             trainer.extraLoss = { context, images, labels, logits in
                 try distillationLoss(
                     terms: terms, ceWeight: ceWeight, labelSmoothing: smoothing, teacher: teacher, teacherTaps: teacherTaps,
-                    context: context, images: images, labels: labels, logits: logits, stats: stats)
+                    context: context, images: images, labels: labels, logits: logits, stats: stats, task: task)
             }
         }
         progress.note("distilling \(config.teacher.model) → \(config.student.model) (width \(config.student.width), \(student.parameterCount) parameters); ce_weight \(plan.ceWeight)" +
@@ -247,15 +247,16 @@ public enum DistillationStage {
         return (model, "checkpoint:" + SHA256.hex(Array(bytes)))
     }
 
-    /// The stage's addition to the trainer's cross-entropy for one batch.
+    /// The stage's addition to the trainer's task loss (cross-entropy, or the detection loss
+    /// of `task`) for one batch.
     static func distillationLoss(
         terms: [ResolvedTerm], ceWeight: Double, labelSmoothing: Double, teacher: Model, teacherTaps: Set<String>,
-        context: ForwardContext, images: Tensor, labels: Tensor, logits: Tensor, stats: TermStatistics
+        context: ForwardContext, images: Tensor, labels: Tensor, logits: Tensor, stats: TermStatistics, task: PredictionTask = .classification
     ) throws -> Tensor? {
         var total: Tensor?
         func add(_ piece: Tensor) throws { total = try total.map { try $0 + piece } ?? piece }
         if ceWeight != 1 {
-            try add(try logits.crossEntropy(labels: labels, labelSmoothing: labelSmoothing) * (ceWeight - 1))
+            try add(try TaskLoss.loss(task, logits, labels, labelSmoothing: labelSmoothing) * (ceWeight - 1))
         }
         guard !terms.isEmpty else { return total }
         let teacherContext = ForwardContext(training: false, taps: teacherTaps)

@@ -63,7 +63,7 @@ public struct TeacherKey: Sendable, Codable, Equatable {
     /// sha256 of the canonical JSON (hex): the cache entry's name.
     public func digest() throws -> String { SHA256.hex(Array(try canonicalJSON().utf8)) }
 
-    /// FNV-1a over the 64-bit words of the pixels' bit patterns, then the labels and the shape
+    /// FNV-1a over the 64-bit words of the pixels' bit patterns, then the labels (masks, boxes) and the shape
     /// (hex): of the data as loaded (limited and normalised), so it covers what a run saw.
     public static func fingerprint(_ data: ImageDataset) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -78,6 +78,16 @@ public struct TeacherKey: Sendable, Codable, Equatable {
             if i < pixels.count { h = (h ^ UInt64(pixels[i].bitPattern)) &* prime }
         }
         for label in data.labels { h = (h ^ UInt64(bitPattern: label)) &* prime }
+        switch data.targets {
+        case let .masks(values)?: for v in values { h = (h ^ UInt64(v)) &* prime }
+        case let .boxes(lists)?:
+            for (i, boxes) in lists.enumerated() {
+                for b in boxes {
+                    for v in [Double(i), Double(b.label), b.x, b.y, b.width, b.height] { h = (h ^ v.bitPattern) &* prime }
+                }
+            }
+        case nil: break
+        }
         for extent in [data.channels, data.height, data.width, data.classCount] { h = (h ^ UInt64(extent)) &* prime }
         return String(h, radix: 16)
     }

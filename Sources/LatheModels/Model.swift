@@ -172,12 +172,13 @@ public final class Model {
     public func layer(named name: String) -> (any Layer)? { layers.first { $0.name == name } }
 
     /// Everything a forward pass can tap, in order: each named layer's output, and after each
-    /// attention core its attention probabilities (`blocks.{i}.attn.map`, `[N, H, T, T]`).
+    /// attention core its attention probabilities (`blocks.{i}.attn.map`, `[N, H, T, T]`); for a
+    /// graph model also every node that is not a layer (an add merging pyramid levels, an activation).
     public var tapNames: [String] {
         layers.flatMap { layer -> [String] in
             let extra = (layer as? AttentionCore).map { [$0.mapName] } ?? []
             return ([layer.name] + extra).filter { !$0.isEmpty }
-        }
+        } + (program?.nodes.filter { $0.op.layer == nil }.map(\.name) ?? [])
     }
 
     /// Trainable tensors in a stable order.
@@ -226,7 +227,9 @@ public final class Model {
     /// A deep copy: same architecture, options and tensor values (shapes included, so pruned
     /// models copy too); no storage is shared.
     public func copy() throws -> Model {
-        let twin = try program.map { try Model.skeleton(program: $0, options: options) } ?? Zoo.skeleton(architecture, options: options)
+        // The zoo's own graph models (detector, segmenter) rebuild from their name, imported ones from their program.
+        let twin = try architecture == Model.graphArchitecture ? program.map { try Model.skeleton(program: $0, options: options) } ?? Zoo.skeleton(architecture, options: options)
+            : Zoo.skeleton(architecture, options: options)
         try twin.restructure(factorized: factorized)
         var tensors: [String: Tensor] = [:]
         for (name, tensor) in state { tensors[name] = try tensor.detached().clone() }

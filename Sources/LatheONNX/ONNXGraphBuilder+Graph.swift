@@ -75,6 +75,10 @@ extension GraphBuilder {
                 if type == "AveragePool" { attributes.append(Self.int("count_include_pad", 1)) }
                 out = op(type, [a], attributes)
             case .globalAvgPool: out = op("GlobalAveragePool", [a])
+            case let .upsample(scale):
+                // Integer-factor nearest: asymmetric coordinates with floor pick input pixel ⌊o / s⌋.
+                out = op("Resize", [a, "", floats("\(label).scales", [1, 1, Float(scale), Float(scale)], shape: [4])],
+                         [Self.string("mode", "nearest"), Self.string("coordinate_transformation_mode", "asymmetric"), Self.string("nearest_mode", "floor")])
             case let .flatten(axis): out = op("Flatten", [a], [Self.int("axis", axis)])
             case let .reshape(shape): out = op("Reshape", [a, runtimeShape(shape, label)])
             case let .expand(shape): out = op("Expand", [a, runtimeShape(shape, label)])

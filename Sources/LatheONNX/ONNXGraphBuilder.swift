@@ -81,6 +81,7 @@ struct GraphBuilder {
     static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto { attribute(name, .ints) { $0.ints = values.map(Int64.init) } }
     static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto { attribute(name, .int) { $0.i = Int64(value) } }
     static func float(_ name: String, _ value: Double) -> Onnx_AttributeProto { attribute(name, .float) { $0.f = Float(value) } }
+    static func string(_ name: String, _ value: String) -> Onnx_AttributeProto { attribute(name, .string) { $0.s = Data(value.utf8) } }
 
     // MARK: Layers
 

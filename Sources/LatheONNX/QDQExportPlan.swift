@@ -1,6 +1,5 @@
 import Foundation
 import LatheModels
-import LatheONNX
 import LathePlugins
 import LatheQuant
 import LatheTensor

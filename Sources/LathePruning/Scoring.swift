@@ -76,7 +76,7 @@ struct Scoring {
                 let (x, y) = try data.batch(indices)
                 let context = ForwardContext(training: false)
                 try masks.configure(context, model: model)
-                let loss = try model.forward(x, context).crossEntropy(labels: y)
+                let loss = try TaskLoss.loss(data.task, model.forward(x, context), y)
                 try (loss / Double(batches.count)).backward()
             }
         }

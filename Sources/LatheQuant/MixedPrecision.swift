@@ -85,7 +85,7 @@ public enum MixedPrecision {
         case .loss:
             let batches = try plan.batchIndices(count: train.count).map { try train.batch($0) }
             func loss() throws -> Double {
-                try batches.reduce(0) { $0 + (try model.predict($1.images).crossEntropy(labels: $1.labels).item()) } / Double(batches.count)
+                try batches.reduce(0) { $0 + (try TaskLoss.loss(train.task, model.predict($1.images), $1.labels).item()) } / Double(batches.count)
             }
             let base = try loss()
             costs = try quantizers.indices.map { i in

@@ -49,6 +49,7 @@ public enum TrialRunner {
             "host": ProcessInfo.processInfo.hostName, "threads": String(job.threads), "abi": ABI.version,
             "baseline_checkpoint": base.path, "baseline_cache_hit": String(base.hit),
             "data_fingerprint": TrialProvenance.dataFingerprint(train: train, test: test),
+            "metric": test.task.primaryMetric,
         ]
         trial.provenance.merge(try TrialProvenance.specFragment(of: job)) { $1 }
         trial.trainingSeconds = base.hit ? 0 : base.training?.trainingSeconds ?? 0

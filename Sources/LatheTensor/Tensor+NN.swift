@@ -76,6 +76,16 @@ extension Tensor {
         return try Tensor.make(ct_max_pool2d_aten(handle, k, s, p), "max_pool2d(input \(shape), kernel \(kernel))")
     }
 
+    /// Nearest-neighbour upsampling of an NCHW tensor by an integer `scale` (each pixel becomes a
+    /// `scale × scale` block; ATen's `upsample_nearest2d` with an integer factor), differentiable.
+    public func upsampledNearest(_ scale: Int) throws -> Tensor {
+        guard shape.count == 4, scale >= 1 else {
+            throw TensorError("upsampledNearest", "expected an NCHW tensor and a scale ≥ 1, got shape \(shape), scale \(scale)")
+        }
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        return try reshaped([n, c, h, 1, w, 1]).expanded([n, c, h, scale, w, scale]).reshaped([n, c, h * scale, w * scale])
+    }
+
     /// Average pooling over kernel × kernel windows.
     public func avgPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
         let (k, s, p) = Self.poolWindow(kernel, stride, padding)

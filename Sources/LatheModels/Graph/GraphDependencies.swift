@@ -63,7 +63,7 @@ extension GraphProgram {
                 out = first
             case .parameter:
                 out = nil
-            case .relu, .sigmoid, .tanh, .gelu, .identity, .clip, .scalar, .maxPool, .avgPool, .globalAvgPool:
+            case .relu, .sigmoid, .tanh, .gelu, .identity, .clip, .scalar, .maxPool, .avgPool, .globalAvgPool, .upsample:
                 out = first
             case .add, .sub, .mul, .div:
                 out = analysis.elementwise(ins, shapes: inShapes, node: node)

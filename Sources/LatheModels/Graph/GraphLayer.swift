@@ -121,6 +121,7 @@ public final class GraphLayer: Layer {
             case .matmul: y = try a[0].matmul(a[1])
             case let .maxPool(k, s, p): y = try a[0].maxPool2d(kernel: k, stride: s, padding: p)
             case let .avgPool(k, s, p): y = try a[0].avgPool2d(kernel: k, stride: s, padding: p)
+            case let .upsample(scale): y = try a[0].upsampledNearest(scale)
             case .globalAvgPool: y = try a[0].adaptiveAvgPool2d(1, 1)
             case let .flatten(axis):
                 let lead = a[0].shape.prefix(axis).reduce(1, *)
@@ -142,6 +143,7 @@ public final class GraphLayer: Layer {
                 y = t
             }
             values[node.output] = y
+            if node.op.layer == nil { context.emitComposite(node.name, y) }
             for value in releases[index] { values[value] = nil }
         }
         guard let out = values[program.output] else { throw ModelError.invalidOption("graph output '\(program.output)' was not computed") }

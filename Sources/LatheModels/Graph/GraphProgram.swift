@@ -126,6 +126,9 @@ public enum GraphOp: Sendable, Codable, Equatable {
     /// Matrix product of two values.
     case matmul
     case maxPool(kernel: Int, stride: Int, padding: Int)
+    /// Nearest-neighbour upsampling of the spatial dimensions by an integer factor (ONNX
+    /// Resize, mode nearest, with integer scales): every pixel becomes a `scale × scale` block.
+    case upsample(scale: Int)
     case avgPool(kernel: Int, stride: Int, padding: Int)
     /// Mean over the spatial dimensions, keeping them as 1×1.
     case globalAvgPool
@@ -185,6 +188,7 @@ public enum GraphOp: Sendable, Codable, Equatable {
         case let .scalar(op, _): "scalar-\(op.rawValue)"
         case .matmul: "matmul"
         case .maxPool: "maxpool"
+        case .upsample: "upsample"
         case .avgPool: "avgpool"
         case .globalAvgPool: "globalavgpool"
         case .flatten: "flatten"
@@ -219,6 +223,8 @@ public enum GraphOp: Sendable, Codable, Equatable {
                       && shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) <= limit, "shape \(shape) out of range")
         case let .maxPool(k, s, p), let .avgPool(k, s, p):
             try check((1...64).contains(k) && (1...64).contains(s) && (0...k / 2).contains(p), "kernel \(k), stride \(s), padding \(p) out of range")
+        case let .upsample(scale):
+            try check((2...16).contains(scale), "scale \(scale) out of range 2...16")
         case let .reshape(shape), let .expand(shape):
             try check(!shape.isEmpty && shape.count <= 8 && shape.allSatisfy { $0 == -1 || (1...limit).contains($0) }
                       && shape.filter { $0 == -1 }.count <= 1, "shape \(shape): expected positive sizes and at most one -1 (the batch)")

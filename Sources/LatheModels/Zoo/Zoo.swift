@@ -13,10 +13,29 @@ public enum Zoo {
         ("mobilenet", "MobileNet-style depthwise-separable net: 32-64-128-128-256-256 channels (Howard 2017)"),
         ("vit-tiny", "ViT: 4×4 patches (49 tokens on 28×28), width 64, 4 pre-norm blocks of 4 heads, MLP ratio 2, class token (Dosovitskiy 2021)"),
         ("vit-small", "ViT: 4×4 patches, width 128, 6 pre-norm blocks of 4 heads, MLP ratio 2, class token (Dosovitskiy 2021)"),
+        ("centernet", "Detector: 5-level conv backbone (16-24-32-64-128), FPN neck to stride 4, CenterNet head (heatmaps, size, offset) (Zhou 2019); fmnist-detect"),
+        ("fpn-seg", "Segmenter: the same backbone, FPN neck down to stride 1, 1×1 per-pixel classifier (FCN / Panoptic-FPN style); fmnist-seg"),
     ]
 
     /// Architecture names.
     public static var names: [String] { catalog.map(\.name) }
+
+    /// The dense-prediction architectures (a detector's maps, a segmenter's per-pixel logits):
+    /// their input size must be a multiple of 16.
+    public static let denseNames: Set<String> = ["centernet", "fpn-seg"]
+
+    /// The options of the data set an architecture is made for: 96×96 canvases (10 box classes,
+    /// or 11 pixel classes with the background) for the dense models, Fashion-MNIST otherwise.
+    public static func defaultOptions(_ name: String) -> ModelOptions {
+        switch name {
+        case "centernet": ModelOptions(imageSize: 96, classCount: 10)
+        case "fpn-seg": ModelOptions(imageSize: 96, classCount: 11)
+        default: ModelOptions()
+        }
+    }
+
+    /// The image classifiers (`[N, classes]` logits).
+    public static var classifierNames: [String] { names.filter { !denseNames.contains($0) } }
 
     /// Whether the architecture's block count follows `ModelOptions.depth`.
     public static func acceptsDepth(_ name: String) -> Bool { name.hasPrefix("vit-") }
@@ -97,6 +116,8 @@ public enum Zoo {
         case "mobilenet": return try builder.mobilenet()
         case "vit-tiny": return try builder.vit(.tiny, name: name)
         case "vit-small": return try builder.vit(.small, name: name)
+        case "centernet": return try builder.centernet()
+        case "fpn-seg": return try builder.fpnSegmenter()
         default: throw ModelError.unknownModel(name, known: names)
         }
     }

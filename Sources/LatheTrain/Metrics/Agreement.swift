@@ -42,8 +42,16 @@ public struct Agreement: Sendable, Equatable {
         return Agreement(flipRate: flips / Double(data.count), klToBaseline: kl / Double(data.count), samples: data.count)
     }
 
-    /// Number of flipped predictions and summed per-sample KL of one batch of logits.
+    /// Number of flipped predictions and summed per-sample KL of one batch of logits. Dense
+    /// outputs `[N, C, H, W]` count per location over the channels, averaged over the locations
+    /// of each image (a segmenter's per-pixel classes; a detector's maps as one distribution).
     private static func sums(baseline: Tensor, compressed: Tensor) throws -> (flips: Double, kl: Double) {
+        if baseline.rank == 4, baseline.shape == compressed.shape, baseline.shape[0] > 0 {
+            let (n, c, h, w) = (baseline.shape[0], baseline.shape[1], baseline.shape[2], baseline.shape[3])
+            func rows(_ t: Tensor) throws -> Tensor { try t.permuted([0, 2, 3, 1]).reshaped([n * h * w, c]) }
+            let (flips, kl) = try sums(baseline: rows(baseline), compressed: rows(compressed))
+            return (flips / Double(h * w), kl / Double(h * w))
+        }
         guard baseline.rank == 2, baseline.shape == compressed.shape, baseline.shape[0] > 0 else {
             throw TrainingError.dataModelMismatch(
                 "agreement: expected two non-empty [N, C] logit tensors of the same shape, got \(baseline.shape) and \(compressed.shape)")

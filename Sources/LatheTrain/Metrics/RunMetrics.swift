@@ -11,8 +11,13 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     public var dataset: String
     public var recipe: Recipe?
     public var threads: Int
-    /// Top-1 test accuracy in 0...1.
+    /// The task's primary test metric in 0...1: top-1 accuracy, mIoU (segmentation) or COCO
+    /// mAP@[.5:.95] (detection); named by `task`.
     public var accuracy: Double
+    /// What the model predicts (nil in metrics written before tasks existed: classification).
+    public var task: PredictionTask?
+    /// Every test score by name (`TaskMetrics.all`: `map50`, `pixel_accuracy`, …); nil in older files.
+    public var scores: [String: Double]?
     public var testLoss: Double
     public var testSamples: Int
     /// Share of test predictions that differ from the uncompressed model's: set by the
@@ -53,7 +58,8 @@ extension RunMetrics {
         _ model: Model, dataset: String, test: LatheData.ImageDataset, recipe: Recipe?, training: TrainingSummary?, threads: Int,
         reference: Model? = nil, latency plan: LatencyPlan?
     ) throws -> RunMetrics {
-        let (accuracy, loss) = try Evaluation.evaluate(model, on: test)
+        let evaluated = try Evaluation.metrics(model, on: test)
+        let (accuracy, loss) = (evaluated.primary, evaluated.loss)
         var latency: [Latency] = []
         var referenceLatency: [Latency]?
         if let plan {
@@ -77,6 +83,8 @@ extension RunMetrics {
             training: training, peakRSSBytes: ProcessStats.peakRSSBytes, libtorch: LatheTensor.Engine.libtorchVersion,
             createdAt: ISO8601DateFormatter().string(from: Date()))
         metrics.referenceLatency = referenceLatency
+        metrics.task = test.task
+        metrics.scores = evaluated.all
         return metrics
     }
 
@@ -94,8 +102,10 @@ extension RunMetrics {
     /// A one-line summary for the terminal.
     public var headline: String {
         let lat = latency.isEmpty ? "not measured (--no-latency)" : latency.map(\.summary).joined(separator: "; ")
-        var s = String(format: "%@: test accuracy %.2f%% (%d images), %d params, %.1f KB, %d MACs, latency %@",
-                       model, 100 * accuracy, testSamples, cost.parameters, Double(cost.sizeBytes) / 1024, cost.macs, lat)
+        let scores = (self.scores ?? [:]).filter { $0.key != (task ?? .classification).primaryMetric }.sorted { $0.key < $1.key }
+            .map { String(format: " %@ %.2f%%", $0.key, 100 * $0.value) }.joined()
+        var s = String(format: "%@: test %@ %.2f%%%@ (%d images), %d params, %.1f KB, %d MACs, latency %@",
+                       model, (task ?? .classification).primaryMetric, 100 * accuracy, scores, testSamples, cost.parameters, Double(cost.sizeBytes) / 1024, cost.macs, lat)
         for b in backendLatency ?? [] { s += "; \(b.summary)" }
         if let t = training { s += String(format: ", trained in %.1fs (%.0f img/s)", t.trainingSeconds, t.imagesPerSecond) }
         return s

@@ -1,33 +1,101 @@
 import LatheData
+import LatheDetection
 import LatheModels
 import LatheTensor
 
+/// A model's scores on a data set.
+public struct TaskMetrics: Sendable, Equatable {
+    /// The task's primary metric (`PredictionTask.primaryMetric`): top-1 accuracy, mIoU or
+    /// COCO mAP@[.5:.95], in 0...1.
+    public var primary: Double
+    /// The mean task loss (`TaskLoss.loss`).
+    public var loss: Double
+    /// Every score by name: `accuracy`; `miou`, `pixel_accuracy`; `map`, `map50`, `map75`.
+    public var all: [String: Double]
+}
+
 /// Test-set evaluation.
 public enum Evaluation {
-    /// Top-1 accuracy (0...1) and mean cross-entropy of `model` on `data`, in evaluation mode.
+    /// The task's primary metric (top-1 accuracy, mIoU or mAP, 0...1) and mean loss of `model`
+    /// on `data`, in evaluation mode.
     public static func evaluate(_ model: Model, on data: ImageDataset, batchSize: Int = 1000) throws -> (accuracy: Double, loss: Double) {
         let context = ForwardContext(training: false)
         return try evaluate(on: data, batchSize: batchSize) { try model.forward($0, context) }
     }
 
-    /// Top-1 accuracy and mean cross-entropy of any logits function (a model with transforms
-    /// in its context, a real int8 model) on `data`, without gradients. An empty `data` is an
-    /// error, not an accuracy of 0.
+    /// The primary metric and mean loss of any output function (a model with transforms in its
+    /// context, a real int8 model) on `data`, without gradients (see `metrics`).
     public static func evaluate(on data: ImageDataset, batchSize: Int = 1000, forward: (Tensor) throws -> Tensor) throws -> (accuracy: Double, loss: Double) {
+        let m = try metrics(on: data, batchSize: batchSize, forward: forward)
+        return (m.primary, m.loss)
+    }
+
+    /// Every score of `model` on `data` (see `TaskMetrics`), in evaluation mode.
+    public static func metrics(_ model: Model, on data: ImageDataset, batchSize: Int = 1000) throws -> TaskMetrics {
+        let context = ForwardContext(training: false)
+        return try metrics(on: data, batchSize: batchSize) { try model.forward($0, context) }
+    }
+
+    /// Every score of an output function on `data`, without gradients: top-1 accuracy; the
+    /// pixels' confusion matrix (`SegmentationMetrics`); or the decoded boxes
+    /// (`CenterNetCoding.decode`) scored as pycocotools' COCOeval. An empty `data` is an error,
+    /// not a score of 0.
+    public static func metrics(on data: ImageDataset, batchSize: Int = 1000, forward: (Tensor) throws -> Tensor) throws -> TaskMetrics {
         guard data.count > 0 else { throw TrainingError.emptyDataSet("evaluation") }
         let started = MeasurementClock.start()
         defer { MeasurementClock.stop(started) }
-        var correct = 0.0
-        var lossSum = 0.0
+        let task = data.task
+        var correct = 0.0, lossSum = 0.0
+        var confusion = SegmentationMetrics(classCount: data.classCount, ignoreIndex: nil)
+        var detections: [COCODetection] = []
         try withNoGrad {
             for start in stride(from: 0, to: data.count, by: batchSize) {
                 let indices = Array(start..<Swift.min(start + batchSize, data.count))
                 let (x, y) = try data.batch(indices[...])
-                let logits = try forward(x)
-                correct += try logits.argmax(1).eq(y).converted(to: .float64).sum().item()
-                lossSum += try logits.crossEntropy(labels: y).item() * Double(indices.count)
+                let output = try forward(x)
+                lossSum += try TaskLoss.loss(task, output, y).item() * Double(indices.count)
+                switch task {
+                case .classification:
+                    correct += try TaskLoss.correct(task, output, y)
+                case .segmentation:
+                    guard output.shape.count == 4, output.shape[2] == data.height, output.shape[3] == data.width else {
+                        throw TrainingError.dataModelMismatch("the segmentation output \(output.shape) is not per pixel of the \(data.height)×\(data.width) images")
+                    }
+                    try confusion.add(truth: y.scalars(as: Int64.self), predicted: output.argmax(1).contiguous().scalars(as: Int64.self),
+                                      entry: "images \(start)..<\(start + indices.count)")
+                case .detection:
+                    detections += try CenterNetCoding.decode(output, imageSize: data.width, firstImageID: start + 1)
+                }
             }
         }
-        return (correct / Double(data.count), lossSum / Double(data.count))
+        let loss = lossSum / Double(data.count)
+        switch task {
+        case .classification:
+            let accuracy = correct / Double(data.count)
+            return TaskMetrics(primary: accuracy, loss: loss, all: ["accuracy": accuracy])
+        case .segmentation:
+            return TaskMetrics(primary: confusion.meanIoU, loss: loss, all: ["miou": confusion.meanIoU, "pixel_accuracy": confusion.pixelAccuracy])
+        case .detection:
+            let coco = COCOEvaluation(groundTruth: data.cocoGroundTruth(), detections: detections)
+            let map = Swift.max(0, coco.mAP)
+            return TaskMetrics(primary: map, loss: loss, all: ["map": map, "map50": Swift.max(0, coco.mAP50), "map75": Swift.max(0, coco.mAP75)])
+        }
+    }
+}
+
+extension ImageDataset {
+    /// The boxes of a detection set as COCO ground truth (image ids 1…count, category ids
+    /// class + 1, area the box's); empty for other sets.
+    public func cocoGroundTruth() -> COCODataset {
+        guard case let .boxes(all) = targets else { return COCODataset(images: [], annotations: [], categories: []) }
+        var annotations: [COCOAnnotation] = []
+        for (i, boxes) in all.enumerated() {
+            for b in boxes {
+                annotations.append(COCOAnnotation(id: annotations.count + 1, imageID: i + 1, categoryID: b.label + 1,
+                                                  box: Box(x: b.x, y: b.y, width: b.width, height: b.height)))
+            }
+        }
+        return COCODataset(images: (0..<count).map { COCOImage(id: $0 + 1, width: width, height: height, fileName: "\($0)") },
+                           annotations: annotations, categories: (0..<classCount).map { COCOCategory(id: $0 + 1, name: "class \($0)") })
     }
 }

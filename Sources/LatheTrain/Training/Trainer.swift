@@ -28,7 +28,8 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     public var medianStepSeconds: Double?
 }
 
-/// Supervised training with cross-entropy: the loop every method stage builds on.
+/// Supervised training with the data set's task loss (cross-entropy for classification and
+/// segmentation, CenterNet's for detection): the loop every method stage builds on.
 ///
 /// Hooks let later stages change the loop without copying it: `configureContext` adjusts each
 /// forward pass (masks, fake quantization, taps), `extraLoss` adds terms (distillation,
@@ -72,6 +73,22 @@ public struct Trainer {
         self.progress = progress
     }
 
+    /// Checks that `model`'s output suits `data`'s task: `[classes]` logits for classification,
+    /// `[classes, H, W]` per-pixel logits for segmentation, `[classes + 4, H/4, W/4]` for detection.
+    public static func checkOutput(_ model: Model, for data: ImageDataset) throws {
+        let shape = model.outputShape, c = data.classCount
+        let (ok, expected): (Bool, String) = switch data.task {
+        case .classification: (shape.count == 1, "[classes] logits")
+        case .segmentation: (shape == [c, data.height, data.width], "[\(c), \(data.height), \(data.width)] per-pixel logits (a segmenter such as fpn-seg)")
+        case .detection:
+            (shape == [c + 4, data.height / CenterNetCoding.stride, data.width / CenterNetCoding.stride],
+             "[\(c + 4), \(data.height / CenterNetCoding.stride), \(data.width / CenterNetCoding.stride)] CenterNet maps (a detector such as centernet)")
+        }
+        guard ok else {
+            throw TrainingError.dataModelMismatch("\(model.architecture) outputs \(shape) per image; the \(data.task.rawValue) data set needs \(expected)")
+        }
+    }
+
     /// Trains `model` on `data`; evaluates on `validation` after each epoch when given.
     public func train(_ model: Model, on data: ImageDataset, validation: ImageDataset? = nil) throws -> TrainingSummary {
         try recipe.validate()
@@ -82,6 +99,10 @@ public struct Trainer {
             throw TrainingError.dataModelMismatch(
                 "\(model.architecture) expects \(o.inputChannels)×\(o.imageSize)×\(o.imageSize) images; the data set has \(data.channels)×\(data.height)×\(data.width)")
         }
+        if let validation, validation.task != data.task {
+            throw TrainingError.dataModelMismatch("the validation set is labelled for \(validation.task.rawValue), the training set for \(data.task.rawValue)")
+        }
+        try Self.checkOutput(model, for: data)
         guard data.classCount <= o.classCount else {
             throw TrainingError.dataModelMismatch("\(model.architecture) has \(o.classCount) outputs; the data set has \(data.classCount) classes")
         }
@@ -131,7 +152,7 @@ public struct Trainer {
                                                     sampleIndices: Array(indices), datasetSize: data.count)
                 try configureContext?(context)
                 let logits = try model.forward(x, context)
-                var loss = try logits.crossEntropy(labels: y, labelSmoothing: recipe.labelSmoothing)
+                var loss = try TaskLoss.loss(data.task, logits, y, labelSmoothing: recipe.labelSmoothing)
                 if let extra = try extraLoss?(context, x, y, logits) { loss = try loss + extra }
                 try optimizer.zeroGrad()
                 try groupOptimizer?.zeroGrad()
@@ -142,7 +163,7 @@ public struct Trainer {
                 let value = try loss.item()
                 guard value.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: step + 1) }
                 lossSum += value * Double(indices.count)
-                correct += try withNoGrad { try logits.argmax(1).eq(y).converted(to: .float64).sum().item() }
+                correct += try TaskLoss.correct(data.task, logits, y)
                 seen += indices.count
                 globalStep += 1
                 if indices.count == recipe.batchSize {
@@ -161,9 +182,10 @@ public struct Trainer {
                 epoch: epoch + 1, trainLoss: lossSum / Double(Swift.max(seen, 1)), trainAccuracy: correct / Double(Swift.max(seen, 1)),
                 validationAccuracy: validationAccuracy, learningRate: lr, seconds: seconds, imagesPerSecond: Double(seen) / Swift.max(seconds, 1e-9))
             records.append(record)
+            let metric = data.task.primaryMetric == "accuracy" ? "acc" : data.task.primaryMetric
             var line = String(format: "epoch %d/%d  loss %.4f  train acc %.2f%%  %.0f img/s  %.1fs",
                               record.epoch, recipe.epochs, record.trainLoss, 100 * record.trainAccuracy, record.imagesPerSecond, seconds)
-            if let v = validationAccuracy { line += String(format: "  val acc %.2f%%", 100 * v) }
+            if let v = validationAccuracy { line += String(format: "  val %@ %.2f%%", metric, 100 * v) }
             progress.epochFinished(line)
             if let statePath {
                 let done = TrainingState.Progress(epochsDone: epoch + 1, imageCount: data.count, globalStep: globalStep, records: records, trainingSeconds: trainingSeconds,
