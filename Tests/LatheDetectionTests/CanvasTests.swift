@@ -77,17 +77,4 @@ struct CanvasTests {
             #expect(set.images.count == set.count * plane)
         }
     }
-
-    /// The default sizes (20k/2k/4k), timed; run with LATHE_DETECT_FULL=1.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["LATHE_DETECT_FULL"] != nil))
-    func defaultSizes() throws {
-        let dir = try ProcessInfo.processInfo.environment["LATHE_DETECT_FULL_DIR"] ?? Oracle.scratch()
-        for pass in ["generate", "verify"] {
-            let start = Date()
-            let files = try FMNISTCanvases.prepare(cacheDirectory: dir)
-            let took = Date().timeIntervalSince(start)
-            for f in files { print("\(pass) \(f.split.rawValue): \(f.canvases) canvases, \(f.objects) objects, \(f.bytes) bytes, sha256 \(f.sha256), generated \(f.generated)") }
-            print("\(pass): \(String(format: "%.1f", took)) s")
-        }
-    }
 }
