@@ -20,6 +20,7 @@ struct DataCommand: ParsableCommand {
     @Option(help: "Fashion-MNIST directory (default /usr/share/datasets/fashion-mnist).") var data: String?
     @Option(help: "Cache folder of the canvases.") var cache: String?
     @Option(help: "Canvases of the train split (default 20000; fewer: the first N, which equal the default's first N).") var limitTrain: Int?
+    @Option(help: "Canvases of the val split (default 2000).") var limitVal: Int?
     @Option(help: "Canvases of the test split (default 4000).") var limitTest: Int?
     @Option(help: "Also write the test split's boxes as COCO ground-truth JSON to this file.") var cocoOut: String?
 
@@ -27,7 +28,7 @@ struct DataCommand: ParsableCommand {
         guard dataset == .fmnistDetect || dataset == .fmnistSeg else {
             throw ValidationError("'\(dataset.rawValue)': lathe data prepares fmnist-detect or fmnist-seg (the other data sets are read as installed)")
         }
-        for (flag, value) in [("--limit-train", limitTrain), ("--limit-test", limitTest)] {
+        for (flag, value) in [("--limit-train", limitTrain), ("--limit-val", limitVal), ("--limit-test", limitTest)] {
             if let value, value < 1 { throw ValidationError("\(flag) \(value): expected at least 1") }
         }
     }
@@ -35,6 +36,7 @@ struct DataCommand: ParsableCommand {
     func run() throws {
         var config = CanvasConfig()
         if let limitTrain { config.trainCount = min(limitTrain, config.trainCount) }
+        if let limitVal { config.validationCount = min(limitVal, config.validationCount) }
         if let limitTest { config.testCount = min(limitTest, config.testCount) }
         let started = Date()
         var test: CanvasSet?

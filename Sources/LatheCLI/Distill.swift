@@ -219,7 +219,7 @@ struct Distill: ParsableCommand {
         ])
         try DistillMetrics(run: metrics, distillation: report).write(to: "\(out)/metrics.json")
         print(metrics.headline)
-        print(String(format: "teacher %@ (width %g): test accuracy %.2f%% (%@)", report.teacher.model, report.teacher.width,
+        print(String(format: "teacher %@ (width %g): test %@ %.2f%% (%@)", report.teacher.model, report.teacher.width, (metrics.task ?? .classification).primaryMetric,
                      100 * report.teacher.accuracy, report.teacher.cacheHit ? "from cache" : "trained and cached"))
         let terms = report.terms.map { term in
             let layers = term.studentLayer.map { ":\($0):\(term.teacherLayer ?? "")" } ?? ""

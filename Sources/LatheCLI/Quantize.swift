@@ -189,13 +189,14 @@ struct Quantize: ParsableCommand {
                                        CheckpointQuantization.metadataKey: try quantized.checkpointQuantization().encoded()],
                             extras: try quantized.checkpointExtras())
         try atomicWrite(data, to: URL(fileURLWithPath: "\(out)/metrics.json"))
-        print(Self.summary(report))
+        print(Self.summary(report, metric: test.task.primaryMetric))
         print("metrics: \(out)/metrics.json")
     }
 
-    static func summary(_ r: QuantReport) -> String {
-        var lines = [String(format: "fp32 accuracy %.2f%%, quantized %.2f%% (%+.2f pt); size %.1f KB -> %.1f KB (%.2fx)",
-                            100 * r.fp32Accuracy, 100 * r.accuracy, 100 * (r.accuracy - r.fp32Accuracy),
+    /// The report's lines; `metric` names the task's primary metric (accuracy, miou, map).
+    static func summary(_ r: QuantReport, metric: String = "accuracy") -> String {
+        var lines = [String(format: "fp32 %@ %.2f%%, quantized %.2f%% (%+.2f pt); size %.1f KB -> %.1f KB (%.2fx)",
+                            metric, 100 * r.fp32Accuracy, 100 * r.accuracy, 100 * (r.accuracy - r.fp32Accuracy),
                             Double(r.fp32SizeBytes) / 1024, Double(r.sizeBytes) / 1024, r.compressionRatio)]
         if let bits = Quantization.bitsPerWeight(r.layers) {
             lines.append(String(format: "  quantized weights: %.4g bits/weight (scales and zero points included)", bits))

@@ -92,6 +92,9 @@ public enum DistillationStage {
             let params = try wrap(label) { try descriptor.bind(term.params, plugin: manifest.plugin.name) }
             switch descriptor.lossCategory {
             case .response:
+                guard train.task == .classification else {
+                    throw DistillError.invalidTerm("\(label): a response loss compares class logits, and the \(train.task.rawValue) models output maps; distill their features (e.g. --feature distill/hint:neck.p2:neck.p2)")
+                }
                 if term.studentLayer != nil || term.teacherLayer != nil {
                     throw DistillError.invalidTerm("\(label): a response loss distills the logits; remove student_layer/teacher_layer")
                 }
@@ -106,7 +109,8 @@ public enum DistillationStage {
         }
 
         let probeCount = Swift.min(Swift.max(train.count, 1), 4)
-        let (x, y) = try probeBatch(train, count: probeCount)
+        let (x, batchTarget) = try probeBatch(train, count: probeCount)
+        let y = try termLabels(batchTarget, task: train.task)
         let (studentLogits, studentTaps) = try forwardWithTaps(student, x, Set(config.terms.compactMap(\.studentLayer)))
         let (teacherLogits, teacherTaps) = try forwardWithTaps(teacher, x, Set(config.terms.compactMap(\.teacherLayer)))
 
@@ -187,7 +191,7 @@ public enum DistillationStage {
             teacherSource = (entry.digest, entry.path, entry.hit, entry.training)
         }
         let teacherEval = try Evaluation.evaluate(teacher, on: test)
-        progress.note(String(format: "teacher %@: test accuracy %.2f%% (%@)", config.teacher.model, 100 * teacherEval.accuracy,
+        progress.note(String(format: "teacher %@: test %@ %.2f%% (%@)", config.teacher.model, test.task.primaryMetric, 100 * teacherEval.accuracy,
                              teacherCheckpoint != nil ? "given \(teacherSource.path)" : teacherSource.hit ? "cached \(teacherSource.path)" : "trained now"))
 
         let student = try Zoo.make(config.student.model, options: plan.studentOptions, seed: recipe.seed)
@@ -275,7 +279,7 @@ public enum DistillationStage {
             }
             let student = try term.adapter.map { try $0(raw) } ?? raw
             let call = callContext(term.term, category: term.category, position: context.position)
-            let (value, gradient, learnableGrads) = try term.instance.loss(student: try student.detached(), teacher: target, labels: labels,
+            let (value, gradient, learnableGrads) = try term.instance.loss(student: try student.detached(), teacher: target, labels: termLabels(labels, task: task),
                                                                            context: call)
             values.append(value)
             if term.term.weight != 0 {
@@ -317,6 +321,13 @@ public enum DistillationStage {
         guard names.contains(name) else {
             throw DistillError.invalidTerm("\(label): \(key) '\(name)': the \(role) \(model.architecture) has no such layer or tap; it has: \(names.joined(separator: ", "))")
         }
+    }
+
+    /// The labels a loss plugin receives (`[N]` class indices, the ABI's convention): the batch's
+    /// for classification; zeros for dense tasks, whose targets are maps (their terms are
+    /// feature and relation losses, which do not read labels).
+    static func termLabels(_ target: Tensor, task: PredictionTask) throws -> Tensor {
+        task == .classification ? target : try Tensor.zeros([target.shape.first ?? 0], dtype: .int64)
     }
 
     private static func probeBatch(_ data: ImageDataset, count: Int) throws -> (Tensor, Tensor) {

@@ -1,0 +1,46 @@
+import Foundation
+import LatheDetection
+import Testing
+
+/// `lathe data`, and `lathe train` / `eval` / `distill` on the canvases, as a user runs them.
+@Suite("lathe data / train / eval on fmnist-detect and fmnist-seg")
+struct DenseCommandTests {
+    @Test func dataGeneratesThenVerifiesAndWritesCOCO() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let args = ["data", "fmnist-seg", "--cache", "cache", "--limit-train", "6", "--limit-val", "2", "--limit-test", "4", "--coco-out", "gt.json"]
+        let first = try CLIRunner.run(args, in: dir)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("train generated 6 canvases") && first.stdout.contains("test  generated 4 canvases"), "\(first.stdout)")
+        let again = try CLIRunner.run(args, in: dir)
+        #expect(again.stdout.contains("train verified  6 canvases"), "\(again.stdout)")
+        let coco = try COCODataset.read(path: dir.appendingPathComponent("gt.json").path)
+        #expect(coco.images.count == 4 && !coco.annotations.isEmpty && coco.categories.count == 10)
+        let bad = try CLIRunner.run(["data", "fashion-mnist"], in: dir)
+        #expect(bad.status != 0 && bad.stderr.contains("fmnist-detect or fmnist-seg"), "\(bad.stderr)")
+    }
+
+    @Test func trainEvalAndDistillADetector() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = ["--dataset", "fmnist-detect", "--limit-train", "16", "--limit-test", "8", "--threads", "1"]
+        let train = try CLIRunner.run(["train", "--model", "centernet", "--epochs", "1", "--batch-size", "8", "--no-latency", "--plain", "--out", "run"] + data, in: dir)
+        #expect(train.status == 0, "\(train.stderr)")
+        let metricsData = try Data(contentsOf: dir.appendingPathComponent("run/metrics.json"))
+        let metrics = try #require(try JSONSerialization.jsonObject(with: metricsData) as? [String: Any])
+        #expect(metrics["task"] as? String == "detection")
+        let map = try #require(metrics["accuracy"] as? Double)
+        let scores = try #require(metrics["scores"] as? [String: Double])
+        #expect(scores["map"] == map && scores["map50"] != nil)
+        let eval = try CLIRunner.run(["eval", "run/model.safetensors", "--no-latency"] + data, in: dir)
+        #expect(eval.status == 0, "\(eval.stderr)")
+        #expect(eval.stdout.contains(String(format: "test map %.2f%%", 100 * map)), "\(eval.stdout)")
+        // A classifier on boxes is refused with what the task needs.
+        let classifier = try CLIRunner.run(["train", "--model", "lenet5", "--epochs", "1", "--out", "bad"] + data, in: dir)
+        #expect(classifier.status != 0 && classifier.stderr.contains("CenterNet maps"), "\(classifier.stderr)")
+        // Response distillation compares class logits: refused on maps, naming the term.
+        let kd = try CLIRunner.run(["distill", "--teacher", "centernet", "--student", "centernet", "--loss", "kd/hinton", "--teacher-epochs", "1",
+                                    "--epochs", "1", "--out", "kd", "--cache", "teachers"] + data, in: dir)
+        #expect(kd.status != 0 && kd.stderr.contains("kd/hinton") && kd.stderr.contains("feature"), "\(kd.stderr)")
+    }
+}
