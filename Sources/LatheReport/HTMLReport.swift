@@ -160,7 +160,7 @@ public enum HTMLReport {
         h += failures(model)
         h += trialsTable(model)
         h += """
-        <p class="note">Accuracy is top-1 on the test set, in % with 2 decimals. “±” is the half-width of the 95% confidence \
+        <p class="note">\(HTML.escape(model.qualityNote))Accuracy is the task's primary metric on the test set (top-1 for classification), in % with 2 decimals. “±” is the half-width of the 95% confidence \
         interval of the mean over seeds (Student's t with n−1 degrees of freedom); a configuration with one seed shows “(n=1)” \
         and no interval. Δ vs baseline is in accuracy points. Every aggregate lists the ids of the trials it comes from; each \
         trial's raw values are in <code>trials.csv</code> and <code>report.json</code> beside this page.</p>

@@ -22,6 +22,7 @@ public enum MarkdownReport {
         s += "\(model.trials.count) trials (\(counts.joined(separator: ", "))), \(model.aggregates.count) configurations. "
         s += "Created \(sw.createdAt) on \(sw.host), Lathe \(sw.latheVersion), \(sw.workers) worker(s) × \(sw.threads) thread(s). "
         s += "Database: `\(model.database)` (sweep id \(sw.id)); spec: `\(sw.specPath)`.\n\n"
+        s += model.qualityNote
         s += "Accuracy in % (2 decimals); ± is the 95% CI half-width over seeds (Student's t, n−1 dof); (n=1): a single seed, no CI. "
         s += "Paired columns (the primary figures): each trial against the baseline trial of the same seed, accuracy as a "
         s += "difference in points, size as a ratio and speedups (already ratios to the baseline) by their geometric mean; mean [95% CI by paired t], boot [percentile bootstrap 95% CI, "
