@@ -220,6 +220,34 @@ struct SlurmSweepTests {
         #expect(try sweep.sql("SELECT trial_id, COUNT(*) FROM slurm_tasks GROUP BY trial_id HAVING COUNT(*) > 1") == ["\(victim[1])|2"])
     }
 
+    @Test func aFailedBaselineFailsItsSeedsTrialsAndTheOtherSeedStillRuns() throws {
+        let env = try LocalSlurm.environment()
+        let sweep = try Sweep(name: "baseline", seeds: [0, 1])
+        defer { try? FileManager.default.removeItem(at: sweep.dir) }
+        let parent = try SlurmRun.start(CLIRunner.executable.path, sweep.arguments([]), environment: env,
+                                        logTo: sweep.dir.appendingPathComponent("parent.log"))
+        // Cancel seed 1's baseline: the second array (afterok on the baselines) can then never start.
+        #expect(try sweep.wait(until: "SELECT COUNT(array_job_id) FROM slurm_submissions", atLeast: 1))
+        let baseline = try sweep.sql("""
+            SELECT s.array_job_id || '_' || k.array_task_id FROM slurm_tasks k JOIN trials t ON t.id = k.trial_id
+            JOIN slurm_submissions s ON s.id = k.submission_id WHERE t.grp = 'baseline' AND t.seed = 1
+            """).first ?? ""
+        let scancel = try SlurmRun.run("/usr/bin/scancel", [baseline], environment: env)
+        #expect(scancel.status == 0, "\(scancel.stderr)")
+        parent.waitUntilExit()
+        let log = (try? String(contentsOf: sweep.dir.appendingPathComponent("parent.log"), encoding: .utf8)) ?? ""
+        #expect(parent.terminationStatus == 0, "\(log)")
+        let rows = try sweep.sql("SELECT grp, seed, status, error FROM trials ORDER BY seed, id")
+        #expect(rows.count == 6)
+        #expect(rows.filter { $0.hasPrefix("baseline|1|failed|slurm: CANCELLED") }.count == 1, "\(rows)")
+        #expect(rows.filter { $0 == "ptq|1|failed|the baseline of seed 1 failed" }.count == 2, "\(rows)")
+        #expect(rows.filter { $0.hasPrefix("baseline|0|done") || $0.hasPrefix("ptq|0|done") }.count == 3, "\(rows)")
+        // The waiting array was cancelled and seed 0's trials submitted again, without a dependency.
+        let submissions = try sweep.sql("SELECT s.dependency IS NULL, COUNT(k.trial_id) FROM slurm_submissions s JOIN slurm_tasks k ON k.submission_id = s.id GROUP BY s.id ORDER BY s.id")
+        #expect(submissions == ["1|2", "0|4", "1|2"], "\(log)")
+        #expect(try sweep.sql("SELECT COUNT(*) FROM trials t JOIN slurm_tasks k ON k.trial_id = t.id WHERE t.seed = 0 AND t.grp = 'ptq'") == ["4"])
+    }
+
     @Test func cancellingTheWholeSweepRecordsItsTrialsFailedAndRetryCompletesThem() throws {
         let env = try LocalSlurm.environment()
         let sweep = try Sweep(name: "cancel", seeds: [0])

@@ -176,10 +176,12 @@ final class SlurmExecutor: TrialExecutor {
                 guard let record = records?.first(where: { $0.tasks.contains(t.taskID) }) else {
                     if let exit {
                         try record(t, exit: exit, recorder: recorder)
-                    } else if records != nil, t.lastState == "PENDING" {
+                    } else if records != nil, t.lastState == nil || t.lastState == "PENDING" {
                         // Slurm drops a pending array task that is cancelled from its records
                         // altogether (no CANCELLED record): the only way one leaves a live array
-                        // before it ran.
+                        // before it ran (a task this parent follows cannot age out unseen: it
+                        // polls far more often than MinJobAge, and re-attaches only to tasks
+                        // Slurm still lists).
                         try fail(t, "slurm: CANCELLED while pending (task \(array)_\(t.taskID) left Slurm's records before it started)",
                                  seconds: 0, recorder: recorder)
                     } else {
