@@ -13,9 +13,11 @@
 #   python3-pandas, python3-matplotlib  notebooks/ (run by the tests with /usr/bin/python3)
 #   python3-venv          the project-local .venv holding scripts/python-requirements.txt
 #                         (Python's safetensors, the oracle of the checkpoint format tests)
+#   slurmctld slurmd slurm-client munge  the local Slurm of scripts/slurm-local.sh, which the Slurm
+#                         executor's tests start (nothing is started here)
 #   (scripts/screenshot-report.sh installs chromium itself when it is used)
 set -euo pipefail
-packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev python3-pandas python3-matplotlib python3-venv python3-torch)
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist libdlpack-dev libffi-dev zlib1g-dev libsqlite3-dev python3-pandas python3-matplotlib python3-venv python3-torch slurmctld slurmd slurm-client munge)
 command -v cc >/dev/null || packages+=(gcc libc6-dev)
 command -v rustc >/dev/null || [[ -x "$HOME/.cargo/bin/rustc" ]] || packages+=(rustc)
 missing=()

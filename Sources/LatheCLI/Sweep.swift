@@ -5,8 +5,9 @@ import LathePlugins
 import LatheSweep
 import LatheTrain
 
-/// `lathe sweep SPEC`: runs a comparison sweep, each trial in its own child process, and
-/// records the results in SQLite; `--resume` completes an interrupted sweep.
+/// `lathe sweep SPEC`: runs a comparison sweep, each trial in its own child process (or Slurm
+/// array task: `--executor slurm`), and records the results in SQLite; `--resume` completes an
+/// interrupted sweep, `--cancel` cancels a Slurm sweep's jobs.
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a comparison sweep (trials in parallel child processes, results in SQLite), then write its report.")
@@ -32,6 +33,7 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Plain log lines even on a terminal.") var plain = false
     @Flag(help: "Validate the spec against the registry and list its trials; run nothing.") var dryRun = false
     @Flag(help: "Print the sweep spec reference (every key, Markdown; docs/sweep-spec.md) and exit.") var specReference = false
+    @OptionGroup(title: "Executor") var executorOptions: SweepExecutorOptions
 
     func validate() throws {
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers \(workers): expected 1...64") }
@@ -42,6 +44,13 @@ struct Sweep: ParsableCommand {
             throw ValidationError("--latency-budget \(b): expected seconds in 1...86400")
         }
         guard !retryFailed || resume else { throw ValidationError("--retry-failed applies to a resumed sweep: add --resume") }
+        _ = try executorOptions.slurmOptions()
+        if executorOptions.cancel, resume || dryRun || specReference {
+            throw ValidationError("--cancel cancels a sweep's Slurm jobs; it does not combine with \(resume ? "--resume" : dryRun ? "--dry-run" : "--spec-reference")")
+        }
+        if executorOptions.executor == .slurm, workers != nil {
+            throw ValidationError("--workers sets local parallelism; with --executor slurm, --array-limit caps the trials running at once")
+        }
         if specReference { return }
         guard let spec else { throw ValidationError("missing the sweep spec (a TOML file; --spec-reference lists its keys)") }
         guard FileManager.default.fileExists(atPath: spec) else { throw ValidationError("sweep spec '\(spec)' does not exist") }
@@ -75,6 +84,15 @@ struct Sweep: ParsableCommand {
         options.latency = !noLatency
         options.ortLatency = backend.contains(.ort)
         if let latencyBudget { options.latencyPlan.budgetSeconds = latencyBudget }
+        options.slurm = try executorOptions.slurmOptions()
+        if executorOptions.cancel {
+            let done = try SlurmCancel.run(options, commands: SlurmCommands())
+            let arrays = done.arrays.isEmpty ? "no job array was still running" : "scancel \(done.arrays.joined(separator: " "))"
+            let who = done.parentRunning ? "the running sweep records its cancelled trials as failed"
+                : "\(done.recordedFailed) trial(s) recorded failed (rerun them with --resume --retry-failed)"
+            print("sweep cancelled: \(arrays); \(who)")
+            return
+        }
         let summary = try SweepRunner(options).run()
         print("sweep '\(summary.name)': \(summary.done) done, \(summary.failed) failed; results: \(summary.database)")
         if !noReport {

@@ -3,7 +3,8 @@ import Foundation
 /// The results database of sweeps (SQLite, WAL). One writer (the sweep's parent process);
 /// readers (reports, notebooks) any time.
 ///
-/// Schema (version 1):
+/// Schema (version 2; version 1 lacked the two `slurm_*` tables, which opening it for writing
+/// adds, so older databases stay readable and writable):
 /// - `sweeps(id, name UNIQUE, spec_path, spec_text, created_at, lathe_version, host, workers, threads)`
 /// - `trials(id, sweep_id, key UNIQUE per sweep, grp, method, config_json, seed, status
 ///   pending|running|done|failed, error, attempts, started_at, finished_at, seconds)`:
@@ -15,9 +16,12 @@ import Foundation
 /// - `layer_stats(trial_id, layer, name, value)`: per-layer bits, bytes, sparsity, sensitivity drop
 /// - `provenance(trial_id, key, value)`: plugin sha256s and versions, ABI, seed, host, Lathe and
 ///   libtorch versions, threads, and what re-runs the trial (LatheSweep's `TrialProvenance`)
+/// - `slurm_submissions(id, sweep_id, job_name UNIQUE, array_job_id, dependency, submitted_at)` and
+///   `slurm_tasks(submission_id, array_task_id, trial_id)`: each `sbatch --array` of the Slurm
+///   executor and which trial each of its tasks runs (see `ResultsStore+Slurm.swift`)
 public final class ResultsStore {
     public let db: SQLiteDatabase
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// Opens or creates the database and its schema; `readOnly` opens an existing database
     /// for reading only (nothing is created or written).
@@ -43,6 +47,7 @@ public final class ResultsStore {
         CREATE TABLE IF NOT EXISTS provenance (
             trial_id INTEGER NOT NULL REFERENCES trials(id), key TEXT NOT NULL, value TEXT NOT NULL,
             PRIMARY KEY (trial_id, key));
+        \(Self.slurmSchema)
         PRAGMA user_version = \(Self.schemaVersion);
         """)
     }
@@ -137,13 +142,17 @@ public final class ResultsStore {
     }
 
     /// Trials left `running` by a parent that died go back to `pending` (their partial work
-    /// was never recorded). Returns how many.
+    /// was never recorded), except those in `keep` (trials an executor still follows, such as
+    /// Slurm tasks that outlived the parent). Returns how many went back.
     @discardableResult
-    public func resetInterrupted(sweep: Int64) throws -> Int {
+    public func resetInterrupted(sweep: Int64, keep: Set<Int64> = []) throws -> Int {
         try db.transaction {
-            let n = try db.query("SELECT COUNT(*) AS n FROM trials WHERE sweep_id = ? AND status = 'running'", [.integer(sweep)]).first?["n"]?.int ?? 0
-            try db.query("UPDATE trials SET status = 'pending', started_at = NULL WHERE sweep_id = ? AND status = 'running'", [.integer(sweep)])
-            return Int(n)
+            let running = try db.query("SELECT id FROM trials WHERE sweep_id = ? AND status = 'running'", [.integer(sweep)])
+                .compactMap { $0["id"]?.int }.filter { !keep.contains($0) }
+            for id in running {
+                try db.query("UPDATE trials SET status = 'pending', started_at = NULL WHERE id = ?", [.integer(id)])
+            }
+            return running.count
         }
     }
 
