@@ -150,8 +150,11 @@ start_munge() {
     pid_alive "$m/munged.pid" munged && return 0
     rm -f "$m/munge.socket" "$m/munge.socket.lock"
     started=1
+    # Every daemon gets /dev/null and its own log as standard streams: one that inherited the
+    # caller's pipes would keep them open, and a caller reading to end of file would wait forever.
     munged --force --socket="$m/munge.socket" --key-file="$m/private/munge.key" \
-        --pid-file="$m/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$m/private/munged.seed" ||
+        --pid-file="$m/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$m/private/munged.seed" \
+        </dev/null >>"$dir/log/munged.log" 2>&1 ||
         die "munged did not start; see $dir/log/munged.log"
     local t
     for ((t = 0; t < 50; t++)); do
@@ -164,13 +167,13 @@ start_munge() {
 start_daemons() {
     if ! pid_alive "$dir/run/slurmctld.pid" slurmctld; then
         started=1
-        slurmctld -f "$conf" || die "slurmctld did not start; see $dir/log/slurmctld.log"
+        slurmctld -f "$conf" </dev/null >>"$dir/log/slurmctld.log" 2>&1 || die "slurmctld did not start; see $dir/log/slurmctld.log"
     fi
     while read -r node; do
         if ! pid_alive "$dir/run/slurmd-$node.pid" slurmd; then
             mkdir -p "$dir/spool/$node"
             started=1
-            slurmd -f "$conf" -N "$node" || die "slurmd $node did not start; see $dir/log/slurmd-$node.log"
+            slurmd -f "$conf" -N "$node" </dev/null >>"$dir/log/slurmd-$node.log" 2>&1 || die "slurmd $node did not start; see $dir/log/slurmd-$node.log"
         fi
     done < <(node_names)
 }
