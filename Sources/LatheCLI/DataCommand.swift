@@ -34,10 +34,7 @@ struct DataCommand: ParsableCommand {
     }
 
     func run() throws {
-        var config = CanvasConfig()
-        if let limitTrain { config.trainCount = min(limitTrain, config.trainCount) }
-        if let limitVal { config.validationCount = min(limitVal, config.validationCount) }
-        if let limitTest { config.testCount = min(limitTest, config.testCount) }
+        let config = CanvasConfig.limited(train: limitTrain, val: limitVal, test: limitTest)
         let started = Date()
         var test: CanvasSet?
         let files = try FMNISTCanvases.prepare(config: config, splits: [.train, .val, .test], cacheDirectory: cache ?? FMNISTCanvases.defaultCacheDirectory,

@@ -28,6 +28,17 @@ public struct CanvasConfig: Sendable, Equatable, Codable {
     /// The defaults: 96 px, 1–6 items, scale 0.75–1.5, threshold 26, 20k/2k/4k canvases, seed 0.
     public init() {}
 
+    /// The defaults with at most `train`, `val` and `test` canvases per split (nil: the
+    /// default count). Each split is one seeded stream, so these are exactly the first canvases
+    /// of the default splits.
+    public static func limited(train: Int? = nil, val: Int? = nil, test: Int? = nil) -> CanvasConfig {
+        var config = CanvasConfig()
+        if let train { config.trainCount = max(0, min(train, config.trainCount)) }
+        if let val { config.validationCount = max(0, min(val, config.validationCount)) }
+        if let test { config.testCount = max(0, min(test, config.testCount)) }
+        return config
+    }
+
     /// Checks ranges; `source` names the origin of the values in errors.
     public func validate(source: String = "<config>") throws {
         func check(_ ok: Bool, _ reason: String) throws { if !ok { throw DetectionError(path: source, reason: reason) } }

@@ -45,20 +45,11 @@ public enum DataSource: String, Sendable, Codable, CaseIterable {
         let mean: [Float], std: [Float]
         switch self {
         case .fmnistDetect, .fmnistSeg:
-            // The canvases are one seeded stream per split, so the first n of the default
-            // configuration are exactly the canvases of a configuration of n: a limit generates
-            // (and caches) only what it uses.
-            var config = CanvasConfig()
-            if let n = limitTrain { config.trainCount = Swift.max(0, Swift.min(n, config.trainCount)) }
-            if let n = limitTest { config.testCount = Swift.max(0, Swift.min(n, config.testCount)) }
-            var sets: [CanvasSplit: CanvasSet] = [:]
-            try FMNISTCanvases.prepare(config: config, splits: [.train, .test], cacheDirectory: cacheDirectory ?? FMNISTCanvases.defaultCacheDirectory,
-                                       fashionMNIST: directory) { set in
-                sets[sets[.train] == nil ? .train : .test] = set
-            }
-            guard let trainSet = sets[.train], let testSet = sets[.test] else {
-                throw DataSourceError.missingDirectory(directory, rawValue)
-            }
+            // A limit generates (and caches) only the canvases it uses: the first n of the defaults.
+            let config = CanvasConfig.limited(train: limitTrain, test: limitTest)
+            let cache = cacheDirectory ?? FMNISTCanvases.defaultCacheDirectory
+            let trainSet = try FMNISTCanvases.load(.train, config: config, cacheDirectory: cache, fashionMNIST: directory)
+            let testSet = try FMNISTCanvases.load(.test, config: config, cacheDirectory: cache, fashionMNIST: directory)
             train = try trainSet.dataset(for: task)
             test = try testSet.dataset(for: task)
             (mean, std) = ([FashionMNIST.mean], [FashionMNIST.std])
