@@ -217,8 +217,21 @@ wait_idle() {
     die "nodes not idle after ${timeout}s: $(tr '\n' ' ' <<<"$states"); $(logs_hint)"
 }
 
+# Closes every descriptor above 2 this shell inherited (but bash's own script descriptor, 255):
+# a daemon started from here would keep them open for its whole life, and a caller that waits for
+# one of them to close (Foundation's Process does, to notice that its child ended) would wait
+# forever on a script that has long exited.
+close_inherited_fds() {
+    local fd
+    for fd in /proc/$$/fd/*; do
+        fd="${fd##*/}"
+        [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2 && fd != 255)) && eval "exec $fd>&-" 2>/dev/null || true
+    done
+}
+
 cmd_start() {
     [[ $(id -u) -eq 0 ]] || die "start needs root (slurmd runs jobs as their submitter)"
+    close_inherited_fds
     install_packages
     mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/run"
     write_config

@@ -1,4 +1,5 @@
 import Foundation
+import LathePlugins
 import LatheTestSupport
 import Testing
 
@@ -34,7 +35,11 @@ struct SlurmStartError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Runs a program with an environment, collecting its output.
+/// Runs programs for the Slurm tests as `ChildProcess`es: spawned with no descriptor of the test
+/// bundle but the output files, reaped by pid, every wait bounded. (Foundation's `Process` notices
+/// a child's end when a descriptor it shares with the child closes; the daemons `slurm-local.sh
+/// start` launches inherited it and kept it open, so a test waited forever on a script that had
+/// long exited.)
 enum SlurmRun {
     struct Output {
         var status: Int32
@@ -42,37 +47,35 @@ enum SlurmRun {
         var stderr: String
     }
 
-    static func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Output {
-        let process = try start(program, arguments, environment: environment)
-        let out = (process.standardOutput as? Pipe)?.fileHandleForReading, err = (process.standardError as? Pipe)?.fileHandleForReading
-        nonisolated(unsafe) var stderr = Data()
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            stderr = err?.readDataToEndOfFile() ?? Data()
-            drained.signal()
+    /// Runs `program` to its end; after `timeout` seconds its process group is killed and the
+    /// status is -1, with how it ended appended to `stderr`.
+    static func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil,
+                    timeout: Double = 900) throws -> Output {
+        let result = try ChildProcess.run(program, arguments, timeout: timeout, environment: environment)
+        guard case .exited(let code) = result.exit else {
+            return Output(status: -1, stdout: result.stdout, stderr: result.stderr + "\n\(program): \(result.exit)")
         }
-        let stdout = out?.readDataToEndOfFile() ?? Data()
-        drained.wait()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Output(status: code, stdout: result.stdout, stderr: result.stderr)
     }
 
-    static func start(_ program: String, _ arguments: [String], environment: [String: String]? = nil, logTo log: URL? = nil) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let log {
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-        } else {
-            process.standardOutput = Pipe()
-            process.standardError = Pipe()
+    /// Starts `program` in the background, both streams to `log`. Poll, wait for and kill it from
+    /// the thread that started it (a test function's).
+    static func start(_ program: String, _ arguments: [String], environment: [String: String]? = nil,
+                      logTo log: URL) throws -> ChildProcess {
+        try ChildProcess.start(program, arguments, environment: environment, stdout: log.path, stderr: log.path)
+    }
+
+    /// Waits for a background child to end; after `seconds` its process group is killed and the
+    /// wait throws (a failed test, never a hung one).
+    @discardableResult
+    static func wait(for child: ChildProcess, seconds: Double = 600) throws -> ChildExit {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let exit = try child.poll() { return exit }
+            Thread.sleep(forTimeInterval: 0.05)
         }
-        try process.run()
-        return process
+        child.killGroup()
+        throw SlurmStartError(message: "pid \(child.pid) still running after \(Int(seconds)) s; killed")
     }
 
     static func lathe(_ arguments: [String], environment: [String: String]) throws -> Output {
@@ -175,8 +178,8 @@ struct SlurmSweepTests {
         // Kill once both arrays are submitted and a trial is recorded done.
         let submitted = try sweep.wait(until: "SELECT COUNT(array_job_id) FROM slurm_submissions", atLeast: 2)
         let oneDone = try sweep.wait(until: "SELECT COUNT(*) FROM trials WHERE status = 'done'", atLeast: 1)
-        kill(parent.processIdentifier, SIGKILL)
-        parent.waitUntilExit()
+        kill(parent.pid, SIGKILL)
+        try SlurmRun.wait(for: parent)
         #expect(submitted && oneDone)
         let before = try sweep.sql("SELECT COUNT(*) FROM trials WHERE status = 'done'").first.flatMap { Int($0) } ?? 0
         #expect(before < 3, "the parent was killed after every trial ended; nothing left to re-attach")
@@ -207,8 +210,7 @@ struct SlurmSweepTests {
         try #require(victim.count == 2)
         let scancel = try SlurmRun.run("/usr/bin/scancel", [victim[0]], environment: env)
         #expect(scancel.status == 0, "\(scancel.stderr)")
-        parent.waitUntilExit()
-        #expect(parent.terminationStatus == 0)
+        #expect(try SlurmRun.wait(for: parent) == .exited(0))
         let rows = try sweep.sql("SELECT id, status, error FROM trials ORDER BY id")
         #expect(rows.count == 3)
         #expect(rows.filter { $0.hasPrefix("\(victim[1])|failed|slurm: CANCELLED") }.count == 1, "\(rows)")
@@ -234,9 +236,9 @@ struct SlurmSweepTests {
             """).first ?? ""
         let scancel = try SlurmRun.run("/usr/bin/scancel", [baseline], environment: env)
         #expect(scancel.status == 0, "\(scancel.stderr)")
-        parent.waitUntilExit()
+        let ended = try SlurmRun.wait(for: parent)
         let log = (try? String(contentsOf: sweep.dir.appendingPathComponent("parent.log"), encoding: .utf8)) ?? ""
-        #expect(parent.terminationStatus == 0, "\(log)")
+        #expect(ended == .exited(0), "\(log)")
         let rows = try sweep.sql("SELECT grp, seed, status, error FROM trials ORDER BY seed, id")
         #expect(rows.count == 6)
         #expect(rows.filter { $0.hasPrefix("baseline|1|failed|slurm: CANCELLED") }.count == 1, "\(rows)")
@@ -258,9 +260,9 @@ struct SlurmSweepTests {
         let cancel = try SlurmRun.lathe(["sweep", sweep.spec, "--out", sweep.out, "--cancel"], environment: env)
         #expect(cancel.status == 0, "\(cancel.stderr)")
         #expect(cancel.stdout.contains("the running sweep records"), "\(cancel.stdout)")
-        parent.waitUntilExit()
+        let ended = try SlurmRun.wait(for: parent)
         let log = (try? String(contentsOf: sweep.dir.appendingPathComponent("parent.log"), encoding: .utf8)) ?? ""
-        #expect(parent.terminationStatus == 0, "\(log)")
+        #expect(ended == .exited(0), "\(log)")
         // The trials waiting on the baseline never ran; the baseline was cancelled or had ended.
         let rows = try sweep.sql("SELECT grp, status, error FROM trials ORDER BY id")
         #expect(rows.dropFirst().allSatisfy { $0.hasPrefix("ptq|failed|slurm: CANCELLED") || $0.hasPrefix("ptq|failed|the baseline of seed 0 failed") },
