@@ -14,23 +14,7 @@ scripts/slurm-local.sh start
 eval "$(scripts/slurm-local.sh env)"
 dir="$(mktemp -d /tmp/lathe-slurm-overhead.XXXXXX)"
 trap 'rm -rf "$dir"' EXIT
-cat >"$dir/bench.toml" <<'EOF'
-name = "slurm-overhead"
-model = "mlp"
-seeds = [0, 1]
-limit_train = 6000
-limit_test = 2000
-timeout = 600
-
-[baseline]
-epochs = 1
-
-[[groups]]
-name = "ptq"
-stages = [{ kind = "quantize", method = "uniform/symmetric", params = { per_channel = true } }]
-grid = { "quantize.params.bits" = [8, 6, 4, 3] }
-EOF
-common=(sweep "$dir/bench.toml" --no-report --no-latency --plain --threads 1)
+common=(sweep benchmarks/slurm-ten-trials.toml --no-report --no-latency --plain --threads 1)
 now() { date +%s.%N; }
 # Mean seconds each trial spent running (inside lathe __trial's process or task), from the database.
 trial_seconds() { python3 -c 'import sqlite3, sys; print("%.3f" % sqlite3.connect(sys.argv[1]).execute("SELECT AVG(seconds) FROM trials").fetchone()[0])' "$1"; }

@@ -59,21 +59,8 @@ quickstart() {
     note "slurm submissions: $(sql "$dir/slurm/results.db" "SELECT group_concat(array_job_id || coalesce(' ' || dependency, ''), ', ') FROM slurm_submissions")"
 }
 
-spec10() { # NAME: 10 trials, about 10 s each
-    cat <<EOF
-name = "$1"
-model = "mlp"
-seeds = [0, 1]
-limit_train = 6000
-limit_test = 2000
-timeout = 600
-[baseline]
-epochs = 1
-[[groups]]
-name = "ptq"
-stages = [{ kind = "quantize", method = "uniform/symmetric", params = { per_channel = true } }]
-grid = { "quantize.params.bits" = [8, 6, 4, 3] }
-EOF
+spec10() { # NAME: the ten-trial sweep of benchmarks/slurm-ten-trials.toml under another name
+    sed "s/^name = .*/name = \"$1\"/" benchmarks/slurm-ten-trials.toml
 }
 
 resume() {
