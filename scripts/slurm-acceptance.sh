@@ -85,7 +85,8 @@ resume() {
 }
 
 faults() {
-    # lenet5, so that the QAT trial runs well over a minute (and Slurm's one-minute --time kills it).
+    # lenet5 and 300 QAT epochs, so that the QAT trial runs for minutes even on an idle machine (Slurm's
+    # one-minute --time kills it; at 100 epochs an idle 2-vCPU machine finished it inside the minute).
     cat >"$dir/faults.toml" <<'EOF'
 name = "faults"
 model = "lenet5"
@@ -101,7 +102,7 @@ stages = [{ kind = "quantize", method = "uniform/symmetric", params = { per_chan
 grid = { "quantize.params.bits" = [8, 4] }
 [[groups]]
 name = "slow-qat"
-stages = [{ kind = "quantize", method = "uniform/symmetric", params = { bits = 4, per_channel = true }, workflow = "qat", qat_epochs = 100 }]
+stages = [{ kind = "quantize", method = "uniform/symmetric", params = { bits = 4, per_channel = true }, workflow = "qat", qat_epochs = 300 }]
 EOF
     local db="$dir/faults/results.db" t0=$SECONDS
     "$lathe" sweep "$dir/faults.toml" --out "$dir/faults" --executor slurm --time 1 "${common[@]}" 2>"$dir/faults-1.log" &
