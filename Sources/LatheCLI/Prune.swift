@@ -169,7 +169,8 @@ struct Prune: ParsableCommand {
         let recipe = recipe(for: network.architecture)
         let dense = try network.copy()
         let (pruned, report) = try PruningStage.run(
-            config, model: network, train: train, test: test, recipe: recipe, registry: registry, rewindWeights: rewind, progress: progress)
+            config, model: network, train: train, test: test, recipe: recipe, registry: registry, rewindWeights: rewind,
+            measureLatency: !engine.noLatency, progress: progress)
         let out = outputDirectory ?? "runs/\(pruned.architecture)-pruned-seed\(seed)"
         _ = try CompressionOutput.write(pruned, reference: dense, test: test, recipe: recipe, training: training, engine: engine, out: out,
                                         metadata: ["lathe.pruning.criterion": report.criterion], shapesChanged: config.physical,

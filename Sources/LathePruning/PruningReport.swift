@@ -58,9 +58,10 @@ public struct PruningReport: Sendable, Codable, Equatable {
         public var sizeBytes: Int
         /// Multiply-accumulates per sample the kernels execute.
         public var macs: Int
-        /// Median milliseconds per forward pass at batch 1 and 256 (best of the interleaved rounds).
-        public var latencyB1Milliseconds: Double
-        public var latencyB256Milliseconds: Double
+        /// Median milliseconds per forward pass at batch 1 and 256 (best of the interleaved
+        /// rounds); nil when the run did not time the models (`--no-latency`, sweep trials).
+        public var latencyB1Milliseconds: Double?
+        public var latencyB256Milliseconds: Double?
     }
 
     /// The configuration that ran.
@@ -85,9 +86,9 @@ public struct PruningReport: Sendable, Codable, Equatable {
     public var physicallyRemovedParameters: Int
     /// Pruned minus dense accuracy, in percentage points.
     public var accuracyDeltaPoints: Double
-    /// Dense latency / pruned latency.
-    public var speedupB1: Double
-    public var speedupB256: Double
+    /// Dense latency / pruned latency; nil when not measured.
+    public var speedupB1: Double?
+    public var speedupB256: Double?
     /// Size of the dense model / size of the pruned model, sparse formats counted.
     public var compressionRatio: Double
     /// MACs of the dense model / MACs of the pruned model.
@@ -97,13 +98,16 @@ public struct PruningReport: Sendable, Codable, Equatable {
 
     /// A few lines for the terminal.
     public var summary: String {
+        func latency(_ side: Side) -> String {
+            guard let b1 = side.latencyB1Milliseconds, let b256 = side.latencyB256Milliseconds else { return "latency not measured" }
+            return String(format: "latency b1 %.3f ms  b256 %.2f ms", b1, b256)
+        }
         var lines: [String] = []
-        lines.append(String(format: "dense:  accuracy %.2f%%  %d params  %.1f KB  %d MACs  latency b1 %.3f ms  b256 %.2f ms",
-                            100 * dense.accuracy, dense.parameters, Double(dense.sizeBytes) / 1024, dense.macs,
-                            dense.latencyB1Milliseconds, dense.latencyB256Milliseconds))
-        lines.append(String(format: "pruned: accuracy %.2f%%  %d params (%d nonzero)  %.1f KB  %d MACs  latency b1 %.3f ms  b256 %.2f ms",
+        lines.append(String(format: "dense:  accuracy %.2f%%  %d params  %.1f KB  %d MACs  %@",
+                            100 * dense.accuracy, dense.parameters, Double(dense.sizeBytes) / 1024, dense.macs, latency(dense)))
+        lines.append(String(format: "pruned: accuracy %.2f%%  %d params (%d nonzero)  %.1f KB  %d MACs  %@",
                             100 * pruned.accuracy, pruned.parameters, pruned.nonzeroParameters, Double(pruned.sizeBytes) / 1024, pruned.macs,
-                            pruned.latencyB1Milliseconds, pruned.latencyB256Milliseconds))
+                            latency(pruned)))
         lines.append(String(format: "%@ %@, masked sparsity %.1f%% of pruned layers (%.1f%% of all parameters), %d parameters removed physically, accuracy %+.2f pt",
                             criterion, granularity, 100 * maskedSparsity, 100 * overallSparsity, physicallyRemovedParameters, accuracyDeltaPoints))
         let sparse = layers.filter { $0.storageFormat != .dense }
@@ -111,14 +115,18 @@ public struct PruningReport: Sendable, Codable, Equatable {
         lines.append(String(format: "size: %.1f KB → %.1f KB, compression %.2f× (%@)", Double(dense.sizeBytes) / 1024,
                             Double(pruned.sizeBytes) / 1024, compressionRatio,
                             sparse.isEmpty ? "all weights dense" : "sparse weights: " + sparse))
-        lines.append(String(format: "speedup: %.2f× at batch 1, %.2f× at batch 256, MACs ÷%.2f — %@", speedupB1, speedupB256, macsReduction, speedupNote))
+        if let speedupB1, let speedupB256 {
+            lines.append(String(format: "speedup: %.2f× at batch 1, %.2f× at batch 256, MACs ÷%.2f — %@", speedupB1, speedupB256, macsReduction, speedupNote))
+        } else {
+            lines.append(String(format: "speedup: not measured, MACs ÷%.2f — %@", macsReduction, speedupNote))
+        }
         return lines.joined(separator: "\n")
     }
 
     /// The verdict on speed: masked sparsity alone runs on dense kernels.
-    static func speedupNote(physical: Bool, granularity: Granularity, removedFraction: Double, speedupB256: Double,
+    static func speedupNote(physical: Bool, granularity: Granularity, removedFraction: Double, speedupB256: Double?,
                             pattern: NMPattern? = nil) -> String {
-        let measured = String(format: "measured %.2f× at batch 256", speedupB256)
+        let measured = speedupB256.map { String(format: "measured %.2f× at batch 256", $0) } ?? "latency not measured"
         if let pattern {
             return "\(pattern) semi-structured sparsity: no speedup on this CPU's libtorch, which has no N:M sparse kernels "
                 + "(the pattern pays off only on hardware with them, e.g. sparse tensor cores; \(measured))"
@@ -130,6 +138,7 @@ public struct PruningReport: Sendable, Codable, Equatable {
                 + (granularity == .outputChannel ? "; enable physical removal" : "")
         }
         let removed = String(format: "%.1f%% of parameters physically removed", 100 * removedFraction)
+        guard let speedupB256 else { return "\(removed) (\(measured))" }
         if speedupB256 >= 1.1 { return "\(removed): real speedup, \(measured)" }
         return "\(removed), but no real speedup (\(measured))"
     }

@@ -25,9 +25,13 @@ public enum PruningStage {
     ///   - recipe: the fine-tuning recipe (its epochs are replaced by the configuration's).
     ///   - rewindWeights: the model's state at epoch `config.rewindEpoch` of its dense training
     ///     (see `trainDense`); required when rewinding, ignored otherwise.
+    ///   - measureLatency: time the dense and the pruned model against each other at batch 1 and
+    ///     256 for the report's speedups (minutes for a large-input model); a sweep's trials leave
+    ///     it to the sweep's own latency phase.
     public static func run(
         _ config: PruningConfig, model: Model, train: ImageDataset, test: ImageDataset, recipe: Recipe,
-        registry: Registry, rewindWeights: [String: Tensor]? = nil, progress: ProgressReporter = ProgressReporter(style: .silent)
+        registry: Registry, rewindWeights: [String: Tensor]? = nil, measureLatency: Bool = true,
+        progress: ProgressReporter = ProgressReporter(style: .silent)
     ) throws -> (model: Model, report: PruningReport) {
         // MARK: Check before running
         let (descriptor, _) = try config.validate(against: registry)
@@ -106,7 +110,9 @@ public enum PruningStage {
         let targetWeights = weightCounts.values.reduce(0, +)
         let prunedAccuracy = steps.last?.accuracy ?? denseAccuracy
         let prunedProfile = try model.profile()
-        let latency = try LatencyComparison.measure(dense: dense, pruned: model)
+        let latency = measureLatency ? try LatencyComparison.measure(dense: dense, pruned: model) : nil
+        let b1 = latency?[0], b256 = latency?[1]
+        let speedupB1 = b1.map { $0.dense / Swift.max($0.pruned, 1e-9) }, speedupB256 = b256.map { $0.dense / Swift.max($0.pruned, 1e-9) }
         let denseCost = try ModelCost.of(dense), prunedCost = try ModelCost.of(model)
         let afterByName = Dictionary(prunedProfile.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let layers: [PruningReport.LayerEntry] = try denseProfile.filter { $0.parameters > 0 }.map { p in
@@ -124,28 +130,27 @@ public enum PruningStage {
                 channelsRemoved: (outBefore ?? 0) - (outAfter ?? 0),
                 storageFormat: storage.format, storageBytes: storage.bytes)
         }
-        let b1 = latency[0], b256 = latency[1]
         let removedParameters = dense.parameterCount - model.parameterCount
         let report = PruningReport(
             config: config, criterion: method.qualifiedID, pluginSHA256: registry.manifests[method.plugin]?.sha256,
             granularity: granularity.rawValue, params: bound.dictionary, layers: layers, steps: steps,
             dense: .init(accuracy: denseAccuracy, parameters: dense.parameterCount, nonzeroParameters: try nonzero(dense),
                          sizeBytes: denseCost.sizeBytes, macs: denseCost.macs,
-                         latencyB1Milliseconds: b1.dense, latencyB256Milliseconds: b256.dense),
+                         latencyB1Milliseconds: b1?.dense, latencyB256Milliseconds: b256?.dense),
             pruned: .init(accuracy: prunedAccuracy, parameters: model.parameterCount, nonzeroParameters: try nonzero(model),
                           sizeBytes: prunedCost.sizeBytes, macs: prunedCost.macs,
-                          latencyB1Milliseconds: b1.pruned, latencyB256Milliseconds: b256.pruned),
+                          latencyB1Milliseconds: b1?.pruned, latencyB256Milliseconds: b256?.pruned),
             maskedSparsity: targetWeights > 0 ? maskedWeights / Double(targetWeights) : 0,
             overallSparsity: dense.parameterCount > 0 ? maskedWeights / Double(dense.parameterCount) : 0,
             physicallyRemovedParameters: removedParameters,
             accuracyDeltaPoints: 100 * (prunedAccuracy - denseAccuracy),
-            speedupB1: b1.dense / Swift.max(b1.pruned, 1e-9), speedupB256: b256.dense / Swift.max(b256.pruned, 1e-9),
+            speedupB1: speedupB1, speedupB256: speedupB256,
             compressionRatio: Double(denseCost.sizeBytes) / Double(Swift.max(prunedCost.sizeBytes, 1)),
             macsReduction: Double(denseCost.macs) / Double(Swift.max(prunedCost.macs, 1)),
             speedupNote: PruningReport.speedupNote(
                 physical: config.physical, granularity: granularity,
                 removedFraction: Double(removedParameters) / Double(Swift.max(dense.parameterCount, 1)),
-                speedupB256: b256.dense / Swift.max(b256.pruned, 1e-9), pattern: config.pattern))
+                speedupB256: speedupB256, pattern: config.pattern))
         return (model, report)
     }
 

@@ -88,7 +88,9 @@ final class TrialRecorder {
             try store.finish(trial.id, outcome: outcome, seconds: seconds)
             finished += 1
             if trial.record.group != "baseline" { durations.append(seconds) }
-            let accuracy = outcome.metrics["accuracy"].map { String(format: "accuracy %.2f%%", 100 * $0) } ?? ""
+            // The task's primary metric (accuracy, map, miou), which the `accuracy` column holds.
+            let metric = outcome.provenance["metric"] ?? "accuracy"
+            let accuracy = outcome.metrics["accuracy"].map { String(format: "%@ %.2f%%", metric, 100 * $0) } ?? ""
             report(String(format: "done %@: %@ (%.1f s)", label, accuracy, seconds))
         case .failure(let reason):
             try fail(trial, reason.message, seconds: seconds, line: nil)

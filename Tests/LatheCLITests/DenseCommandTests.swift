@@ -43,4 +43,37 @@ struct DenseCommandTests {
                                     "--epochs", "1", "--out", "kd", "--cache", "teachers"] + data, in: dir)
         #expect(kd.status != 0 && kd.stderr.contains("kd/hinton") && kd.stderr.contains("feature"), "\(kd.stderr)")
     }
+
+    /// A detection sweep: its progress names the task's metric, and physical channel pruning
+    /// runs on the detector (backbone, pyramid and head groups) inside a trial.
+    @Test func aDetectionSweepNamesItsMetricAndPrunesPhysically() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("det.toml")
+        try Data("""
+            name = "det"
+            model = "centernet"
+            dataset = "fmnist-detect"
+            seeds = [0]
+            limit_train = 16
+            limit_test = 8
+
+            [baseline]
+            epochs = 1
+            batch_size = 8
+
+            [[groups]]
+            name = "prune-30"
+            stages = [{ kind = "prune", criterion = "prune/l1-filter", sparsity = 0.3, physical = true, finetune_epochs = 0 }]
+            """.utf8).write(to: spec)
+        let out = dir.appendingPathComponent("out").path
+        let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "1", "--threads", "1", "--no-report", "--plain", "--no-latency",
+                                       "--cache", dir.appendingPathComponent("cache").path])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        #expect(sweep.stderr.contains("done prune-30 seed 0: map "), "\(sweep.stderr)")
+        let removed = try SweepCommandTests.sqlite(out + "/results.db", """
+            SELECT m.value FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.grp = 'prune-30' AND m.name = 'params_removed'
+            """)
+        #expect((removed.first.flatMap { Double($0) } ?? 0) > 0, "\(removed)")
+    }
 }

@@ -13,9 +13,9 @@ struct PruningStageTests {
     private var train: ImageDataset { Fixtures.fashion.train.prefix(600) }
     private var test: ImageDataset { Fixtures.fashion.test.prefix(300) }
 
-    private func run(_ config: PruningConfig, _ model: Model, rewind: [String: Tensor]? = nil) throws -> (Model, PruningReport) {
+    private func run(_ config: PruningConfig, _ model: Model, rewind: [String: Tensor]? = nil, latency: Bool = true) throws -> (Model, PruningReport) {
         try PruningStage.run(config, model: model, train: train, test: test, recipe: Fixtures.recipe(), registry: Fixtures.registry(),
-                             rewindWeights: rewind)
+                             rewindWeights: rewind, measureLatency: latency)
     }
 
     @Test func ledgerOfAPhysicalChannelRunIsConsistent() throws {
@@ -49,11 +49,24 @@ struct PruningStageTests {
         }
         let classifier = try #require(report.layers.first { $0.name == "fc3" })
         #expect(!classifier.pruned && classifier.channelsRemoved == 0)
-        #expect(report.speedupB256 > 0 && report.speedupB1 > 0)
+        #expect((report.speedupB256 ?? 0) > 0 && (report.speedupB1 ?? 0) > 0)
+        #expect(report.dense.latencyB256Milliseconds != nil && report.pruned.latencyB1Milliseconds != nil)
         #expect(report.speedupNote.contains("physically removed"))
         #expect(report.params.isEmpty && report.pluginSHA256?.count == 64)
         let json = try JSONEncoder().encode(report)
         #expect(try JSONDecoder().decode(PruningReport.self, from: json) == report)
+
+        // Without the latency comparison (a sweep's trials): the same pruning, no timings, and
+        // the report says so instead of printing a speedup.
+        let again = try Zoo.make("lenet5", seed: 3)
+        _ = try Trainer(recipe: Fixtures.recipe()).train(again, on: train)
+        let (_, untimed) = try run(c, again, latency: false)
+        #expect(untimed.speedupB1 == nil && untimed.speedupB256 == nil)
+        #expect(untimed.dense.latencyB1Milliseconds == nil && untimed.pruned.latencyB256Milliseconds == nil)
+        #expect(untimed.physicallyRemovedParameters == report.physicallyRemovedParameters)
+        #expect(untimed.speedupNote.hasSuffix("physically removed (latency not measured)"))
+        #expect(untimed.summary.contains("speedup: not measured") && !untimed.summary.contains("latency b1"))
+        #expect(try JSONDecoder().decode(PruningReport.self, from: try JSONEncoder().encode(untimed)) == untimed)
     }
 
     /// An mlp pruned to 92 % (element magnitude, no fine-tuning) reports its size in the sparse

@@ -17,7 +17,7 @@ struct PruneStage: MethodStage {
         trial.note(plugin: config.criterion)
         let timer = StageTimer()
         let (pruned, report) = try PruningStage.run(config, model: trial.model, train: trial.train, test: trial.test, recipe: trial.recipe,
-                                                    registry: trial.registry, progress: trial.progress)
+                                                    registry: trial.registry, measureLatency: false, progress: trial.progress)
         trial.replace(pruned)
         let finetuneSeconds = report.steps.reduce(0) { $0 + $1.finetuneSeconds }
         trial.compressSeconds += timer.methodSeconds(excludingTraining: finetuneSeconds)
