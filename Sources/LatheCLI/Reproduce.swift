@@ -60,7 +60,8 @@ struct Reproduce: ParsableCommand {
         }
         // The cheap checks first: the data is loaded (seconds for a whole data set) only when they pass.
         try refuse(TrialProvenance.differences(provenance, registry: registry, dataFingerprint: nil, threads: job.threads))
-        let (train, test) = try job.dataset.load(directory: job.dataDirectory, limitTrain: job.limitTrain, limitTest: job.limitTest)
+        let (train, test) = try job.dataset.load(directory: job.dataDirectory, limitTrain: job.limitTrain, limitTest: job.limitTest,
+                                                 cacheDirectory: job.datasetCacheDirectory)
         let differences = TrialProvenance.differences(provenance, registry: registry,
                                                       dataFingerprint: TrialProvenance.dataFingerprint(train: train, test: test),
                                                       threads: job.threads)

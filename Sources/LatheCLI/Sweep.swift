@@ -15,7 +15,7 @@ struct Sweep: ParsableCommand {
     @Argument(help: "Sweep spec (TOML).") var spec: String?
     @Option(name: .customLong("out"), help: "Output folder (default: runs/<sweep name>).") var outputDirectory: String?
     @Option(help: "Results database (default: <out>/results.db).") var db: String?
-    @Option(help: "Baseline and teacher cache, shared by sweeps that name the same folder (default: <out>/cache).") var cache: String?
+    @Option(help: "Baseline, teacher and generated-data cache (models/, teachers/, datasets/), shared by sweeps that name the same folder (default: <out>/cache).") var cache: String?
     // No Swift default: ArgumentParser would print it after the help's own "(default: ...)".
     @Option(help: "Parallel trial processes (default: one per core).") var workers: Int?
     @Option(help: "Intra-op threads per trial.") var threads: Int = 1

@@ -18,13 +18,20 @@ public struct TrialJob: Codable, Sendable {
     public var limitTrain: Int?
     public var limitTest: Int?
     public var baseline: Recipe
-    /// Shared artifacts: baselines (`models/`) and teachers (`teachers/`), trained once.
+    /// Shared artifacts: baselines (`models/`) and teachers (`teachers/`), trained once, and
+    /// generated data sets (`datasets/`: the fmnist-detect / fmnist-seg canvases).
     public var cacheDirectory: String
     public var registryDirectory: String
     public var threads: Int
     public var latheVersion: String
     /// Where the trial saves its final model for the sweep's latency phase (none: not saved).
     public var modelPath: String?
+
+    /// Where generated data sets are cached: in the sweep's cache, so that every trial (and
+    /// every Slurm node, through the shared directory) reads the canvases generated once.
+    public var datasetCacheDirectory: String {
+        URL(fileURLWithPath: cacheDirectory).appendingPathComponent("datasets").path
+    }
 }
 
 /// Runs one trial in this (child) process: the seed's cached baseline, then the stages, then
@@ -32,7 +39,8 @@ public struct TrialJob: Codable, Sendable {
 public enum TrialRunner {
     public static func run(_ job: TrialJob, progress: ProgressReporter) throws -> ResultsStore.Outcome {
         Engine.threads = job.threads
-        let (train, test) = try job.dataset.load(directory: job.dataDirectory, limitTrain: job.limitTrain, limitTest: job.limitTest)
+        let (train, test) = try job.dataset.load(directory: job.dataDirectory, limitTrain: job.limitTrain, limitTest: job.limitTest,
+                                                 cacheDirectory: job.datasetCacheDirectory)
         let registry = try Registry(directory: job.registryDirectory)
         var recipe = job.baseline
         recipe.seed = job.plan.seed

@@ -44,8 +44,9 @@ struct DenseCommandTests {
         #expect(kd.status != 0 && kd.stderr.contains("kd/hinton") && kd.stderr.contains("feature"), "\(kd.stderr)")
     }
 
-    /// A detection sweep: its progress names the task's metric, and physical channel pruning
-    /// runs on the detector (backbone, pyramid and head groups) inside a trial.
+    /// A detection sweep: its progress names the task's metric, physical channel pruning runs on
+    /// the detector (backbone, pyramid and head groups) inside a trial, and the canvases are
+    /// generated into the sweep's cache.
     @Test func aDetectionSweepNamesItsMetricAndPrunesPhysically() throws {
         let dir = try CLIRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -68,12 +69,16 @@ struct DenseCommandTests {
             """.utf8).write(to: spec)
         let out = dir.appendingPathComponent("out").path
         let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "1", "--threads", "1", "--no-report", "--plain", "--no-latency",
-                                       "--cache", dir.appendingPathComponent("cache").path])
+                                       "--cache", "cache"], in: dir)
         #expect(sweep.status == 0, "\(sweep.stderr)")
         #expect(sweep.stderr.contains("done prune-30 seed 0: map "), "\(sweep.stderr)")
         let removed = try SweepCommandTests.sqlite(out + "/results.db", """
             SELECT m.value FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.grp = 'prune-30' AND m.name = 'params_removed'
             """)
         #expect((removed.first.flatMap { Double($0) } ?? 0) > 0, "\(removed)")
+        // The trials generated the canvases once, into the sweep's cache, not the working directory's runs/.
+        let datasets = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache/datasets").path)
+        #expect(datasets.count == 1 && datasets[0].hasPrefix("fmnist-canvas-"), "\(datasets)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
     }
 }
