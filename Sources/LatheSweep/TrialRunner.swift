@@ -73,7 +73,13 @@ public enum TrialRunner {
         metrics["compress_seconds"] = trial.compressSeconds
 
         let model = trial.model, view = trial.view
-        let accuracy = try view?.accuracy(on: test) ?? Evaluation.evaluate(model, on: test).accuracy
+        let scores = try view?.metrics(on: test) ?? Evaluation.metrics(model, on: test)
+        let accuracy = scores.primary
+        // The task's other scores beside its primary metric (which the accuracy column holds):
+        // map50 and map75 of a detector, pixel_accuracy of a segmenter.
+        for (name, value) in scores.all where name != test.task.primaryMetric && name != "accuracy" {
+            metrics[name] = value
+        }
         // Against the same seed's baseline; a baseline trial (no stages) compares the baseline
         // with itself and records 0 and 0.
         let baseContext = ForwardContext(training: false)

@@ -66,12 +66,21 @@ struct DenseCommandTests {
             [[groups]]
             name = "prune-30"
             stages = [{ kind = "prune", criterion = "prune/l1-filter", sparsity = 0.3, physical = true, finetune_epochs = 0 }]
+
+            [[groups]]
+            name = "w8a8"
+            stages = [{ kind = "quantize", method = "uniform/symmetric", params = { bits = 8, per_channel = true }, activations = "static", calibration_batches = 1 }]
             """.utf8).write(to: spec)
         let out = dir.appendingPathComponent("out").path
         let sweep = try CLIRunner.run(["sweep", spec.path, "--out", out, "--workers", "1", "--threads", "1", "--no-report", "--plain", "--no-latency",
                                        "--cache", "cache"], in: dir)
         #expect(sweep.status == 0, "\(sweep.stderr)")
-        #expect(sweep.stderr.contains("done prune-30 seed 0: map "), "\(sweep.stderr)")
+        #expect(sweep.stderr.contains("done prune-30 seed 0: map ") && sweep.stderr.contains("done w8a8 seed 0: map "), "\(sweep.stderr)")
+        // Beside the primary metric (the accuracy column holds mAP), the trials record mAP@.5 and @.75.
+        let scores = try SweepCommandTests.sqlite(out + "/results.db", """
+            SELECT t.grp, SUM(m.name = 'map50'), SUM(m.name = 'map75'), SUM(m.name = 'map') FROM trials t JOIN metrics m ON m.trial_id = t.id GROUP BY t.grp ORDER BY t.grp
+            """)
+        #expect(scores == ["baseline|1|1|0", "prune-30|1|1|0", "w8a8|1|1|0"], "\(scores)")
         let removed = try SweepCommandTests.sqlite(out + "/results.db", """
             SELECT m.value FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.grp = 'prune-30' AND m.name = 'params_removed'
             """)

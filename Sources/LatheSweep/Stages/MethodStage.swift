@@ -123,8 +123,9 @@ public final class TrialState {
 public protocol FinalModelView {
     /// The evaluation context the model runs with.
     func context() throws -> ForwardContext
-    /// Accuracy on `data` with that context.
-    func accuracy(on data: ImageDataset) throws -> Double
+    /// Every score on `data` with that context (the task's primary metric and the rest:
+    /// mAP@.5 and @.75 of a detector, pixel accuracy of a segmenter).
+    func metrics(on data: ImageDataset) throws -> TaskMetrics
     /// Quantized weight widths for the size ledger (empty: fp32).
     var quantizedLayers: [LayerQuant] { get }
     /// Tensors saved beside the model in its checkpoint (`extra/`).

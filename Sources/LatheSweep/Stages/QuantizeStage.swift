@@ -65,7 +65,10 @@ struct QuantizedView: FinalModelView {
     let layers: [LayerQuant]
 
     func context() throws -> ForwardContext { try quantized.context() }
-    func accuracy(on data: ImageDataset) throws -> Double { try quantized.evaluate(on: data).accuracy }
+    func metrics(on data: ImageDataset) throws -> TaskMetrics {
+        let context = try quantized.context()
+        return try Evaluation.metrics(on: data) { try quantized.model.forward($0, context) }
+    }
     var quantizedLayers: [LayerQuant] { layers }
     func checkpointExtras() throws -> [String: Tensor] { try quantized.checkpointExtras() }
     /// The quantization record `lathe export --qdq` reads.

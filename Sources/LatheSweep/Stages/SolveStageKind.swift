@@ -43,7 +43,7 @@ struct SolvedView: FinalModelView {
     let layers: [LayerQuant]
 
     func context() throws -> ForwardContext { ForwardContext(training: false) }
-    func accuracy(on data: ImageDataset) throws -> Double { try Evaluation.evaluate(model, on: data).accuracy }
+    func metrics(on data: ImageDataset) throws -> TaskMetrics { try Evaluation.metrics(model, on: data) }
     var quantizedLayers: [LayerQuant] { layers }
     func checkpointExtras() throws -> [String: Tensor] { [:] }
 }
