@@ -112,7 +112,8 @@ public enum PruningStage {
         let prunedProfile = try model.profile()
         let latency = measureLatency ? try LatencyComparison.measure(dense: dense, pruned: model) : nil
         let b1 = latency?[0], b256 = latency?[1]
-        let speedupB1 = b1.map { $0.dense / Swift.max($0.pruned, 1e-9) }, speedupB256 = b256.map { $0.dense / Swift.max($0.pruned, 1e-9) }
+        let speedup = { (m: (batchSize: Int, dense: Double, pruned: Double)) in m.dense / Swift.max(m.pruned, 1e-9) }
+        let speedupB1 = b1.map(speedup), speedupB256 = b256.map(speedup)
         let denseCost = try ModelCost.of(dense), prunedCost = try ModelCost.of(model)
         let afterByName = Dictionary(prunedProfile.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let layers: [PruningReport.LayerEntry] = try denseProfile.filter { $0.parameters > 0 }.map { p in

@@ -339,7 +339,13 @@ public final class QuantizedModel {
 
     /// Accuracy and loss of the quantized model on `data`.
     public func evaluate(on data: ImageDataset) throws -> (accuracy: Double, loss: Double) {
+        let m = try metrics(on: data)
+        return (m.primary, m.loss)
+    }
+
+    /// Every score of the task (see `TaskMetrics`) with the activation quantization installed.
+    public func metrics(on data: ImageDataset) throws -> TaskMetrics {
         let context = try context()
-        return try Evaluation.evaluate(on: data) { try self.model.forward($0, context) }
+        return try Evaluation.metrics(on: data) { try self.model.forward($0, context) }
     }
 }

@@ -77,7 +77,7 @@ public enum TrialRunner {
         let accuracy = scores.primary
         // The task's other scores beside its primary metric (which the accuracy column holds):
         // map50 and map75 of a detector, pixel_accuracy of a segmenter.
-        for (name, value) in scores.all where name != test.task.primaryMetric && name != "accuracy" {
+        for (name, value) in scores.all where name != test.task.primaryMetric {
             metrics[name] = value
         }
         // Against the same seed's baseline; a baseline trial (no stages) compares the baseline

@@ -65,10 +65,7 @@ struct QuantizedView: FinalModelView {
     let layers: [LayerQuant]
 
     func context() throws -> ForwardContext { try quantized.context() }
-    func metrics(on data: ImageDataset) throws -> TaskMetrics {
-        let context = try quantized.context()
-        return try Evaluation.metrics(on: data) { try quantized.model.forward($0, context) }
-    }
+    func metrics(on data: ImageDataset) throws -> TaskMetrics { try quantized.metrics(on: data) }
     var quantizedLayers: [LayerQuant] { layers }
     func checkpointExtras() throws -> [String: Tensor] { try quantized.checkpointExtras() }
     /// The quantization record `lathe export --qdq` reads.
