@@ -156,8 +156,20 @@ struct Plugins: ParsableCommand {
         return try Manifest.parse(result.stdout, file: path)
     }
 
+    /// The `lathe` image this process runs, for its own child processes. `/proc/<pid>/exe` opens
+    /// the very binary this process started from even after the file on disk was rebuilt or
+    /// removed, so a long sweep's trials, latency phase and report never mix two builds (or fail
+    /// on a path that now reads "lathe (deleted)").
     static var selfExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let running = "/proc/\(getpid())/exe"
+        return FileManager.default.isExecutableFile(atPath: running) ? running : installedExecutable
+    }
+
+    /// The installed `lathe` file, for other machines (Slurm nodes run this path and check its
+    /// sha256): the running image's path without the kernel's " (deleted)" suffix.
+    static var installedExecutable: String {
+        let name = ChildProcess.programName("/proc/self/exe")
+        return name == "/proc/self/exe" ? CommandLine.arguments[0] : name
     }
 
     // MARK: check

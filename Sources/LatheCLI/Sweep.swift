@@ -70,8 +70,9 @@ struct Sweep: ParsableCommand {
             print("sweep '\(parsed.name)': \(trials.count) trials, valid")
             return
         }
-        var options = SweepOptions(spec: spec, registry: registry ?? Registry.defaultDirectory(), executable: Plugins.selfExecutable,
+        var options = SweepOptions(spec: spec, registry: registry ?? Registry.defaultDirectory(), executable: Plugins.installedExecutable,
                                    latheVersion: Lathe.configuration.version, live: !plain && isatty(STDERR_FILENO) == 1)
+        options.localExecutable = Plugins.selfExecutable
         options.outputDirectory = outputDirectory
         options.database = db
         options.cacheDirectory = cache.map { URL(fileURLWithPath: $0).standardizedFileURL.path }

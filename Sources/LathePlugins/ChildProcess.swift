@@ -81,7 +81,7 @@ public final class ChildProcess {
         defer { close(out) }
         let err = stderr == stdout ? out : try openOutput(stderr)
         defer { if err != out { close(err) } }
-        let argv = ([executable] + arguments).map { strdup($0) }
+        let argv = ([programName(executable)] + arguments).map { strdup($0) }
         let envp = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") }
         defer { (argv + envp).forEach { free($0) } }
         var stage: UnsafePointer<CChar>?
@@ -95,6 +95,16 @@ public final class ChildProcess {
             throw PluginError("cannot start \(executable) (\(step)): \(String(cString: strerror(-pid)))")
         }
         return ChildProcess(pid: pid)
+    }
+
+    /// The child's `argv[0]`: `executable`, except that a running image (`/proc/<pid>/exe`) is
+    /// named by the file it was started from, so the child finds its checkout (registry, scripts)
+    /// beside that file as if started from it.
+    public static func programName(_ executable: String) -> String {
+        guard executable.hasPrefix("/proc/"), executable.hasSuffix("/exe"),
+              let target = try? FileManager.default.destinationOfSymbolicLink(atPath: executable)
+        else { return executable }
+        return target.hasSuffix(" (deleted)") ? String(target.dropLast(" (deleted)".count)) : target
     }
 
     private static func openOutput(_ path: String) throws -> Int32 {

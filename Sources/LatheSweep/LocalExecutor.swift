@@ -81,7 +81,7 @@ final class LocalExecutor: TrialExecutor {
         let result = logs.appendingPathComponent("\(stem).result.json")
         let log = recorder.logFile(trial.id)
         try store.markRunning(trial.id)
-        let child = try TrialProcess.start(job, executable: options.executable, jobFile: jobURL, result: result, log: log)
+        let child = try TrialProcess.start(job, executable: options.localExecutable, jobFile: jobURL, result: result, log: log)
         return Running(trial: trial, child: child, started: Date(), log: log, result: result)
     }
 

@@ -70,7 +70,7 @@ enum SweepLatency {
         let resultURL = logs.appendingPathComponent("latency.result.json"), logURL = logs.appendingPathComponent("latency.log")
         log("latency: timing \(entries.count) models interleaved at \(options.threads) thread(s), nothing else running")
         let started = Date()
-        let child = try ChildJob.start("__latency", job, threads: options.threads, executable: options.executable,
+        let child = try ChildJob.start("__latency", job, threads: options.threads, executable: options.localExecutable,
                                        jobFile: logs.appendingPathComponent("latency.job.json"), result: resultURL, log: logURL)
         let limit = job.plan.budgetSeconds * 3 + 600
         var exit: ChildExit?

@@ -40,8 +40,11 @@ public struct SweepOptions: Sendable {
     public var timeout: Double?
     public var registry: String
     public var dataDirectory: String?
-    /// The `lathe` executable that runs `__trial`.
+    /// The installed `lathe` executable: what Slurm nodes run (and check the sha256 of).
     public var executable: String
+    /// What runs this machine's children (`__trial`, `__latency`): by default `executable`; the CLI
+    /// passes its own running image (`/proc/<pid>/exe`) so a rebuild mid-sweep changes nothing.
+    public var localExecutable: String
     public var latheVersion: String
     /// Live status line (TTY) instead of one line per event.
     public var live: Bool
@@ -60,6 +63,7 @@ public struct SweepOptions: Sendable {
         self.spec = spec
         self.registry = registry
         self.executable = executable
+        self.localExecutable = executable
         self.latheVersion = latheVersion
         self.live = live
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LathePlugins
 import Testing
 
 /// `lathe sweep` end to end: real child processes per trial, a real SQLite database.
@@ -144,6 +145,39 @@ struct SweepCommandTests {
         #expect(rows.contains { $0.hasPrefix("half|failed|") && $0.contains("unwritten") }, "\(rows)")
         #expect(rows.contains { $0.hasPrefix("inplace|failed|") && $0.contains("read-only input") }, "\(rows)")
         #expect(try Self.sqlite(out + "/results.db", "SELECT COUNT(*) FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.status = 'failed'") == ["0"])
+    }
+
+    /// A rebuild while a sweep runs replaces or removes the `lathe` file it started from: its
+    /// trials, latency phase and report still run the build that started (`/proc/<pid>/exe`).
+    @Test func aSweepOutlivesTheRemovalOfItsExecutable() throws {
+        let root = PluginCommandTests.root
+        // A hard link beside the build (same file system, found checkout), removed mid-run.
+        let bin = root.appendingPathComponent(".build/replaced-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: bin) }
+        let lathe = bin.appendingPathComponent("lathe")
+        try FileManager.default.linkItem(at: CLIRunner.executable, to: lathe)
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = dir.appendingPathComponent("tiny.toml")
+        try Data(Self.spec.replacingOccurrences(of: "seeds = [0, 1]", with: "seeds = [0]")
+            .replacingOccurrences(of: "[8, 4, 2]", with: "[8, 4]").utf8).write(to: spec)
+        let out = dir.appendingPathComponent("out").path
+        let log = dir.appendingPathComponent("sweep.log")
+        let child = try SlurmRun.start(lathe.path, ["sweep", spec.path, "--out", out, "--workers", "1", "--plain", "--latency-budget", "1",
+                                                    "--registry", root.appendingPathComponent("registry").path], logTo: log)
+        // Once the sweep has opened its database the binary is running: remove its file.
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !FileManager.default.fileExists(atPath: out + "/results.db"), try child.poll() == nil {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        try FileManager.default.removeItem(at: lathe)
+        let exit = try SlurmRun.wait(for: child)
+        let said = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(exit.succeeded, "\(said)")
+        #expect(try Self.sqlite(out + "/results.db", "SELECT status, COUNT(*) FROM trials GROUP BY status") == ["done|3"], "\(said)")
+        #expect(try Self.sqlite(out + "/results.db", "SELECT COUNT(*) FROM metrics WHERE name = 'latency_b1_ms'") == ["3"])
+        #expect(FileManager.default.fileExists(atPath: out + "/report/report.html"), "\(said)")
     }
 
     @Test func invalidSpecIsRefusedBeforeAnythingRuns() throws {
