@@ -23,7 +23,7 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Skip the latency phase (timing the model, interleaved with its reference and a control copy).")
     var noLatency = false
 
-    @Option(help: "Seconds the latency phase may take before it stops short of its ±1.5 % target (default: 10).")
+    @Option(help: "Seconds the latency phase may take (warm-up included) before it stops short of its ±1.5 % target, after at least 5 rounds (default: 10).")
     var latencyBudget: Double = 10
 
     @Option(help: ArgumentHelp("Latency backends: libtorch (always) and ort: ONNX Runtime on the exported model (QDQ int8 for a quantized one), beside libtorch's, with the uncompressed model's for a speedup (repeatable).", valueName: "backend"))

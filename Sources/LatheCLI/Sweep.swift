@@ -26,7 +26,7 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Skip the latency phase (timing every trial's model alone after the trials).") var noLatency = false
     @Option(help: ArgumentHelp("Latency backends: libtorch (always) and ort: every trial's model exported (QDQ int8 where quantized) and timed in ONNX Runtime after libtorch's phase, into the report beside it (repeatable).", valueName: "backend"))
     var backend: [LatencyBackend] = []
-    @Option(help: "Seconds the latency phase may take at most before it stops short of its ±1.5 % target (default: 120).")
+    @Option(help: "Seconds the latency phase may take (warm-up included) before it stops short of its ±1.5 % target, after at least 5 rounds (default: 120).")
     var latencyBudget: Double?
     @Option(help: "Registry folder.") var registry: String?
     @Option(name: .customLong("data"), help: "Data directory.") var dataDirectory: String?
@@ -136,6 +136,9 @@ struct LatencyWorker: ParsableCommand {
     @Option var result: String
 
     func run() throws {
-        try runChildJob(LatencyJob.self, job: job, result: result) { try $0.run() }
+        // Progress lines go to the log the parent watches: a phase that stops writing is hung.
+        try runChildJob(LatencyJob.self, job: job, result: result) { job in
+            try job.run { line in FileHandle.standardError.write(Data("latency: \(line)\n".utf8)) }
+        }
     }
 }

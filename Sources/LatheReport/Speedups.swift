@@ -52,8 +52,8 @@ public struct SpeedupFigure: Sendable, Equatable {
 /// The latency lines of a report's header: how latency was measured, the control (the baseline
 /// timed against a copy of itself) and the noise figure; the same text in HTML and Markdown.
 public enum LatencySummary {
-    /// Text for `--no-latency` sweeps.
-    public static let notMeasured = "latency not measured (--no-latency)"
+    /// Text for sweeps without latency figures (`--no-latency`, or a failed phase).
+    public static let notMeasured = "latency not measured (the sweep ran with --no-latency, or its latency phase failed: the sweep's log and <out>/logs/latency.log say which)"
 
     /// "b1" for `speedup_b1`.
     static func batch(_ metric: String) -> String { metric.replacingOccurrences(of: "speedup_", with: "") }

@@ -16,15 +16,16 @@ public struct LatencyJob: Codable, Sendable {
     public var plan: LatencyPlan
 
     /// Loads every checkpoint (each entry its own model, even when two name the same file: the
-    /// baseline's control copy) and times them together.
-    public func run() throws -> [LatencySeries] {
+    /// baseline's control copy) and times them together; `progress` hears a line per round.
+    public func run(progress: (String) -> Void = { _ in }) throws -> [LatencySeries] {
         Engine.threads = threads
         let subjects = try entries.map { entry -> LatencySubject in
             let model = try Checkpoint.load(entry.checkpoint).model
             let o = model.options
             return LatencySubject(id: entry.id, input: [o.inputChannels, o.imageSize, o.imageSize]) { try model.predict($0) }
         }
-        return try LatencyPhase.run(subjects, plan: plan)
+        progress("\(subjects.count) models loaded")
+        return try LatencyPhase.run(subjects, plan: plan, progress: progress)
     }
 }
 
@@ -72,14 +73,18 @@ enum SweepLatency {
         let started = Date()
         let child = try ChildJob.start("__latency", job, threads: options.threads, executable: options.localExecutable,
                                        jobFile: logs.appendingPathComponent("latency.job.json"), result: resultURL, log: logURL)
-        let limit = job.plan.budgetSeconds * 3 + 600
+        // The phase bounds its own time (budget, then a floor of rounds); the child logs a line
+        // per round, so only a child silent for `stallLimit` is taken for hung and killed.
         var exit: ChildExit?
+        var lastSize = -1, lastProgress = Date()
         while exit == nil {
             Thread.sleep(forTimeInterval: 0.2)
             exit = try child.poll()
-            if exit == nil, Date().timeIntervalSince(started) > limit {
+            let size = (try? FileManager.default.attributesOfItem(atPath: logURL.path))?[.size] as? Int
+            if let size, size != lastSize { (lastSize, lastProgress) = (size, Date()) }
+            if exit == nil, Date().timeIntervalSince(lastProgress) > stallLimit(job.plan) {
                 child.killGroup()
-                throw SweepError("the latency phase did not finish in \(Int(limit)) s (log: \(logURL.path)); the trials' other results are recorded")
+                throw SweepError("the latency phase wrote nothing for \(Int(stallLimit(job.plan))) s and was stopped (log: \(logURL.path)); the trials' other results are recorded")
             }
         }
         guard let exit else { throw SweepError("the latency phase ended without an exit status (log: \(logURL.path))") }
@@ -95,6 +100,10 @@ enum SweepLatency {
         let noise = Statistics.median(series.map { $0.median.relativeHalfWidth })
         log(String(format: "latency: %d rounds in %.0f s, median noise ±%.1f %%", rounds, Date().timeIntervalSince(started), 100 * noise))
     }
+
+    /// Seconds without a progress line after which the latency child counts as hung: one round
+    /// of every model (or the loading of all of them) must fit in it.
+    static func stallLimit(_ plan: LatencyPlan) -> Double { max(900, plan.budgetSeconds) }
 
     /// Per trial: medians, noise and speedups over the same seed's baseline (the baseline's own
     /// are over its control copy); distillation trials also get their teacher's medians.

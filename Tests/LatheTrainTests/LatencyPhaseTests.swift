@@ -49,6 +49,38 @@ import Testing
         #expect(LatencyPhase.speedup(of: fast1, over: base1).median == 4)
     }
 
+    /// Models whose every round outlasts the budget stop after the floor of rounds, not after
+    /// `minRounds` (30 rounds of 22 detectors at batch 256 held a sweep for over 15 minutes); the
+    /// warm-up counts against the budget; progress is told after the warm-up and every round.
+    @Test func expensiveRoundsStopAtTheFloorOnceTheBudgetIsSpent() throws {
+        var now: UInt64 = 0
+        var plan = LatencyPlan()
+        plan.batchSizes = [1]
+        plan.minRounds = 30
+        plan.budgetSeconds = 1
+        plan.floorRounds = 5
+        let slow = LatencySubject(id: "slow", input: [1]) { x in
+            now += 2_000_000_000  // 2 s a pass
+            return x
+        }
+        var lines: [String] = []
+        let series = try LatencyPhase.run([slow], plan: plan, clock: { now }, progress: { lines.append($0) })
+        #expect(series[0].samples.count == 5)
+        #expect(series[0].passesPerBlock == 1)
+        #expect(lines.count == 1 + 1 + 5, "\(lines)")  // the slow warm-up pass, the warm-up, 5 rounds
+        #expect(lines.last == "round 5 done at 14.0 s", "\(lines)")  // 2 warm-up passes + 5 rounds of 2 s
+        // A budget that the floor already meets changes nothing about cheap models: minRounds hold.
+        var fast = plan
+        fast.budgetSeconds = 1e9
+        let cheap = LatencySubject(id: "cheap", input: [1]) { x in
+            now += 1_000_000
+            return x
+        }
+        #expect(try LatencyPhase.run([cheap], plan: fast, clock: { now })[0].samples.count == 30)
+        plan.floorRounds = 0
+        #expect(throws: TrainingError.self) { try LatencyPhase.run([slow], plan: plan, clock: { now }) }
+    }
+
     /// Rounds continue past the minimum while the target is not met, and stop at the budget.
     @Test func noisySubjectsRunToTheBudget() throws {
         var now: UInt64 = 0

@@ -18,7 +18,7 @@ public struct LatencySubject {
 /// How long and how precisely the latency phase times.
 public struct LatencyPlan: Sendable, Codable, Equatable {
     public var batchSizes: [Int] = [1, 256]
-    /// Rounds always run (after the warm-up, which is discarded).
+    /// Rounds that run (after the warm-up, which is discarded) unless the budget ends first.
     public var minRounds = 30
     /// Rounds never exceeded.
     public var maxRounds = 400
@@ -26,8 +26,13 @@ public struct LatencyPlan: Sendable, Codable, Equatable {
     /// than the ±3 % a comparison needs: two runs of a sweep on this machine kind drifted by up to
     /// 3 % at batch 1 (machine state between runs), so each median must carry less noise than that.
     public var target = 0.015
-    /// Stop after this many seconds even when the target is not met (the noise figure says so).
+    /// Stop after this many seconds of the phase (warm-up included) even when the target or
+    /// `minRounds` is not met, once `floorRounds` rounds ran (the noise figure says how precise
+    /// the medians came out). Many expensive models (22 detectors at batch 256 take ~35 s a round
+    /// here) would otherwise hold a sweep for 30 rounds whatever its budget.
     public var budgetSeconds = 120.0
+    /// Rounds that run even past the budget: fewer leave a median without an interval.
+    public var floorRounds = 5
     /// Each sample times a block of passes at least this long, so that the clock's resolution
     /// and per-call overhead do not dominate small models at batch 1.
     public var minBlockSeconds = 0.01
@@ -36,7 +41,7 @@ public struct LatencyPlan: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case batchSizes = "batch_sizes", minRounds = "min_rounds", maxRounds = "max_rounds", target
-        case budgetSeconds = "budget_seconds", minBlockSeconds = "min_block_seconds"
+        case budgetSeconds = "budget_seconds", minBlockSeconds = "min_block_seconds", floorRounds = "floor_rounds"
     }
 }
 
@@ -90,20 +95,25 @@ public struct MedianInterval: Sendable, Equatable {
 ///
 /// Each round times every subject at every batch size once, in a freshly shuffled order;
 /// a sample is the mean pass time of a block of passes (sized once, to `minBlockSeconds`).
-/// A warm-up (three passes of each) is run and discarded. Rounds continue until every median's 95% interval
-/// is within ±`target` of it, or `maxRounds` or `budgetSeconds` is reached; the achieved
-/// half-width is each series' noise figure.
+/// A warm-up (two passes of each, the second sizing its block) is run and discarded. Rounds
+/// continue until every median's 95% interval is within ±`target` of it (after `minRounds`), or
+/// `maxRounds` is reached, or the phase has used `budgetSeconds` (after `floorRounds`); the
+/// achieved half-width is each series' noise figure.
 public enum LatencyPhase {
     /// Times `subjects` (ids must be distinct) and returns one series per subject and batch
-    /// size, in subject order then batch order. `clock` returns nanoseconds (tests inject one).
+    /// size, in subject order then batch order. `clock` returns nanoseconds (tests inject one);
+    /// `progress` hears one line after the warm-up and after each round.
     public static func run(_ subjects: [LatencySubject], plan: LatencyPlan = LatencyPlan(),
-                           clock: () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) throws -> [LatencySeries] {
+                           clock: () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
+                           progress: (String) -> Void = { _ in }) throws -> [LatencySeries] {
         guard Set(subjects.map(\.id)).count == subjects.count else {
             throw TrainingError.invalidLatencyPlan("subjects must have distinct ids")
         }
-        guard plan.batchSizes.allSatisfy({ $0 >= 1 }), plan.minRounds >= 1, plan.maxRounds >= plan.minRounds else {
-            throw TrainingError.invalidLatencyPlan("batch sizes ≥ 1 and 1 ≤ min_rounds ≤ max_rounds expected")
+        guard plan.batchSizes.allSatisfy({ $0 >= 1 }), plan.minRounds >= 1, plan.maxRounds >= plan.minRounds, plan.floorRounds >= 1 else {
+            throw TrainingError.invalidLatencyPlan("batch sizes ≥ 1, floor_rounds ≥ 1 and 1 ≤ min_rounds ≤ max_rounds expected")
         }
+        let started = clock()
+        func elapsed() -> Double { Double(clock() &- started) / 1e9 }
         struct Slot {
             var subject: Int
             var batch: Int
@@ -123,15 +133,15 @@ public enum LatencyPhase {
             try withNoGrad { for _ in 0..<slot.passes { _ = try forward(slot.input) } }
             return Double(clock() &- start) / 1e6 / Double(slot.passes)
         }
-        // Warm-up: two passes each, then size the block from a third.
+        // Warm-up: one pass each (allocation, kernel choice), then size the block from a second.
         for i in slots.indices {
-            slots[i].passes = 2
-            _ = try time(slots[i])
             slots[i].passes = 1
+            _ = try time(slots[i])
             let once = try time(slots[i]) / 1e3
             slots[i].passes = Swift.max(1, Swift.min(10_000, Int((plan.minBlockSeconds / Swift.max(once, 1e-9)).rounded(.up))))
+            if once > 1 { progress(String(format: "warm-up %d/%d: %.1f s a pass", i + 1, slots.count, once)) }
         }
-        let started = clock()
+        progress(String(format: "warm-up of %d series done in %.1f s", slots.count, elapsed()))
         var round = 0
         var order = Array(slots.indices)
         var generator = SeededGenerator(seed: 0x1a7e)
@@ -143,11 +153,10 @@ public enum LatencyPhase {
                 slots[i].samples.append(try time(slots[i]))
             }
             round += 1
-            if round >= plan.minRounds {
-                let precise = slots.allSatisfy { MedianInterval($0.samples).relativeHalfWidth <= plan.target }
-                let elapsed = Double(clock() &- started) / 1e9
-                if precise || elapsed >= plan.budgetSeconds { break }
-            }
+            let spent = elapsed()
+            progress(String(format: "round %d done at %.1f s", round, spent))
+            if round >= Swift.min(plan.floorRounds, plan.minRounds), spent >= plan.budgetSeconds { break }
+            if round >= plan.minRounds, slots.allSatisfy({ MedianInterval($0.samples).relativeHalfWidth <= plan.target }) { break }
         }
         return slots.map {
             LatencySeries(id: subjects[$0.subject].id, batchSize: $0.batch, samples: $0.samples, passesPerBlock: $0.passes)
