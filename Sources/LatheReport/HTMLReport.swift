@@ -58,7 +58,7 @@ public enum ReportCharts {
             id: id,
             title: isSize ? "Accuracy vs model size" : "Accuracy vs latency (batch 1)",
             xLabel: isSize ? "model size (bytes at real bit widths, log scale)" : "median latency at batch 1 (ms)",
-            yLabel: "top-1 accuracy (%)",
+            yLabel: model.qualityLabel,
             logX: isSize, points: points, front: pareto.front, groups: groups(model),
             formatX: formatX, formatY: ReportFormat.plain)
         chart.binaryTicks = isSize
@@ -80,8 +80,8 @@ public enum ReportCharts {
                                       onFront: false, tooltip: tip)
         }
         var chart = ScatterChart(
-            id: id, title: "Accuracy vs flip rate", xLabel: "test predictions differing from the same seed's baseline (%)",
-            yLabel: "top-1 accuracy (%)", logX: false, points: points, front: [], groups: groups(model),
+            id: id, title: "Accuracy vs flip rate", xLabel: "\(model.flipUnit) from the same seed's baseline (%)",
+            yLabel: model.qualityLabel, logX: false, points: points, front: [], groups: groups(model),
             formatX: ReportFormat.plain, formatY: ReportFormat.plain)
         chart.xBounds = 0...100
         chart.yBounds = 0...100
@@ -243,8 +243,8 @@ public enum HTMLReport {
         }
         if model.aggregates.contains(where: { $0[ReportMetric.flipRate] != nil }) {
             h += "<figure>\n\(ReportCharts.flipChart(model, id: "chart-flips").render())\n<figcaption>One point per configuration (mean "
-                + "over seeds) with 95% CI bars: top-1 accuracy against the share of test predictions that differ from the same seed's "
-                + "baseline. Equal accuracy with more flips is more damage.</figcaption>\n</figure>\n"
+                + "over seeds) with 95% CI bars: \(model.qualityLabel.dropLast(4)) against the share of \(model.flipUnit) from the same "
+                + "seed's baseline. Equal accuracy with more flips is more damage.</figcaption>\n</figure>\n"
         }
         if !model.hasLatency { h += "<p class=\"note\">No latency chart: \(LatencySummary.notMeasured).</p>\n" }
         return h + "</div>\n"
@@ -323,8 +323,10 @@ struct AggregateColumns: Sendable {
             + [
                 stat(ReportMetric.accuracy),
                 stat(ReportMetric.accuracyDelta),
-                stat(ReportMetric.flipRate),
-                stat(ReportMetric.klToBaseline),
+            ]
+            // Detectors record no agreement figures: no columns of dashes.
+            + (model.metricNames.contains(ReportMetric.flipRate) ? [stat(ReportMetric.flipRate), stat(ReportMetric.klToBaseline)] : [])
+            + [
                 stat(ReportMetric.sizeBytes, withCI: false),
                 stat(ReportMetric.compressionRatio, withCI: false),
             ]

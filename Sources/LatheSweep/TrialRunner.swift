@@ -1,5 +1,6 @@
 import Foundation
 import LatheData
+import LatheIO
 import LatheDistill
 import LatheModels
 import LathePlugins
@@ -48,7 +49,7 @@ public enum TrialRunner {
         let models = TeacherCache(directory: URL(fileURLWithPath: job.cacheDirectory).appendingPathComponent("models").path)
         let key = TeacherKey(model: job.model, options: options, dataset: job.dataset.rawValue, train: train, recipe: recipe)
         let base = try models.teacher(for: key, train: train, progress: progress)
-        let baseAccuracy = try Evaluation.evaluate(base.model, on: test).accuracy
+        let baseAccuracy = try baselineScore(base, test: test)
 
         let trial = TrialState(job: job, train: train, test: test, recipe: recipe, registry: registry, progress: progress,
                                model: try base.model.copy())
@@ -81,11 +82,16 @@ public enum TrialRunner {
             metrics[name] = value
         }
         // Against the same seed's baseline; a baseline trial (no stages) compares the baseline
-        // with itself and records 0 and 0.
-        let baseContext = ForwardContext(training: false)
-        let finalContext = try view?.context() ?? ForwardContext(training: false)
-        let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
-                                              compressed: { try model.forward($0, finalContext) })
+        // with itself and records 0 and 0. Per image for classifiers, per pixel for segmenters;
+        // none for detectors, whose heatmaps and box channels are no class distribution.
+        if test.task != .detection {
+            let baseContext = ForwardContext(training: false)
+            let finalContext = try view?.context() ?? ForwardContext(training: false)
+            let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
+                                                  compressed: { try model.forward($0, finalContext) })
+            metrics["flip_rate"] = agreement.flipRate
+            metrics["kl_to_baseline"] = agreement.klToBaseline
+        }
         // Sparse formats at the quantized widths while the final model is the quantized one.
         let cost = try QuantizedStorage.cost(of: model, quantized: view?.quantizedLayers ?? [])
         trial.provenance["storage_format"] = cost.storageSummary
@@ -93,7 +99,6 @@ public enum TrialRunner {
         let size = Double(cost.sizeBytes)
         metrics.merge([
             "accuracy": accuracy, "baseline_accuracy": baseAccuracy, "accuracy_delta": 100 * (accuracy - baseAccuracy),
-            "flip_rate": agreement.flipRate, "kl_to_baseline": agreement.klToBaseline,
             "size_bytes": size, "fp32_size_bytes": baseBytes, "compression_ratio": baseBytes / Swift.max(size, 1),
             "params": Double(model.parameterCount), "macs": Double(cost.macs),
             "train_seconds": trial.trainingSeconds, "peak_rss_bytes": Double(ProcessStats.peakRSSBytes),
@@ -106,5 +111,21 @@ public enum TrialRunner {
                                 extras: try view?.checkpointExtras() ?? [:])
         }
         return ResultsStore.Outcome(metrics: metrics, layerStats: trial.layers, provenance: trial.provenance)
+    }
+
+    /// The baseline's primary metric on `test`, computed by the first trial of its seed and kept
+    /// beside its checkpoint (named by the checkpoint's key digest and the test set's
+    /// fingerprint, written atomically): a detector's mAP costs a pass and a COCO evaluation
+    /// that every other trial of the seed would repeat.
+    static func baselineScore(_ base: TeacherCache.Entry, test: ImageDataset) throws -> Double {
+        let file = URL(fileURLWithPath: "\(base.path).\(test.task.primaryMetric)-\(TeacherKey.fingerprint(test)).txt")
+        if let text = try? String(contentsOf: file, encoding: .utf8), let value = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+           value.isFinite
+        {
+            return value
+        }
+        let value = try Evaluation.evaluate(base.model, on: test).accuracy
+        try atomicWrite(Data("\(value)\n".utf8), to: file)
+        return value
     }
 }

@@ -89,5 +89,20 @@ struct DenseCommandTests {
         let datasets = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache/datasets").path)
         #expect(datasets.count == 1 && datasets[0].hasPrefix("fmnist-canvas-"), "\(datasets)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs").path))
+        // The baseline's mAP was computed once and kept beside its checkpoint; every trial read it.
+        let models = dir.appendingPathComponent("cache/models")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: models.path).filter { $0.contains(".safetensors.map-") }
+        #expect(kept.count == 1, "\(kept)")
+        let keptValue = try kept.first.map { try String(contentsOf: models.appendingPathComponent($0), encoding: .utf8) }
+        let recorded = try SweepCommandTests.sqlite(out + "/results.db", "SELECT DISTINCT value FROM metrics WHERE name = 'baseline_accuracy'")
+        #expect(recorded.count == 1 && keptValue.flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) } == Double(recorded[0]),
+                "\(recorded) vs \(keptValue ?? "none")")
+        // Detectors record no flip rate or KL (no class distribution per image), and the report
+        // names the task's metric on its axes instead of top-1 and has no agreement columns.
+        #expect(try SweepCommandTests.sqlite(out + "/results.db", "SELECT COUNT(*) FROM metrics WHERE name IN ('flip_rate', 'kl_to_baseline')") == ["0"])
+        let report = try CLIRunner.run(["report", out + "/results.db", "-o", out + "/report"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: out + "/report/report.html", encoding: .utf8)
+        #expect(html.contains("mAP@[.5:.95] (%)") && !html.contains("top-1 accuracy (%)") && !html.contains("Flips vs baseline"))
     }
 }
