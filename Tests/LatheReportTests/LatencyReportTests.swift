@@ -195,7 +195,7 @@ struct TeacherRowTests {
         #expect(rows.map(\.0) == ["fp32", "lenet5 x0.5", "hinton", "teacher: convnet (width 1.0)", "hinton", "teacher: convnet (width 2.0)"])
         #expect(rows.map(\.1) == [false, false, false, true, false, true])
         let md = MarkdownReport.render(model)
-        #expect(md.contains("| ↳ teacher: convnet (width 1.0) | student-alone, kd | 4 | – | – | – | – | 93.00 | – | – | – | 1.14 MiB | – | "),
+        #expect(md.contains("| ↳ teacher: convnet (width 1.0) | student-alone, kd | 4 | – | – | – | – | 93.00 | – | 1.14 MiB | – | "),
                 "\(md)")
         let html = HTMLReport.render(model)
         #expect(occurrences(of: "<tr class=\"teacher\">", in: html) == 2)
