@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatheData
 import LatheModels
 import LatheONNX
 import LatheTensor
@@ -92,13 +93,13 @@ struct Export: ParsableCommand {
                                                     shape: [n, test.channels, test.height, test.width]))
             }, dim: 0)
         let ort = try runner.run(model: candidate.path, images: test.images, shape: shape, threads: engine.threads)
-        var check = try ExportCheck(lathe: lathe, ort: ort, labels: test.labels)
+        var check = try ExportCheck(lathe: lathe, ort: ort, test: test)
         check.reference = plan == nil ? "Lathe" : "Lathe simulated int8"
         print(check.summary)
         let (accuracyLimit, logitLimit) = plan == nil ? (0.001, tolerance ?? 1e-4) : (0.002, tolerance ?? 0.05)
         guard check.accuracyDifference <= accuracyLimit, check.relativeLogitDifference <= logitLimit else {
             throw ONNXRuntimeError(description: String(
-                format: "ONNX Runtime disagrees with Lathe on %@: %@ (accepted: %.1f point, %.0e of the largest logit); nothing written",
+                format: "ONNX Runtime disagrees with Lathe on %@: %@ (accepted: %.1f point, %.0e of the largest output); nothing written",
                 destination, check.summary, 100 * accuracyLimit, logitLimit))
         }
         try FileManager.default.moveItem(at: candidate, to: url)
@@ -106,9 +107,13 @@ struct Export: ParsableCommand {
     }
 }
 
-/// Lathe's logits against ONNX Runtime's on the same images.
+/// Lathe's outputs against ONNX Runtime's on the same images: the task's primary metric of
+/// each (top-1 accuracy; a detector's mAP of the decoded boxes; a segmenter's mIoU) and the
+/// largest output difference.
 struct ExportCheck {
     var images: Int
+    /// `accuracy`, `map` or `miou`.
+    var metric: String
     var latheAccuracy: Double
     var ortAccuracy: Double
     /// The largest |Lathe − ORT| logit difference over the largest |logit|.
@@ -118,33 +123,33 @@ struct ExportCheck {
 
     var accuracyDifference: Double { abs(latheAccuracy - ortAccuracy) }
 
-    init(lathe: Tensor, ort: (values: [Float], shape: [Int]), labels: [Int64]) throws {
-        guard ort.shape == lathe.shape else {
-            throw ONNXRuntimeError(description: "ONNX Runtime's output has shape \(ort.shape), Lathe's logits \(lathe.shape)")
+    init(lathe: Tensor, ort: (values: [Float], shape: [Int]), test: ImageDataset) throws {
+        guard ort.shape == lathe.shape, lathe.shape.first == test.count else {
+            throw ONNXRuntimeError(description: "ONNX Runtime's output has shape \(ort.shape), Lathe's \(lathe.shape) (for \(test.count) images)")
         }
         let mine = try lathe.contiguous().scalars(as: Float.self)
-        let classes = lathe.shape.last ?? 1
-        images = labels.count
+        images = test.count
+        metric = test.task.primaryMetric
         var largest: Float = 0, difference: Float = 0
         for (a, b) in zip(mine, ort.values) {
             largest = max(largest, abs(a))
             difference = max(difference, abs(a - b))
         }
-        func accuracy(_ values: [Float]) -> Double {
-            var right = 0
-            for (i, label) in labels.enumerated() {
-                let row = values[(i * classes)..<((i + 1) * classes)]
-                if let best = row.indices.max(by: { row[$0] < row[$1] }), Int64(best - i * classes) == label { right += 1 }
-            }
-            return Double(right) / Double(max(labels.count, 1))
+        // Each side's outputs scored as the task scores a model (boxes decoded, pixels counted).
+        func score(_ outputs: Tensor) throws -> Double {
+            var offset = 0
+            return try Evaluation.metrics(on: test) { x in
+                defer { offset += x.shape[0] }
+                return try outputs.narrowed(0, start: offset, length: x.shape[0])
+            }.primary
         }
-        latheAccuracy = accuracy(mine)
-        ortAccuracy = accuracy(ort.values)
+        latheAccuracy = try score(lathe)
+        ortAccuracy = try score(Tensor(ort.values, shape: ort.shape))
         relativeLogitDifference = Double(difference) / Double(max(largest, 1e-12))
     }
 
     var summary: String {
-        String(format: "ONNX Runtime check on %d test images: accuracy %.2f%% (%@ %.2f%%), largest logit difference %.2e of the largest logit",
-               images, 100 * ortAccuracy, reference, 100 * latheAccuracy, relativeLogitDifference)
+        String(format: "ONNX Runtime check on %d test images: %@ %.2f%% (%@ %.2f%%), largest output difference %.2e of the largest output",
+               images, metric, 100 * ortAccuracy, reference, 100 * latheAccuracy, relativeLogitDifference)
     }
 }

@@ -44,6 +44,24 @@ struct DenseCommandTests {
         #expect(kd.status != 0 && kd.stderr.contains("kd/hinton") && kd.stderr.contains("feature"), "\(kd.stderr)")
     }
 
+    /// `lathe export --verify` of a segmenter scores ONNX Runtime's outputs as the task does
+    /// (mIoU of the per-pixel argmax), equal to `lathe eval`'s figure, not as image classes.
+    @Test func aSegmenterExportIsVerifiedByItsMIoU() throws {
+        let dir = try CLIRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = ["--dataset", "fmnist-seg", "--limit-train", "16", "--limit-test", "8", "--threads", "1"]
+        let train = try CLIRunner.run(["train", "--model", "fpn-seg", "--epochs", "1", "--batch-size", "8", "--no-latency", "--plain", "--out", "run"] + data, in: dir)
+        #expect(train.status == 0, "\(train.stderr)")
+        let eval = try CLIRunner.run(["eval", "run/model.safetensors", "--no-latency"] + data, in: dir)
+        let miou = try #require(eval.stdout.split(separator: "\n").first { $0.contains("test miou ") }.flatMap { line in
+            line.split(separator: " ").first { $0.hasSuffix("%") }.map { String($0.dropLast()) }
+        }, "\(eval.stdout)")
+        #expect((Double(miou) ?? 0) > 0, "an untrained segmenter still scores the background: \(eval.stdout)")
+        let export = try CLIRunner.run(["export", "run/model.safetensors", "-o", "seg.onnx", "--verify"] + data, in: dir)
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stdout.contains("ONNX Runtime check on 8 test images: miou \(miou)% (Lathe \(miou)%)"), "\(export.stdout)")
+    }
+
     /// A detection sweep: its progress names the task's metric, physical channel pruning runs on
     /// the detector (backbone, pyramid and head groups) inside a trial, and the canvases are
     /// generated into the sweep's cache.
