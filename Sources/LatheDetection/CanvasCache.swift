@@ -11,7 +11,7 @@ import LatheIO
 /// the format version. Each split file holds `images` (u8 [N, S, S]), `masks` (u8 [N, S, S])
 /// and `objects` (i32 [M, 8]: canvas, category, x, y, width, height, area, source). A file whose
 /// checksum does not match the manifest (or that is missing) is regenerated; files are written
-/// atomically and the manifest last.
+/// atomically and the manifest last, under an advisory lock on `.lock` in the folder.
 public enum FMNISTCanvases {
     static let formatVersion = 1
 
@@ -62,6 +62,10 @@ public enum FMNISTCanvases {
         } catch {
             throw DetectionError(path: dir, reason: "cannot create the cache folder (\(error.localizedDescription))")
         }
+        // One process verifies or generates a configuration's files at a time: the sweep's
+        // concurrent trials (and Slurm tasks on a shared cache) wait, then read them verified.
+        let lock = try FileLock(path: "\(dir)/.lock")
+        defer { lock.unlock() }
         let manifestPath = "\(dir)/manifest.json"
         var recorded = readManifest(manifestPath)
         var sources: [DataSplit: ImageDataset] = [:]

@@ -189,27 +189,3 @@ public struct TeacherCache: Sendable {
         return Entry(model: model, key: key, digest: try key.digest(), path: file, hit: false, training: summary)
     }
 }
-
-/// An exclusive advisory lock (`flock`) on a file, held until `unlock`.
-final class FileLock {
-    private var descriptor: Int32
-
-    init(path: String) throws {
-        descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw DistillError.cache("cannot open the lock file \(path) (errno \(errno))") }
-        while flock(descriptor, LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            // No flock on this file system: fall back to "last writer wins" (see TeacherCache).
-            break
-        }
-    }
-
-    func unlock() {
-        guard descriptor >= 0 else { return }
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-        descriptor = -1
-    }
-
-    deinit { unlock() }
-}

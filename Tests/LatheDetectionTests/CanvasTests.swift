@@ -2,6 +2,7 @@ import Foundation
 import LatheData
 @testable import LatheDetection
 import LatheIO
+import Synchronization
 import Testing
 
 /// fmnist-detect / fmnist-seg from the installed Fashion-MNIST: the rules of `CanvasConfig`,
@@ -39,6 +40,20 @@ struct CanvasTests {
         #expect(FMNISTCanvases.folder(config: other, cacheDirectory: dir) != FMNISTCanvases.folder(config: Self.small, cacheDirectory: dir))
         #expect(try FMNISTCanvases.load(.val, config: other, cacheDirectory: dir).images != first[.val]?.images)
         print("canvases: 460 generated and cached in \(String(format: "%.2f", seconds)) s; sha256 train \(made[0].sha256.prefix(12)) (\(made[0].bytes) bytes)")
+    }
+
+    /// Two preparations of one configuration at once (a sweep's first trials): the lock makes
+    /// one generate every split and the other verify what it wrote, never both generate.
+    @Test func concurrentPreparationsGenerateOnce() throws {
+        let dir = try Oracle.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let results = Mutex<[[Bool]]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let made = (try? FMNISTCanvases.prepare(config: Self.small, cacheDirectory: dir).map(\.generated)) ?? []
+            results.withLock { $0.append(made) }
+        }
+        let both = results.withLock { $0 }.sorted { $0.filter { $0 }.count < $1.filter { $0 }.count }
+        #expect(both == [[false, false, false], [true, true, true]], "\(both)")
     }
 
     @Test func canvasesFollowTheRulesAndTestImagesDoNotLeak() throws {
