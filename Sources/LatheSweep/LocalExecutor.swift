@@ -44,7 +44,7 @@ final class LocalExecutor: TrialExecutor {
              recorder: TrialRecorder) throws {
         // Baselines first: every other trial of a seed starts from its cached baseline.
         try runAll(baselines, recorder: recorder)
-        try runAll(try recorder.dropOrphans(rest), recorder: recorder)
+        try runAll(TrialOrder.ordered(try recorder.dropOrphans(rest)) { recorder.plans[$0.record.key] }, recorder: recorder)
     }
 
     private func runAll(_ trials: [ResultsStore.Trial], recorder: TrialRecorder) throws {

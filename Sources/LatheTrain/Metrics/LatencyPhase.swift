@@ -95,7 +95,8 @@ public struct MedianInterval: Sendable, Equatable {
 ///
 /// Each round times every subject at every batch size once, in a freshly shuffled order;
 /// a sample is the mean pass time of a block of passes (sized once, to `minBlockSeconds`).
-/// A warm-up (two passes of each, the second sizing its block) is run and discarded. Rounds
+/// A warm-up (two passes of each, the second sizing its block; one when it takes 0.5 s or more)
+/// is run and discarded. Rounds
 /// continue until every median's 95% interval is within ±`target` of it (after `minRounds`), or
 /// `maxRounds` is reached, or the phase has used `budgetSeconds` (after `floorRounds`); the
 /// achieved half-width is each series' noise figure.
@@ -136,8 +137,9 @@ public enum LatencyPhase {
         // Warm-up: one pass each (allocation, kernel choice), then size the block from a second.
         for i in slots.indices {
             slots[i].passes = 1
-            _ = try time(slots[i])
-            let once = try time(slots[i]) / 1e3
+            let first = try time(slots[i]) / 1e3
+            // A pass of half a second or more is its own block and has warmed up: no sizing pass.
+            let once = first >= 0.5 ? first : try time(slots[i]) / 1e3
             slots[i].passes = Swift.max(1, Swift.min(10_000, Int((plan.minBlockSeconds / Swift.max(once, 1e-9)).rounded(.up))))
             if once > 1 { progress(String(format: "warm-up %d/%d: %.1f s a pass", i + 1, slots.count, once)) }
         }
