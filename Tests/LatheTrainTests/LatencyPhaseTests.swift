@@ -69,6 +69,16 @@ import Testing
         #expect(series[0].passesPerBlock == 1)
         #expect(lines.count == 1 + 1 + 5, "\(lines)")  // the slow warm-up pass, the warm-up, 5 rounds
         #expect(lines.last == "round 5 done at 12.0 s", "\(lines)")  // 1 warm-up pass (2 s: no sizing pass) + 5 rounds of 2 s
+        // Beside a 2 s pass, a 1 ms one is timed in blocks of a twentieth of it (100 passes).
+        var mixed = plan
+        mixed.budgetSeconds = 1e9
+        mixed.minRounds = 5
+        let quick = LatencySubject(id: "quick", input: [1]) { x in
+            now += 1_000_000
+            return x
+        }
+        let both = try LatencyPhase.run([slow, quick], plan: mixed, clock: { now })
+        #expect(both.map(\.passesPerBlock) == [1, 100])
         // A budget that the floor already meets changes nothing about cheap models: minRounds hold.
         var fast = plan
         fast.budgetSeconds = 1e9

@@ -33,8 +33,9 @@ public struct LatencyPlan: Sendable, Codable, Equatable {
     public var budgetSeconds = 120.0
     /// Rounds that run even past the budget: fewer leave a median without an interval.
     public var floorRounds = 5
-    /// Each sample times a block of passes at least this long, so that the clock's resolution
-    /// and per-call overhead do not dominate small models at batch 1.
+    /// Each sample times a block of passes at least this long (and at least a twentieth of the
+    /// phase's longest pass), so that the clock's resolution, per-call overhead and the state
+    /// the big passes leave do not dominate small models at batch 1.
     public var minBlockSeconds = 0.01
 
     public init() {}
@@ -94,7 +95,8 @@ public struct MedianInterval: Sendable, Equatable {
 /// the machine (frequency, another process, thermal state) fall on all subjects alike.
 ///
 /// Each round times every subject at every batch size once, in a freshly shuffled order;
-/// a sample is the mean pass time of a block of passes (sized once, to `minBlockSeconds`).
+/// a sample is the mean pass time of a block of passes (sized once, to `minBlockSeconds` or a
+/// twentieth of the longest pass, whichever is longer).
 /// A warm-up (two passes of each, the second sizing its block; one when it takes 0.5 s or more)
 /// is run and discarded. Rounds
 /// continue until every median's 95% interval is within ±`target` of it (after `minRounds`), or
@@ -134,14 +136,21 @@ public enum LatencyPhase {
             try withNoGrad { for _ in 0..<slot.passes { _ = try forward(slot.input) } }
             return Double(clock() &- start) / 1e6 / Double(slot.passes)
         }
-        // Warm-up: one pass each (allocation, kernel choice), then size the block from a second.
+        // Warm-up: one pass each (allocation, kernel choice), then a second that sizes the block.
+        var once = [Double](repeating: 0, count: slots.count)
         for i in slots.indices {
             slots[i].passes = 1
             let first = try time(slots[i]) / 1e3
             // A pass of half a second or more is its own block and has warmed up: no sizing pass.
-            let once = first >= 0.5 ? first : try time(slots[i]) / 1e3
-            slots[i].passes = Swift.max(1, Swift.min(10_000, Int((plan.minBlockSeconds / Swift.max(once, 1e-9)).rounded(.up))))
-            if once > 1 { progress(String(format: "warm-up %d/%d: %.1f s a pass", i + 1, slots.count, once)) }
+            once[i] = first >= 0.5 ? first : try time(slots[i]) / 1e3
+            if once[i] > 1 { progress(String(format: "warm-up %d/%d: %.1f s a pass", i + 1, slots.count, once[i])) }
+        }
+        // Blocks last at least `minBlockSeconds` and a twentieth of the longest pass: beside
+        // 2-second batch-256 passes of a detector, single 5 ms batch-1 passes read ±23 % noise
+        // over 5 rounds (the big passes leave caches and clocks in another state each time).
+        let block = Swift.max(plan.minBlockSeconds, (once.max() ?? 0) / 20)
+        for i in slots.indices {
+            slots[i].passes = Swift.max(1, Swift.min(10_000, Int((block / Swift.max(once[i], 1e-9)).rounded(.up))))
         }
         progress(String(format: "warm-up of %d series done in %.1f s", slots.count, elapsed()))
         var round = 0
