@@ -79,8 +79,7 @@ struct Factorize: ParsableCommand {
         print(report.summary)
         var finetuning: TrainingSummary?
         if finetuneEpochs > 0 {
-            recipe.epochs = finetuneEpochs
-            if let finetuneLr { recipe.learningRate = finetuneLr }
+            recipe = recipe.fineTuning(epochs: finetuneEpochs, learningRate: finetuneLr)
             progress.note("fine-tuning the factorized model for \(finetuneEpochs) epoch(s)")
             finetuning = try Trainer(recipe: recipe, progress: progress).train(network, on: train)
         }

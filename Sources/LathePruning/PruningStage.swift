@@ -87,9 +87,7 @@ public enum PruningStage {
             let epochs = config.finetuneEpochs(afterStep: t)
             var seconds = 0.0
             if epochs > 0 {
-                var r = recipe
-                r.epochs = epochs
-                r.learningRate = config.finetuneLearningRate ?? recipe.learningRate
+                var r = recipe.fineTuning(epochs: epochs, learningRate: config.finetuneLearningRate)
                 r.seed = recipe.seed &+ UInt64(t)
                 var trainer = Trainer(recipe: r, progress: progress)
                 if t < n, config.slimmingL1 > 0 { try addSlimming(config.slimmingL1, model: model, to: &trainer) }

@@ -115,9 +115,7 @@ public enum QuantizationStage {
 
         var training: TrainingSummary?
         if config.workflow == .qat {
-            var qatRecipe = recipe
-            qatRecipe.epochs = config.qatEpochs
-            qatRecipe.learningRate = config.qatLearningRate
+            var qatRecipe = recipe.fineTuning(epochs: config.qatEpochs, learningRate: config.qatLearningRate)
             qatRecipe.schedule = .cosine
             let ranges = config.activations == .static && !learnedActivations
                 ? try activationRanges(model, layerNames, activation, train: train, config: config, batchSize: recipe.batchSize) : nil

@@ -53,6 +53,23 @@ struct TrainerTests {
         #expect(a.0 != c.0)
     }
 
+    /// Fine-tuning a trained model (QAT, after pruning) keeps the recipe but not its warm-up: with
+    /// it, one epoch of fine-tuning under a one-epoch warm-up ended at the peak rate.
+    @Test func fineTuningDropsTheWarmUpAndDecays() {
+        var base = Recipe()
+        (base.epochs, base.warmupEpochs, base.schedule, base.learningRate, base.seed) = (4, 1, .cosine, 2e-3, 7)
+        let tune = base.fineTuning(epochs: 1, learningRate: 5e-4)
+        #expect(tune.epochs == 1 && tune.warmupEpochs == 0 && tune.learningRate == 5e-4 && tune.seed == 7)
+        #expect(base.fineTuning(epochs: 2).learningRate == 2e-3)
+        // The epoch's last step runs well below the peak (cosine), not at it (warm-up).
+        let steps = 16
+        let last = tune.lrSchedule.rate(base: tune.learningRate, step: steps - 1, totalSteps: steps, stepsPerEpoch: steps)
+        var inherited = base
+        inherited.epochs = 1
+        let before = inherited.lrSchedule.rate(base: 5e-4, step: steps - 1, totalSteps: steps, stepsPerEpoch: steps)
+        #expect(last < 0.05 * 5e-4 && before > 0.9 * 5e-4, "fine-tuning ends at \(last), the inherited warm-up at \(before)")
+    }
+
     @Test func badRecipeIsRejectedNamingTheField() throws {
         var r = recipe(epochs: 1)
         r.momentum = 1.5

@@ -18,9 +18,7 @@ struct FinetuneStage: MethodStage {
 
     func run(_ config: JSONValue, on trial: TrialState) throws {
         let config = try config.decoded(FinetuneConfig.self)
-        var r = trial.recipe
-        r.epochs = config.epochs
-        if let lr = config.lr { r.learningRate = lr }
+        let r = trial.recipe.fineTuning(epochs: config.epochs, learningRate: config.lr)
         let model = trial.model
         let summary = try Trainer(recipe: r, progress: trial.progress).train(model, on: trial.train)
         trial.trainingSeconds += summary.trainingSeconds
