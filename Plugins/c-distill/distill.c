@@ -6,12 +6,13 @@
  * refuses crd with a message). Built by SwiftPM as
  * libLatheDistillLosses.so; standalone:
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -I Sources/CLathePlugin/include -I Plugins/c-support/include \
- *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,attention_map,rkd,sp,dkd,crd}.c Plugins/c-support/{support,context}.c -lm
+ *      -o libdistill.so Plugins/c-distill/{distill,hint,attention,cwd,attention_map,rkd,sp,dkd,crd}.c Plugins/c-support/{support,context}.c -lm
  * Files: distill.c (descriptors), one file per loss, distill_internal.h (shared helpers).
  *
  * Methods (each: loss = a scalar, mean over the batch as stated; gradient w.r.t. the student)
  *   distill/hint          FEATURE   FitNets hint: mean squared error (Romero et al., ICLR 2015)
  *   distill/attention     RELATION  attention transfer (Zagoruyko & Komodakis, ICLR 2017)
+ *   distill/cwd           FEATURE   channel-wise distillation for dense prediction (Shu et al., ICCV 2021)
  *   distill/attention-map RELATION  self-attention distribution transfer (Wang et al., MiniLM, NeurIPS 2020)
  *   distill/rkd-distance  RELATION  RKD distance-wise loss (Park et al., CVPR 2019)
  *   distill/rkd-angle     RELATION  RKD angle-wise loss (Park et al., CVPR 2019)
@@ -84,6 +85,12 @@ static const lathe_param attention_params[] = {
      "exponent of the attention map sum_c |f_c|^p (the paper's p; 2 is its default)", 2.0, 1.0, 4.0, NULL, 0},
 };
 
+static const lathe_param cwd_params[] = {
+    {LATHE_HEAD(lathe_param), "temperature", LATHE_PARAM_F32,
+     "softmax temperature tau (the authors' configurations: 1 on segmentation logits and detector features, 4 in some)", 1.0,
+     0.1, 100.0, NULL, 0},
+};
+
 static const lathe_param attention_map_params[] = {
     {LATHE_HEAD(lathe_param), "per_head", LATHE_PARAM_I32,
      "1: head by head, as MiniLM (equal head counts); 0: the heads averaged first (any head counts)", 1.0, 0.0, 1.0, NULL, 0},
@@ -107,6 +114,15 @@ static const lathe_method methods[] = {
      "this loss times 1000/(H*W). Gradient: analytic, through the normalisation, pooling and |f|^p." LABELS,
      "Zagoruyko & Komodakis, Paying More Attention to Attention, ICLR 2017", LATHE_KIND_LOSS, FLAGS,
      LATHE_GRANULARITY_NONE, LATHE_LOSS_RELATION, attention_params, 1, (lathe_function)attention},
+    {LATHE_HEAD(lathe_method), "cwd", "Channel-wise distillation (dense prediction)",
+     "Maps of equal shape [B, C, spatial...] (the host puts a learnable 1x1-conv adapter on the student when channel "
+     "counts differ, as the paper does); per sample b and channel c the spatial positions form one distribution: q = "
+     "softmax(t_bc / tau), p = softmax(s_bc / tau). loss = tau^2 / (B C) sum_{b,c} KL(q_bc || p_bc), the authors' code "
+     "(mmrazor's ChannelWiseDivergence) exactly; gradient tau (p - q) / (B C). Softmaxes in double with the maximum "
+     "subtracted. Made for dense outputs (segmentation logits, detection heatmaps, pyramid features); the paper's "
+     "weights: 3 on segmentation logits, 10 on detector pyramid features." LABELS,
+     "Shu, Liu, Gao, Yan & Shen, Channel-wise Knowledge Distillation for Dense Prediction, ICCV 2021", LATHE_KIND_LOSS,
+     FLAGS, LATHE_GRANULARITY_NONE, LATHE_LOSS_FEATURE, cwd_params, 1, (lathe_function)cwd},
     {LATHE_HEAD(lathe_method), "attention-map", "Self-attention distribution transfer (transformers)",
      "Attention maps [B, H, T, T] of a transformer block (the softmax probabilities: a ViT tap blocks.N.attn.map), rows "
      "= one query's distribution over the T keys; T must match, widths may differ (category relation, no adapter). "
@@ -170,8 +186,8 @@ static int32_t plugin_init(const lathe_host *host, const lathe_registrar *regist
 }
 
 static const lathe_plugin plugin = {
-    LATHE_HEAD(lathe_plugin), "distill", "1.1.0",
-    "Distillation losses: DKD (response); FitNets hint (feature); attention transfer, attention-map (MiniLM), RKD distance and angle, "
+    LATHE_HEAD(lathe_plugin), "distill", "1.2.0",
+    "Distillation losses: DKD (response); FitNets hint, channel-wise (feature); attention transfer, attention-map (MiniLM), RKD distance and angle, "
     "similarity-preserving, CRD (relation)",
     plugin_init, NULL,
 };

@@ -205,6 +205,7 @@ static inline double normalize(const double *x, double *out, size_t n) {
                           double *loss, DLTensor *student_grad
 LATHE_SUPPORT_HIDDEN int32_t hint(DISTILL_LOSS_ARGS);
 LATHE_SUPPORT_HIDDEN int32_t attention(DISTILL_LOSS_ARGS, float p_value);
+LATHE_SUPPORT_HIDDEN int32_t cwd(DISTILL_LOSS_ARGS, float temperature);
 LATHE_SUPPORT_HIDDEN int32_t attention_map(DISTILL_LOSS_ARGS, int32_t per_head);
 LATHE_SUPPORT_HIDDEN int32_t rkd_distance(DISTILL_LOSS_ARGS);
 LATHE_SUPPORT_HIDDEN int32_t rkd_angle(DISTILL_LOSS_ARGS);

@@ -193,9 +193,45 @@ struct LossGoldenTests {
         }
     }
 
+    // MARK: distill/cwd
+
+    /// mmrazor's ChannelWiseDivergence transcribed: per (sample, channel), the teacher's softmax
+    /// over positions against the student's log-softmax, × τ² / (B C).
+    @Test(arguments: [1.0, 4.0, 0.5])
+    func channelWise(temperature: Double) throws {
+        let s = try Support.randn([3, 4, 5, 6], seed: 29, scale: 3), t = try Support.randn([3, 4, 5, 6], seed: 30, scale: 4)
+        try check("distill/cwd", params: ["temperature": .double(temperature)], student: s, teacher: t) { s, t, _ in
+            let T = Double(Float(temperature))
+            let q = try (t.flattened(from: 2) / T).softmax(2)
+            let kl = try q * ((t.flattened(from: 2) / T).logSoftmax(2) - (s.flattened(from: 2) / T).logSoftmax(2))
+            return try kl.sum() * (T * T / 12)
+        }
+        // A 1-D map ([B, C, L]) is a distribution over its L positions too.
+        let s1 = try Support.randn([2, 3, 7], seed: 31), t1 = try Support.randn([2, 3, 7], seed: 32)
+        try check("distill/cwd", params: ["temperature": .double(temperature)], student: s1, teacher: t1) { s, t, _ in
+            let T = Double(Float(temperature))
+            let kl = try (t / T).softmax(2) * ((t / T).logSoftmax(2) - (s / T).logSoftmax(2))
+            return try kl.sum() * (T * T / 6)
+        }
+    }
+
+    @Test func channelWiseRefusesVectorsAndUnequalShapes() throws {
+        let cwd = try Support.method("distill/cwd")
+        let vectors = #expect(throws: PluginError.self) {
+            _ = try cwd.loss(student: try Support.randn([2, 5], seed: 1), teacher: try Support.randn([2, 5], seed: 2),
+                             labels: try Support.labels(2), params: try cwd.bind())
+        }
+        #expect(vectors?.message.contains("3 to 8 dimensions") == true, "\(vectors?.message ?? "")")
+        let unequal = #expect(throws: PluginError.self) {
+            _ = try cwd.loss(student: try Support.randn([2, 3, 4, 4], seed: 1), teacher: try Support.randn([2, 3, 2, 2], seed: 2),
+                             labels: try Support.labels(2), params: try cwd.bind())
+        }
+        #expect(unequal?.message.contains("[2, 3, 2, 2]") == true, "\(unequal?.message ?? "")")
+    }
+
     // MARK: Policies shared by the distill plugin
 
-    @Test(arguments: ["distill/hint", "distill/attention", "distill/rkd-distance", "distill/rkd-angle", "distill/sp"])
+    @Test(arguments: ["distill/hint", "distill/attention", "distill/cwd", "distill/rkd-distance", "distill/rkd-angle", "distill/sp"])
     func labelsAreIgnored(id: String) throws {
         let method = try Support.method(id)
         let s = try Support.randn([5, 4, 3, 3], seed: 27), t = try Support.randn([5, 4, 3, 3], seed: 28)

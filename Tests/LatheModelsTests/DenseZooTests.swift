@@ -44,6 +44,11 @@ struct DenseZooTests {
         #expect(neck.consumers.map(\.layer) == ["neck.smooth.conv"])
         #expect(byProducer["head.out"] == nil)
         #expect(byProducer["head.conv"]?.consumers.map(\.layer) == ["head.out"])
+        // The segmenter's stride-1 skip reads the stem: pruning the stem's filters removes its inputs too.
+        let segmenter = try Zoo.make("fpn-seg", options: ModelOptions(inputChannels: 1, imageSize: 96, classCount: 11))
+        let stem = try #require(segmenter.channelGroups.first { $0.producer == "stem.conv" })
+        #expect(Set(stem.consumers.map(\.layer)) == ["stage1.conv", "head.skip"])
+        #expect(!segmenter.channelGroups.contains { $0.producer == "head.out" || $0.producer == "head.skip" })
     }
 
     @Test func nearestUpsamplingRepeatsPixels() throws {

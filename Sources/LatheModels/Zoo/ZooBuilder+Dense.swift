@@ -109,16 +109,22 @@ extension ZooBuilder {
         return model
     }
 
-    /// A feature-pyramid segmenter (FCN-style, Long et al. 2015; the semantic head of Panoptic
-    /// FPN, Kirillov et al. 2019, at full resolution): the pyramid down to stride 1, ReLU, and a
-    /// 1×1 classifier giving `[N, classes, H, W]` per-pixel logits (class 0: background).
+    /// A feature-pyramid segmenter: the detector's pyramid and smoothing conv at stride 4 give
+    /// class scores there (the semantic head of Panoptic FPN, Kirillov et al. 2019), upsampled ×4
+    /// and summed with class scores from the stem's stride-1 features (FCN's skip fusion of scores,
+    /// Long et al. 2015), `[N, classes, H, W]` per-pixel logits (class 0: background). The deep
+    /// path decides which item a pixel belongs to, the stride-1 skip where the item's edge lies:
+    /// summing the pyramid's laterals down to stride 1 before one 1×1 classifier (this model
+    /// until issue 17's measurement) let the shallow levels' texture vote on the class, and
+    /// scored 62 % mIoU with a background IoU of 99.9 % and trousers at 76 %.
     func fpnSegmenter() throws -> Model {
         try checkSize("fpn-seg")
         var b = ProgramBuilder(inputShape: [-1, c, s, s])
         let levels = backbone(&b)
-        let neck = b.relu("neck.relu", pyramid(&b, levels, lowest: 0, width: w(32)))
-        let out = b.conv("head.out", neck, classes, kernel: 1, bias: true)
-        return try Model.make(program: b.program(name: "fpn-seg", output: out), options: options, architecture: "fpn-seg",
-                              initialization: initialization)
+        let neck = b.convBNReLU("neck.smooth", pyramid(&b, levels, lowest: 2, width: w(64)), w(64))
+        let coarse = b.upsample("head.up", b.conv("head.out", neck, classes, kernel: 1, bias: true), 4)
+        let out = b.sum("head.sum", coarse, b.conv("head.skip", levels[0], classes, kernel: 1, bias: true))
+        return try Model.make(program: b.program(name: "fpn-seg", output: out), options: options,
+                              architecture: "fpn-seg", initialization: initialization)
     }
 }

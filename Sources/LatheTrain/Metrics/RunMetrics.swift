@@ -18,6 +18,9 @@ public struct RunMetrics: Sendable, Codable, Equatable {
     public var task: PredictionTask?
     /// Every test score by name (`TaskMetrics.all`: `map50`, `pixel_accuracy`, …); nil in older files.
     public var scores: [String: Double]?
+    /// A segmenter's test IoU per class (index = class, 0 the background; null for a class in
+    /// neither the ground truth nor the predictions); absent for other tasks.
+    public var classIoU: [Double?]?
     public var testLoss: Double
     public var testSamples: Int
     /// Share of test predictions that differ from the uncompressed model's: set by the
@@ -85,6 +88,7 @@ extension RunMetrics {
         metrics.referenceLatency = referenceLatency
         metrics.task = test.task
         metrics.scores = evaluated.all
+        metrics.classIoU = evaluated.classIoU
         return metrics
     }
 
@@ -99,7 +103,7 @@ extension RunMetrics {
         klToBaseline = agreement.klToBaseline
     }
 
-    /// A one-line summary for the terminal.
+    /// A summary for the terminal: one line, and a second with a segmenter's IoU per class.
     public var headline: String {
         let lat = latency.isEmpty ? "not measured (--no-latency)" : latency.map(\.summary).joined(separator: "; ")
         let scores = (self.scores ?? [:]).filter { $0.key != (task ?? .classification).primaryMetric }.sorted { $0.key < $1.key }
@@ -108,6 +112,11 @@ extension RunMetrics {
                        model, (task ?? .classification).primaryMetric, 100 * accuracy, scores, testSamples, cost.parameters, Double(cost.sizeBytes) / 1024, cost.macs, lat)
         for b in backendLatency ?? [] { s += "; \(b.summary)" }
         if let t = training { s += String(format: ", trained in %.1fs (%.0f img/s)", t.trainingSeconds, t.imagesPerSecond) }
+        if let classIoU {
+            s += "\nIoU per class (0: background):" + classIoU.enumerated().map { i, v in
+                v.map { String(format: " %d %.1f%%", i, 100 * $0) } ?? " \(i) -"
+            }.joined()
+        }
         return s
     }
 }

@@ -12,6 +12,9 @@ public struct TaskMetrics: Sendable, Equatable {
     public var loss: Double
     /// Every score by name: `accuracy`; `miou`, `pixel_accuracy`; `map`, `map50`, `map75`.
     public var all: [String: Double]
+    /// A segmenter's IoU per class (index = class, 0 the background; nil for a class in neither
+    /// the ground truth nor the predictions); nil for other tasks.
+    public var classIoU: [Double?]? = nil
 }
 
 /// Test-set evaluation.
@@ -74,7 +77,8 @@ public enum Evaluation {
             let accuracy = correct / Double(data.count)
             return TaskMetrics(primary: accuracy, loss: loss, all: ["accuracy": accuracy])
         case .segmentation:
-            return TaskMetrics(primary: confusion.meanIoU, loss: loss, all: ["miou": confusion.meanIoU, "pixel_accuracy": confusion.pixelAccuracy])
+            return TaskMetrics(primary: confusion.meanIoU, loss: loss, all: ["miou": confusion.meanIoU, "pixel_accuracy": confusion.pixelAccuracy],
+                               classIoU: confusion.classIoU)
         case .detection:
             let coco = COCOEvaluation(groundTruth: data.cocoGroundTruth(), detections: detections)
             let map = Swift.max(0, coco.mAP)
