@@ -87,7 +87,7 @@ static const lathe_param attention_params[] = {
 
 static const lathe_param cwd_params[] = {
     {LATHE_HEAD(lathe_param), "temperature", LATHE_PARAM_F32,
-     "softmax temperature tau (the authors' configurations: 1 on segmentation logits and detector features, 4 in some)", 1.0,
+     "softmax temperature tau (the authors' configurations: 1)", 1.0,
      0.1, 100.0, NULL, 0},
 };
 
@@ -119,8 +119,8 @@ static const lathe_method methods[] = {
      "counts differ, as the paper does); per sample b and channel c the spatial positions form one distribution: q = "
      "softmax(t_bc / tau), p = softmax(s_bc / tau). loss = tau^2 / (B C) sum_{b,c} KL(q_bc || p_bc), the authors' code "
      "(mmrazor's ChannelWiseDivergence) exactly; gradient tau (p - q) / (B C). Softmaxes in double with the maximum "
-     "subtracted. Made for dense outputs (segmentation logits, detection heatmaps, pyramid features); the paper's "
-     "weights: 3 on segmentation logits, 10 on detector pyramid features." LABELS,
+     "subtracted. Made for dense outputs (segmentation logits, detection heatmaps, pyramid features); the authors' "
+     "configurations weight it 3 on segmentation logits and 5 on each detector pyramid level (tau 1)." LABELS,
      "Shu, Liu, Gao, Yan & Shen, Channel-wise Knowledge Distillation for Dense Prediction, ICCV 2021", LATHE_KIND_LOSS,
      FLAGS, LATHE_GRANULARITY_NONE, LATHE_LOSS_FEATURE, cwd_params, 1, (lathe_function)cwd},
     {LATHE_HEAD(lathe_method), "attention-map", "Self-attention distribution transfer (transformers)",
