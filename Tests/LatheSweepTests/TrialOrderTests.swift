@@ -12,8 +12,8 @@ import Testing
         let plans = try SweepSpec.parse(text, file: "detection.toml", registry: registry).trials(registry: registry)
             .filter { $0.group != "baseline" }
         let order = TrialOrder.ordered(plans) { $0 }.map { "\($0.group) \($0.seed)" }
-        #expect(order == ["kd-at 1", "qat-4bit 1", "qat-4bit 2", "qat-4bit 3", "prune-30 1", "prune-30 2", "prune-30 3",
-                          "ptq-int8 1", "ptq-int8 2", "ptq-int8 3", "ptq-4bit 1", "ptq-4bit 2", "ptq-4bit 3", "kd-at 2", "kd-at 3"],
+        #expect(order == ["kd-cwd 1", "qat-4bit 1", "qat-4bit 2", "qat-4bit 3", "prune-30 1", "prune-30 2", "prune-30 3",
+                          "ptq-int8 1", "ptq-int8 2", "ptq-int8 3", "ptq-4bit 1", "ptq-4bit 2", "ptq-4bit 3", "kd-cwd 2", "kd-cwd 3"],
                 "\(order)")
         // Nothing lost or repeated; an item without a plan (not in the spec) still runs.
         let withStray = TrialOrder.ordered(plans.map(Optional.some) + [nil]) { $0 }
