@@ -21,7 +21,7 @@ struct DistillCommandTests {
         #expect(result.stdout.contains("result: PASS"), "\(result.stdout)")
         #expect(!result.stdout.contains("FAIL"), "\(result.stdout)")
         if plugin == "distill" {
-            let ids = ["hint", "attention", "attention-map", "rkd-distance", "rkd-angle", "sp", "dkd", "crd"]
+            let ids = ["hint", "attention", "cwd", "attention-map", "rkd-distance", "rkd-angle", "sp", "dkd", "crd"]
             for id in ids {
                 #expect(result.stdout.contains("distill/\(id) (loss)"), "\(id) missing")
             }
