@@ -160,13 +160,20 @@ struct Quantize: ParsableCommand {
                                                             registry: reg, progress: progress)
         var metrics = try RunMetrics.measure(quantized.model, dataset: engine.dataset.rawValue, test: test, recipe: recipe,
                                              training: training, threads: engine.threads, reference: base, latency: engine.latencyPlan)
-        // The fake-quant model is evaluated with its activation quantization; size at real bit widths.
+        // The fake-quant model is evaluated with its activation quantization (every score, not only
+        // the primary one: mAP@.5 or the IoU per class of the model `measure` ran without it); size
+        // at real bit widths.
+        let scores = try quantized.metrics(on: test)
         metrics.accuracy = report.accuracy
+        metrics.scores = scores.all
+        metrics.classIoU = scores.classIoU
         metrics.cost.sizeBytes = report.sizeBytes
         let baseContext = ForwardContext(training: false)
         let quantContext = try quantized.context()
-        metrics.record(try Agreement.measure(on: test, baseline: { try base.forward($0, baseContext) },
-                                             compressed: { try quantized.model.forward($0, quantContext) }))
+        if test.task != .detection {
+            metrics.record(try Agreement.measure(on: test, baseline: { try base.forward($0, baseContext) },
+                                                 compressed: { try quantized.model.forward($0, quantContext) }))
+        }
         let out = outputDirectory ?? "runs/quantize-\(base.architecture)"
         if engine.backend.contains(.ort) {
             // ONNX Runtime times the QDQ int8 export where the quantization has one, else the fp32 export of the dequantized weights.

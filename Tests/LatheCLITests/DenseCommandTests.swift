@@ -35,6 +35,14 @@ struct DenseCommandTests {
         let eval = try CLIRunner.run(["eval", "run/model.safetensors", "--no-latency"] + data, in: dir)
         #expect(eval.status == 0, "\(eval.stderr)")
         #expect(eval.stdout.contains(String(format: "test map %.2f%%", 100 * map)), "\(eval.stdout)")
+        // int8 with static activations: every score is the quantized model's (mAP equals the
+        // accuracy column), and a detector records no flip rate (no class distribution to flip).
+        let quantize = try CLIRunner.run(["quantize", "--checkpoint", "run/model.safetensors", "--method", "uniform/symmetric", "--param", "bits=8",
+                                          "--activations", "static", "--no-latency", "--out", "q"] + data, in: dir)
+        #expect(quantize.status == 0, "\(quantize.stderr)")
+        let q = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("q/metrics.json"))) as? [String: Any])
+        let qm = try #require(q["metrics"] as? [String: Any])
+        #expect((qm["scores"] as? [String: Double])?["map"] == qm["accuracy"] as? Double && qm["flipRate"] == nil, "\(qm["scores"] ?? "")")
         // A classifier on boxes is refused with what the task needs.
         let classifier = try CLIRunner.run(["train", "--model", "lenet5", "--epochs", "1", "--out", "bad"] + data, in: dir)
         #expect(classifier.status != 0 && classifier.stderr.contains("CenterNet maps"), "\(classifier.stderr)")
