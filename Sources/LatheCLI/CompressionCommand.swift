@@ -77,11 +77,8 @@ enum CompressionOutput {
                                              threads: engine.threads, reference: reference, latency: engine.latencyPlan)
         metrics.backendLatency = try engine.backendLatency(compressed, reference: reference)
         let context = ForwardContext(training: false)
-        // Detectors get no flip rate or KL: their outputs are heatmaps and boxes, not one class distribution.
-        if test.task != .detection {
-            metrics.record(try Agreement.measure(on: test, baseline: { try reference.forward($0, context) },
-                                                 compressed: { try compressed.forward($0, context) }))
-        }
+        metrics.record(try Agreement.measure(on: test, baseline: { try reference.forward($0, context) },
+                                             compressed: { try compressed.forward($0, context) }))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(compressed, to: "\(out)/model.safetensors", metadata: metadata.merging(["lathe.dataset": engine.dataset.rawValue]) { $1 },
                             shapesChanged: shapesChanged)

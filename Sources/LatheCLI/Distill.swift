@@ -209,10 +209,8 @@ struct Distill: ParsableCommand {
             reference: teacherModel, latency: engine.latencyPlan)
         metrics.backendLatency = try engine.backendLatency(model, reference: teacherModel)
         let context = ForwardContext(training: false)
-        if test.task != .detection {  // heatmaps and boxes are not one class distribution
-            metrics.record(try Agreement.measure(on: test, baseline: { try teacherModel.forward($0, context) },
-                                                 compressed: { try model.forward($0, context) }))
-        }
+        metrics.record(try Agreement.measure(on: test, baseline: { try teacherModel.forward($0, context) },
+                                             compressed: { try model.forward($0, context) }))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try Checkpoint.save(model, to: "\(out)/model.safetensors", metadata: [
             "lathe.dataset": engine.dataset.rawValue,

@@ -170,10 +170,8 @@ struct Quantize: ParsableCommand {
         metrics.cost.sizeBytes = report.sizeBytes
         let baseContext = ForwardContext(training: false)
         let quantContext = try quantized.context()
-        if test.task != .detection {
-            metrics.record(try Agreement.measure(on: test, baseline: { try base.forward($0, baseContext) },
-                                                 compressed: { try quantized.model.forward($0, quantContext) }))
-        }
+        metrics.record(try Agreement.measure(on: test, baseline: { try base.forward($0, baseContext) },
+                                             compressed: { try quantized.model.forward($0, quantContext) }))
         let out = outputDirectory ?? "runs/quantize-\(base.architecture)"
         if engine.backend.contains(.ort) {
             // ONNX Runtime times the QDQ int8 export where the quantization has one, else the fp32 export of the dequantized weights.

@@ -84,11 +84,10 @@ public enum TrialRunner {
         // Against the same seed's baseline; a baseline trial (no stages) compares the baseline
         // with itself and records 0 and 0. Per image for classifiers, per pixel for segmenters;
         // none for detectors, whose heatmaps and box channels are no class distribution.
-        if test.task != .detection {
-            let baseContext = ForwardContext(training: false)
-            let finalContext = try view?.context() ?? ForwardContext(training: false)
-            let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
-                                                  compressed: { try model.forward($0, finalContext) })
+        let baseContext = ForwardContext(training: false)
+        let finalContext = try view?.context() ?? ForwardContext(training: false)
+        if let agreement = try Agreement.measure(on: test, baseline: { try base.model.forward($0, baseContext) },
+                                                 compressed: { try model.forward($0, finalContext) }) {
             metrics["flip_rate"] = agreement.flipRate
             metrics["kl_to_baseline"] = agreement.klToBaseline
         }

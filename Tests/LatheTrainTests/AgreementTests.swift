@@ -1,4 +1,5 @@
 import Foundation
+import LatheData
 import LatheModels
 import LatheTensor
 import Testing
@@ -65,15 +66,39 @@ struct AgreementTests {
         let context = ForwardContext(training: false)
         // A "compressed" model that disagrees: the negated logits.
         let second = { (x: Tensor) throws -> Tensor in try first.forward(x, context).negated() }
-        let measured = try Agreement.measure(on: test, batchSize: 47, baseline: { try first.forward($0, context) }, compressed: second)
+        let measured = try #require(try Agreement.measure(on: test, batchSize: 47, baseline: { try first.forward($0, context) }, compressed: second))
         let (x, _) = try test.batch(Array(0..<test.count)[...])
         let whole = try withNoGrad { try Agreement.of(baseline: first.forward(x, context), compressed: second(x)) }
         #expect(measured.samples == 130)
         #expect(measured.flipRate == whole.flipRate)
         #expect(abs(measured.klToBaseline - whole.klToBaseline) < 1e-9)
         #expect(measured.flipRate > 0)
-        let same = try Agreement.measure(on: test, batchSize: 47, baseline: { try first.forward($0, context) },
-                                         compressed: { try first.forward($0, context) })
+        let same = try #require(try Agreement.measure(on: test, batchSize: 47, baseline: { try first.forward($0, context) },
+                                                      compressed: { try first.forward($0, context) }))
         #expect(same.flipRate == 0 && same.klToBaseline == 0)
+    }
+
+    /// A detection set gets no agreement, and neither model runs; a segmentation set does, per pixel.
+    @Test func measureAppliesToClassesPerImageOrPixelNotToDetections() throws {
+        let pixels = [Float](repeating: 0.5, count: 2 * 8 * 8)
+        let detection = try ImageDataset(images: pixels, targets: .boxes([[LabelledBox(label: 0, x: 1, y: 1, width: 3, height: 3)], []]),
+                                         channels: 1, height: 8, width: 8, classCount: 2)
+        struct Ran: Error {}
+        #expect(try Agreement.measure(on: detection, baseline: { _ in throw Ran() }, compressed: { _ in throw Ran() }) == nil)
+        let segmentation = try ImageDataset(images: pixels, targets: .masks([UInt8](repeating: 1, count: 2 * 8 * 8)),
+                                            channels: 1, height: 8, width: 8, classCount: 3)
+        // Per-pixel logits [N, 3, 8, 8]: the baseline says class 1 everywhere, the other class 2 in one pixel of 64 of each image.
+        func logits(_ x: Tensor, flip: Bool) throws -> Tensor {
+            var values = [Float](repeating: 0, count: x.shape[0] * 3 * 64)
+            for n in 0..<x.shape[0] {
+                for p in 0..<64 { values[n * 192 + 64 + p] = 1 }
+                if flip { values[n * 192 + 128] = 2 }
+            }
+            return try Tensor(values, shape: [x.shape[0], 3, 8, 8])
+        }
+        let agreement = try #require(try Agreement.measure(on: segmentation, baseline: { try logits($0, flip: false) },
+                                                           compressed: { try logits($0, flip: true) }))
+        #expect(agreement.samples == 2 && abs(agreement.flipRate - 1.0 / 64) < 1e-12)
+        #expect(Agreement.applies(to: .classification) && Agreement.applies(to: .segmentation) && !Agreement.applies(to: .detection))
     }
 }

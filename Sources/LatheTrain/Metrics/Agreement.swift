@@ -20,13 +20,21 @@ public struct Agreement: Sendable, Equatable {
         return Agreement(flipRate: flips / Double(n), klToBaseline: kl / Double(n), samples: n)
     }
 
+    /// Whether a model trained for `task` outputs class distributions that agreement compares:
+    /// per image (classifiers) or per pixel (segmenters). A detector's heatmaps and box channels
+    /// are no class distribution, so detectors get no flip rate or KL.
+    public static func applies(to task: PredictionTask) -> Bool { task != .detection }
+
     /// Flip rate and mean KL of `compressed` against `baseline` over all of `data`, in batches,
-    /// without gradients. Each model brings its own forward function (and so its own context,
-    /// e.g. a quantized model's activation quantization). An empty `data` is an error.
+    /// without gradients; `nil`, running neither model, for a data set whose task agreement does
+    /// not apply to (`applies(to:)`: detection). Each model brings its own forward function (and
+    /// so its own context, e.g. a quantized model's activation quantization). An empty `data` is
+    /// an error.
     public static func measure(
         on data: ImageDataset, batchSize: Int = 1000,
         baseline: (Tensor) throws -> Tensor, compressed: (Tensor) throws -> Tensor
-    ) throws -> Agreement {
+    ) throws -> Agreement? {
+        guard applies(to: data.task) else { return nil }
         guard data.count > 0 else { throw TrainingError.emptyDataSet("agreement") }
         var flips = 0.0
         var kl = 0.0

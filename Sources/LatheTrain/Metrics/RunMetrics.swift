@@ -98,9 +98,9 @@ extension RunMetrics {
     }
 
     /// Records `agreement` (flip rate and KL against the uncompressed model).
-    public mutating func record(_ agreement: Agreement) {
-        flipRate = agreement.flipRate
-        klToBaseline = agreement.klToBaseline
+    public mutating func record(_ agreement: Agreement?) {
+        flipRate = agreement?.flipRate
+        klToBaseline = agreement?.klToBaseline
     }
 
     /// A summary for the terminal: one line, and a second with a segmenter's IoU per class.
