@@ -17,6 +17,7 @@ struct RecipeOptions: ParsableArguments {
     @Option(help: "Step schedule: epochs between decays (default 3).") var stepEpochs: Int?
     @Option(help: "Step schedule: decay factor (default 0.1).") var gamma: Double?
     @Option(help: "Label smoothing of the cross-entropy (default 0; vit-*: 0.1).") var labelSmoothing: Double?
+    @Flag(help: "Random horizontal flips of the training images (and masks or boxes), each with probability 1/2 per epoch.") var horizontalFlip = false
     @Option(help: "Seed for initialisation and batch order.") var seed: UInt64 = 0
 
     /// The recipe for training `architecture`: its defaults with every given flag applied.
@@ -34,6 +35,7 @@ struct RecipeOptions: ParsableArguments {
         if let stepEpochs { r.stepEpochs = stepEpochs }
         if let gamma { r.gamma = gamma }
         if let labelSmoothing { r.labelSmoothing = labelSmoothing }
+        if horizontalFlip { r.horizontalFlip = true }
         r.seed = seed
         return r
     }

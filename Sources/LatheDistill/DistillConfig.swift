@@ -274,6 +274,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
     public var stepEpochs: Int?
     public var gamma: Double?
     public var labelSmoothing: Double?
+    public var horizontalFlip: Bool?
     public var warmupEpochs: Int?
     public var seed: UInt64?
 
@@ -289,6 +290,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         case weightDecay = "weight_decay"
         case stepEpochs = "step_epochs"
         case labelSmoothing = "label_smoothing"
+        case horizontalFlip = "horizontal_flip"
         case warmupEpochs = "warmup_epochs"
     }
 
@@ -306,6 +308,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         stepEpochs = try c.decodeIfPresent(Int.self, forKey: .stepEpochs)
         gamma = try c.decodeIfPresent(Double.self, forKey: .gamma)
         labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing)
+        horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip)
         warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
     }
@@ -324,6 +327,7 @@ public struct RecipeOverrides: Sendable, Codable, Equatable {
         if let v = stepEpochs { r.stepEpochs = v }
         if let v = gamma { r.gamma = v }
         if let v = labelSmoothing { r.labelSmoothing = v }
+        if let v = horizontalFlip { r.horizontalFlip = v }
         if let v = warmupEpochs { r.warmupEpochs = v }
         if let v = seed { r.seed = v }
         return r

@@ -11,6 +11,7 @@ extension Recipe {
         case stepEpochs = "step_epochs"
         case gamma
         case labelSmoothing = "label_smoothing"
+        case horizontalFlip = "horizontal_flip"
         case warmupEpochs = "warmup_epochs"
         case seed
     }
@@ -66,6 +67,9 @@ extension Recipe {
         case .labelSmoothing:
             .init(field.rawValue, "number", default: .value(toml(d.labelSmoothing)), allowed: .numbers(.fraction), example: "0.1",
                   doc: "Label smoothing of the cross-entropy.")
+        case .horizontalFlip:
+            .init(field.rawValue, "bool", default: .value("\(d.horizontalFlip)"), allowed: .text("true or false"), example: "true",
+                  doc: "Random horizontal flips of the training samples, each with probability 1/2 per epoch, drawn from the seed, epoch and sample: image and mask or boxes alike. For items, scenes and natural images; not for digits or text.")
         case .warmupEpochs:
             .init(field.rawValue, "integer", default: .value("\(d.warmupEpochs)"), allowed: .integers(0...maxEpochs), example: "2",
                   doc: "Epochs of linear learning-rate warm-up from zero to `learning_rate`; `schedule` then runs over the remaining steps.")

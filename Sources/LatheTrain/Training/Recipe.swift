@@ -20,6 +20,10 @@ public struct Recipe: Sendable, Codable, Equatable {
     /// For `.step`: decay factor.
     public var gamma: Double = 0.1
     public var labelSmoothing: Double = 0
+    /// Random horizontal flips of the training samples (image and mask or boxes alike, each
+    /// sample with probability ½ per epoch; `HorizontalFlip`). Off by default: right for
+    /// clothes, natural images and scenes, wrong for digits and text.
+    public var horizontalFlip: Bool = false
     /// Epochs of linear learning-rate warm-up before the schedule (0: none).
     public var warmupEpochs: Int = 0
     /// Seeds model initialisation and batch order.
@@ -124,6 +128,7 @@ extension Recipe {
         stepEpochs = try c.decodeIfPresent(Int.self, forKey: .stepEpochs) ?? stepEpochs
         gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? gamma
         labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? labelSmoothing
+        horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? horizontalFlip
         warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? warmupEpochs
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
     }

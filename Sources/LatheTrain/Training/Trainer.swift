@@ -146,7 +146,8 @@ public struct Trainer {
                     groupOptimizer.learningRate = recipe.lrSchedule.rate(base: group.learningRate, step: globalStep, totalSteps: totalSteps,
                                                                          stepsPerEpoch: stepsPerEpoch)
                 }
-                let (x, y) = try data.batch(indices[...])
+                let mirrored = recipe.horizontalFlip ? HorizontalFlip.mirrored(indices, seed: recipe.seed, epoch: epoch) : []
+                let (x, y) = try data.batch(indices[...], mirrored: mirrored)
                 let context = ForwardContext(training: true)
                 context.position = TrainingPosition(step: globalStep, totalSteps: totalSteps, epoch: epoch, totalEpochs: recipe.epochs,
                                                     sampleIndices: Array(indices), datasetSize: data.count)
