@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LatheData
 import LatheTensor
 import LatheTrain
 
@@ -11,8 +12,28 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("data"), help: "Data directory (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
     var dataDirectory: String?
 
-    @Option(help: "Data set: \(DataSource.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var dataset: DataSource = .fashionMNIST
+    @Option(name: .customLong("dataset"),
+            help: "Data set: \(DataSource.allCases.map(\.rawValue).joined(separator: ", ")) (default: the one a given checkpoint was trained on, else fashion-mnist).")
+    var datasetChoice: DataSource?
+
+    /// The data set: as given, else (after `adoptDataset(ofCheckpoint:)`) the checkpoint's, else Fashion-MNIST.
+    var dataset: DataSource { datasetChoice ?? .fashionMNIST }
+
+    /// Takes the data set a checkpoint was trained on (its `lathe.dataset` metadata) when
+    /// `--dataset` was not given: a segmenter's checkpoint is evaluated on its canvases, not on
+    /// 28×28 Fashion-MNIST. A `--dataset` that differs from the recorded one is an error naming
+    /// both; a checkpoint without the record (imported models) keeps the given or default set.
+    mutating func adoptDataset(ofCheckpoint path: String?) throws {
+        guard let path, FileManager.default.fileExists(atPath: path) else { return }
+        guard let recorded = try SafeTensors.read(path: path).metadata["lathe.dataset"] else { return }
+        guard let source = DataSource(rawValue: recorded) else {
+            throw ValidationError("checkpoint '\(path)' records data set '\(recorded)', which this lathe does not know: expected one of \(DataSource.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let datasetChoice, datasetChoice != source {
+            throw ValidationError("--dataset \(datasetChoice.rawValue) differs from the data set checkpoint '\(path)' was trained on (\(recorded)); leave --dataset out to use it")
+        }
+        datasetChoice = source
+    }
 
     @Option(help: "Use only the first N training samples.")
     var limitTrain: Int?

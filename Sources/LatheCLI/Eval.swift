@@ -31,7 +31,8 @@ struct Eval: ParsableCommand {
     var samples: Int { activationSamples ?? 256 }
     var topK: Int { activationTopK ?? 4 }
 
-    func run() throws {
+    mutating func run() throws {
+        try engine.adoptDataset(ofCheckpoint: checkpoint)
         engine.apply()
         guard FileManager.default.fileExists(atPath: checkpoint) else {
             throw ValidationError("checkpoint '\(checkpoint)' does not exist")

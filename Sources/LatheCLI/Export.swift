@@ -60,7 +60,8 @@ struct Export: ParsableCommand {
         if !verify, python != nil { throw ValidationError("--python applies only with --verify") }
     }
 
-    func run() throws {
+    mutating func run() throws {
+        try engine.adoptDataset(ofCheckpoint: checkpoint)
         let (model, metadata) = try Checkpoint.load(checkpoint)
         var provenance = metadata
         provenance["lathe.checkpoint"] = URL(fileURLWithPath: checkpoint).lastPathComponent

@@ -62,7 +62,8 @@ struct Factorize: ParsableCommand {
         }
     }
 
-    func run() throws {
+    mutating func run() throws {
+        try engine.adoptDataset(ofCheckpoint: start.checkpoint)
         engine.apply()
         let progress = ProgressReporter(style: plain ? .lines : nil)
         let registry = try Registry(directory: registryDirectory)

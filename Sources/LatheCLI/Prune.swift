@@ -139,7 +139,8 @@ struct Prune: ParsableCommand {
         }
     }
 
-    func run() throws {
+    mutating func run() throws {
+        try engine.adoptDataset(ofCheckpoint: checkpoint)
         engine.apply()
         let progress = ProgressReporter(style: plain ? .lines : nil)
         let registry = try Registry(directory: registryDirectory)

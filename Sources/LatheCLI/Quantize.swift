@@ -124,7 +124,8 @@ struct Quantize: ParsableCommand {
         return c
     }
 
-    func run() throws {
+    mutating func run() throws {
+        try engine.adoptDataset(ofCheckpoint: checkpoint)
         engine.apply()
         let reg = try Registry(directory: registry ?? Registry.defaultDirectory())
         let config = try config(reg)

@@ -59,7 +59,8 @@ struct Solve: ParsableCommand {
         }
     }
 
-    func run() throws {
+    mutating func run() throws {
+        try engine.adoptDataset(ofCheckpoint: start.checkpoint)
         engine.apply()
         let progress = ProgressReporter(style: plain ? .lines : nil)
         let registry = try Registry(directory: registryDirectory)
@@ -67,6 +68,7 @@ struct Solve: ParsableCommand {
         let (train, test, network, training, recipe, dense) = try start.prepare(
             method: config.method, registry: registry, recipeOptions: recipeOptions, engine: engine, progress: progress)
         var seen: [String: SafeTensors.Entry] = [:]
+        let saveStatistics = saveStatistics
         let (solved, report) = try SolveStage.run(config, model: network, train: train, test: test, recipe: recipe, registry: registry,
                                                   progress: progress) { layer, weight, statistics in
             guard saveStatistics != nil else { return }

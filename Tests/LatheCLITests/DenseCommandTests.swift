@@ -54,12 +54,17 @@ struct DenseCommandTests {
 
     /// `lathe export --verify` of a segmenter scores ONNX Runtime's outputs as the task does
     /// (mIoU of the per-pixel argmax), equal to `lathe eval`'s figure, not as image classes.
+    /// Both take the data set from the checkpoint when `--dataset` is left out, and refuse one
+    /// that differs from it.
     @Test func aSegmenterExportIsVerifiedByItsMIoU() throws {
         let dir = try CLIRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let data = ["--dataset", "fmnist-seg", "--limit-train", "16", "--limit-test", "8", "--threads", "1"]
-        let train = try CLIRunner.run(["train", "--model", "fpn-seg", "--epochs", "1", "--batch-size", "8", "--no-latency", "--plain", "--out", "run"] + data, in: dir)
+        let data = ["--limit-train", "16", "--limit-test", "8", "--threads", "1"]
+        let train = try CLIRunner.run(["train", "--model", "fpn-seg", "--epochs", "1", "--batch-size", "8", "--no-latency", "--plain", "--out", "run",
+                                       "--dataset", "fmnist-seg"] + data, in: dir)
         #expect(train.status == 0, "\(train.stderr)")
+        let wrong = try CLIRunner.run(["quantize", "--checkpoint", "run/model.safetensors", "--dataset", "fashion-mnist", "--no-latency"] + data, in: dir)
+        #expect(wrong.status != 0 && wrong.stderr.contains("--dataset fashion-mnist differs") && wrong.stderr.contains("(fmnist-seg)"), "\(wrong.stderr)")
         let eval = try CLIRunner.run(["eval", "run/model.safetensors", "--no-latency"] + data, in: dir)
         let miou = try #require(eval.stdout.split(separator: "\n").first { $0.contains("test miou ") }.flatMap { line in
             line.split(separator: " ").first { $0.hasSuffix("%") }.map { String($0.dropLast()) }
