@@ -32,8 +32,9 @@ struct HorizontalFlipTests {
             let start = 12 + row * 4
             #expect(Array(fm[start..<(start + 4)]) == Array(m[start..<(start + 4)].reversed()), "mask row \(row)")
         }
-        // No flags at all is the plain batch.
+        // No flags at all is the plain batch; a wrong number of flags is refused.
         #expect(try data.batch([0, 1]).images.scalars(as: Float.self) == x)
+        #expect(throws: TrainingError.self) { try data.batch([0, 1], mirrored: [true]) }
     }
 
     /// A mirrored detection sample's target is the encoding of its boxes mirrored (x → W − x − w).

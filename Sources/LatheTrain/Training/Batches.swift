@@ -8,7 +8,9 @@ extension ImageDataset {
     /// flag per index, or empty for none) is true, the sample is flipped left to right, image and
     /// target alike: the mask's rows, and each box's left edge `x` becomes `width − x − w`.
     public func batch(_ indices: ArraySlice<Int>, mirrored: [Bool] = []) throws -> (images: Tensor, labels: Tensor) {
-        precondition(mirrored.isEmpty || mirrored.count == indices.count, "one mirror flag per sample")
+        guard mirrored.isEmpty || mirrored.count == indices.count else {
+            throw TrainingError.dataModelMismatch("batch: \(mirrored.count) mirror flags for \(indices.count) samples (expected one per sample, or none)")
+        }
         var (pixels, labels) = gather(indices)
         var targets = targets(indices)
         let flipped = mirrored.indices.filter { mirrored[$0] }
