@@ -25,7 +25,7 @@ struct EngineOptions: ParsableArguments {
     /// both; a checkpoint without the record (imported models) keeps the given or default set.
     mutating func adoptDataset(ofCheckpoint path: String?) throws {
         guard let path, FileManager.default.fileExists(atPath: path) else { return }
-        guard let recorded = try SafeTensors.read(path: path).metadata["lathe.dataset"] else { return }
+        guard let recorded = try SafeTensors.metadata(path: path)["lathe.dataset"] else { return }
         guard let source = DataSource(rawValue: recorded) else {
             throw ValidationError("checkpoint '\(path)' records data set '\(recorded)', which this lathe does not know: expected one of \(DataSource.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -14,4 +14,25 @@ enum FileBytes {
         let bytes = [UInt8](data)
         return inflate && Gzip.isGzip(bytes) ? try Gzip.decompress(bytes, path: path) : bytes
     }
+
+    /// The first `count` bytes of a file (fewer when it is shorter) and the file's size, without
+    /// reading the rest: for a header in front of a large body.
+    static func head(_ path: String, count: Int) throws -> (bytes: [UInt8], fileSize: Int) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw DataError.missingFile(path: path)
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DataError.unreadable(path: path, reason: "permission denied or I/O error")
+        }
+        defer { try? handle.close() }
+        do {
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: 0)
+            let data = try handle.read(upToCount: count) ?? Data()
+            return ([UInt8](data), Int(clamping: size))
+        } catch {
+            throw DataError.unreadable(path: path, reason: "\(error)")
+        }
+    }
 }

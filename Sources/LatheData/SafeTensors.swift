@@ -55,28 +55,25 @@ public struct SafeTensors: Sendable {
         try decode(FileBytes.read(path, inflate: false), path: path)
     }
 
+    /// The header's `__metadata__` alone, read without the tensor data (only the 8-byte length
+    /// and the JSON header come off the disk): what a command needs to learn, say, the data set a
+    /// checkpoint records before it loads the weights. The header gets `read(path:)`'s checks
+    /// (length within the file and the limit, a JSON object); the tensor data is not looked at.
+    public static func metadata(path: String) throws -> [String: String] {
+        let prefix = try FileBytes.head(path, count: 8)
+        let headerLength = try checkedHeaderLength(prefix.bytes, fileSize: prefix.fileSize, path: path)
+        let head = try FileBytes.head(path, count: 8 + headerLength)
+        guard head.bytes.count == 8 + headerLength else {
+            throw DataError.truncated(path: path, expectedBytes: 8 + headerLength, foundBytes: head.bytes.count, what: "the JSON header")
+        }
+        return try decodeHeader(head.bytes[8...], path: path).metadata
+    }
+
     /// Decodes and validates a file's bytes (see `read(path:)`); `path` names the source in errors.
     public static func decode(_ bytes: [UInt8], path: String) throws -> SafeTensors {
-        guard bytes.count >= 8 else {
-            throw DataError.truncated(path: path, expectedBytes: 8, foundBytes: bytes.count, what: "the safetensors header length")
-        }
-        let declared = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
-        guard declared <= UInt64(maxHeaderLength) else {
-            throw DataError.invalid(path: path, reason: "safetensors header length \(declared) exceeds the \(maxHeaderLength)-byte limit")
-        }
-        let headerLength = Int(declared)
-        guard headerLength <= bytes.count - 8 else {
-            throw DataError.truncated(path: path, expectedBytes: 8 + headerLength, foundBytes: bytes.count, what: "the JSON header")
-        }
+        let headerLength = try checkedHeaderLength(bytes, fileSize: bytes.count, path: path)
         let dataStart = 8 + headerLength
-        let header: SafeTensorsHeader
-        do {
-            header = try JSONDecoder().decode(SafeTensorsHeader.self, from: Data(bytes[8..<dataStart]))
-        } catch let problem as SafeTensorsHeader.Problem {
-            throw DataError.invalid(path: path, reason: problem.reason)
-        } catch {
-            throw DataError.invalid(path: path, reason: "the safetensors header is not a JSON object")
-        }
+        let header = try decodeHeader(bytes[8..<dataStart], path: path)
         let dataSize = bytes.count - dataStart
         var tensors: [String: Entry] = [:]
         var end = 0, previous: String?
@@ -104,6 +101,34 @@ public struct SafeTensors: Sendable {
             throw DataError.invalid(path: path, reason: "\(dataSize - end) bytes after the last tensor's data (the data buffer must end at byte \(end))")
         }
         return SafeTensors(tensors: tensors, metadata: header.metadata)
+    }
+
+    /// The little-endian header length in a file's first 8 bytes, checked against the limit and
+    /// the file's size.
+    private static func checkedHeaderLength(_ bytes: [UInt8], fileSize: Int, path: String) throws -> Int {
+        guard bytes.count >= 8 else {
+            throw DataError.truncated(path: path, expectedBytes: 8, foundBytes: bytes.count, what: "the safetensors header length")
+        }
+        let declared = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
+        guard declared <= UInt64(maxHeaderLength) else {
+            throw DataError.invalid(path: path, reason: "safetensors header length \(declared) exceeds the \(maxHeaderLength)-byte limit")
+        }
+        let headerLength = Int(declared)
+        guard headerLength <= fileSize - 8 else {
+            throw DataError.truncated(path: path, expectedBytes: 8 + headerLength, foundBytes: fileSize, what: "the JSON header")
+        }
+        return headerLength
+    }
+
+    /// The JSON header (tensor table and `__metadata__`), or an error naming what is wrong with it.
+    private static func decodeHeader(_ json: ArraySlice<UInt8>, path: String) throws -> SafeTensorsHeader {
+        do {
+            return try JSONDecoder().decode(SafeTensorsHeader.self, from: Data(json))
+        } catch let problem as SafeTensorsHeader.Problem {
+            throw DataError.invalid(path: path, reason: problem.reason)
+        } catch {
+            throw DataError.invalid(path: path, reason: "the safetensors header is not a JSON object")
+        }
     }
 
     /// `shape.product · dtype.byteWidth`, or nil when a dimension is negative or the product overflows.

@@ -75,4 +75,37 @@ struct SafeTensorsValidationTests {
         #expect(file.tensors["b"]?.shape == [2, 0])
         #expect(file.tensors["c"]?.bytes == [7])
     }
+
+    /// `metadata(path:)` reads the header alone: the same metadata as a full read, the same
+    /// header errors (naming the file), and the tensor data not looked at.
+    @Test func metadataComesFromTheHeaderAlone() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let header = #"{"__metadata__":{"lathe.dataset":"fmnist-seg"},"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#
+        let whole = dir + "/whole.safetensors"
+        try Data(safetensorsBytes(header: header, data: [1, 2])).write(to: URL(fileURLWithPath: whole))
+        #expect(try SafeTensors.metadata(path: whole) == SafeTensors.read(path: whole).metadata)
+        #expect(try SafeTensors.metadata(path: whole) == ["lathe.dataset": "fmnist-seg"])
+
+        // Data cut short: a full read refuses it, the header is still whole.
+        let cut = dir + "/cut.safetensors"
+        try Data(safetensorsBytes(header: header, data: [1])).write(to: URL(fileURLWithPath: cut))
+        #expect(throws: DataError.self) { try SafeTensors.read(path: cut) }
+        #expect(try SafeTensors.metadata(path: cut) == ["lathe.dataset": "fmnist-seg"])
+
+        // The header itself cut short, over the limit, or not JSON: refused, the file named.
+        let broken = [
+            Array(safetensorsBytes(header: header, data: []).dropLast(5)),
+            [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7B, 0x7D],
+            safetensorsBytes(header: "not json", data: []),
+            [1, 2, 3],
+        ]
+        for (index, bytes) in broken.enumerated() {
+            let path = dir + "/broken\(index).safetensors"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let error = #expect(throws: DataError.self) { try SafeTensors.metadata(path: path) }
+            #expect(error?.description.hasPrefix(path) == true, "\(index): \(error?.description ?? "")")
+        }
+        #expect(throws: DataError.missingFile(path: dir + "/none")) { try SafeTensors.metadata(path: dir + "/none") }
+    }
 }
