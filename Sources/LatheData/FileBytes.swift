@@ -4,10 +4,7 @@ import Foundation
 enum FileBytes {
     /// The file's bytes, inflated when it is gzip-compressed.
     static func read(_ path: String, inflate: Bool = true) throws -> [UInt8] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw DataError.missingFile(path: path)
-        }
+        try requireFile(path)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError.unreadable(path: path, reason: "permission denied or I/O error")
         }
@@ -18,10 +15,7 @@ enum FileBytes {
     /// The first `count` bytes of a file (fewer when it is shorter) and the file's size, without
     /// reading the rest: for a header in front of a large body.
     static func head(_ path: String, count: Int) throws -> (bytes: [UInt8], fileSize: Int) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw DataError.missingFile(path: path)
-        }
+        try requireFile(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw DataError.unreadable(path: path, reason: "permission denied or I/O error")
         }
@@ -33,6 +27,17 @@ enum FileBytes {
             return ([UInt8](data), Int(clamping: size))
         } catch {
             throw DataError.unreadable(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Throws unless `path` names an existing file: missing, or a directory where a file was expected.
+    private static func requireFile(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DataError.missingFile(path: path)
+        }
+        guard !isDirectory.boolValue else {
+            throw DataError.unreadable(path: path, reason: "it is a directory; expected a file")
         }
     }
 }

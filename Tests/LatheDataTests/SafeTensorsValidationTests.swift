@@ -107,5 +107,7 @@ struct SafeTensorsValidationTests {
             #expect(error?.description.hasPrefix(path) == true, "\(index): \(error?.description ?? "")")
         }
         #expect(throws: DataError.missingFile(path: dir + "/none")) { try SafeTensors.metadata(path: dir + "/none") }
+        #expect(throws: DataError.unreadable(path: dir, reason: "it is a directory; expected a file")) { try SafeTensors.metadata(path: dir) }
+        #expect(throws: DataError.unreadable(path: dir, reason: "it is a directory; expected a file")) { try SafeTensors.read(path: dir) }
     }
 }
