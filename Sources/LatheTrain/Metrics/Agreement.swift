@@ -31,11 +31,12 @@ public struct Agreement: Sendable, Equatable {
     /// so its own context, e.g. a quantized model's activation quantization). An empty `data` is
     /// an error.
     public static func measure(
-        on data: ImageDataset, batchSize: Int = 1000,
+        on data: ImageDataset, batchSize: Int? = nil,
         baseline: (Tensor) throws -> Tensor, compressed: (Tensor) throws -> Tensor
     ) throws -> Agreement? {
         guard applies(to: data.task) else { return nil }
         guard data.count > 0 else { throw TrainingError.emptyDataSet("agreement") }
+        let batchSize = batchSize ?? data.evaluationBatchSize
         var flips = 0.0
         var kl = 0.0
         try withNoGrad {

@@ -21,20 +21,20 @@ public struct TaskMetrics: Sendable, Equatable {
 public enum Evaluation {
     /// The task's primary metric (top-1 accuracy, mIoU or mAP, 0...1) and mean loss of `model`
     /// on `data`, in evaluation mode.
-    public static func evaluate(_ model: Model, on data: ImageDataset, batchSize: Int = 1000) throws -> (accuracy: Double, loss: Double) {
+    public static func evaluate(_ model: Model, on data: ImageDataset, batchSize: Int? = nil) throws -> (accuracy: Double, loss: Double) {
         let context = ForwardContext(training: false)
         return try evaluate(on: data, batchSize: batchSize) { try model.forward($0, context) }
     }
 
     /// The primary metric and mean loss of any output function (a model with transforms in its
     /// context, a real int8 model) on `data`, without gradients (see `metrics`).
-    public static func evaluate(on data: ImageDataset, batchSize: Int = 1000, forward: (Tensor) throws -> Tensor) throws -> (accuracy: Double, loss: Double) {
+    public static func evaluate(on data: ImageDataset, batchSize: Int? = nil, forward: (Tensor) throws -> Tensor) throws -> (accuracy: Double, loss: Double) {
         let m = try metrics(on: data, batchSize: batchSize, forward: forward)
         return (m.primary, m.loss)
     }
 
     /// Every score of `model` on `data` (see `TaskMetrics`), in evaluation mode.
-    public static func metrics(_ model: Model, on data: ImageDataset, batchSize: Int = 1000) throws -> TaskMetrics {
+    public static func metrics(_ model: Model, on data: ImageDataset, batchSize: Int? = nil) throws -> TaskMetrics {
         let context = ForwardContext(training: false)
         return try metrics(on: data, batchSize: batchSize) { try model.forward($0, context) }
     }
@@ -43,8 +43,9 @@ public enum Evaluation {
     /// pixels' confusion matrix (`SegmentationMetrics`); or the decoded boxes
     /// (`CenterNetCoding.decode`) scored as pycocotools' COCOeval. An empty `data` is an error,
     /// not a score of 0.
-    public static func metrics(on data: ImageDataset, batchSize: Int = 1000, forward: (Tensor) throws -> Tensor) throws -> TaskMetrics {
+    public static func metrics(on data: ImageDataset, batchSize: Int? = nil, forward: (Tensor) throws -> Tensor) throws -> TaskMetrics {
         guard data.count > 0 else { throw TrainingError.emptyDataSet("evaluation") }
+        let batchSize = batchSize ?? data.evaluationBatchSize
         let started = MeasurementClock.start()
         defer { MeasurementClock.stop(started) }
         let task = data.task
@@ -88,6 +89,16 @@ public enum Evaluation {
 }
 
 extension ImageDataset {
+    /// Images per forward pass when evaluating without gradients (`Evaluation`, `Agreement`) and
+    /// no batch size is given: as many values as 1000 Fashion-MNIST images (28×28×1), fewer images when
+    /// they are larger (85 of the 96×96 canvases), since a dense model's activations and per-pixel logits
+    /// grow with the pixels: 1000 canvases at once peaked at 12 GB in `lathe quantize` of a
+    /// segmenter. Only memory depends on it; the scores are sums over images.
+    public var evaluationBatchSize: Int {
+        let pixels = Swift.max(1, channels * height * width)
+        return Swift.max(1, Swift.min(1000, 1000 * 784 / pixels))
+    }
+
     /// The boxes of a detection set as COCO ground truth (image ids 1…count, category ids
     /// class + 1, area the box's); empty for other sets.
     public func cocoGroundTruth() -> COCODataset {
