@@ -195,15 +195,16 @@ public enum QuantizationStage {
     }
 
     /// Static activation ranges: the activation quantizer run once on each layer's calibrated
-    /// inputs and outputs (at most 2^20 values each).
+    /// inputs and outputs: the first 2^20 values of each (in calibration-batch order), all that
+    /// is kept of them.
     static func activationRanges(_ model: Model, _ layers: [String], _ activation: LayerQuantizer?, train: ImageDataset,
                                  config: QuantConfig, batchSize: Int) throws -> ActivationRanges
     {
         guard let activation else { throw QuantError("static activations need an activation quantizer") }
-        let (inputs, outputs) = try Quantization.calibrate(model, layers: layers, data: train, batches: config.calibrationBatches, batchSize: batchSize)
+        let (inputs, outputs) = try Quantization.calibrate(model, layers: layers, data: train, batches: config.calibrationBatches,
+                                                           batchSize: batchSize, valueLimit: 1 << 20)
         func params(_ samples: [String: Tensor]) throws -> [String: QuantParams] {
-            try samples.mapValues { values in
-                let sample = values.count > 1 << 20 ? try values.narrowed(0, start: 0, length: 1 << 20) : values
+            try samples.mapValues { sample in
                 let q = try activation.method.quantize(try sample.contiguous(), params: activation.params).qparams
                 guard q.scheme == .affine || q.scheme == .symmetric else {
                     throw QuantError("static activations need an affine or symmetric activation quantizer (fixed integer ranges); \(activation.method.qualifiedID) reports \(q.scheme.rawValue): use dynamic activations")

@@ -229,6 +229,31 @@ struct WorkflowTests {
         #expect(report.compressionRatio > 3.5)
     }
 
+    /// Static calibration keeps only the first `valueLimit` values of each layer's inputs and
+    /// outputs: exactly the prefix of what an unbounded run collects, whether the limit falls
+    /// inside the first batch (conv1's 784-value images) or is never reached (fc3's outputs).
+    @Test func boundedCalibrationKeepsExactlyThePrefixOfEachLayersValues() throws {
+        Engine.threads = 1
+        let (train, _) = try DataSource.fashionMNIST.load(directory: nil, limitTrain: 256, limitTest: 10)
+        let model = try Zoo.make("lenet5", seed: 1)
+        let layers = Quantization.quantizableLayers(model).map(\.name)
+        let full = try Quantization.calibrate(model, layers: layers, data: train, batches: 4, batchSize: 16)
+        let limit = 2000
+        let bounded = try Quantization.calibrate(model, layers: layers, data: train, batches: 4, batchSize: 16, valueLimit: limit)
+        #expect(Set(bounded.inputs.keys) == Set(layers) && Set(bounded.outputs.keys) == Set(layers))
+        var cut = 0, whole = 0
+        for (all, kept) in [(full.inputs, bounded.inputs), (full.outputs, bounded.outputs)] {
+            for name in layers {
+                let a = try #require(all[name]).scalars(as: Float.self), k = try #require(kept[name]).scalars(as: Float.self)
+                #expect(k.count == min(limit, a.count), "\(name): \(k.count) of \(a.count)")
+                #expect(k == Array(a.prefix(limit)), "\(name)")
+                if a.count > limit { cut += 1 } else { whole += 1 }
+            }
+        }
+        #expect(cut > 0 && whole > 0, "the limit should cut some layers and not others: \(cut) cut, \(whole) whole")
+        #expect(try full.inputs["conv1"]?.count == 4 * 16 * 784)
+    }
+
     @Test func int8RefusesModelsItCannotRun() throws {
         let model = try Zoo.make("resnet8")
         #expect(throws: QuantError.self) {
