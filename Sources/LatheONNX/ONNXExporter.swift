@@ -1,6 +1,7 @@
 import Foundation
 import LatheModels
 import LatheTensor
+import LatheTrain
 
 /// Why a model could not be exported: names the layer and what ONNX export expected of it.
 public struct ONNXExportError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -72,7 +73,7 @@ public enum ONNXExporter {
         m.opsetImport = [opsetImport]
         var props = metadata
         props["lathe.architecture"] = model.architecture
-        props["lathe.options"] = String(decoding: try JSONEncoder().encode(o), as: UTF8.self)
+        props["lathe.options"] = try Checkpoint.metadataJSON(o)
         m.metadataProps = props.sorted { $0.key < $1.key }.map { key, value in
             var entry = Onnx_StringStringEntryProto()
             entry.key = key

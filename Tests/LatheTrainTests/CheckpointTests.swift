@@ -42,6 +42,26 @@ struct CheckpointTests {
         #expect(try loaded.predict(x).scalars(as: Float.self) == model.predict(x).scalars(as: Float.self))
     }
 
+    /// The JSON in a checkpoint's metadata has its keys sorted, so the same model saved by two
+    /// processes gives the same bytes (an unsorted encoder follows each process's hash seed).
+    @Test(arguments: ["resnet8", "fpn-seg"])
+    func metadataJSONHasSortedKeys(name: String) throws {
+        let dir = try Fixtures.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let options = name == "fpn-seg" ? ModelOptions(imageSize: 96, classCount: 11, width: 0.5) : ModelOptions(width: 0.5)
+        let model = try Zoo.make(name, options: options, seed: 3)
+        let path = dir.appendingPathComponent("m.safetensors").path
+        try Checkpoint.save(model, to: path)
+        let metadata = try SafeTensors.metadata(path: path)
+        let sorted = JSONEncoder()
+        sorted.outputFormatting = [.sortedKeys]
+        #expect(metadata["lathe.options"] == String(decoding: try sorted.encode(model.options), as: UTF8.self))
+        if let program = model.program {
+            #expect(metadata["lathe.graph"] == String(decoding: try sorted.encode(program), as: UTF8.self))
+        }
+        #expect((metadata["lathe.graph"] != nil) == (model.program != nil))
+    }
+
     @Test func aForeignSafetensorsFileIsRejectedWithItsPath() throws {
         let dir = try Fixtures.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -18,6 +18,14 @@ public enum Checkpoint {
     /// sizes): `extra/NAME`. Loading the model ignores them; `extras(_:)` reads them.
     public static let extraPrefix = "extra/"
 
+    /// `value` as JSON text for a metadata entry, keys sorted: the same model gives the same
+    /// bytes in every process (an unsorted encoder follows each process's hash seed).
+    public static func metadataJSON<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// Writes `model` atomically to `path`, with extra string `metadata` and `extras` tensors
     /// (stored as `extra/NAME`).
     public static func save(_ model: Model, to path: String, metadata: [String: String] = [:], shapesChanged: Bool = false,
@@ -30,14 +38,14 @@ public enum Checkpoint {
             }
             tensors[name] = SafeTensors.Entry(dtype: dtype, shape: tensor.shape, bytes: try tensor.detached().bytes())
         }
-        let options = String(decoding: try JSONEncoder().encode(model.options), as: UTF8.self)
+        let options = try metadataJSON(model.options)
         var meta = metadata
         meta[formatKey] = "1"
         meta[architectureKey] = model.architecture
         meta[optionsKey] = options
         meta[shapesChangedKey] = shapesChanged ? "true" : "false"
         if let program = model.program {
-            meta[graphKey] = String(decoding: try JSONEncoder().encode(program), as: UTF8.self)
+            meta[graphKey] = try metadataJSON(program)
         }
         if !model.factorized.isEmpty {
             meta[factorizedKey] = model.factorized.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

@@ -66,7 +66,7 @@ struct TrainingState {
         }
         let metadata = [
             formatKey: "1", recipeKey: try recipeText(recipe), architectureKey: model.architecture,
-            progressKey: String(decoding: try JSONEncoder().encode(counts), as: UTF8.self),
+            progressKey: try Checkpoint.metadataJSON(counts),
         ]
         try SafeTensors(tensors: entries, metadata: metadata).write(path: path)
     }
