@@ -42,16 +42,20 @@ final class LocalExecutor: TrialExecutor {
 
     func run(baselines: [ResultsStore.Trial], rest: [ResultsStore.Trial], attached: [ResultsStore.Trial],
              recorder: TrialRecorder) throws {
-        // Baselines first: every other trial of a seed starts from its cached baseline.
-        try runAll(baselines, recorder: recorder)
-        try runAll(TrialOrder.ordered(try recorder.dropOrphans(rest)) { recorder.plans[$0.record.key] }, recorder: recorder)
+        // Baselines first; every other trial of a seed starts from its seed's cached baseline, as
+        // soon as that one has ended (`TrialOrder.nextStartable`).
+        let ordered = TrialOrder.ordered(try recorder.dropOrphans(rest)) { recorder.plans[$0.record.key] }
+        try runAll(baselines + ordered, recorder: recorder)
     }
 
     private func runAll(_ trials: [ResultsStore.Trial], recorder: TrialRecorder) throws {
-        var queue = trials[...]
+        var queue = trials
         var running: [Running] = []
+        let isBaseline = { (trial: ResultsStore.Trial) in trial.record.group == "baseline" }
         while !queue.isEmpty || !running.isEmpty {
-            while running.count < max(1, options.workers), let trial = queue.popFirst() {
+            while running.count < max(1, options.workers),
+                  let next = TrialOrder.nextStartable(queue, running: running.map(\.trial), seed: \.record.seed, isBaseline: isBaseline) {
+                let trial = queue.remove(at: next)
                 guard let job = try recorder.job(for: trial) else { continue }
                 running.append(try launch(trial, job: job, recorder: recorder))
             }
@@ -68,6 +72,9 @@ final class LocalExecutor: TrialExecutor {
                     still.append(r)
                 }
             }
+            // A seed whose baseline just failed has nothing to start from: its trials are recorded failed.
+            let stillIDs = Set(still.map(\.trial.id))
+            if running.contains(where: { isBaseline($0.trial) && !stillIDs.contains($0.trial.id) }) { queue = try recorder.dropOrphans(queue) }
             running = still
             if options.live { status(running, queued: queue.count, recorder: recorder) }
         }

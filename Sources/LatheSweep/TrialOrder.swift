@@ -42,4 +42,15 @@ enum TrialOrder {
         }
         return firstOfTeacher + longestFirst(plain) + longestFirst(later)
     }
+
+    /// The index in `queue` of the next trial that may start beside `running`: a baseline, or a
+    /// trial whose seed's baseline is neither queued nor running (it starts from that baseline).
+    /// So a seed's trials start as soon as its own baseline has ended, while other seeds'
+    /// baselines still train, and no worker idles behind the last baseline. Nil when nothing can
+    /// start yet; never nil with `running` empty and `queue` not (a trial waits only for a
+    /// queued or running baseline, and baselines can always start).
+    static func nextStartable<Item>(_ queue: [Item], running: [Item], seed: (Item) -> Int64, isBaseline: (Item) -> Bool) -> Int? {
+        let training = Set((queue + running).filter(isBaseline).map(seed))
+        return queue.firstIndex { isBaseline($0) || !training.contains(seed($0)) }
+    }
 }
