@@ -37,9 +37,7 @@ struct TrainingState {
     private static let progressKey = "lathe.progress"
 
     private static func recipeText(_ recipe: Recipe) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(recipe), as: UTF8.self)
+        try Checkpoint.metadataJSON(recipe)
     }
 
     /// Writes the state after an epoch to `path`, atomically.
